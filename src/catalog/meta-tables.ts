@@ -1,0 +1,108 @@
+// DDL of the metadata tables in schema coinlake_meta (DESIGN §4); the same columns on every warehouse.
+import type { Session } from '../core/destination.ts';
+
+export const META_SCHEMA = 'coinlake_meta';
+export const DATA_SCHEMA = 'coinlake';
+
+/** Portable DDL: types both DuckDB and PostgreSQL accept; JSON kept as text for portability. */
+const META_DDL: string[] = [
+  `CREATE SEQUENCE IF NOT EXISTS coinlake_meta.process_id_seq START 1`,
+  `CREATE SEQUENCE IF NOT EXISTS coinlake_meta.event_id_seq START 1`,
+  `CREATE TABLE IF NOT EXISTS coinlake_meta.ingestion_connection_info (
+    connection_id BIGINT PRIMARY KEY,
+    connection_name VARCHAR NOT NULL UNIQUE,
+    connection_url VARCHAR,
+    auth_type VARCHAR,
+    user_name VARCHAR,
+    secret_encrypted VARCHAR,
+    driver_name VARCHAR,
+    sandbox BOOLEAN DEFAULT FALSE,
+    created_at TIMESTAMPTZ,
+    modified_at TIMESTAMPTZ)`,
+  `CREATE TABLE IF NOT EXISTS coinlake_meta.ingestion_config (
+    ingestion_config_id BIGINT PRIMARY KEY,
+    connection_name VARCHAR NOT NULL,
+    table_name VARCHAR NOT NULL,
+    target_table VARCHAR NOT NULL,
+    ingestion_type VARCHAR NOT NULL,
+    source_path VARCHAR,
+    primary_key_column VARCHAR,
+    incremental_date_column VARCHAR,
+    load_type VARCHAR,
+    write_mode VARCHAR,
+    extra_parameters VARCHAR,
+    file_format VARCHAR,
+    delimiter VARCHAR,
+    partitioned_by VARCHAR,
+    clustered_by VARCHAR,
+    is_parquet BOOLEAN DEFAULT TRUE,
+    is_external BOOLEAN DEFAULT FALSE,
+    lake_destination VARCHAR,
+    schedule VARCHAR,
+    enabled BOOLEAN DEFAULT TRUE,
+    created_by VARCHAR,
+    created_at TIMESTAMPTZ,
+    modified_by VARCHAR,
+    modified_at TIMESTAMPTZ,
+    UNIQUE (connection_name, table_name))`,
+  `CREATE TABLE IF NOT EXISTS coinlake_meta.ingestion_column_details (
+    table_name VARCHAR NOT NULL,
+    column_name VARCHAR NOT NULL,
+    mapping_column VARCHAR NOT NULL,
+    datatype VARCHAR NOT NULL,
+    ordinal_position INTEGER NOT NULL,
+    is_nullable BOOLEAN DEFAULT TRUE,
+    PRIMARY KEY (table_name, column_name))`,
+  `CREATE TABLE IF NOT EXISTS coinlake_meta.workflow_action_history (
+    process_id BIGINT PRIMARY KEY,
+    run_id VARCHAR NOT NULL,
+    connection_name VARCHAR,
+    table_name VARCHAR,
+    executed_by VARCHAR,
+    execution_start_datetime TIMESTAMPTZ,
+    execution_end_datetime TIMESTAMPTZ,
+    execution_status INTEGER NOT NULL,
+    rows_extracted BIGINT,
+    rows_loaded BIGINT,
+    rows_quarantined BIGINT,
+    window_start TIMESTAMPTZ,
+    window_end TIMESTAMPTZ,
+    lake_paths VARCHAR,
+    log_path VARCHAR,
+    error_message VARCHAR,
+    details VARCHAR)`,
+  `CREATE TABLE IF NOT EXISTS coinlake_meta.workflow_audit_details (
+    process_id BIGINT NOT NULL,
+    table_name VARCHAR NOT NULL,
+    record_cnt_before BIGINT,
+    record_cnt_after BIGINT,
+    record_cnt_delta BIGINT,
+    delta_running_avg DOUBLE PRECISION,
+    delta_running_variance DOUBLE PRECISION,
+    delta_running_stddev DOUBLE PRECISION,
+    created_at TIMESTAMPTZ)`,
+  `CREATE TABLE IF NOT EXISTS coinlake_meta.change_event (
+    event_id BIGINT PRIMARY KEY,
+    process_id BIGINT NOT NULL,
+    table_name VARCHAR NOT NULL,
+    primary_key VARCHAR NOT NULL,
+    operation VARCHAR NOT NULL,
+    "before" VARCHAR,
+    "after" VARCHAR,
+    changed_columns VARCHAR,
+    event_time TIMESTAMPTZ NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS coinlake_meta.ingestion_state (
+    connection_name VARCHAR NOT NULL,
+    table_name VARCHAR NOT NULL,
+    state VARCHAR NOT NULL,
+    updated_at TIMESTAMPTZ NOT NULL,
+    process_id BIGINT,
+    PRIMARY KEY (connection_name, table_name))`,
+];
+
+/** Creates the schemas and metadata tables if missing. Idempotent: a second call changes nothing. */
+export async function ensureMetaTables(s: Session): Promise<void> {
+  await s.ensureSchema(META_SCHEMA);
+  await s.ensureSchema(DATA_SCHEMA);
+  for (const ddl of META_DDL) await s.exec(ddl);
+}

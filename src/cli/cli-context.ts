@@ -1,0 +1,39 @@
+// Shared plumbing of CLI commands: settings, warehouse session, lake, and error printing.
+import type { Session } from '../core/destination.ts';
+import { CoinlakeError, errorMessage } from '../core/errors.ts';
+import { redactText } from '../http/redact.ts';
+import { resolveSettings, type Settings } from '../catalog/settings.ts';
+import { openWarehouse } from '../destinations/registry.ts';
+import { LocalLake } from '../lake/local-lake.ts';
+import { RunFailedError } from '../runner/run-job.ts';
+
+/** Global options every command accepts. */
+export interface GlobalOptions {
+  warehouse?: string;
+  lake?: string;
+  replay?: boolean;
+  logLevel?: string;
+  printLog?: boolean;
+}
+
+/** Opens the warehouse and lake for one command, and closes the warehouse afterwards. */
+export async function withWarehouse<T>(g: GlobalOptions, fn: (s: Session, lake: LocalLake, settings: Settings) => Promise<T>): Promise<T> {
+  const settings = resolveSettings({ warehouse: g.warehouse, lake: g.lake, replay: g.replay || undefined });
+  const session = await openWarehouse(settings.warehouse);
+  try {
+    return await fn(session, new LocalLake(settings.lake), settings);
+  } finally {
+    await session.close();
+  }
+}
+
+/** Prints an error as one readable line plus a hint (and the stack at debug level); returns the exit code. */
+export function reportError(err: unknown, debug: boolean): number {
+  const inner = err instanceof RunFailedError ? err.cause : err;
+  const lines = [`error: ${redactText(errorMessage(inner))}`];
+  if (inner instanceof CoinlakeError && inner.hint) lines.push(`hint: ${inner.hint}`);
+  if (err instanceof RunFailedError) lines.push(`run ${err.summary.runId} (process ${err.summary.processId}) failed; log: ${err.summary.logPath}`);
+  if (debug && inner instanceof Error && inner.stack) lines.push(redactText(inner.stack));
+  process.stderr.write(lines.join('\n') + '\n');
+  return 1;
+}

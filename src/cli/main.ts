@@ -1,0 +1,31 @@
+// The `coinlake` command line: one file per command, wired here.
+import { Command } from 'commander';
+import type { GlobalOptions } from './cli-context.ts';
+import { reportError } from './cli-context.ts';
+import { registerDemoCommand } from './demo-command.ts';
+import { registerRunCommand } from './run-command.ts';
+import { registerSetupCommand } from './setup-command.ts';
+import { registerStatusCommand } from './status-command.ts';
+
+const program = new Command();
+program
+  .name('coinlake')
+  .description('crypto market data into a lake and a warehouse')
+  .option('-l, --log-level <level>', 'debug | info | warning | error', 'info')
+  .option('--print-log', 'also print the run log to the console (it always goes to lake/logs/<run_id>.log)', false)
+  .option('--replay', 'serve every source from the local replay server (offline)', false)
+  .option('--warehouse <location>', 'DuckDB file or postgres:// URL (default ./coinlake.duckdb or COINLAKE_WAREHOUSE)')
+  .option('--lake <dir>', 'lake root (default ./lake or COINLAKE_LAKE)')
+  .showHelpAfterError();
+
+const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+registerRunCommand(program, globals);
+registerStatusCommand(program, globals);
+registerSetupCommand(program, globals);
+registerDemoCommand(program, globals);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  process.exitCode = reportError(err, globals().logLevel === 'debug');
+}

@@ -1,0 +1,35 @@
+// `coinlake status`: the most recent runs as a table.
+import type { Command } from 'commander';
+import { ensureMetaTables } from '../catalog/meta-tables.ts';
+import { recentRuns } from '../runner/run-history.ts';
+import { withWarehouse, type GlobalOptions } from './cli-context.ts';
+import { formatTable } from './format-table.ts';
+
+const STATUS: Record<number, string> = { 0: 'running', 1: 'ok', [-1]: 'FAILED' };
+
+export function registerStatusCommand(program: Command, globals: () => GlobalOptions): void {
+  program
+    .command('status')
+    .description('show recent runs from coinlake_meta.workflow_action_history')
+    .option('-n, --limit <n>', 'how many runs', '20')
+    .action(async (o: { limit: string }) => {
+      await withWarehouse(globals(), async (session) => {
+        await ensureMetaTables(session);
+        const runs = await recentRuns(session, Number(o.limit));
+        const rows = runs.map((r) => ({
+          process: r.process_id,
+          run_id: r.run_id,
+          connection: r.connection_name,
+          table: r.table_name,
+          status: STATUS[r.execution_status] ?? String(r.execution_status),
+          started: r.execution_start_datetime,
+          seconds: r.execution_end_datetime ? ((r.execution_end_datetime.getTime() - r.execution_start_datetime.getTime()) / 1000).toFixed(1) : '',
+          extracted: r.rows_extracted,
+          loaded: r.rows_loaded,
+          quarantined: r.rows_quarantined,
+          error: r.error_message ?? '',
+        }));
+        process.stdout.write(formatTable(rows) + '\n');
+      });
+    });
+}

@@ -1,0 +1,95 @@
+// Contract every warehouse implements (destinations/<name>/). The loader reads capabilities as data.
+import type { Row, TableSpec } from './table.ts';
+
+/** How a batch is applied to its target table. */
+export type WriteMode = 'replace' | 'append' | 'merge' | 'delete_insert' | 'scd2';
+export const WRITE_MODES: readonly WriteMode[] = ['replace', 'append', 'merge', 'delete_insert', 'scd2'];
+
+/**
+ * Ordinal column every staging table carries after the lineage columns: 0, 1, 2… in the order the rows were
+ * given to `stage()`, so the loader can keep the last row per key without engine-specific row ids.
+ */
+export const STAGING_ORDINAL = '_ord';
+
+/** What a destination can do; the core reads these, never the destination's name. */
+export interface Capabilities {
+  /** The destination can write its staging table to a Parquet file itself (DuckDB COPY TO). */
+  exportsParquet: boolean;
+  /** DDL runs inside transactions and rolls back with them. */
+  transactionalDdl: boolean;
+  /** Several processes may write at once (PostgreSQL yes, embedded DuckDB no). */
+  multiProcess: boolean;
+}
+
+/** SQL flavour helpers the shared write-mode SQL needs. */
+export interface Dialect {
+  /** Quotes a validated identifier. */
+  ident(name: string): string;
+  /** `schema.table` quoted. */
+  table(schema: string, name: string): string;
+  /** SQL type for a logical column type. */
+  sqlType(type: string): string;
+  /** Positional parameter placeholder for 1-based index i ($1 on both DuckDB and PostgreSQL). */
+  param(i: number): string;
+  /** Expression that turns a row alias into a JSON text/object, for change events. */
+  rowToJson(alias: string, columns: string[]): string;
+}
+
+/** Options of a Parquet export. */
+export interface ParquetExportOptions {
+  partitionColumn?: string;
+  /** Partition of every row when there is no partition column (YYYY-MM-DD). */
+  day: string;
+  fileStem: string;
+  orderBy?: string[];
+}
+
+/** Counts of what a write changed. */
+export interface LoadResult {
+  inserted: number;
+  updated: number;
+  deleted: number;
+}
+
+/** Context of one load, for lineage and change events. */
+export interface LoadContext {
+  runId: string;
+  processId: number;
+  loadedAt: Date;
+}
+
+/** An open connection to a warehouse. All methods run on one connection, so a transaction spans them. */
+export interface Session {
+  readonly dialect: Dialect;
+  readonly capabilities: Capabilities;
+  /** Runs a statement, returns affected row count where the engine reports one. */
+  exec(sql: string, params?: unknown[]): Promise<number>;
+  /** Runs a query and returns rows as plain objects (timestamps as Date, bigints as number when safe). */
+  query<T = Row>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** Creates the schema if missing. */
+  ensureSchema(schema: string): Promise<void>;
+  /** Creates the table (with lineage columns) if missing and adds columns that are new in the spec. */
+  ensureTable(t: TableSpec): Promise<void>;
+  /** Bulk-loads rows into a new temporary staging table shaped like `t` (with lineage columns, then STAGING_ORDINAL); returns its name. */
+  stage(t: TableSpec, rows: Row[], ctx: LoadContext): Promise<string>;
+  /**
+   * Writes a staging table as hive-partitioned Parquet: `<dir>/dt=YYYY-MM-DD/<fileStem>_<i>.parquet`, one
+   * partition per UTC date of `partitionColumn` (or all rows under `day`). Only when capabilities.exportsParquet.
+   */
+  exportParquet?(staging: string, dir: string, opts: ParquetExportOptions): Promise<void>;
+  /** Drops a staging table. */
+  dropStaging(staging: string): Promise<void>;
+  /** Runs fn inside BEGIN/COMMIT; rolls back when it throws. Nested calls join the outer transaction. */
+  transaction<T>(fn: () => Promise<T>): Promise<T>;
+  /** Takes an exclusive lock named by key until the transaction ends (no-op where one process owns the file). */
+  lockKey(key: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A warehouse plug-in: opens sessions for a URL or path. */
+export interface Destination {
+  readonly name: string;
+  /** True when this destination handles the given warehouse location. */
+  accepts(location: string): boolean;
+  open(location: string): Promise<Session>;
+}

@@ -1,0 +1,28 @@
+// A job: one stream of one source, with its connection, table, write mode and window.
+import type { WriteMode } from './destination.ts';
+import type { Source, Stream, StreamParams, TimeWindow } from './source.ts';
+import type { TableSpec } from './table.ts';
+import type { MissingPolicy } from '../normalize/normalizer.ts';
+
+export interface Job {
+  /** Name shown to users, e.g. `coincap.assets`. */
+  name: string;
+  /** Connection (section) name, e.g. COINCAP_ASSET; keys run history and state. */
+  connectionName: string;
+  /** Asset name of the catalog row, e.g. EXTERNAL_COINCAP_ASSETS. */
+  tableName: string;
+  source: Source;
+  stream: Stream<any>;
+  /** Typed target table (stream default, or built from column details). */
+  table: TableSpec;
+  writeMode: WriteMode;
+  baseUrl: string;
+  /** Headers for every request (Authorization from the connection's secret). */
+  headers?: Record<string, string>;
+  rateLimitPerMinute: number;
+  params: StreamParams;
+  window?: TimeWindow;
+  /** Whether the stream keeps a watermark between runs. */
+  incremental: boolean;
+  onMissing?: MissingPolicy;
+}

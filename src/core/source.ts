@@ -1,0 +1,57 @@
+// Contract every source implements (sources/<name>/): a source is a set of streams read as pages.
+import type { HttpClient } from '../http/http-client.ts';
+import type { ColumnSpec, Row, TableSpec } from './table.ts';
+import type { WriteMode } from './destination.ts';
+
+/** Half-open time window [start, end). */
+export interface TimeWindow {
+  start: Date;
+  end: Date;
+}
+
+/** One page of a stream: the exact bytes received, the records parsed from them, and the state after it. */
+export interface Page<State = unknown> {
+  raw: Uint8Array;
+  /** Source records (field names as the source sends them), before typing. */
+  records: Record<string, unknown>[];
+  /** Where the page came from (URL with secrets redacted, or file path). */
+  origin: string;
+  nextState?: State;
+}
+
+/** Options a job passes to a stream (asset id, interval, …). */
+export type StreamParams = Record<string, string | number | boolean | undefined>;
+
+/** What a stream gets when it reads. */
+export interface ReadContext<State = unknown> {
+  http: HttpClient;
+  baseUrl: string;
+  params: StreamParams;
+  state?: State;
+  window?: TimeWindow;
+  signal: AbortSignal;
+}
+
+/** A stream: named, keyed, typed, and read page by page. */
+export interface Stream<State = unknown> {
+  name: string;
+  /** The table rows land in (columns carry `source` field names for the normalizer). */
+  table: TableSpec;
+  defaultWriteMode: WriteMode;
+  /** Column whose maximum becomes the watermark (incremental streams). */
+  cursor?: string;
+  read(ctx: ReadContext<State>): AsyncIterable<Page<State>>;
+  /** Adds derived fields to a typed row (e.g. canonical pair); runs after typing. */
+  derive?(row: Row, params: StreamParams): void;
+}
+
+/** A source: a name, its default base URL and its streams. */
+export interface Source {
+  name: string;
+  defaultBaseUrl: string;
+  /** Requests per minute allowed without a key. */
+  rateLimitPerMinute: number;
+  streams: Stream<any>[];
+}
+
+export type { ColumnSpec };

@@ -1,0 +1,71 @@
+// Table and column specifications shared by sources, the normalizer, the loader and destinations.
+import { ConfigError } from './errors.ts';
+
+/** Logical column types; each destination maps them to its own SQL types. */
+export type ColumnType =
+  | 'varchar'
+  | 'double'
+  | 'bigint'
+  | 'integer'
+  | 'boolean'
+  | 'timestamptz'
+  | 'date'
+  | 'json'
+  | `decimal(${number},${number})`;
+
+/** One column of a typed table. `source` is the field name in the source record (default: `name`). */
+export interface ColumnSpec {
+  name: string;
+  type: ColumnType;
+  source?: string;
+  nullable?: boolean;
+  /** Filled by the stream's derive() after typing, not read from the record. */
+  derived?: boolean;
+}
+
+/** A typed table in the warehouse. */
+export interface TableSpec {
+  schema: string;
+  name: string;
+  columns: ColumnSpec[];
+  /** Key for `merge` and for de-duplicating a batch. */
+  primaryKey: string[];
+  /** Timestamp or date column whose UTC date defines the partition (`delete_insert`, lake `dt=`). */
+  partitionBy?: string;
+  /** Columns the destination clusters or orders by. */
+  clusteredBy?: string[];
+}
+
+/** Rows as plain objects keyed by column name; values are JS primitives, Date, or objects for JSON. */
+export type Row = Record<string, unknown>;
+
+/** Columns every data table carries for lineage. */
+export const LINEAGE_COLUMNS: ColumnSpec[] = [
+  { name: '_run_id', type: 'varchar' },
+  { name: '_loaded_at', type: 'timestamptz' },
+];
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Validates an identifier that comes from config; throws a ConfigError naming it otherwise. */
+export function assertIdentifier(name: string, what = 'identifier'): string {
+  if (!IDENT.test(name)) {
+    throw new ConfigError(`invalid ${what} "${name}": expected letters, digits and _ (not starting with a digit)`);
+  }
+  return name;
+}
+
+/** The table's columns plus the lineage columns, in load order. */
+export function allColumns(t: TableSpec): ColumnSpec[] {
+  return [...t.columns, ...LINEAGE_COLUMNS];
+}
+
+/** camelCase / spaced / dashed field name → snake_case (`volumeUsd24Hr` → `volume_usd_24hr`). */
+export function snakeCase(field: string): string {
+  return field
+    .replace(/([a-z])([A-Z])/g, '$1_$2')
+    .replace(/([A-Za-z])([0-9])/g, '$1_$2')
+    .replace(/[^A-Za-z0-9]+/g, '_')
+    .replace(/^_+|_+$/g, '')
+    .toLowerCase();
+}

@@ -1,0 +1,188 @@
+// The one HTTP client: a rate limit per connection, retries with backoff and jitter on transient
+// failures (timeouts, connection errors, 5xx, 429 honouring Retry-After), per-request timeouts, gzip.
+import PQueue from 'p-queue';
+import pRetry, { AbortError } from 'p-retry';
+import { TerminalError, TransientError, errorMessage } from '../core/errors.ts';
+import { redactHeaders, redactUrl } from './redact.ts';
+
+/** A response body read in full, with its status and headers. */
+export interface HttpResponse {
+  url: string;
+  status: number;
+  headers: Headers;
+  body: Uint8Array;
+}
+
+/** Minimal logger the client reports retries to. */
+export interface HttpLogger {
+  debug(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface HttpClientOptions {
+  /** Requests per minute for this connection; default 200 (CoinCap without a key). 0 = unlimited. */
+  rateLimitPerMinute?: number;
+  /** Retries after the first attempt; default 5. */
+  retries?: number;
+  /** Backoff base in ms; default 500 (doubling, with jitter, capped at maxBackoffMs). */
+  minBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Per-request timeout in ms; default 30 s. */
+  timeoutMs?: number;
+  /** Longest Retry-After the client will wait, in ms; default 120 s. */
+  maxRetryAfterMs?: number;
+  /** Headers sent with every request (e.g. Authorization); they are redacted in logs. */
+  headers?: Record<string, string>;
+  logger?: HttpLogger;
+}
+
+export interface RequestOptions {
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+  /** Extra statuses that count as success (default only 2xx). */
+  okStatuses?: number[];
+}
+
+/** Parses a Retry-After header (seconds or HTTP date) into ms. */
+export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const secs = Number(value);
+  if (Number.isFinite(secs)) return Math.max(0, secs * 1000);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** Rate-limited, retrying HTTP client for one connection. Use one per connection, share it across streams. */
+export class HttpClient {
+  readonly queue: PQueue;
+  private readonly opts: Required<Omit<HttpClientOptions, 'logger' | 'headers'>> & Pick<HttpClientOptions, 'logger' | 'headers'>;
+  /** Requests sent (attempts, including retries). */
+  attempts = 0;
+
+  constructor(opts: HttpClientOptions = {}) {
+    this.opts = {
+      rateLimitPerMinute: opts.rateLimitPerMinute ?? 200,
+      retries: opts.retries ?? 5,
+      minBackoffMs: opts.minBackoffMs ?? 500,
+      maxBackoffMs: opts.maxBackoffMs ?? 30_000,
+      timeoutMs: opts.timeoutMs ?? 30_000,
+      maxRetryAfterMs: opts.maxRetryAfterMs ?? 120_000,
+      headers: opts.headers,
+      logger: opts.logger,
+    };
+    const rpm = this.opts.rateLimitPerMinute;
+    // Windows of 5 s keep bursts small while letting short jobs start at once.
+    this.queue = rpm > 0 ? new PQueue({ intervalCap: Math.max(1, Math.floor(rpm / 12)), interval: 5_000 }) : new PQueue();
+  }
+
+  /** GET a URL and read the whole body; retries transient failures, throws TerminalError on 4xx. */
+  async get(url: string, req: RequestOptions = {}): Promise<HttpResponse> {
+    const safeUrl = redactUrl(url);
+    return pRetry(
+      async () => {
+        try {
+          return await this.queue.add(() => this.attempt(url, safeUrl, req));
+        } catch (err) {
+          if (err instanceof TerminalError) throw new AbortError(err);
+          if (req.signal?.aborted) throw new AbortError(err instanceof Error ? err : new Error(String(err)));
+          throw err;
+        }
+      },
+      {
+        retries: this.opts.retries,
+        minTimeout: this.opts.minBackoffMs,
+        maxTimeout: this.opts.maxBackoffMs,
+        factor: 2,
+        randomize: true,
+        signal: req.signal,
+        onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+          const wait = error instanceof TransientError ? error.retryAfterMs : undefined;
+          this.opts.logger?.warn(
+            { url: safeUrl, attempt: attemptNumber, retriesLeft, retryAfterMs: wait, error: error.message },
+            'request failed, retrying',
+          );
+          if (wait && retriesLeft > 0) {
+            if (wait > this.opts.maxRetryAfterMs) {
+              throw new TerminalError(`${safeUrl} asked to retry after ${Math.round(wait / 1000)} s, more than the ${Math.round(this.opts.maxRetryAfterMs / 1000)} s allowed`, { url: safeUrl });
+            }
+            await sleep(wait, req.signal);
+          }
+        },
+      },
+    );
+  }
+
+  /** GET and parse JSON; a body that is not JSON is a TransientError naming the URL (servers send HTML error pages). */
+  async getJson<T = unknown>(url: string, req: RequestOptions = {}): Promise<{ response: HttpResponse; json: T }> {
+    const safeUrl = redactUrl(url);
+    return pRetry(
+      async () => {
+        const response = await this.get(url, req);
+        try {
+          return { response, json: JSON.parse(Buffer.from(response.body).toString('utf8')) as T };
+        } catch (err) {
+          const ct = response.headers.get('content-type') ?? 'unknown';
+          throw new TransientError(`invalid JSON from ${safeUrl} (content-type ${ct}, ${response.body.length} bytes): ${errorMessage(err)}`, { url: safeUrl });
+        }
+      },
+      { retries: Math.min(2, this.opts.retries), minTimeout: this.opts.minBackoffMs, randomize: true, signal: req.signal },
+    );
+  }
+
+  private async attempt(url: string, safeUrl: string, req: RequestOptions): Promise<HttpResponse> {
+    this.attempts++;
+    const headers = { 'accept-encoding': 'gzip, deflate', accept: 'application/json', ...this.opts.headers, ...req.headers };
+    const timeout = AbortSignal.timeout(this.opts.timeoutMs);
+    const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
+    this.opts.logger?.debug({ url: safeUrl, headers: redactHeaders(headers) }, 'GET');
+    let res: Response;
+    try {
+      res = await fetch(url, { headers, signal });
+    } catch (err) {
+      if (req.signal?.aborted) throw err;
+      if (timeout.aborted) throw new TransientError(`request to ${safeUrl} timed out after ${this.opts.timeoutMs} ms`, { url: safeUrl });
+      throw new TransientError(`request to ${safeUrl} failed: ${causeText(err)}`, { url: safeUrl }, { cause: err });
+    }
+    let body: Uint8Array;
+    try {
+      body = new Uint8Array(await res.arrayBuffer());
+    } catch (err) {
+      if (timeout.aborted) throw new TransientError(`reading the body of ${safeUrl} timed out after ${this.opts.timeoutMs} ms`, { url: safeUrl });
+      throw new TransientError(`the response body from ${safeUrl} was cut off (${causeText(err)})`, { url: safeUrl }, { cause: err });
+    }
+    const ok = (res.status >= 200 && res.status < 300) || req.okStatuses?.includes(res.status);
+    if (ok) return { url, status: res.status, headers: res.headers, body };
+    const snippet = Buffer.from(body.subarray(0, 200)).toString('utf8').replace(/\s+/g, ' ').trim();
+    if (res.status === 429 || res.status === 418 || res.status >= 500 || res.status === 408) {
+      throw new TransientError(`HTTP ${res.status} from ${safeUrl}: ${snippet}`, {
+        url: safeUrl,
+        status: res.status,
+        retryAfterMs: parseRetryAfter(res.headers.get('retry-after')),
+      });
+    }
+    const hint = res.status === 401 || res.status === 403 ? 'check the API key of this connection' : undefined;
+    throw new TerminalError(`HTTP ${res.status} from ${safeUrl}: ${snippet}`, { url: safeUrl, hint });
+  }
+}
+
+function causeText(err: unknown): string {
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : undefined;
+  const code = (cause as { code?: string } | undefined)?.code;
+  return [errorMessage(err), cause?.message, code].filter(Boolean).join(': ');
+}
+
+/** Sleeps ms, ending early (rejecting) when the signal aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,53 @@
+// Curated Parquet for a load: written under a temporary directory, published only after the run commits.
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { Session } from '../core/destination.ts';
+import type { Row, TableSpec } from '../core/table.ts';
+import { utcDate } from './lake-paths.ts';
+import type { LocalLake } from './local-lake.ts';
+import { withParquetWriter } from './parquet-writer.ts';
+
+/** A curated file: where it was written and where it becomes visible on commit. */
+export interface CuratedFile {
+  temp: string;
+  final: string;
+  tempDir: string;
+}
+
+/** Lists files below dir, recursively. */
+async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await listFiles(p)));
+    else out.push(p);
+  }
+  return out;
+}
+
+/**
+ * Writes the staged batch as `curated/<table>/dt=YYYY-MM-DD/<run_id>.parquet` (one file per UTC date of
+ * the table's partition column, or the load date). Uses the warehouse's own exporter when it has one,
+ * otherwise an in-memory DuckDB.
+ */
+export async function writeCurated(args: { session: Session; lake: LocalLake; table: TableSpec; staging: string; rows: Row[]; runId: string; day: Date }): Promise<CuratedFile[]> {
+  const { session, lake, table, staging, rows, runId } = args;
+  const tableDir = lake.resolve(['curated', table.name]);
+  const tempDir = path.join(tableDir, `.tmp-${runId}`);
+  const opts = { partitionColumn: table.partitionBy, day: utcDate(args.day), fileStem: runId, orderBy: table.clusteredBy };
+  if (session.capabilities.exportsParquet && session.exportParquet) {
+    await session.exportParquet(staging, tempDir, opts);
+  } else {
+    await withParquetWriter(async (w) => {
+      const st = await w.stage(table, rows, { runId, processId: 0, loadedAt: args.day });
+      await w.exportParquet!(st, tempDir, opts);
+    });
+  }
+  const files = await listFiles(tempDir).catch(() => [] as string[]);
+  return files.map((temp) => {
+    const partition = path.basename(path.dirname(temp));
+    const m = /_(\d+)\.parquet$/.exec(temp);
+    const suffix = m && m[1] !== '0' ? `-${m[1]}` : '';
+    return { temp, tempDir, final: lake.resolve(['curated', table.name, partition, `${runId}${suffix}.parquet`]) };
+  });
+}

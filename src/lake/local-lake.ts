@@ -1,0 +1,82 @@
+// The lake on the local filesystem (./lake by default): raw pages, curated Parquet, quarantine, logs.
+import { mkdir, rename, rm, writeFile, appendFile, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { confined, curatedPath, logPath, quarantinePath, rawPagePath } from './lake-paths.ts';
+
+/** One quarantined value or record: what it was, where it came from and why it was set aside. */
+export interface QuarantineEntry {
+  table: string;
+  field?: string;
+  value?: unknown;
+  record?: unknown;
+  reason: string;
+  origin?: string;
+  line?: number;
+}
+
+/** A lake rooted at a local directory. Every path it writes is confined to the root. */
+export class LocalLake {
+  readonly root: string;
+  constructor(root = './lake') {
+    this.root = path.resolve(root);
+  }
+
+  /** Absolute path of a lake-relative path (validated). */
+  resolve(segments: string[]): string {
+    return confined(this.root, ...segments);
+  }
+
+  /** Writes a raw page gzipped, overwriting a retry's earlier copy; returns the absolute path. */
+  async writeRawPage(source: string, stream: string, day: Date, runId: string, page: number, bytes: Uint8Array): Promise<string> {
+    const file = this.resolve(rawPagePath(source, stream, day, runId, page));
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, gzipSync(bytes));
+    return file;
+  }
+
+  /** Final and temporary path of a curated Parquet file; the temporary one is renamed on commit. */
+  curatedTarget(table: string, day: string, runId: string): { final: string; temp: string } {
+    const final = this.resolve(curatedPath(table, day, runId));
+    return { final, temp: path.join(path.dirname(final), `.${path.basename(final)}.tmp`) };
+  }
+
+  async ensureDir(file: string): Promise<void> {
+    await mkdir(path.dirname(file), { recursive: true });
+  }
+
+  /** Makes a curated file visible (after its run committed). */
+  async publish(temp: string, final: string): Promise<void> {
+    await rename(temp, final);
+  }
+
+  /** Removes the temporary directories curated files were written to. */
+  async discardTempDirs(files: { tempDir: string }[]): Promise<void> {
+    for (const d of new Set(files.map((f) => f.tempDir))) await rm(d, { recursive: true, force: true });
+  }
+
+  /** Removes a file if present (a failed run's curated temp files). */
+  async discard(file: string): Promise<void> {
+    await rm(file, { force: true });
+  }
+
+  /** Appends quarantine entries as JSON lines; returns the file path. */
+  async quarantine(table: string, runId: string, entries: QuarantineEntry[]): Promise<string | undefined> {
+    if (entries.length === 0) return undefined;
+    const file = this.resolve(quarantinePath(table, runId));
+    await mkdir(path.dirname(file), { recursive: true });
+    await appendFile(file, entries.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    return file;
+  }
+
+  /** Path of a run's log file (its directory is created). */
+  async logFile(runId: string): Promise<string> {
+    const file = this.resolve(logPath(runId));
+    await mkdir(path.dirname(file), { recursive: true });
+    return file;
+  }
+
+  async readText(file: string): Promise<string> {
+    return readFile(file, 'utf8');
+  }
+}

@@ -1,0 +1,82 @@
+// Safe casts from source values (CoinCap strings, CoinLore mixed types, CSV text) to column types.
+import type { ColumnType } from '../core/table.ts';
+import { epochToMs } from '../core/time.ts';
+
+/** Result of a cast: a value, or the reason it could not be cast. */
+export type CastResult = { ok: true; value: unknown } | { ok: false; reason: string };
+
+const NUMERIC = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
+const DECIMAL = /^[+-]?\d+(\.\d+)?$/;
+const ZERO_DATES = /^0000-00-00( 00:00:00)?$/;
+
+const ok = (value: unknown): CastResult => ({ ok: true, value });
+const fail = (reason: string): CastResult => ({ ok: false, reason });
+
+/** Casts one value to a column type. null, undefined and '' become NULL (sources send '' for "none"). */
+export function castValue(value: unknown, type: ColumnType): CastResult {
+  if (value === null || value === undefined || value === '') return ok(null);
+  switch (type) {
+    case 'varchar':
+      return ok(typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value));
+    case 'double': {
+      if (typeof value === 'number') return Number.isFinite(value) ? ok(value) : fail(`${value} is not a finite number`);
+      if (typeof value === 'string' && NUMERIC.test(value.trim())) return ok(Number(value));
+      return fail(`${JSON.stringify(value)} is not a number`);
+    }
+    case 'bigint':
+    case 'integer': {
+      const n = typeof value === 'number' ? value : typeof value === 'string' && NUMERIC.test(value.trim()) ? Number(value) : NaN;
+      if (!Number.isInteger(n)) return fail(`${JSON.stringify(value)} is not an integer`);
+      if (type === 'integer' && Math.abs(n) > 2147483647) return fail(`${n} does not fit a 32-bit integer`);
+      if (!Number.isSafeInteger(n)) return fail(`${JSON.stringify(value)} is beyond the exact integer range`);
+      return ok(n);
+    }
+    case 'boolean': {
+      if (typeof value === 'boolean') return ok(value);
+      if (value === 'true' || value === 1 || value === '1') return ok(true);
+      if (value === 'false' || value === 0 || value === '0') return ok(false);
+      return fail(`${JSON.stringify(value)} is not a boolean`);
+    }
+    case 'timestamptz': {
+      if (value instanceof Date) return ok(value);
+      if (typeof value === 'number') return Number.isFinite(value) ? ok(new Date(epochToMs(value))) : fail(`${value} is not a time`);
+      if (typeof value === 'string') {
+        const v = value.trim();
+        if (ZERO_DATES.test(v)) return ok(null);
+        if (NUMERIC.test(v)) return ok(new Date(epochToMs(Number(v))));
+        const iso = /^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : /[zZ]$|[+-]\d{2}:?\d{2}$/.test(v) ? v : `${v.replace(' ', 'T')}Z`;
+        const d = new Date(iso);
+        if (!Number.isNaN(d.getTime())) return ok(d);
+      }
+      return fail(`${JSON.stringify(value)} is not a time`);
+    }
+    case 'date': {
+      if (typeof value === 'string' && ZERO_DATES.test(value.trim())) return ok(null);
+      if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}/.test(value)) {
+        const d = new Date(`${value.slice(0, 10)}T00:00:00Z`);
+        if (!Number.isNaN(d.getTime())) return ok(value.slice(0, 10));
+      }
+      return fail(`${JSON.stringify(value)} is not a date (YYYY-MM-DD)`);
+    }
+    case 'json':
+      if (typeof value === 'string') {
+        try {
+          return ok(JSON.parse(value));
+        } catch {
+          return ok(value);
+        }
+      }
+      return ok(value);
+    default: {
+      if (type.startsWith('decimal(')) {
+        const [, p, s] = /^decimal\((\d+),(\d+)\)$/.exec(type) ?? [];
+        const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : '';
+        if (!DECIMAL.test(text)) return fail(`${JSON.stringify(value)} is not a decimal`);
+        const [int] = text.replace(/^[+-]/, '').split('.');
+        if (int.replace(/^0+/, '').length > Number(p) - Number(s)) return fail(`${text} does not fit ${type}`);
+        return ok(text);
+      }
+      return fail(`unknown column type ${type}`);
+    }
+  }
+}

@@ -1,0 +1,62 @@
+// Turns source records into typed rows for a table: rename by column spec, safe-cast, quarantine
+// what fails (never dropped silently), and report schema drift (unknown or missing fields).
+import { TerminalError } from '../core/errors.ts';
+import type { Row, TableSpec } from '../core/table.ts';
+import type { QuarantineEntry } from '../lake/local-lake.ts';
+import { castValue } from './cast.ts';
+
+/** What to do when an expected field is missing from a record. */
+export type MissingPolicy = 'null' | 'fail';
+
+/** Result of normalizing one page. */
+export interface NormalizeResult {
+  rows: Row[];
+  quarantined: QuarantineEntry[];
+  /** Source fields seen that no column maps (kept in the raw lake). */
+  unknownFields: Set<string>;
+  /** Expected source fields absent from at least one record. */
+  missingFields: Set<string>;
+}
+
+export interface NormalizeOptions {
+  onMissing?: MissingPolicy;
+  origin?: string;
+}
+
+/** Types records for table t. A value that fails its cast becomes NULL and is recorded in `quarantined`. */
+export function normalizeRecords(t: TableSpec, records: Record<string, unknown>[], opts: NormalizeOptions = {}): NormalizeResult {
+  const out: NormalizeResult = { rows: [], quarantined: [], unknownFields: new Set(), missingFields: new Set() };
+  const cols = t.columns.filter((c) => !c.derived).map((c) => ({ ...c, src: c.source ?? c.name }));
+  const known = new Set(cols.map((c) => c.src));
+  for (const record of records) {
+    if (record === null || typeof record !== 'object' || Array.isArray(record)) {
+      out.quarantined.push({ table: t.name, record, reason: 'record is not an object', origin: opts.origin });
+      continue;
+    }
+    for (const k of Object.keys(record)) if (!known.has(k)) out.unknownFields.add(k);
+    const row: Row = {};
+    for (const c of cols) {
+      if (!(c.src in record)) {
+        out.missingFields.add(c.src);
+        if (opts.onMissing === 'fail') {
+          throw new TerminalError(`field "${c.src}" is missing from a record of ${t.name}${opts.origin ? ` (${opts.origin})` : ''}`, {
+            field: c.src,
+            hint: 'the source changed its schema; update the column details or set on_missing: null',
+          });
+        }
+        row[c.name] = null;
+        continue;
+      }
+      const raw = record[c.src];
+      const r = castValue(raw, c.type);
+      if (r.ok) {
+        row[c.name] = r.value;
+      } else {
+        row[c.name] = null;
+        out.quarantined.push({ table: t.name, field: c.src, value: raw, reason: r.reason, record, origin: opts.origin });
+      }
+    }
+    out.rows.push(row);
+  }
+  return out;
+}

@@ -1,0 +1,25 @@
+// Sliding 60-second request limit, as CoinCap enforces per key (200/min without, 500/min with).
+
+const WINDOW_MS = 60_000;
+
+/** Counts accepted requests over the last minute; rejected ones do not use up the window. */
+export class RateWindow {
+  private readonly acceptedAt: number[] = [];
+
+  constructor(private readonly limitPerMinute: number) {
+    if (!(limitPerMinute > 0)) throw new Error(`rateLimitPerMinute must be positive, got ${limitPerMinute}`);
+  }
+
+  /**
+   * Records a request at `now` if it fits under the limit and returns undefined;
+   * otherwise returns the whole seconds until the oldest counted request leaves the window.
+   */
+  admit(now: number): number | undefined {
+    while (this.acceptedAt.length > 0 && this.acceptedAt[0] <= now - WINDOW_MS) this.acceptedAt.shift();
+    if (this.acceptedAt.length < this.limitPerMinute) {
+      this.acceptedAt.push(now);
+      return undefined;
+    }
+    return Math.max(1, Math.ceil((this.acceptedAt[0] + WINDOW_MS - now) / 1000));
+  }
+}

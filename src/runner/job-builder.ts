@@ -1,0 +1,73 @@
+// Builds a runnable Job from a short name (`coincap.asset_history`) and command-line options.
+import { ConfigError } from '../core/errors.ts';
+import type { WriteMode } from '../core/destination.ts';
+import { WRITE_MODES } from '../core/destination.ts';
+import type { Job } from '../core/job.ts';
+import type { StreamParams, TimeWindow } from '../core/source.ts';
+import { parseInstant } from '../core/time.ts';
+import { registerSecret } from '../http/redact.ts';
+import { COINCAP_V3_URL } from '../sources/coincap/coincap-source.ts';
+import { findStream } from '../sources/registry.ts';
+
+/** Where sources are reached: the real APIs, or the replay server's base URLs. */
+export interface Endpoints {
+  /** Base URL per source name; absent → the source's default (or v3 with a CoinCap key). */
+  baseUrls?: Record<string, string>;
+  /** Rate limit override (replay runs of the demo/tests). */
+  rateLimitPerMinute?: number;
+}
+
+export interface JobOptions {
+  asset?: string;
+  interval?: string;
+  from?: string;
+  to?: string;
+  mode?: string;
+  params?: StreamParams;
+  connectionName?: string;
+  tableName?: string;
+  apiKey?: string;
+}
+
+/** Parses --from/--to into a window; --to defaults to now. */
+export function parseWindow(from?: string, to?: string): TimeWindow | undefined {
+  if (!from) return undefined;
+  const start = parseInstant(from);
+  const end = to ? parseInstant(to) : new Date();
+  if (end.getTime() <= start.getTime()) throw new ConfigError(`--to (${end.toISOString()}) must be after --from (${start.toISOString()})`);
+  return { start, end };
+}
+
+/** Checks a write mode name. */
+export function parseWriteMode(mode: string): WriteMode {
+  if (!(WRITE_MODES as readonly string[]).includes(mode)) throw new ConfigError(`unknown write mode "${mode}": expected one of ${WRITE_MODES.join(', ')}`);
+  return mode as WriteMode;
+}
+
+/** Resolves a job by name with its parameters, endpoint and credentials. */
+export function buildJob(name: string, opts: JobOptions = {}, endpoints: Endpoints = {}): Job {
+  const { source, stream } = findStream(name);
+  const apiKey = opts.apiKey ?? (source.name === 'coincap' ? process.env.COINCAP_API_KEY : undefined);
+  registerSecret(apiKey);
+  const base = endpoints.baseUrls?.[source.name] ?? (apiKey && source.name === 'coincap' ? COINCAP_V3_URL : source.defaultBaseUrl);
+  const params: StreamParams = { ...opts.params };
+  if (opts.asset) params.asset = opts.asset;
+  if (opts.interval) params.interval = opts.interval;
+  const incremental = Boolean(stream.cursor);
+  const suffix = incremental ? `_${String(params.asset ?? 'bitcoin').toUpperCase()}_${String(params.interval ?? 'h1').toUpperCase()}` : '';
+  return {
+    name,
+    connectionName: opts.connectionName ?? `${source.name}${incremental ? '' : ''}`.toUpperCase(),
+    tableName: opts.tableName ?? `${stream.name.toUpperCase()}${suffix}`,
+    source,
+    stream,
+    table: stream.table,
+    writeMode: opts.mode ? parseWriteMode(opts.mode) : stream.defaultWriteMode,
+    baseUrl: base,
+    headers: apiKey ? { authorization: `Bearer ${apiKey}` } : undefined,
+    rateLimitPerMinute: endpoints.rateLimitPerMinute ?? (apiKey ? 500 : source.rateLimitPerMinute),
+    params,
+    window: parseWindow(opts.from, opts.to),
+    incremental,
+  };
+}

@@ -1,0 +1,135 @@
+// CoinCap (v2 layout, v3 with an API key): assets, exchanges, rates, markets, asset history.
+import { TerminalError } from '../../core/errors.ts';
+import type { Page, ReadContext, Source, Stream, StreamParams } from '../../core/source.ts';
+import type { Row } from '../../core/table.ts';
+import { chunkWindow } from '../../core/time.ts';
+import { redactUrl } from '../../http/redact.ts';
+import { parseListEnvelope } from './coincap-envelope.ts';
+import { assetHistoryTable, assetsTable, exchangesTable, marketsTable, ratesTable } from './coincap-tables.ts';
+
+export const COINCAP_V2_URL = 'https://api.coincap.io/v2';
+export const COINCAP_V3_URL = 'https://rest.coincap.io/v3';
+/** Largest page CoinCap serves (`limit` above it is a 400). */
+export const COINCAP_MAX_LIMIT = 2000;
+
+/** Milliseconds per history interval. */
+export const HISTORY_INTERVALS: Record<string, number> = {
+  m1: 60_000, m5: 300_000, m15: 900_000, m30: 1_800_000,
+  h1: 3_600_000, h2: 7_200_000, h6: 21_600_000, h12: 43_200_000, d1: 86_400_000,
+};
+
+/** State of an incremental history stream: the last `time` committed. */
+export interface HistoryState {
+  watermark: number;
+}
+
+function buildUrl(base: string, path: string, query: Record<string, string | number | undefined>): string {
+  const u = new URL(base.replace(/\/+$/, '') + path);
+  for (const [k, val] of Object.entries(query)) if (val !== undefined) u.searchParams.set(k, String(val));
+  return u.toString();
+}
+
+/** Fetches one envelope page; adds the envelope timestamp to every record as `timestamp`. */
+async function fetchPage<S>(ctx: ReadContext<S>, path: string, query: Record<string, string | number | undefined>): Promise<Page<S> & { count: number }> {
+  const url = buildUrl(ctx.baseUrl, path, query);
+  const safe = redactUrl(url);
+  const { response, json } = await ctx.http.getJson(url, { signal: ctx.signal });
+  const env = parseListEnvelope(json, safe);
+  const records = env.data.map((r) => ({ ...r, timestamp: env.timestamp ?? null }));
+  return { raw: response.body, records, origin: safe, count: env.data.length };
+}
+
+/** A stream served whole by one request. */
+function singlePage(name: string, path: string, table: Stream['table'], prepare?: (r: Record<string, unknown>) => void): Stream {
+  return {
+    name,
+    table,
+    defaultWriteMode: 'merge',
+    async *read(ctx) {
+      const page = await fetchPage(ctx, path, {});
+      if (prepare) page.records.forEach(prepare);
+      yield page;
+    },
+  };
+}
+
+/** A stream paged with limit/offset until a short page. */
+function paged(name: string, path: string, table: Stream['table'], derive?: Stream['derive']): Stream {
+  return {
+    name,
+    table,
+    defaultWriteMode: 'merge',
+    derive,
+    async *read(ctx) {
+      const limit = Math.min(Number(ctx.params.limit ?? COINCAP_MAX_LIMIT), COINCAP_MAX_LIMIT);
+      for (let offset = 0; ; offset += limit) {
+        const page = await fetchPage(ctx, path, { limit, offset });
+        yield page;
+        if (page.count < limit) return;
+      }
+    },
+  };
+}
+
+/** Canonical `BASE-QUOTE` pair. */
+export function canonicalPair(base: unknown, quote: unknown): string | null {
+  return typeof base === 'string' && typeof quote === 'string' ? `${base.toUpperCase()}-${quote.toUpperCase()}` : null;
+}
+
+const historyStream: Stream<HistoryState> = {
+  name: 'asset_history',
+  table: assetHistoryTable,
+  defaultWriteMode: 'merge',
+  cursor: 'time',
+  derive(row: Row, params: StreamParams) {
+    row.asset_id = String(params.asset ?? 'bitcoin');
+    row.interval = String(params.interval ?? 'h1');
+  },
+  async *read(ctx) {
+    const asset = String(ctx.params.asset ?? 'bitcoin');
+    const interval = String(ctx.params.interval ?? 'h1');
+    const step = HISTORY_INTERVALS[interval];
+    if (!step) throw new TerminalError(`unknown interval "${interval}": expected one of ${Object.keys(HISTORY_INTERVALS).join(', ')}`);
+    if (!ctx.window) throw new TerminalError('asset_history needs a time window (--from, and optionally --to)');
+    let start = ctx.window.start.getTime();
+    if (ctx.state?.watermark !== undefined) start = Math.max(start, ctx.state.watermark + 1);
+    const end = ctx.window.end.getTime();
+    if (start >= end) return;
+    // About 2,000 points per request keeps each response small at every interval.
+    const chunk = step * 2000;
+    let watermark = ctx.state?.watermark;
+    for (const w of chunkWindow(new Date(start), new Date(end), chunk)) {
+      const page = await fetchPage(ctx, `/assets/${encodeURIComponent(asset)}/history`, {
+        interval,
+        start: w.start.getTime(),
+        end: w.end.getTime(),
+      });
+      page.records = page.records.filter((r) => typeof r.time !== 'number' || (r.time >= w.start.getTime() && r.time < w.end.getTime()));
+      for (const r of page.records) if (typeof r.time === 'number') watermark = Math.max(watermark ?? r.time, r.time);
+      page.nextState = watermark === undefined ? undefined : { watermark };
+      yield page;
+    }
+  },
+};
+
+/** The CoinCap source; the v3 base URL needs `Authorization: Bearer <COINCAP_API_KEY>`. */
+export const coincapSource: Source = {
+  name: 'coincap',
+  defaultBaseUrl: COINCAP_V2_URL,
+  rateLimitPerMinute: 200,
+  streams: [
+    paged('assets', '/assets', assetsTable),
+    singlePage('exchanges', '/exchanges', exchangesTable, (r) => {
+      // The 2018 docs name the key `id`; captures since 2024 send `exchangeId`.
+      if (r.exchangeId === undefined && r.id !== undefined) {
+        r.exchangeId = r.id;
+        delete r.id;
+      }
+    }),
+    singlePage('rates', '/rates', ratesTable),
+    paged('markets', '/markets', marketsTable, (row) => {
+      row.pair = canonicalPair(row.base_symbol, row.quote_symbol);
+    }),
+    historyStream,
+  ],
+};

@@ -1,0 +1,22 @@
+// Every source plug-in, one line each. Adding a source does not touch the runner.
+import { TerminalError } from '../core/errors.ts';
+import type { Source, Stream } from '../core/source.ts';
+import { coincapSource } from './coincap/coincap-source.ts';
+
+export const SOURCES: Source[] = [coincapSource];
+
+/** Finds `source.stream` (e.g. `coincap.assets`); the error lists what exists. */
+export function findStream(name: string): { source: Source; stream: Stream<any> } {
+  const [sourceName, streamName] = name.split('.', 2);
+  const source = SOURCES.find((s) => s.name === sourceName);
+  const stream = source?.streams.find((s) => s.name === streamName);
+  if (!source || !stream) {
+    throw new TerminalError(`unknown job "${name}"`, { hint: `known jobs: ${allJobNames().join(', ')}` });
+  }
+  return { source, stream };
+}
+
+/** All `source.stream` names. */
+export function allJobNames(): string[] {
+  return SOURCES.flatMap((s) => s.streams.map((st) => `${s.name}.${st.name}`));
+}
