@@ -9,8 +9,8 @@ export interface Settings {
 /** Resolves settings; `overrides` come from the command line or a config file. */
 export function resolveSettings(overrides: Partial<Settings> = {}, env: NodeJS.ProcessEnv = process.env): Settings {
   return {
-    warehouse: overrides.warehouse ?? env.COINLAKE_WAREHOUSE ?? './coinlake.duckdb',
-    lake: overrides.lake ?? env.COINLAKE_LAKE ?? './lake',
+    warehouse: overrides.warehouse || env.COINLAKE_WAREHOUSE || './coinlake.duckdb',
+    lake: overrides.lake || env.COINLAKE_LAKE || './lake',
     replay: overrides.replay ?? ['1', 'true', 'yes'].includes((env.COINLAKE_REPLAY ?? '').toLowerCase()),
   };
 }

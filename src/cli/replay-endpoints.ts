@@ -5,7 +5,7 @@ import { startReplayServer, type ReplayServer } from '../replay/index.ts';
 /** Starts the replay server when asked; returns the endpoints to use and a closer. */
 export async function replayEndpoints(enabled: boolean): Promise<{ endpoints: Endpoints; server?: ReplayServer; close: () => Promise<void> }> {
   if (!enabled) return { endpoints: {}, close: async () => {} };
-  const apiKey = process.env.COINCAP_API_KEY;
+  const apiKey = process.env.COINCAP_API_KEY || undefined;
   const server = await startReplayServer({ apiKey });
   return {
     server,

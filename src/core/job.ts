@@ -2,6 +2,7 @@
 import type { WriteMode } from './destination.ts';
 import type { Source, Stream, StreamParams, TimeWindow } from './source.ts';
 import type { TableSpec } from './table.ts';
+import type { HttpClientOptions } from '../http/http-client.ts';
 import type { MissingPolicy } from '../normalize/normalizer.ts';
 
 export interface Job {
@@ -25,4 +26,6 @@ export interface Job {
   /** Whether the stream keeps a watermark between runs. */
   incremental: boolean;
   onMissing?: MissingPolicy;
+  /** Retry and timeout settings of the job's HTTP client (defaults in HttpClient). */
+  http?: Pick<HttpClientOptions, 'retries' | 'minBackoffMs' | 'maxBackoffMs' | 'timeoutMs'>;
 }

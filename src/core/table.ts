@@ -21,6 +21,8 @@ export interface ColumnSpec {
   nullable?: boolean;
   /** Filled by the stream's derive() after typing, not read from the record. */
   derived?: boolean;
+  /** Written with a changed row but never itself a change (merge ignores it when comparing). */
+  volatile?: boolean;
 }
 
 /** A typed table in the warehouse. */

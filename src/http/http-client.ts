@@ -117,7 +117,13 @@ export class HttpClient {
     const safeUrl = redactUrl(url);
     return pRetry(
       async () => {
-        const response = await this.get(url, req);
+        let response: HttpResponse;
+        try {
+          response = await this.get(url, req);
+        } catch (err) {
+          // get() has already retried what can be retried.
+          throw new AbortError(err instanceof Error ? err : new Error(String(err)));
+        }
         try {
           return { response, json: JSON.parse(Buffer.from(response.body).toString('utf8')) as T };
         } catch (err) {
@@ -125,7 +131,7 @@ export class HttpClient {
           throw new TransientError(`invalid JSON from ${safeUrl} (content-type ${ct}, ${response.body.length} bytes): ${errorMessage(err)}`, { url: safeUrl });
         }
       },
-      { retries: Math.min(2, this.opts.retries), minTimeout: this.opts.minBackoffMs, randomize: true, signal: req.signal },
+      { retries: Math.min(2, this.opts.retries), minTimeout: this.opts.minBackoffMs, maxTimeout: this.opts.maxBackoffMs, randomize: true, signal: req.signal },
     );
   }
 

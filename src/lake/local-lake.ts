@@ -47,6 +47,7 @@ export class LocalLake {
 
   /** Makes a curated file visible (after its run committed). */
   async publish(temp: string, final: string): Promise<void> {
+    await mkdir(path.dirname(final), { recursive: true });
     await rename(temp, final);
   }
 

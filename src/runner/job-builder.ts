@@ -15,6 +15,8 @@ export interface Endpoints {
   baseUrls?: Record<string, string>;
   /** Rate limit override (replay runs of the demo/tests). */
   rateLimitPerMinute?: number;
+  /** Retry settings override (tests shorten the backoff). */
+  http?: Job['http'];
 }
 
 export interface JobOptions {
@@ -47,7 +49,7 @@ export function parseWriteMode(mode: string): WriteMode {
 /** Resolves a job by name with its parameters, endpoint and credentials. */
 export function buildJob(name: string, opts: JobOptions = {}, endpoints: Endpoints = {}): Job {
   const { source, stream } = findStream(name);
-  const apiKey = opts.apiKey ?? (source.name === 'coincap' ? process.env.COINCAP_API_KEY : undefined);
+  const apiKey = opts.apiKey ?? (source.name === 'coincap' ? process.env.COINCAP_API_KEY || undefined : undefined);
   registerSecret(apiKey);
   const base = endpoints.baseUrls?.[source.name] ?? (apiKey && source.name === 'coincap' ? COINCAP_V3_URL : source.defaultBaseUrl);
   const params: StreamParams = { ...opts.params };
@@ -69,5 +71,6 @@ export function buildJob(name: string, opts: JobOptions = {}, endpoints: Endpoin
     params,
     window: parseWindow(opts.from, opts.to),
     incremental,
+    http: endpoints.http,
   };
 }

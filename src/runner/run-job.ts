@@ -85,7 +85,7 @@ export async function runJob(job: Job, opts: RunOptions): Promise<RunSummary> {
   try {
     const state = job.incremental ? await readState(session, job.connectionName, job.tableName) : undefined;
     if (state !== undefined) log.info({ state }, 'resuming from committed state');
-    const http = new HttpClient({ rateLimitPerMinute: job.rateLimitPerMinute, headers: job.headers, logger: log });
+    const http = new HttpClient({ ...job.http, rateLimitPerMinute: job.rateLimitPerMinute, headers: job.headers, logger: log });
     const signal = opts.signal ?? new AbortController().signal;
     const rows: Row[] = [];
     let nextState: unknown = state;
@@ -139,8 +139,14 @@ export async function runJob(job: Job, opts: RunOptions): Promise<RunSummary> {
         details: { load, unknownFields: [...unknown], missingFields: [...missing], pages },
       });
     });
-    for (const c of curated) await lake.publish(c.temp, c.final);
-    await lake.discardTempDirs(curated);
+    // Committed: from here on nothing may mark the run failed. A curated file that cannot be published is
+    // reported and left under its temporary name; the warehouse holds the data.
+    try {
+      for (const c of curated) await lake.publish(c.temp, c.final);
+      await lake.discardTempDirs(curated);
+    } catch (err) {
+      log.error({ error: errorMessage(err) }, 'committed, but a curated file could not be published');
+    }
     lakePaths.push(...curated.map((c) => rel(c.final)));
     log.info({ rowsExtracted: extracted, rowsLoaded: rows.length, quarantined: quarantined.length, ...load }, 'run complete');
     return {

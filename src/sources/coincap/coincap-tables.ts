@@ -23,7 +23,7 @@ export const assetsTable: TableSpec = {
     d('vwap_24hr', 'vwap24Hr'),
     v('explorer'),
     { name: 'tokens', source: 'tokens', type: 'json' },
-    { name: 'snapshot_time', source: 'timestamp', type: 'timestamptz' },
+    { name: 'snapshot_time', source: 'timestamp', type: 'timestamptz', volatile: true },
   ],
 };
 
@@ -42,7 +42,7 @@ export const exchangesTable: TableSpec = {
     { name: 'socket', source: 'socket', type: 'boolean' },
     v('exchange_url', 'exchangeUrl'),
     { name: 'updated', source: 'updated', type: 'timestamptz' },
-    { name: 'snapshot_time', source: 'timestamp', type: 'timestamptz' },
+    { name: 'snapshot_time', source: 'timestamp', type: 'timestamptz', volatile: true },
   ],
 };
 
@@ -56,7 +56,7 @@ export const ratesTable: TableSpec = {
     v('currency_symbol', 'currencySymbol'),
     v('type'),
     d('rate_usd', 'rateUsd'),
-    { name: 'snapshot_time', source: 'timestamp', type: 'timestamptz' },
+    { name: 'snapshot_time', source: 'timestamp', type: 'timestamptz', volatile: true },
   ],
 };
 
@@ -79,7 +79,7 @@ export const marketsTable: TableSpec = {
     d('percent_exchange_volume', 'percentExchangeVolume'),
     { name: 'trades_count_24hr', source: 'tradesCount24Hr', type: 'bigint' },
     { name: 'updated', source: 'updated', type: 'timestamptz' },
-    { name: 'snapshot_time', source: 'timestamp', type: 'timestamptz' },
+    { name: 'snapshot_time', source: 'timestamp', type: 'timestamptz', volatile: true },
   ],
 };
 

@@ -1,0 +1,5 @@
+// The shared destination conformance cases on an in-memory DuckDB.
+import { writeModeCases } from '../conformance/write-mode-cases.ts';
+import { openDuckdbSession } from './duckdb-destination.ts';
+
+writeModeCases(() => openDuckdbSession(':memory:'));

@@ -1,0 +1,2 @@
+// Load stage: applying staged batches to warehouse tables.
+export { applyWriteMode } from './write-modes.ts';

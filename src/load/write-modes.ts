@@ -1,0 +1,184 @@
+// The write modes as dialect-neutral SQL from a staging table into its target; the same statements run on
+// DuckDB and PostgreSQL (UPDATE … FROM, INSERT … SELECT … WHERE NOT EXISTS, IS DISTINCT FROM, CAST(x AS DATE)).
+import {
+  STAGING_ORDINAL,
+  type Dialect,
+  type LoadContext,
+  type LoadResult,
+  type Session,
+  type WriteMode,
+} from '../core/destination.ts';
+import { ConfigError, TerminalError } from '../core/errors.ts';
+import { LINEAGE_COLUMNS, type TableSpec } from '../core/table.ts';
+
+/** Quotes a staging name as returned by `stage()`: a bare identifier or `schema.name`. */
+function stagingRef(d: Dialect, staging: string): string {
+  return staging
+    .split('.')
+    .map((part) => d.ident(part))
+    .join('.');
+}
+
+/** The SQL pieces every mode shares. */
+interface Parts {
+  s: Session;
+  t: TableSpec;
+  target: string;
+  staging: string;
+  /** Data and lineage columns, quoted, in table order. */
+  columns: string[];
+  key: string[];
+}
+
+/**
+ * Applies a staged batch to its table with the given write mode, inside one transaction (joining the caller's).
+ *
+ * - `replace`: deletes every row, inserts the batch.
+ * - `append`: inserts the batch.
+ * - `merge`: updates rows whose key matches and whose data differ (unchanged rows keep their lineage), inserts new keys.
+ * - `delete_insert`: deletes the rows whose UTC date of `partitionBy` occurs in the batch, inserts the batch.
+ * - `scd2`: not implemented yet.
+ *
+ * For replace, merge and delete_insert a batch with repeated keys keeps the last row given to `stage()` per key.
+ * Reapplying the same batch leaves the table as it was (except append). Lineage values come from the
+ * staging rows; `ctx` is part of the signature for change events.
+ */
+export async function applyWriteMode(
+  s: Session,
+  t: TableSpec,
+  staging: string,
+  mode: WriteMode,
+  _ctx: LoadContext,
+): Promise<LoadResult> {
+  const d = s.dialect;
+  const parts: Parts = {
+    s,
+    t,
+    target: d.table(t.schema, t.name),
+    staging: stagingRef(d, staging),
+    columns: [...t.columns, ...LINEAGE_COLUMNS].map((c) => d.ident(c.name)),
+    key: t.primaryKey.map((k) => d.ident(k)),
+  };
+  switch (mode) {
+    case 'append':
+      return s.transaction(() => append(parts));
+    case 'replace':
+      return s.transaction(async () => {
+        await dedupe(parts);
+        return replace(parts);
+      });
+    case 'merge':
+      if (parts.key.length === 0) {
+        throw new ConfigError(`write mode merge needs a primary key on ${t.schema}.${t.name}`, {
+          hint: 'set primary_key_column in the ingestion config, or use write mode append or replace',
+        });
+      }
+      return s.transaction(async () => {
+        await dedupe(parts);
+        return merge(parts);
+      });
+    case 'delete_insert': {
+      const partitionBy = t.partitionBy;
+      if (!partitionBy) {
+        throw new ConfigError(`write mode delete_insert needs a partition column on ${t.schema}.${t.name}`, {
+          hint: 'set partitioned_by in the ingestion config to a timestamp or date column',
+        });
+      }
+      return s.transaction(async () => {
+        await dedupe(parts);
+        return deleteInsert(parts, d.ident(partitionBy));
+      });
+    }
+    case 'scd2':
+      throw new TerminalError('write mode scd2 is not implemented yet');
+    default:
+      throw new ConfigError(`unknown write mode "${String(mode)}"`, {
+        hint: 'use replace, append, merge, delete_insert or scd2',
+      });
+  }
+}
+
+/** INSERT INTO target (cols) SELECT cols FROM staging AS s [WHERE …]. */
+function insertFromStaging(p: Parts, where = ''): Promise<number> {
+  const cols = p.columns.join(', ');
+  const selected = p.columns.map((c) => `s.${c}`).join(', ');
+  return p.s.exec(`INSERT INTO ${p.target} (${cols}) SELECT ${selected} FROM ${p.staging} AS s${where ? ` WHERE ${where}` : ''}`);
+}
+
+/** `a.k1 = b.k1 AND a.k2 = b.k2`. */
+function keyMatch(p: Parts, a: string, b: string): string {
+  return p.key.map((k) => `${a}.${k} = ${b}.${k}`).join(' AND ');
+}
+
+/**
+ * Keeps the last staged row per primary key. A cheap GROUP BY probe runs first because most batches have
+ * no duplicates; only then does the window over the staging ordinal run.
+ */
+async function dedupe(p: Parts): Promise<void> {
+  if (p.key.length === 0) return;
+  const keys = p.key.join(', ');
+  const dup = await p.s.query(`SELECT 1 AS dup FROM ${p.staging} GROUP BY ${keys} HAVING COUNT(*) > 1 LIMIT 1`);
+  if (dup.length === 0) return;
+  const ord = p.s.dialect.ident(STAGING_ORDINAL);
+  await p.s.exec(
+    `DELETE FROM ${p.staging} WHERE ${ord} IN (
+       SELECT ${ord} FROM (
+         SELECT ${ord}, ROW_NUMBER() OVER (PARTITION BY ${keys} ORDER BY ${ord} DESC) AS rn FROM ${p.staging}
+       ) AS ranked WHERE rn > 1)`,
+  );
+}
+
+async function append(p: Parts): Promise<LoadResult> {
+  return { inserted: await insertFromStaging(p), updated: 0, deleted: 0 };
+}
+
+async function replace(p: Parts): Promise<LoadResult> {
+  const deleted = await p.s.exec(`DELETE FROM ${p.target}`);
+  const inserted = await insertFromStaging(p);
+  return { inserted, updated: 0, deleted };
+}
+
+/**
+ * Update changed rows, then insert new keys. Keys must be non-NULL: a NULL never matches, so the row
+ * would be inserted again on every rerun.
+ */
+async function merge(p: Parts): Promise<LoadResult> {
+  const nullKey = p.key.map((k) => `${k} IS NULL`).join(' OR ');
+  const [bad] = await p.s.query<{ n: number | string }>(`SELECT COUNT(*) AS n FROM ${p.staging} WHERE ${nullKey}`);
+  if (Number(bad?.n ?? 0) > 0) {
+    throw new TerminalError(
+      `${bad.n} staged row(s) for ${p.t.schema}.${p.t.name} have a NULL in the primary key (${p.t.primaryKey.join(', ')}); merge cannot match them`,
+      { hint: 'fix the key mapping in the column details, or quarantine rows without a key' },
+    );
+  }
+  const keySet = new Set(p.key);
+  const lineage = new Set(LINEAGE_COLUMNS.map((c) => p.s.dialect.ident(c.name)));
+  const data = p.columns.filter((c) => !keySet.has(c) && !lineage.has(c));
+  // Volatile columns (e.g. the response time of a snapshot) follow a change but do not make one.
+  const volatile = new Set(p.t.columns.filter((c) => c.volatile).map((c) => p.s.dialect.ident(c.name)));
+  const compared = data.filter((c) => !volatile.has(c));
+  let updated = 0;
+  if (compared.length > 0) {
+    const set = [...data, ...lineage].map((c) => `${c} = s.${c}`).join(', ');
+    const changed = compared.map((c) => `t.${c} IS DISTINCT FROM s.${c}`).join(' OR ');
+    updated = await p.s.exec(
+      `UPDATE ${p.target} AS t SET ${set} FROM ${p.staging} AS s WHERE ${keyMatch(p, 't', 's')} AND (${changed})`,
+    );
+  }
+  const inserted = await insertFromStaging(p, `NOT EXISTS (SELECT 1 FROM ${p.target} AS t WHERE ${keyMatch(p, 't', 's')})`);
+  return { inserted, updated, deleted: 0 };
+}
+
+/**
+ * Partitions are UTC dates (the session runs in UTC, so CAST(timestamptz AS DATE) is the UTC date).
+ * Rows whose partition value is NULL form their own partition, so reruns replace them too.
+ */
+async function deleteInsert(p: Parts, column: string): Promise<LoadResult> {
+  const deleted = await p.s.exec(
+    `DELETE FROM ${p.target}
+      WHERE CAST(${column} AS DATE) IN (SELECT DISTINCT CAST(s.${column} AS DATE) FROM ${p.staging} AS s WHERE s.${column} IS NOT NULL)
+         OR (${column} IS NULL AND EXISTS (SELECT 1 FROM ${p.staging} AS s WHERE s.${column} IS NULL))`,
+  );
+  const inserted = await insertFromStaging(p);
+  return { inserted, updated: 0, deleted };
+}

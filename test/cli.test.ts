@@ -1,0 +1,73 @@
+// The CLI as a user runs it: subprocesses on an empty directory, offline through --replay.
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openWarehouse } from '../src/destinations/registry.ts';
+
+const run = promisify(execFile);
+const BIN = path.resolve('bin/coinlake.mjs');
+let dir: string;
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'coinlake-cli-'));
+});
+afterEach(async () => rm(dir, { recursive: true, force: true }));
+
+function coinlake(args: string[], env: Record<string, string> = {}) {
+  return run(process.execPath, [BIN, ...args], { cwd: dir, env: { ...process.env, COINLAKE_WAREHOUSE: '', COINLAKE_LAKE: '', COINLAKE_REPLAY: '', COINCAP_API_KEY: '', ...env } }).then(
+    (r) => ({ code: 0, ...r }),
+    (e) => ({ code: e.code as number, stdout: e.stdout as string, stderr: e.stderr as string }),
+  );
+}
+
+describe('coinlake CLI', () => {
+  it('npm run demo entry point fills every CoinCap table in an empty directory', async () => {
+    const r = await coinlake(['demo']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Top 10 assets by market cap');
+    expect(existsSync(path.join(dir, 'coinlake.duckdb'))).toBe(true);
+    const s = await openWarehouse(path.join(dir, 'coinlake.duckdb'));
+    try {
+      const counts = await s.query<{ t: string; n: number }>(
+        `SELECT 'assets' AS t, count(*) AS n FROM coinlake.coincap_assets UNION ALL SELECT 'exchanges', count(*) FROM coinlake.coincap_exchanges
+         UNION ALL SELECT 'rates', count(*) FROM coinlake.coincap_rates UNION ALL SELECT 'markets', count(*) FROM coinlake.coincap_markets
+         UNION ALL SELECT 'history', count(*) FROM coinlake.coincap_asset_history ORDER BY t`,
+      );
+      expect(counts.map((c) => [c.t, Number(c.n)])).toEqual([['assets', 100], ['exchanges', 100], ['history', 1488], ['markets', 100], ['rates', 192]]);
+      const runs = await s.query<{ n: number }>(`SELECT count(*) AS n FROM coinlake_meta.workflow_action_history WHERE execution_status = 1`);
+      expect(Number(runs[0].n)).toBe(6);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('run prints a summary; status lists the run; -l debug --print-log shows debug lines', async () => {
+    const r = await coinlake(['--replay', '-l', 'debug', '--print-log', 'run', 'coincap.rates']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^coincap\.rates: 192 rows into coinlake\.coincap_rates \(192 inserted, 0 updated, 0 deleted\) from 1 page\(s\) in \d+\.\d s — run \S+ \(process 1\)\n$/);
+    expect(r.stderr).toMatch(/debug page landed/);
+    const st = await coinlake(['status']);
+    expect(st.code).toBe(0);
+    expect(st.stdout.split('\n')[0]).toMatch(/^process\s+run_id\s+connection\s+table\s+status/);
+    expect(st.stdout).toMatch(/1\s+\S+\s+COINCAP\s+RATES\s+ok/);
+  });
+
+  it('an unknown job is one readable line with a hint and exit code 1', async () => {
+    const r = await coinlake(['run', 'coincap.nope']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(
+      'error: unknown job "coincap.nope"\nhint: known jobs: coincap.assets, coincap.exchanges, coincap.rates, coincap.markets, coincap.asset_history\n',
+    );
+  });
+
+  it('a failed run names the run and its log, exits 1', async () => {
+    const r = await coinlake(['--replay', 'run', 'coincap.asset_history', '--interval', 'x9', '--from', '2024-01-01', '--to', '2024-01-02']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error: unknown interval "x9": expected one of m1, m5, m15, m30, h1, h2, h6, h12, d1\nrun \S+ \(process 1\) failed; log: .*lake\/logs\/\S+\.log\n$/);
+  });
+});

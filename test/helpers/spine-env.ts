@@ -1,0 +1,40 @@
+// Test environment for end-to-end runs: a replay server, a fresh DuckDB file and a lake in a temp dir.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Session } from '../../src/core/destination.ts';
+import { openWarehouse } from '../../src/destinations/registry.ts';
+import { LocalLake } from '../../src/lake/local-lake.ts';
+import { startReplayServer, type ReplayOptions, type ReplayServer } from '../../src/replay/index.ts';
+import { buildJob, type JobOptions } from '../../src/runner/job-builder.ts';
+import { runJob, type RunOptions, type RunSummary } from '../../src/runner/run-job.ts';
+
+export interface SpineEnv {
+  dir: string;
+  replay: ReplayServer;
+  session: Session;
+  lake: LocalLake;
+  run(job: string, opts?: JobOptions, runOpts?: Partial<RunOptions>): Promise<RunSummary>;
+  close(): Promise<void>;
+}
+
+/** Starts everything a spine test needs; `warehouse` defaults to a DuckDB file in the temp dir. */
+export async function spineEnv(replayOpts: ReplayOptions = {}, warehouse?: string): Promise<SpineEnv> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'coinlake-test-'));
+  const replay = await startReplayServer(replayOpts);
+  const session = await openWarehouse(warehouse ?? path.join(dir, 'coinlake.duckdb'));
+  const lake = new LocalLake(path.join(dir, 'lake'));
+  return {
+    dir,
+    replay,
+    session,
+    lake,
+    run: (job, opts = {}, runOpts = {}) =>
+      runJob(buildJob(job, opts, { baseUrls: { coincap: replay.coincapV2Url }, rateLimitPerMinute: 0, http: { minBackoffMs: 20, maxBackoffMs: 200, retries: 4 } }), { session, lake, progress: false, ...runOpts }),
+    async close() {
+      await session.close();
+      await replay.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
