@@ -1,7 +1,10 @@
 // The lake on the local filesystem (./lake by default): raw pages, curated Parquet, quarantine, logs.
 import { mkdir, rename, rm, writeFile, appendFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { constants as zlibConstants, gzip } from 'node:zlib';
+import { promisify } from 'node:util';
+
+const gzipAsync = promisify(gzip);
 import { confined, curatedPath, logPath, quarantinePath, rawPagePath } from './lake-paths.ts';
 
 /** One quarantined value or record: what it was, where it came from and why it was set aside. */
@@ -27,11 +30,17 @@ export class LocalLake {
     return confined(this.root, ...segments);
   }
 
+  /** Absolute path of a raw page. */
+  rawPagePath(source: string, stream: string, day: Date, runId: string, page: number): string {
+    return this.resolve(rawPagePath(source, stream, day, runId, page));
+  }
+
   /** Writes a raw page gzipped, overwriting a retry's earlier copy; returns the absolute path. */
   async writeRawPage(source: string, stream: string, day: Date, runId: string, page: number, bytes: Uint8Array): Promise<string> {
     const file = this.resolve(rawPagePath(source, stream, day, runId, page));
     await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, gzipSync(bytes));
+    // Fast compression on libuv's thread pool: raw pages are kept for lineage, not for size.
+    await writeFile(file, await gzipAsync(bytes, { level: zlibConstants.Z_BEST_SPEED }));
     return file;
   }
 

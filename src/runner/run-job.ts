@@ -78,6 +78,7 @@ export async function runJob(job: Job, opts: RunOptions): Promise<RunSummary> {
   let extracted = 0;
   let pages = 0;
   const quarantined: QuarantineEntry[] = [];
+  const rawWrites: Promise<string>[] = [];
   const unknown = new Set<string>();
   const missing = new Set<string>();
   const progress = createProgress(job.name, { enabled: opts.progress ?? Boolean(process.stderr.isTTY) });
@@ -91,7 +92,9 @@ export async function runJob(job: Job, opts: RunOptions): Promise<RunSummary> {
     let nextState: unknown = state;
     for await (const page of job.stream.read({ http, baseUrl: job.baseUrl, params: job.params, state, window: job.window, signal })) {
       pages++;
-      const raw = await lake.writeRawPage(job.source.name, job.stream.name, ids.startedAt, runId, pages, page.raw);
+      // The raw write overlaps with normalizing this page and fetching the next; awaited before commit.
+      const raw = lake.rawPagePath(job.source.name, job.stream.name, ids.startedAt, runId, pages);
+      rawWrites.push(lake.writeRawPage(job.source.name, job.stream.name, ids.startedAt, runId, pages, page.raw));
       lakePaths.push(rel(raw));
       const n = normalizeRecords(job.table, page.records, { onMissing: job.onMissing, origin: page.origin });
       if (job.stream.derive) for (const r of n.rows) job.stream.derive(r, job.params);
@@ -105,6 +108,7 @@ export async function runJob(job: Job, opts: RunOptions): Promise<RunSummary> {
       progress.update({ pages, rows: extracted });
     }
     progress.done();
+    await Promise.all(rawWrites);
     if (unknown.size) log.warn({ fields: [...unknown] }, 'source sent fields the table does not map (kept in the raw lake)');
     if (missing.size) log.warn({ fields: [...missing] }, 'expected fields were missing; loaded as NULL');
     const qFile = await lake.quarantine(job.table.name, runId, quarantined);
@@ -168,6 +172,7 @@ export async function runJob(job: Job, opts: RunOptions): Promise<RunSummary> {
     };
   } catch (err) {
     progress.done();
+    await Promise.allSettled(rawWrites);
     for (const c of curated) await lake.discard(c.temp);
     await lake.discardTempDirs(curated);
     const message = redactText(errorMessage(err));

@@ -2,8 +2,9 @@
 import { z } from 'zod';
 import { TerminalError } from '../../core/errors.ts';
 
-const recordSchema = z.record(z.string(), z.unknown());
-const listEnvelope = z.object({ data: z.array(recordSchema), timestamp: z.number().optional() });
+// Records are checked one by one by the normalizer (a non-object is quarantined there), so the envelope
+// check stays shallow and cheap on pages of thousands of records.
+const listEnvelope = z.object({ data: z.array(z.unknown()), timestamp: z.number().optional() });
 const deprecatedEnvelope = z.object({ data: z.object({ message: z.string() }) });
 
 /** Parses a CoinCap list response; throws a clear TerminalError for the v2 deprecation body or another shape. */
@@ -20,5 +21,5 @@ export function parseListEnvelope(json: unknown, url: string): { data: Record<st
     const issue = parsed.error.issues[0];
     throw new TerminalError(`unexpected response from ${url}: expected {"data": [ {...} ], "timestamp": <ms>}, got ${issue?.path.join('.') || 'body'}: ${issue?.message}`, { url });
   }
-  return parsed.data;
+  return parsed.data as { data: Record<string, unknown>[]; timestamp?: number };
 }

@@ -71,6 +71,28 @@ function paged(name: string, path: string, table: Stream['table'], derive?: Stre
   };
 }
 
+/** History requests kept in flight at once. */
+const HISTORY_PREFETCH = 4;
+
+/** Runs fn over items with up to `ahead` calls in flight, yielding results in item order. */
+export async function* orderedPrefetch<I, O>(items: I[], fn: (item: I) => Promise<O>, ahead: number): AsyncGenerator<O> {
+  const inflight: Promise<O>[] = [];
+  let next = 0;
+  const fill = () => {
+    while (inflight.length < ahead && next < items.length) {
+      const p = fn(items[next++]);
+      p.catch(() => {}); // observed when its turn comes; avoids an unhandled rejection meanwhile
+      inflight.push(p);
+    }
+  };
+  fill();
+  while (inflight.length > 0) {
+    const result = await inflight.shift()!;
+    fill();
+    yield result;
+  }
+}
+
 /** Canonical `BASE-QUOTE` pair. */
 export function canonicalPair(base: unknown, quote: unknown): string | null {
   return typeof base === 'string' && typeof quote === 'string' ? `${base.toUpperCase()}-${quote.toUpperCase()}` : null;
@@ -98,13 +120,18 @@ const historyStream: Stream<HistoryState> = {
     // About 2,000 points per request keeps each response small at every interval.
     const chunk = step * 2000;
     let watermark = ctx.state?.watermark;
-    for (const w of chunkWindow(new Date(start), new Date(end), chunk)) {
+    const fetchWindow = async (w: { start: Date; end: Date }) => {
       const page = await fetchPage(ctx, `/assets/${encodeURIComponent(asset)}/history`, {
         interval,
         start: w.start.getTime(),
         end: w.end.getTime(),
       });
       page.records = page.records.filter((r) => typeof r.time !== 'number' || (r.time >= w.start.getTime() && r.time < w.end.getTime()));
+      return page;
+    };
+    // Windows are independent: keep a few requests in flight (the client's rate limit still applies)
+    // and hand pages on in window order, so the watermark only moves forward.
+    for await (const page of orderedPrefetch(chunkWindow(new Date(start), new Date(end), chunk), fetchWindow, HISTORY_PREFETCH)) {
       for (const r of page.records) if (typeof r.time === 'number') watermark = Math.max(watermark ?? r.time, r.time);
       page.nextState = watermark === undefined ? undefined : { watermark };
       yield page;
