@@ -19,7 +19,9 @@ export interface GlobalOptions {
 /** Opens the warehouse and lake for one command, and closes the warehouse afterwards. */
 export async function withWarehouse<T>(g: GlobalOptions, fn: (s: Session, lake: LocalLake, settings: Settings) => Promise<T>): Promise<T> {
   const settings = resolveSettings({ warehouse: g.warehouse, lake: g.lake, replay: g.replay || undefined });
-  const session = await openWarehouse(settings.warehouse);
+  const session = await openWarehouse(settings.warehouse, {
+    onLockWait: (file, ms) => process.stderr.write(`waiting up to ${Math.round(ms / 1000)} s for ${file}: another process holds it\n`),
+  });
   try {
     return await fn(session, new LocalLake(settings.lake), settings);
   } finally {

@@ -86,10 +86,16 @@ export interface Session {
   close(): Promise<void>;
 }
 
+/** How a session is opened. */
+export interface OpenOptions {
+  /** Called once when the warehouse is busy (an embedded file held by another process) before waiting. */
+  onLockWait?: (location: string, timeoutMs: number) => void;
+}
+
 /** A warehouse plug-in: opens sessions for a URL or path. */
 export interface Destination {
   readonly name: string;
   /** True when this destination handles the given warehouse location. */
   accepts(location: string): boolean;
-  open(location: string): Promise<Session>;
+  open(location: string, opts?: OpenOptions): Promise<Session>;
 }

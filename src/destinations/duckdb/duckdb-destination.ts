@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
-import type { Destination } from '../../core/destination.ts';
+import type { Destination, OpenOptions } from '../../core/destination.ts';
 import { TerminalError, errorMessage } from '../../core/errors.ts';
 import { DuckdbSession } from './duckdb-session.ts';
 
@@ -150,8 +150,8 @@ export class DuckdbDestination implements Destination {
     return /^duckdb:/i.test(location) || !OTHER_URL.test(location);
   }
 
-  open(location: string): Promise<DuckdbSession> {
-    return openDuckdbSession(duckdbPath(location), this.options);
+  open(location: string, opts: OpenOptions = {}): Promise<DuckdbSession> {
+    return openDuckdbSession(duckdbPath(location), { ...this.options, ...opts });
   }
 }
 
