@@ -218,3 +218,28 @@ describe('faults', () => {
     expect(err.cause.hint).toBe('use CoinCap v3: set COINCAP_API_KEY (the base URL becomes https://rest.coincap.io/v3), or run with --replay');
   });
 });
+
+describe('CoinCap v3', () => {
+  it('sends the API key as a Bearer header and keeps it out of the log, lake and run row', async () => {
+    const { buildJob } = await import('../src/runner/job-builder.ts');
+    const { runJob } = await import('../src/runner/run-job.ts');
+    env = await spineEnv({ apiKey: 'v3-key-abcdef' });
+    const job = buildJob('coincap.assets', { apiKey: 'v3-key-abcdef' }, { baseUrls: { coincap: env.replay.coincapV3Url }, rateLimitPerMinute: 0 });
+    expect(job.rateLimitPerMinute).toBe(0);
+    const s = await runJob(job, { session: env.session, lake: env.lake, progress: false, logLevel: 'debug' });
+    expect(s.rowsLoaded).toBe(100);
+    expect(env.replay.requests.map((r) => r.headers.authorization)).toEqual(['Bearer v3-key-abcdef']);
+    const files = (await readdir(env.lake.root, { recursive: true })).map(String).filter((f) => !f.endsWith('.parquet') && !f.endsWith('.gz'));
+    for (const f of files) {
+      const p = path.join(env.lake.root, f);
+      if (existsSync(p) && !(await import('node:fs')).statSync(p).isDirectory()) expect(readFileSync(p, 'utf8')).not.toContain('v3-key-abcdef');
+    }
+    const runs = await env.session.query<Record<string, unknown>>(`SELECT * FROM coinlake_meta.workflow_action_history`);
+    expect(JSON.stringify(runs)).not.toContain('v3-key-abcdef');
+    // Without the key v3 refuses, and the error says which URL and what to check.
+    const noKey = buildJob('coincap.assets', { apiKey: '' }, { baseUrls: { coincap: env.replay.coincapV3Url }, rateLimitPerMinute: 0 });
+    const err = await runJob(noKey, { session: env.session, lake: env.lake, progress: false }).catch((e) => e);
+    expect(err.message).toMatch(/^HTTP 401 from http:\/\/127\.0\.0\.1:\d+\/v3\/assets\?limit=2000&offset=0: \{"error":"Unauthorized"\}$/);
+    expect(err.cause.hint).toBe('check the API key of this connection');
+  });
+});
