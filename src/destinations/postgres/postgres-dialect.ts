@@ -1,0 +1,94 @@
+// PostgreSQL's SQL flavour for the shared write-mode SQL: quoting, logical → SQL types, placeholders, row → JSON.
+// Types stay within what Redshift also understands where that costs nothing (VARCHAR, NUMERIC, DOUBLE PRECISION).
+import type { Dialect } from '../../core/destination.ts';
+import { ConfigError } from '../../core/errors.ts';
+import { assertIdentifier, type ColumnType } from '../../core/table.ts';
+
+const SIMPLE_TYPES: Record<string, string> = {
+  varchar: 'VARCHAR',
+  double: 'DOUBLE PRECISION',
+  bigint: 'BIGINT',
+  integer: 'INTEGER',
+  boolean: 'BOOLEAN',
+  timestamptz: 'TIMESTAMPTZ',
+  date: 'DATE',
+  // JSONB, not JSON: `json` has no equality operator, and merge compares columns with IS DISTINCT FROM.
+  json: 'JSONB',
+};
+
+const DECIMAL = /^decimal\(\s*(\d+)\s*,\s*(\d+)\s*\)$/i;
+
+/** PostgreSQL caps function arguments at 100, so jsonb_build_object takes at most 50 key/value pairs per call. */
+const PAIRS_PER_CALL = 50;
+
+/** Precision and scale of a `decimal(p,s)` column type, or undefined for any other type. */
+export function pgDecimalParts(type: string): { precision: number; scale: number } | undefined {
+  const m = DECIMAL.exec(type);
+  if (!m) return undefined;
+  const precision = Number(m[1]);
+  const scale = Number(m[2]);
+  if (precision < 1 || precision > 38 || scale > precision) {
+    throw new ConfigError(`invalid column type "${type}": precision must be 1–38 and scale at most the precision`);
+  }
+  return { precision, scale };
+}
+
+/** The PostgreSQL dialect; identifiers are validated and double-quoted, parameters are `$1…`. */
+export const postgresDialect: Dialect = {
+  ident(name: string): string {
+    return `"${assertIdentifier(name)}"`;
+  },
+  table(schema: string, name: string): string {
+    return `${postgresDialect.ident(schema)}.${postgresDialect.ident(name)}`;
+  },
+  sqlType(type: string): string {
+    const simple = SIMPLE_TYPES[type.toLowerCase()];
+    if (simple) return simple;
+    const dec = pgDecimalParts(type);
+    if (dec) return `NUMERIC(${dec.precision},${dec.scale})`;
+    throw new ConfigError(`unknown column type "${type}"`, {
+      hint: 'use varchar, double, bigint, integer, boolean, timestamptz, date, json or decimal(p,s)',
+    });
+  },
+  param(i: number): string {
+    return `$${i}`;
+  },
+  /** A JSONB object of the row's columns (calls joined with `||` beyond 50 columns). */
+  rowToJson(alias: string, columns: string[]): string {
+    const a = postgresDialect.ident(alias);
+    const pairs = columns.map((c) => `'${assertIdentifier(c)}', ${a}.${postgresDialect.ident(c)}`);
+    if (pairs.length === 0) return `'{}'::jsonb`;
+    const calls: string[] = [];
+    for (let i = 0; i < pairs.length; i += PAIRS_PER_CALL) {
+      calls.push(`jsonb_build_object(${pairs.slice(i, i + PAIRS_PER_CALL).join(', ')})`);
+    }
+    return calls.length === 1 ? calls[0] : `(${calls.join(' || ')})`;
+  },
+  jsonValue(expr: string, type: ColumnType): string {
+    return `COALESCE(${pgJsonText(expr, type)}, 'null')`;
+  },
+};
+
+/** PostgreSQL's JSON text of a value (see Dialect.jsonValue); NULL for NULL. float8 text is already shortest round-trip. */
+function pgJsonText(x: string, type: ColumnType): string {
+  if (pgDecimalParts(type)) return `'"' || CAST(${x} AS TEXT) || '"'`;
+  switch (type) {
+    case 'varchar':
+      return `CAST(to_json(CAST(${x} AS TEXT)) AS TEXT)`;
+    case 'double':
+      return `CASE WHEN ${x} = CAST('NaN' AS DOUBLE PRECISION) THEN '"NaN"' WHEN ${x} = CAST('Infinity' AS DOUBLE PRECISION) THEN '"Infinity"'
+        WHEN ${x} = CAST('-Infinity' AS DOUBLE PRECISION) THEN '"-Infinity"' ELSE CAST(${x} AS TEXT) END`;
+    case 'bigint':
+    case 'integer':
+      return `CAST(${x} AS TEXT)`;
+    case 'boolean':
+      return `CASE WHEN ${x} THEN 'true' WHEN NOT ${x} THEN 'false' END`;
+    case 'timestamptz':
+      return `'"' || to_char(${x} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') || '"'`;
+    case 'date':
+      return `'"' || to_char(${x}, 'YYYY-MM-DD') || '"'`;
+    case 'json':
+      return `CAST(${x} AS TEXT)`;
+  }
+  throw new ConfigError(`unknown column type "${type}"`);
+}
