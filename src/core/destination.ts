@@ -1,5 +1,5 @@
 // Contract every warehouse implements (destinations/<name>/). The loader reads capabilities as data.
-import type { Row, TableSpec } from './table.ts';
+import type { ColumnType, Row, TableSpec } from './table.ts';
 
 /** How a batch is applied to its target table. */
 export type WriteMode = 'replace' | 'append' | 'merge' | 'delete_insert' | 'scd2';
@@ -33,6 +33,15 @@ export interface Dialect {
   param(i: number): string;
   /** Expression that turns a row alias into a JSON text/object, for change events. */
   rowToJson(alias: string, columns: string[]): string;
+  /**
+   * Text expression rendering `expr`, a value of logical type `type`, as canonical JSON: never NULL (`null` for NULL),
+   * and the same text on every destination for the same value: numbers as the shortest text that round-trips
+   * (NaN / ±Infinity as the strings "NaN", "Infinity", "-Infinity"), decimals as strings with the column's scale,
+   * timestamps as "YYYY-MM-DDTHH:MM:SS.ffffffZ" (UTC), dates as "YYYY-MM-DD", strings escaped as JSON.stringify does.
+   * The one exception: `json` columns embed the value as the engine stores it (PostgreSQL's JSONB reorders keys and
+   * spaces its text), so those are equal as values, not as text. Used for change-event images (load/change-events.ts).
+   */
+  jsonValue(expr: string, type: ColumnType): string;
 }
 
 /** Options of a Parquet export. */

@@ -1,7 +1,7 @@
 // DuckDB's SQL flavour for the shared write-mode SQL: quoting, logical → SQL types, placeholders, row → JSON.
 import type { Dialect } from '../../core/destination.ts';
 import { ConfigError } from '../../core/errors.ts';
-import { assertIdentifier } from '../../core/table.ts';
+import { assertIdentifier, type ColumnType } from '../../core/table.ts';
 
 const SIMPLE_TYPES: Record<string, string> = {
   varchar: 'VARCHAR',
@@ -53,4 +53,46 @@ export const duckdbDialect: Dialect = {
     const pairs = columns.map((c) => `'${assertIdentifier(c)}', ${a}.${duckdbDialect.ident(c)}`);
     return `json_object(${pairs.join(', ')})`;
   },
+  jsonValue(expr: string, type: ColumnType): string {
+    return `COALESCE(${jsonText(expr, type)}, 'null')`;
+  },
 };
+
+/**
+ * DuckDB's JSON text of a value, matching PostgreSQL's (see Dialect.jsonValue); NULL for NULL. Where DuckDB's own
+ * text differs, it is rewritten: doubles lose the `.0` of integral values and use an exponent from 1e15 on, as
+ * PostgreSQL's shortest round-trip text does; the \u00XX escapes of control characters become lower case (the
+ * escaped backslashes are parked on chr(1), which to_json never emits raw, so `\\u001A` text stays as it was).
+ */
+function jsonText(x: string, type: ColumnType): string {
+  if (decimalParts(type)) return `'"' || CAST(${x} AS VARCHAR) || '"'`;
+  switch (type) {
+    case 'varchar': {
+      const j = `CAST(to_json(CAST(${x} AS VARCHAR)) AS VARCHAR)`;
+      let fixed = `replace(${j}, '\\\\', chr(1))`;
+      for (const code of ['0B', '0E', '0F', '1A', '1B', '1C', '1D', '1E', '1F']) {
+        fixed = `replace(${fixed}, '\\u00${code}', '\\u00${code.toLowerCase()}')`;
+      }
+      return `CASE WHEN strpos(${j}, '\\u00') = 0 THEN ${j} ELSE replace(${fixed}, chr(1), '\\\\') END`;
+    }
+    case 'double': {
+      const digits = `rtrim(replace(CAST(abs(${x}) AS VARCHAR), '.', ''), '0')`;
+      const e15 = `(CASE WHEN ${x} < 0 THEN '-' ELSE '' END) || substr(${digits}, 1, 1) || (CASE WHEN length(${digits}) > 1 THEN '.' || substr(${digits}, 2) ELSE '' END) || 'e+15'`;
+      return `CASE WHEN isnan(${x}) THEN '"NaN"' WHEN isinf(${x}) THEN (CASE WHEN ${x} > 0 THEN '"Infinity"' ELSE '"-Infinity"' END)
+        WHEN abs(${x}) >= 1e15 AND abs(${x}) < 1e16 THEN ${e15}
+        ELSE regexp_replace(CAST(${x} AS VARCHAR), '\\.0$', '') END`;
+    }
+    case 'bigint':
+    case 'integer':
+      return `CAST(${x} AS VARCHAR)`;
+    case 'boolean':
+      return `CASE WHEN ${x} THEN 'true' WHEN NOT ${x} THEN 'false' END`;
+    case 'timestamptz':
+      return `'"' || strftime(${x} AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ') || '"'`;
+    case 'date':
+      return `'"' || strftime(${x}, '%Y-%m-%d') || '"'`;
+    case 'json':
+      return `CAST(json(${x}) AS VARCHAR)`;
+  }
+  throw new ConfigError(`unknown column type "${type}"`);
+}
