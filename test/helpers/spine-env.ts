@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Session } from '../../src/core/destination.ts';
+import { createTestDatabase } from '../../src/destinations/postgres/postgres-test-database.ts';
 import { openWarehouse } from '../../src/destinations/registry.ts';
 import { LocalLake } from '../../src/lake/local-lake.ts';
 import { startReplayServer, type ReplayOptions, type ReplayServer } from '../../src/replay/index.ts';
@@ -18,11 +19,16 @@ export interface SpineEnv {
   close(): Promise<void>;
 }
 
-/** Starts everything a spine test needs; `warehouse` defaults to a DuckDB file in the temp dir. */
-export async function spineEnv(replayOpts: ReplayOptions = {}, warehouse?: string): Promise<SpineEnv> {
+/** The warehouses every spine test runs on. */
+export const WAREHOUSES = ['duckdb', 'postgres'] as const;
+export type WarehouseKind = (typeof WAREHOUSES)[number];
+
+/** Starts everything a spine test needs: a DuckDB file in a temp dir, or a fresh PostgreSQL database. */
+export async function spineEnv(kind: WarehouseKind = 'duckdb', replayOpts: ReplayOptions = {}): Promise<SpineEnv> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'coinlake-test-'));
   const replay = await startReplayServer(replayOpts);
-  const session = await openWarehouse(warehouse ?? path.join(dir, 'coinlake.duckdb'));
+  const db = kind === 'postgres' ? await createTestDatabase() : undefined;
+  const session = await openWarehouse(db ? db.url : path.join(dir, 'coinlake.duckdb'));
   const lake = new LocalLake(path.join(dir, 'lake'));
   return {
     dir,
@@ -34,6 +40,7 @@ export async function spineEnv(replayOpts: ReplayOptions = {}, warehouse?: strin
     async close() {
       await session.close();
       await replay.close();
+      await db?.drop();
       await rm(dir, { recursive: true, force: true });
     },
   };
