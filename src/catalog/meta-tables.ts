@@ -30,6 +30,7 @@ const META_DDL: string[] = [
     incremental_date_column VARCHAR,
     load_type VARCHAR,
     write_mode VARCHAR,
+    on_missing VARCHAR,
     extra_parameters VARCHAR,
     file_format VARCHAR,
     delimiter VARCHAR,
@@ -100,9 +101,19 @@ const META_DDL: string[] = [
     PRIMARY KEY (connection_name, table_name))`,
 ];
 
+/** Columns added after a table was first released: [table, column, type], added where missing. */
+const ADDED_COLUMNS: [string, string, string][] = [['ingestion_config', 'on_missing', 'VARCHAR']];
+
 /** Creates the schemas and metadata tables if missing. Idempotent: a second call changes nothing. */
 export async function ensureMetaTables(s: Session): Promise<void> {
   await s.ensureSchema(META_SCHEMA);
   await s.ensureSchema(DATA_SCHEMA);
   for (const ddl of META_DDL) await s.exec(ddl);
+  for (const [table, column, type] of ADDED_COLUMNS) {
+    const found = await s.query(
+      `SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 AND column_name = $3`,
+      [META_SCHEMA, table, column],
+    );
+    if (found.length === 0) await s.exec(`ALTER TABLE ${META_SCHEMA}.${table} ADD COLUMN ${column} ${type}`);
+  }
 }

@@ -1,4 +1,4 @@
-// Where the warehouse and the lake are: flags, then environment, then defaults.
+// Where the warehouse and the lake are: flags, then environment, then the config file, then defaults.
 
 export interface Settings {
   warehouse: string;
@@ -6,11 +6,14 @@ export interface Settings {
   replay: boolean;
 }
 
-/** Resolves settings; `overrides` come from the command line or a config file. */
-export function resolveSettings(overrides: Partial<Settings> = {}, env: NodeJS.ProcessEnv = process.env): Settings {
+/**
+ * Resolves settings: `overrides` (the command line) win, then the environment, then `file` (the config file's
+ * `warehouse`/`lake`), then the defaults.
+ */
+export function resolveSettings(overrides: Partial<Settings> = {}, env: NodeJS.ProcessEnv = process.env, file: Partial<Settings> = {}): Settings {
   return {
-    warehouse: overrides.warehouse || env.COINLAKE_WAREHOUSE || './coinlake.duckdb',
-    lake: overrides.lake || env.COINLAKE_LAKE || './lake',
+    warehouse: overrides.warehouse || env.COINLAKE_WAREHOUSE || file.warehouse || './coinlake.duckdb',
+    lake: overrides.lake || env.COINLAKE_LAKE || file.lake || './lake',
     replay: overrides.replay ?? ['1', 'true', 'yes'].includes((env.COINLAKE_REPLAY ?? '').toLowerCase()),
   };
 }

@@ -2,6 +2,8 @@
 import { Command } from 'commander';
 import type { GlobalOptions } from './cli-context.ts';
 import { reportError } from './cli-context.ts';
+import { registerCatalogCommand } from './catalog-command.ts';
+import { registerConfigOption } from './config-option.ts';
 import { registerDemoCommand } from './demo-command.ts';
 import { registerRunCommand } from './run-command.ts';
 import { registerSetupCommand } from './setup-command.ts';
@@ -18,11 +20,14 @@ program
   .option('--lake <dir>', 'lake root (default ./lake or COINLAKE_LAKE)')
   .showHelpAfterError();
 
+registerConfigOption(program);
+
 const globals = (): GlobalOptions => program.opts<GlobalOptions>();
 registerRunCommand(program, globals);
 registerStatusCommand(program, globals);
 registerSetupCommand(program, globals);
 registerDemoCommand(program, globals);
+registerCatalogCommand(program, globals);
 
 try {
   await program.parseAsync(process.argv);

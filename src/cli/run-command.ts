@@ -5,6 +5,8 @@ import { runJob, type RunSummary } from '../runner/run-job.ts';
 import { withWarehouse, type GlobalOptions } from './cli-context.ts';
 import { replayEndpoints } from './replay-endpoints.ts';
 import { resolveSettings } from '../catalog/settings.ts';
+import { loadCatalogJob } from '../catalog/catalog-job.ts';
+import { commandConfig } from './config-option.ts';
 
 /** One line telling what a run did. */
 export function summaryLine(s: RunSummary, ms: number): string {
@@ -15,23 +17,38 @@ export function summaryLine(s: RunSummary, ms: number): string {
 export function registerRunCommand(program: Command, globals: () => GlobalOptions): void {
   program
     .command('run')
-    .description('run one job, e.g. coincap.assets or coincap.asset_history --asset bitcoin --interval h1 --from 2024-01-01')
+    .description('run one job, e.g. coincap.assets or coincap.asset_history --asset bitcoin --interval h1 --from 2024-01-01, or a catalog job: -s CONNECTION -a ASSET')
     .argument('[job]', 'job name (source.stream)')
+    .option('-s, --section <connection>', 'catalog connection (section), e.g. COINCAP_ASSET; with -a')
+    .option('-a, --table-name <asset>', 'catalog asset (table_name), e.g. EXTERNAL_COINCAP_ASSETS; with -s')
     .option('--asset <id>', 'asset id for per-asset streams', undefined)
     .option('--interval <interval>', 'history interval: m1 m5 m15 m30 h1 h2 h6 h12 d1')
     .option('--from <date>', 'window start (YYYY-MM-DD, ISO-8601 or epoch)')
     .option('--to <date>', 'window end (default: now)')
     .option('--mode <mode>', 'write mode: replace | append | merge | delete_insert')
-    .action(async (jobName: string | undefined, o: JobOptions) => {
+    .action(async (jobName: string | undefined, o: JobOptions & { section?: string; tableName?: string }) => {
       const g = globals();
-      if (!jobName) throw new Error('name a job, e.g. `coinlake run coincap.assets` (or -s CONNECTION -a ASSET)');
+      const { section, tableName, ...jobOpts } = o;
+      const catalog = section !== undefined || tableName !== undefined;
+      if (!jobName && !catalog) throw new Error('name a job, e.g. `coinlake run coincap.assets` (or -s CONNECTION -a ASSET)');
+      if (jobName && catalog) throw new Error('give either a job name or -s CONNECTION -a ASSET, not both');
+      if (catalog && (!section || !tableName)) throw new Error('-s CONNECTION and -a ASSET go together, e.g. `coinlake run -s COINCAP_ASSET -a EXTERNAL_COINCAP_ASSETS`');
       const settings = resolveSettings({ replay: g.replay || undefined });
       const replay = await replayEndpoints(settings.replay);
       try {
-        const job = buildJob(jobName, o, replay.endpoints);
+        const job = jobName ? buildJob(jobName, jobOpts, replay.endpoints) : undefined;
+        const cfg = catalog ? await commandConfig() : undefined;
         await withWarehouse(g, async (session, lake) => {
           const t0 = Date.now();
-          const summary = await runJob(job, { session, lake, logLevel: g.logLevel, printLog: g.printLog });
+          const theJob =
+            job ??
+            (await loadCatalogJob(
+              session,
+              { connection: section!, asset: tableName!, seed: cfg!.catalog, seedLabel: cfg!.catalogOrigin },
+              { ...jobOpts, connectionUrl: cfg!.settings.connectionUrl },
+              replay.endpoints,
+            ));
+          const summary = await runJob(theJob, { session, lake, logLevel: g.logLevel, printLog: g.printLog });
           process.stdout.write(summaryLine(summary, Date.now() - t0) + '\n');
         });
       } finally {

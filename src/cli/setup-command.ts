@@ -1,16 +1,24 @@
-// `coinlake setup`: creates schemas and metadata tables (idempotent).
+// `coinlake setup`: creates schemas and metadata tables and syncs the catalog into them (idempotent).
 import type { Command } from 'commander';
+import { checkCatalog } from '../catalog/catalog-job.ts';
+import { syncCatalog } from '../catalog/catalog-store.ts';
 import { ensureMetaTables } from '../catalog/meta-tables.ts';
+import { formatSyncResult } from './catalog-command.ts';
 import { withWarehouse, type GlobalOptions } from './cli-context.ts';
+import { commandConfig } from './config-option.ts';
 
 export function registerSetupCommand(program: Command, globals: () => GlobalOptions): void {
   program
     .command('setup')
-    .description('create the coinlake and coinlake_meta schemas and the metadata tables (safe to run again)')
+    .description('create the coinlake and coinlake_meta schemas and the metadata tables, and load the catalog into them (safe to run again)')
     .action(async () => {
+      const cfg = await commandConfig();
+      checkCatalog(cfg.catalog, cfg.catalogOrigin);
       await withWarehouse(globals(), async (session, _lake, settings) => {
         await ensureMetaTables(session);
+        const synced = await syncCatalog(session, cfg.catalog);
         process.stdout.write(`setup complete on ${settings.warehouse}: schemas coinlake, coinlake_meta\n`);
+        process.stdout.write(`catalog from ${cfg.catalogOrigin}:\n${formatSyncResult(synced)}\n`);
       });
     });
 }

@@ -3,7 +3,7 @@ import { ConfigError } from '../core/errors.ts';
 import type { WriteMode } from '../core/destination.ts';
 import { WRITE_MODES } from '../core/destination.ts';
 import type { Job } from '../core/job.ts';
-import type { StreamParams, TimeWindow } from '../core/source.ts';
+import type { Source, StreamParams, TimeWindow } from '../core/source.ts';
 import { parseInstant } from '../core/time.ts';
 import { registerSecret } from '../http/redact.ts';
 import { COINCAP_V3_URL } from '../sources/coincap/coincap-source.ts';
@@ -46,12 +46,36 @@ export function parseWriteMode(mode: string): WriteMode {
   return mode as WriteMode;
 }
 
+/** Where and how a job reaches its source. */
+export interface Access {
+  baseUrl: string;
+  headers?: Record<string, string>;
+  rateLimitPerMinute: number;
+}
+
+/**
+ * Resolves a job's base URL, Authorization header and rate limit. The URL is the endpoint override (replay) if any,
+ * else `url` (a catalog connection's), else the source default — CoinCap v3 when there is a key. `apiKey` is sent
+ * as a Bearer token unless `authorization` gives the header; both are registered for redaction.
+ */
+export function resolveAccess(source: Source, endpoints: Endpoints, o: { url?: string; apiKey?: string; authorization?: string } = {}): Access {
+  registerSecret(o.apiKey);
+  registerSecret(o.authorization);
+  const keyed = Boolean(o.apiKey || o.authorization);
+  const baseUrl = endpoints.baseUrls?.[source.name] ?? o.url ?? (o.apiKey && source.name === 'coincap' ? COINCAP_V3_URL : source.defaultBaseUrl);
+  const authorization = o.authorization ?? (o.apiKey ? `Bearer ${o.apiKey}` : undefined);
+  return {
+    baseUrl,
+    headers: authorization ? { authorization } : undefined,
+    rateLimitPerMinute: endpoints.rateLimitPerMinute ?? (keyed ? 500 : source.rateLimitPerMinute),
+  };
+}
+
 /** Resolves a job by name with its parameters, endpoint and credentials. */
 export function buildJob(name: string, opts: JobOptions = {}, endpoints: Endpoints = {}): Job {
   const { source, stream } = findStream(name);
   const apiKey = opts.apiKey ?? (source.name === 'coincap' ? process.env.COINCAP_API_KEY || undefined : undefined);
-  registerSecret(apiKey);
-  const base = endpoints.baseUrls?.[source.name] ?? (apiKey && source.name === 'coincap' ? COINCAP_V3_URL : source.defaultBaseUrl);
+  const access = resolveAccess(source, endpoints, { apiKey });
   const params: StreamParams = { ...opts.params };
   if (opts.asset) params.asset = opts.asset;
   if (opts.interval) params.interval = opts.interval;
@@ -65,9 +89,7 @@ export function buildJob(name: string, opts: JobOptions = {}, endpoints: Endpoin
     stream,
     table: stream.table,
     writeMode: opts.mode ? parseWriteMode(opts.mode) : stream.defaultWriteMode,
-    baseUrl: base,
-    headers: apiKey ? { authorization: `Bearer ${apiKey}` } : undefined,
-    rateLimitPerMinute: endpoints.rateLimitPerMinute ?? (apiKey ? 500 : source.rateLimitPerMinute),
+    ...access,
     params,
     window: parseWindow(opts.from, opts.to),
     incremental,

@@ -1,0 +1,166 @@
+// A catalog entry (connection + ingestion config + column details) → a runnable Job, with the endpoint and
+// credential logic the short form (`buildJob`) uses. Also the checks `catalog validate` runs on every entry.
+import type { Session, WriteMode } from '../core/destination.ts';
+import { ConfigError, errorMessage } from '../core/errors.ts';
+import type { Job } from '../core/job.ts';
+import type { Source, Stream, StreamParams } from '../core/source.ts';
+import type { TableSpec } from '../core/table.ts';
+import { parseWindow, parseWriteMode, resolveAccess, type Endpoints } from '../runner/job-builder.ts';
+import { allJobNames, findStream } from '../sources/registry.ts';
+import { withOrdinals, type Catalog, type Connection, type Ingestion } from './catalog-schema.ts';
+import { catalogIsEmpty, findCatalogEntry, syncCatalog, TABLES_LABEL, type CatalogSyncResult } from './catalog-store.ts';
+import { ensureMetaTables } from './meta-tables.ts';
+import { ingestionTable } from './column-details.ts';
+import { openSecret, secretKey } from './secret-box.ts';
+
+/** What an ingestion config means, worked out without reaching anything. */
+export interface IngestionPlan {
+  source: Source;
+  stream: Stream<any>;
+  table: TableSpec;
+  writeMode: WriteMode;
+  incremental: boolean;
+}
+
+/**
+ * The stream, typed table, write mode and incrementality of an ingestion. `FULL` → `replace`, `INCR` → `merge`
+ * with the watermark on the stream's cursor, unless write_mode says otherwise. Throws a ConfigError naming the asset.
+ */
+export function planIngestion(ing: Ingestion): IngestionPlan {
+  let found: ReturnType<typeof findStream>;
+  try {
+    found = findStream(ing.source);
+  } catch {
+    throw new ConfigError(`${ing.asset}: source "${ing.source}" is not a known stream; expected one of ${allJobNames().join(', ')}`);
+  }
+  const { source, stream } = found;
+  const table = ingestionTable(
+    stream,
+    { asset: ing.asset, target_table: ing.target_table, primary_key: ing.primary_key, partitioned_by: ing.partitioned_by, clustered_by: ing.clustered_by },
+    withOrdinals(ing.columns ?? []),
+  );
+  const incremental = ing.load_type === 'INCR';
+  if (incremental) {
+    if (!stream.cursor) throw new ConfigError(`${ing.asset}: load_type INCR needs a stream that keeps a watermark, and ${ing.source} keeps none; expected load_type FULL`);
+    const cursorColumn = table.columns.find((c) => !c.derived && (c.source ?? c.name) === stream.cursor)?.name ?? stream.cursor;
+    if (ing.incremental_date_column && ing.incremental_date_column !== cursorColumn) {
+      throw new ConfigError(`${ing.asset}: incremental_date_column is ${ing.incremental_date_column}, but ${ing.source} keeps its watermark on ${cursorColumn}; expected ${cursorColumn}`);
+    }
+  }
+  return { source, stream, table, writeMode: effectiveWriteMode(ing), incremental };
+}
+
+/** The write mode of an ingestion: write_mode when set, else `replace` for FULL and `merge` for INCR. */
+export function effectiveWriteMode(ing: Pick<Ingestion, 'write_mode' | 'load_type'>): WriteMode {
+  return ing.write_mode ?? (ing.load_type === 'INCR' ? 'merge' : 'replace');
+}
+
+/** Every problem of a catalog, one line each naming the entry; empty when it is sound. */
+export function validateCatalog(c: Catalog): string[] {
+  const problems: string[] = [];
+  const connections = new Set(c.connections.map((x) => x.name));
+  c.ingestions.forEach((ing, i) => {
+    const at = `ingestions[${i}] (${ing.connection}/${ing.asset})`;
+    if (!connections.has(ing.connection)) problems.push(`${at}: connection ${ing.connection} is not in the catalog`);
+    try {
+      planIngestion(ing);
+    } catch (err) {
+      problems.push(`${at}: ${errorMessage(err).replace(`${ing.asset}: `, '')}`);
+    }
+  });
+  return problems;
+}
+
+/** Throws one ConfigError listing every problem of the catalog (from `label`) when there are any. */
+export function checkCatalog(c: Catalog, label: string): void {
+  const problems = validateCatalog(c);
+  if (problems.length) throw new ConfigError(problems.map((p) => `${label}: ${p}`).join('\n'));
+}
+
+/** Command-line choices that override the catalog for one run. */
+export interface CatalogRunOptions {
+  from?: string;
+  to?: string;
+  mode?: string;
+  /** The stream's asset id (`--asset bitcoin`), not the catalog asset. */
+  asset?: string;
+  interval?: string;
+  /** Overrides the connection's URL (an INI section's connection_url). */
+  connectionUrl?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The request credentials of a connection whose secret is `secret`. */
+function credentials(conn: Connection, secret: string | undefined): { apiKey?: string; authorization?: string } {
+  if (secret === undefined) return {};
+  if (conn.auth_type === 'basic') return { authorization: `Basic ${Buffer.from(`${conn.user_name ?? ''}:${secret}`).toString('base64')}` };
+  return { apiKey: secret };
+}
+
+/**
+ * The job of one catalog entry. The connection's secret (if any, and auth_type is not `none`) is decrypted with
+ * COINLAKE_SECRET_KEY and sent as `Authorization: Bearer …` (or Basic with user_name); run history and state are
+ * keyed by connection name and asset. Endpoint overrides (replay) win over the connection's URL.
+ */
+export function catalogJob(conn: Connection, ing: Ingestion, opts: CatalogRunOptions = {}, endpoints: Endpoints = {}): Job {
+  if (!ing.enabled) {
+    throw new ConfigError(`${conn.name}/${ing.asset} is disabled (enabled: false)`, { hint: 'set enabled: true in the config file and run `coinlake setup`' });
+  }
+  const plan = planIngestion(ing);
+  const secret = conn.secret_encrypted && conn.auth_type !== 'none' ? openSecret(conn.secret_encrypted, conn.name, secretKey(opts.env)) : undefined;
+  const access = resolveAccess(plan.source, endpoints, { url: opts.connectionUrl ?? conn.url, ...credentials(conn, secret) });
+  const { from, to, ...rest } = ing.params;
+  const params: StreamParams = { ...rest };
+  if (opts.asset) params.asset = opts.asset;
+  if (opts.interval) params.interval = opts.interval;
+  const text = (v: unknown) => (v === undefined ? undefined : String(v));
+  return {
+    name: `${conn.name}/${ing.asset}`,
+    connectionName: conn.name,
+    tableName: ing.asset,
+    source: plan.source,
+    stream: plan.stream,
+    table: plan.table,
+    writeMode: opts.mode ? parseWriteMode(opts.mode) : plan.writeMode,
+    ...access,
+    params,
+    window: parseWindow(opts.from ?? text(from), opts.to ?? text(to)),
+    incremental: plan.incremental,
+    onMissing: ing.on_missing,
+    http: endpoints.http,
+  };
+}
+
+/**
+ * Looks up `-s connection -a asset` in the meta tables and builds its job. When the tables hold no catalog yet,
+ * `seed` (the config file's catalog or the built-in one) is loaded into them first, as `coinlake setup` would.
+ */
+export async function loadCatalogJob(
+  s: Session,
+  ref: { connection: string; asset: string; seed: Catalog; seedLabel: string },
+  opts: CatalogRunOptions = {},
+  endpoints: Endpoints = {},
+): Promise<Job> {
+  await ensureCatalog(s, ref.seed, ref.seedLabel);
+  let entry: Awaited<ReturnType<typeof findCatalogEntry>>;
+  try {
+    entry = await findCatalogEntry(s, ref.connection, ref.asset);
+  } catch (err) {
+    if (err instanceof ConfigError && ref.seed.ingestions.some((i) => i.connection === ref.connection && i.asset === ref.asset)) {
+      throw new ConfigError(err.message, { hint: `${ref.seedLabel} has it, but ${TABLES_LABEL} does not yet: run \`coinlake setup\` to load it` });
+    }
+    throw err;
+  }
+  return catalogJob(entry.connection, entry.ingestion, opts, endpoints);
+}
+
+/**
+ * Makes sure the meta tables exist and hold a catalog: when they hold none yet, `seed` (the config file's catalog,
+ * or the built-in one) is checked and synced into them, as `coinlake setup` would. Returns what that did, if anything.
+ */
+export async function ensureCatalog(s: Session, seed: Catalog, seedLabel: string): Promise<CatalogSyncResult | undefined> {
+  await ensureMetaTables(s);
+  if (!(await catalogIsEmpty(s))) return undefined;
+  checkCatalog(seed, seedLabel);
+  return syncCatalog(s, seed);
+}

@@ -1,0 +1,158 @@
+// The catalog as a config file describes it (coinlake.yaml): zod schemas that are both the runtime check and
+// the TypeScript types of connections, ingestions and column details.
+import { z } from 'zod';
+import { WRITE_MODES, type WriteMode } from '../core/destination.ts';
+import { DATATYPE_FORM, parseDatatype } from './column-details.ts';
+
+const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const IDENT_FORM = 'letters, digits and _, not starting with a digit';
+
+export const AUTH_TYPES = ['none', 'bearer', 'basic'] as const;
+export const INGESTION_TYPES = ['REQUEST', 'REQUEST_PAYLOAD', 'FILE', 'STREAM', 'RPC'] as const;
+export const LOAD_TYPES = ['FULL', 'INCR'] as const;
+export const MISSING_POLICIES = ['null', 'fail'] as const;
+export const LOG_LEVELS = ['debug', 'info', 'warning', 'error'] as const;
+
+const ident = (what: string) => z.string().regex(IDENT, `expected ${what} (${IDENT_FORM})`);
+const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
+  z.enum(values, { error: (issue) => `expected one of ${values.join(', ')}, got ${JSON.stringify(issue.input)}` });
+
+/** Optional in YAML, where an empty value (`key:`) is null: null and absent both mean "not set". */
+const optional = <T extends z.ZodType>(schema: T) => schema.nullish().transform((v) => (v ?? undefined) as z.output<T> | undefined);
+
+/** `a,b` or `[a, b]` → ['a', 'b'], each an identifier. */
+const identList = (what: string) =>
+  z
+    .union([z.string(), z.array(z.string())])
+    .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(ident(what)));
+
+/** An instant as ISO-8601 text (what an export writes). */
+const instant = z
+  .union([z.date(), z.iso.datetime({ offset: true, error: 'expected an ISO-8601 time, e.g. 2025-01-01T00:00:00.000Z' })])
+  .transform((v) => new Date(v));
+
+const datatype = z.string().refine((v) => parseDatatype(v) !== undefined, { error: (i) => `expected ${DATATYPE_FORM}, got ${JSON.stringify(i.input)}` });
+
+/** One column detail: a source field, the target column it lands in, its type and place. */
+export const columnDetailSchema = z.strictObject({
+  /** Field name as the source sends it, e.g. `volumeUsd24Hr`. */
+  column_name: z.string().min(1, 'expected the source field name'),
+  /** Target column, e.g. `volume_usd_24hr`. */
+  mapping_column: ident('a column name'),
+  datatype,
+  /** 1-based; defaults to the position in the list. */
+  ordinal_position: optional(z.number().int().positive('expected a positive integer')),
+  is_nullable: z.boolean().default(true),
+});
+
+export const connectionSchema = z.strictObject({
+  name: ident('a connection name'),
+  url: optional(z.url({ error: 'expected an http(s) URL' })),
+  auth_type: oneOf(AUTH_TYPES).default('none'),
+  user_name: optional(z.string()),
+  driver: optional(z.string()),
+  sandbox: z.boolean().default(false),
+  /** Written by `catalog export` so that an import restores the tables exactly. */
+  id: optional(z.number().int().positive()),
+  secret_encrypted: optional(z.string()),
+  created_at: optional(instant),
+  modified_at: optional(instant),
+});
+
+export const ingestionSchema = z.strictObject({
+  connection: ident('a connection name'),
+  /** The asset name used with -a (table_name in the meta tables). */
+  asset: ident('an asset name'),
+  target_table: ident('a table name'),
+  ingestion_type: oneOf(INGESTION_TYPES).default('REQUEST'),
+  /** The stream that reads the data, `source.stream`. */
+  source: z.string().regex(/^[a-z0-9_]+\.[a-z0-9_]+$/, 'expected source.stream, e.g. coincap.assets'),
+  /** Stream parameters (asset, interval, limit, …); `from`/`to` set the time window. */
+  params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).nullish().transform((v) => v ?? {}),
+  primary_key: optional(identList('a column name')),
+  incremental_date_column: optional(ident('a column name')),
+  load_type: oneOf(LOAD_TYPES).default('FULL'),
+  write_mode: optional(oneOf(WRITE_MODES as unknown as readonly [WriteMode, ...WriteMode[]])),
+  /** YAML's bare `null` is the policy `null` too. */
+  on_missing: oneOf(MISSING_POLICIES).nullish().transform((v) => v ?? 'null'),
+  file_format: optional(z.string()),
+  delimiter: optional(z.string()),
+  partitioned_by: optional(ident('a column name')),
+  clustered_by: optional(identList('a column name')),
+  is_parquet: z.boolean().default(true),
+  is_external: z.boolean().default(false),
+  lake_destination: optional(z.string()),
+  schedule: optional(z.string().regex(/^\S+(\s+\S+){4,5}$/, 'expected a cron expression with 5 or 6 fields')),
+  enabled: z.boolean().default(true),
+  /** Absent: the column details in the tables stay as they are; `[]`: none (the stream's own schema). */
+  columns: optional(z.array(columnDetailSchema)),
+  id: optional(z.number().int().positive()),
+  created_by: optional(z.string()),
+  created_at: optional(instant),
+  modified_by: optional(z.string()),
+  modified_at: optional(instant),
+});
+
+/** A whole config file in YAML form: settings, and optionally the catalog. */
+export const catalogFileSchema = z
+  .strictObject({
+    warehouse: optional(z.string().min(1)),
+    lake: optional(z.string().min(1)),
+    log_level: optional(oneOf(LOG_LEVELS)),
+    connections: optional(z.array(connectionSchema)),
+    ingestions: optional(z.array(ingestionSchema)),
+  })
+  .superRefine((file, ctx) => {
+    const names = new Set<string>();
+    file.connections?.forEach((c, i) => {
+      if (names.has(c.name)) ctx.addIssue({ code: 'custom', path: ['connections', i, 'name'], message: `connection ${c.name} is listed twice` });
+      names.add(c.name);
+    });
+    const keys = new Set<string>();
+    const columnsByAsset = new Map<string, string>();
+    file.ingestions?.forEach((ing, i) => {
+      const at = (...p: (string | number)[]) => ['ingestions', i, ...p];
+      if (!names.has(ing.connection)) {
+        ctx.addIssue({ code: 'custom', path: at('connection'), message: `expected one of the connections listed (${[...names].join(', ') || 'none'}), got "${ing.connection}"` });
+      }
+      const key = `${ing.connection}/${ing.asset}`;
+      if (keys.has(key)) ctx.addIssue({ code: 'custom', path: at('asset'), message: `asset ${ing.asset} of connection ${ing.connection} is listed twice` });
+      keys.add(key);
+      if (!ing.columns) return;
+      for (const field of ['column_name', 'mapping_column', 'ordinal_position'] as const) {
+        const seen = new Set<unknown>();
+        ing.columns.forEach((c, j) => {
+          if (c[field] !== undefined && seen.has(c[field])) ctx.addIssue({ code: 'custom', path: at('columns', j, field), message: `expected a ${field} unique within ${ing.asset}, got ${JSON.stringify(c[field])} twice` });
+          seen.add(c[field]);
+        });
+      }
+      // Column details are keyed by table_name (the asset) alone, so one asset has one set of them.
+      const text = JSON.stringify(withOrdinals(ing.columns));
+      const earlier = columnsByAsset.get(ing.asset);
+      if (earlier !== undefined && earlier !== text) {
+        ctx.addIssue({ code: 'custom', path: at('columns'), message: `asset ${ing.asset} is given different column details elsewhere (column details are keyed by the asset name)` });
+      }
+      columnsByAsset.set(ing.asset, text);
+    });
+    if (file.ingestions && !file.connections) ctx.addIssue({ code: 'custom', path: ['connections'], message: 'expected the connections the ingestions use' });
+  });
+
+export type ColumnDetailInput = z.output<typeof columnDetailSchema>;
+/** A column detail with its ordinal position settled. */
+export type ColumnDetail = ColumnDetailInput & { ordinal_position: number };
+export type Connection = z.output<typeof connectionSchema>;
+export type Ingestion = z.output<typeof ingestionSchema>;
+export type CatalogFile = z.output<typeof catalogFileSchema>;
+export type LogLevelName = (typeof LOG_LEVELS)[number];
+
+/** The catalog proper: what the meta tables hold. */
+export interface Catalog {
+  connections: Connection[];
+  ingestions: Ingestion[];
+}
+
+/** Column details with every ordinal position filled in (the list position when the file leaves it out). */
+export function withOrdinals(columns: ColumnDetailInput[]): ColumnDetail[] {
+  return columns.map((c, i) => ({ ...c, ordinal_position: c.ordinal_position ?? i + 1 }));
+}
