@@ -9,7 +9,7 @@ import { catalogIsEmpty, catalogToYaml, readCatalog, storeSecret, syncCatalog, T
 import { displayPath, readCatalogFile } from '../catalog/config-file.ts';
 import { ensureMetaTables } from '../catalog/meta-tables.ts';
 import { openSecret, sealSecret, secretKey } from '../catalog/secret-box.ts';
-import { registerSecret } from '../http/redact.ts';
+import { redactUrl, registerSecret } from '../http/redact.ts';
 import { withWarehouse, type GlobalOptions } from './cli-context.ts';
 import { commandConfig } from './config-option.ts';
 import { formatTable } from './format-table.ts';
@@ -175,7 +175,7 @@ export function registerCatalogCommand(program: Command, globals: () => GlobalOp
           reportValidation(`${cfg.catalogOrigin} (${TABLES_LABEL} is empty; this is what \`coinlake setup\` loads)`, cfg.catalog);
           return;
         }
-        reportValidation(`${TABLES_LABEL} on ${settings.warehouse}`, await readCatalog(s));
+        reportValidation(`${TABLES_LABEL} on ${redactUrl(settings.warehouse)}`, await readCatalog(s));
       });
     });
 
@@ -189,11 +189,11 @@ export function registerCatalogCommand(program: Command, globals: () => GlobalOp
         const yaml = catalogToYaml(c, `coinlake catalog exported from ${TABLES_LABEL}; \`coinlake catalog import FILE\` restores it.`);
         if (file === '-') {
           process.stdout.write(yaml);
-          process.stderr.write(`exported ${sizeOf(c)} from ${settings.warehouse}\n`);
+          process.stderr.write(`exported ${sizeOf(c)} from ${redactUrl(settings.warehouse)}\n`);
           return;
         }
         await writeFile(file, yaml);
-        out(`exported ${sizeOf(c)} from ${TABLES_LABEL} on ${settings.warehouse} to ${displayPath(file)}`);
+        out(`exported ${sizeOf(c)} from ${TABLES_LABEL} on ${redactUrl(settings.warehouse)} to ${displayPath(file)}`);
       });
     });
 
@@ -207,7 +207,7 @@ export function registerCatalogCommand(program: Command, globals: () => GlobalOp
       checkCatalog(c, file);
       await withWarehouse(globals(), async (s, _lake, settings) => {
         const r = await syncCatalog(s, c, { prune: o.prune });
-        out(`imported ${displayPath(file)} into ${TABLES_LABEL} on ${settings.warehouse}:`);
+        out(`imported ${displayPath(file)} into ${TABLES_LABEL} on ${redactUrl(settings.warehouse)}:`);
         out(formatSyncResult(r));
       });
     });

@@ -1,4 +1,5 @@
 // `coinlake setup`: creates schemas and metadata tables and syncs the catalog into them (idempotent).
+import { redactUrl } from '../http/redact.ts';
 import type { Command } from 'commander';
 import { checkCatalog } from '../catalog/catalog-job.ts';
 import { syncCatalog } from '../catalog/catalog-store.ts';
@@ -17,7 +18,7 @@ export function registerSetupCommand(program: Command, globals: () => GlobalOpti
       await withWarehouse(globals(), async (session, _lake, settings) => {
         await ensureMetaTables(session);
         const synced = await syncCatalog(session, cfg.catalog);
-        process.stdout.write(`setup complete on ${settings.warehouse}: schemas coinlake, coinlake_meta\n`);
+        process.stdout.write(`setup complete on ${redactUrl(settings.warehouse)}: schemas coinlake, coinlake_meta\n`);
         process.stdout.write(`catalog from ${cfg.catalogOrigin}:\n${formatSyncResult(synced)}\n`);
       });
     });
