@@ -41,8 +41,10 @@ export function planIngestion(ing: Ingestion): IngestionPlan {
   );
   const incremental = ing.load_type === 'INCR';
   if (incremental) {
-    if (!stream.cursor) throw new ConfigError(`${ing.asset}: load_type INCR needs a stream that keeps a watermark, and ${ing.source} keeps none; expected load_type FULL`);
-    const cursorColumn = table.columns.find((c) => !c.derived && (c.source ?? c.name) === stream.cursor)?.name ?? stream.cursor;
+    // A declarative stream (rest.records) takes its cursor field from the ingestion's params.
+    const cursor = typeof ing.params.cursor_field === 'string' ? ing.params.cursor_field : stream.cursor;
+    if (!cursor) throw new ConfigError(`${ing.asset}: load_type INCR needs a stream that keeps a watermark, and ${ing.source} keeps none; expected load_type FULL`);
+    const cursorColumn = table.columns.find((c) => !c.derived && (c.source ?? c.name) === cursor)?.name ?? cursor;
     if (ing.incremental_date_column && ing.incremental_date_column !== cursorColumn) {
       throw new ConfigError(`${ing.asset}: incremental_date_column is ${ing.incremental_date_column}, but ${ing.source} keeps its watermark on ${cursorColumn}; expected ${cursorColumn}`);
     }
@@ -109,6 +111,9 @@ export function catalogJob(conn: Connection, ing: Ingestion, opts: CatalogRunOpt
   const plan = planIngestion(ing);
   const secret = conn.secret_encrypted && conn.auth_type !== 'none' ? openSecret(conn.secret_encrypted, conn.name, secretKey(opts.env)) : undefined;
   const access = resolveAccess(plan.source, endpoints, { url: opts.connectionUrl ?? conn.url, ...credentials(conn, secret) });
+  // params.auth_header names the header that carries the secret instead of Authorization (e.g. x-cg-demo-api-key).
+  const authHeader = ing.params.auth_header;
+  if (typeof authHeader === 'string' && secret !== undefined && conn.auth_type === 'bearer') access.headers = { [authHeader.toLowerCase()]: secret };
   const { from, to, ...rest } = ing.params;
   const params: StreamParams = { ...rest };
   if (opts.asset) params.asset = opts.asset;

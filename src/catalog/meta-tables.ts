@@ -92,6 +92,17 @@ const META_DDL: string[] = [
     "after" VARCHAR,
     changed_columns VARCHAR,
     event_time TIMESTAMPTZ NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS coinlake_meta.quality_result (
+    process_id BIGINT,
+    table_name VARCHAR NOT NULL,
+    check_name VARCHAR NOT NULL,
+    check_type VARCHAR NOT NULL,
+    severity VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    failing_rows BIGINT,
+    observed VARCHAR,
+    message VARCHAR,
+    checked_at TIMESTAMPTZ NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS coinlake_meta.ingestion_state (
     connection_name VARCHAR NOT NULL,
     table_name VARCHAR NOT NULL,
@@ -99,6 +110,15 @@ const META_DDL: string[] = [
     updated_at TIMESTAMPTZ NOT NULL,
     process_id BIGINT,
     PRIMARY KEY (connection_name, table_name))`,
+  `CREATE TABLE IF NOT EXISTS coinlake_meta.backfill_chunk (
+    process_id BIGINT NOT NULL,
+    job VARCHAR NOT NULL,
+    chunk_start TIMESTAMPTZ NOT NULL,
+    chunk_end TIMESTAMPTZ NOT NULL,
+    status VARCHAR NOT NULL,
+    rows_loaded BIGINT,
+    committed_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (job, chunk_start, chunk_end))`,
 ];
 
 /** Columns added after a table was first released: [table, column, type], added where missing. */

@@ -2,10 +2,16 @@
 import { Command } from 'commander';
 import type { GlobalOptions } from './cli-context.ts';
 import { reportError } from './cli-context.ts';
+import { registerBackfillCommand } from './backfill-command.ts';
 import { registerCatalogCommand } from './catalog-command.ts';
+import { registerChangesCommand } from './changes-command.ts';
+import { registerCheckCommand } from './check-command.ts';
 import { registerConfigOption } from './config-option.ts';
+import { registerDailyCommand } from './daily-command.ts';
 import { registerDemoCommand } from './demo-command.ts';
+import { registerImportCommand } from './import-command.ts';
 import { registerRunCommand } from './run-command.ts';
+import { registerServeCommand } from './serve-command.ts';
 import { registerSetupCommand } from './setup-command.ts';
 import { registerStatusCommand } from './status-command.ts';
 
@@ -28,6 +34,12 @@ registerStatusCommand(program, globals);
 registerSetupCommand(program, globals);
 registerDemoCommand(program, globals);
 registerCatalogCommand(program, globals);
+registerServeCommand(program, globals);
+registerChangesCommand(program, globals);
+registerCheckCommand(program, globals);
+registerImportCommand(program, globals);
+registerBackfillCommand(program, globals);
+registerDailyCommand(program, globals);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,4 +1,5 @@
 // `coinlake run <job>`: runs one job and prints a one-line summary.
+import { RUN_FAILED_QUALITY } from '../runner/run-history.ts';
 import type { Command } from 'commander';
 import { buildJob, type JobOptions } from '../runner/job-builder.ts';
 import { runJob, type RunSummary } from '../runner/run-job.ts';
@@ -7,6 +8,14 @@ import { replayEndpoints } from './replay-endpoints.ts';
 import { resolveSettings } from '../catalog/settings.ts';
 import { loadCatalogJob } from '../catalog/catalog-job.ts';
 import { commandConfig } from './config-option.ts';
+import { handOverToServe } from './serve-handover.ts';
+
+/** A run whose data committed but whose error-severity checks failed: say so and exit non-zero. */
+function reportQuality(s: RunSummary): void {
+  if (s.status !== RUN_FAILED_QUALITY) return;
+  process.stderr.write(`error: quality checks failed for ${s.table}: ${s.qualityMessage ?? 'see coinlake check'}\nhint: the data is committed; run \`coinlake check\` for details\n`);
+  process.exitCode = 1;
+}
 
 /** One line telling what a run did. */
 export function summaryLine(s: RunSummary, ms: number): string {
@@ -38,6 +47,12 @@ export function registerRunCommand(program: Command, globals: () => GlobalOption
       try {
         const job = jobName ? buildJob(jobName, jobOpts, replay.endpoints) : undefined;
         const cfg = catalog ? await commandConfig() : undefined;
+        const served = await handOverToServe(g, { job: jobName, section, tableName, options: jobOpts, endpoints: replay.endpoints, configFile: cfg?.file });
+        if (served) {
+          process.stdout.write(summaryLine(served.summary, served.ms) + '\n');
+          reportQuality(served.summary);
+          return;
+        }
         await withWarehouse(g, async (session, lake) => {
           const t0 = Date.now();
           const theJob =
@@ -50,6 +65,7 @@ export function registerRunCommand(program: Command, globals: () => GlobalOption
             ));
           const summary = await runJob(theJob, { session, lake, logLevel: g.logLevel, printLog: g.printLog });
           process.stdout.write(summaryLine(summary, Date.now() - t0) + '\n');
+          reportQuality(summary);
         });
       } finally {
         await replay.close();

@@ -5,7 +5,7 @@ import { recentRuns } from '../runner/run-history.ts';
 import { withWarehouse, type GlobalOptions } from './cli-context.ts';
 import { formatTable } from './format-table.ts';
 
-const STATUS: Record<number, string> = { 0: 'running', 1: 'ok', [-1]: 'FAILED' };
+const STATUS: Record<number, string> = { 0: 'running', 1: 'ok', [-1]: 'FAILED', [-2]: 'FAILED-QUALITY' };
 
 export function registerStatusCommand(program: Command, globals: () => GlobalOptions): void {
   program

@@ -51,6 +51,8 @@ export interface ParquetExportOptions {
   day: string;
   fileStem: string;
   orderBy?: string[];
+  /** `month` writes `dt=YYYY-MM` folders, `year` `dt=YYYY`, instead of `dt=YYYY-MM-DD` (TableSpec.lakeGrain). Default day. */
+  grain?: 'day' | 'month' | 'year';
 }
 
 /** Counts of what a write changed. */

@@ -2,6 +2,7 @@
 import type { HttpClient } from '../http/http-client.ts';
 import type { ColumnSpec, Row, TableSpec } from './table.ts';
 import type { WriteMode } from './destination.ts';
+import type { CandleInterval } from './candle-interval.ts';
 
 /** Half-open time window [start, end). */
 export interface TimeWindow {
@@ -43,6 +44,22 @@ export interface Stream<State = unknown> {
   read(ctx: ReadContext<State>): AsyncIterable<Page<State>>;
   /** Adds derived fields to a typed row (e.g. canonical pair); runs after typing. */
   derive?(row: Row, params: StreamParams): void;
+  /** The table for these params when it depends on them (e.g. candles of an interval); default `table`. */
+  tableFor?(params: StreamParams): TableSpec;
+  /**
+   * Incremental streams: the state after every record of `window` has been read — what a backfill that covered the
+   * window commits. States of incremental streams carry a numeric `watermark` (ms) that only moves forward.
+   */
+  stateAfter?(params: StreamParams, window: TimeWindow): State & { watermark: number };
+  /** Time series streams: what a complete series looks like, for gap reports (one row per grid point). */
+  series?(params: StreamParams): SeriesSpec;
+}
+
+/** Rows matching `filter` in the stream's table form a series with one `timeColumn` value per `interval` grid point. */
+export interface SeriesSpec {
+  filter: Record<string, string>;
+  timeColumn: string;
+  interval: CandleInterval;
 }
 
 /** A source: a name, its default base URL and its streams. */

@@ -1,5 +1,6 @@
 // Table and column specifications shared by sources, the normalizer, the loader and destinations.
 import { ConfigError } from './errors.ts';
+import type { QualityCheck } from './quality-check.ts';
 
 /** Logical column types; each destination maps them to its own SQL types. */
 export type ColumnType =
@@ -34,8 +35,39 @@ export interface TableSpec {
   primaryKey: string[];
   /** Timestamp or date column whose UTC date defines the partition (`delete_insert`, lake `dt=`). */
   partitionBy?: string;
+  /**
+   * Granularity of the curated lake's `dt=` folders: `day` (`dt=YYYY-MM-DD`, default), `month` (`dt=YYYY-MM`) or
+   * `year` (`dt=YYYY`), for tables with many rows per day (candles), where one file per day would make thousands of
+   * small files per load.
+   */
+  lakeGrain?: 'day' | 'month' | 'year';
   /** Columns the destination clusters or orders by. */
   clusteredBy?: string[];
+  /**
+   * `merge` only: each batch is a full snapshot, so rows whose key is absent from it are deleted (each with a
+   * 'delete' change event). An empty batch deletes nothing. Default false: merge never deletes.
+   */
+  deleteMissing?: boolean;
+  /** Options of the `scd2` write mode (history kept as versions with valid_from / valid_to / is_current). */
+  scd2?: Scd2Options;
+  /** Data-quality checks, run after every load and by `coinlake check`. */
+  checks?: QualityCheck[];
+  /** Row-count audit of every run (runner/audit.ts). */
+  audit?: AuditOptions;
+}
+
+/** Options of the `scd2` write mode. */
+export interface Scd2Options {
+  /** Each batch is a full snapshot: the current version of a key absent from it is closed. Default false. */
+  closeMissing?: boolean;
+}
+
+/** How unusual a run's row-count delta must be to be flagged. */
+export interface AuditOptions {
+  /** Flag a delta farther than k standard deviations from the mean of earlier deltas. Default 3. */
+  k?: number;
+  /** Earlier runs needed before anything is flagged. Default 5. */
+  minRuns?: number;
 }
 
 /** Rows as plain objects keyed by column name; values are JS primitives, Date, or objects for JSON. */

@@ -27,14 +27,25 @@ async function listFiles(dir: string): Promise<string[]> {
 
 /**
  * Writes the staged batch as `curated/<table>/dt=YYYY-MM-DD/<run_id>.parquet` (one file per UTC date of
- * the table's partition column, or the load date). Uses the warehouse's own exporter when it has one,
+ * the table's partition column, or the load date; `dt=YYYY-MM` or `dt=YYYY` with the table's lakeGrain). Uses the warehouse's own exporter when it has one,
  * otherwise an in-memory DuckDB.
  */
-export async function writeCurated(args: { session: Session; lake: LocalLake; table: TableSpec; staging: string; rows: Row[]; runId: string; day: Date }): Promise<CuratedFile[]> {
+export async function writeCurated(args: {
+  session: Session;
+  lake: LocalLake;
+  table: TableSpec;
+  staging: string;
+  rows: Row[];
+  runId: string;
+  day: Date;
+  /** File name stem, default the run id; a run that commits several batches (backfill) names each batch. */
+  fileStem?: string;
+}): Promise<CuratedFile[]> {
   const { session, lake, table, staging, rows, runId } = args;
+  const stem = args.fileStem ?? runId;
   const tableDir = lake.resolve(['curated', table.name]);
-  const tempDir = path.join(tableDir, `.tmp-${runId}`);
-  const opts = { partitionColumn: table.partitionBy, day: utcDate(args.day), fileStem: runId, orderBy: table.clusteredBy };
+  const tempDir = path.join(tableDir, `.tmp-${stem}`);
+  const opts = { partitionColumn: table.partitionBy, day: utcDate(args.day), fileStem: stem, orderBy: table.clusteredBy, grain: table.lakeGrain };
   if (session.capabilities.exportsParquet && session.exportParquet) {
     await session.exportParquet(staging, tempDir, opts);
   } else {
@@ -48,6 +59,6 @@ export async function writeCurated(args: { session: Session; lake: LocalLake; ta
     const partition = path.basename(path.dirname(temp));
     const m = /_(\d+)\.parquet$/.exec(temp);
     const suffix = m && m[1] !== '0' ? `-${m[1]}` : '';
-    return { temp, tempDir, final: lake.resolve(['curated', table.name, partition, `${runId}${suffix}.parquet`]) };
+    return { temp, tempDir, final: lake.resolve(['curated', table.name, partition, `${stem}${suffix}.parquet`]) };
   });
 }

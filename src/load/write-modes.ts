@@ -1,5 +1,6 @@
 // The write modes as dialect-neutral SQL from a staging table into its target; the same statements run on
 // DuckDB and PostgreSQL (UPDATE … FROM, INSERT … SELECT … WHERE NOT EXISTS, IS DISTINCT FROM, CAST(x AS DATE)).
+// merge and scd2 also write change events (change-events.ts) in the same transaction.
 import {
   STAGING_ORDINAL,
   type Dialect,
@@ -10,6 +11,8 @@ import {
 } from '../core/destination.ts';
 import { ConfigError, TerminalError } from '../core/errors.ts';
 import { LINEAGE_COLUMNS, type TableSpec } from '../core/table.ts';
+import { recordDeletes, recordInserts, recordUpdates, type ChangeSource } from './change-events.ts';
+import { applyScd2 } from './scd2.ts';
 
 /** Quotes a staging name as returned by `stage()`: a bare identifier or `schema.name`. */
 function stagingRef(d: Dialect, staging: string): string {
@@ -28,6 +31,7 @@ interface Parts {
   /** Data and lineage columns, quoted, in table order. */
   columns: string[];
   key: string[];
+  ctx: LoadContext;
 }
 
 /**
@@ -35,20 +39,23 @@ interface Parts {
  *
  * - `replace`: deletes every row, inserts the batch.
  * - `append`: inserts the batch.
- * - `merge`: updates rows whose key matches and whose data differ (unchanged rows keep their lineage), inserts new keys.
+ * - `merge`: updates rows whose key matches and whose data differ (unchanged rows keep their lineage), inserts new keys;
+ *   with `t.deleteMissing`, deletes the rows whose key is absent from a non-empty batch.
  * - `delete_insert`: deletes the rows whose UTC date of `partitionBy` occurs in the batch, inserts the batch.
- * - `scd2`: not implemented yet.
+ * - `scd2`: closes the current version of changed keys and inserts a new one (scd2.ts); the target must have the
+ *   columns of `physicalTable(t, 'scd2')`, which this mode ensures.
  *
- * For replace, merge and delete_insert a batch with repeated keys keeps the last row given to `stage()` per key.
- * Reapplying the same batch leaves the table as it was (except append). Lineage values come from the
- * staging rows; `ctx` is part of the signature for change events.
+ * For replace, merge, delete_insert and scd2 a batch with repeated keys keeps the last row given to `stage()` per key.
+ * Reapplying the same batch leaves the table as it was (except append). Lineage values come from the staging rows.
+ * merge and scd2 write one coinlake_meta.change_event row per inserted, updated or deleted key (process, time: `ctx`),
+ * so the meta tables must exist (ensureMetaTables).
  */
 export async function applyWriteMode(
   s: Session,
   t: TableSpec,
   staging: string,
   mode: WriteMode,
-  _ctx: LoadContext,
+  ctx: LoadContext,
 ): Promise<LoadResult> {
   const d = s.dialect;
   const parts: Parts = {
@@ -58,6 +65,7 @@ export async function applyWriteMode(
     staging: stagingRef(d, staging),
     columns: [...t.columns, ...LINEAGE_COLUMNS].map((c) => d.ident(c.name)),
     key: t.primaryKey.map((k) => d.ident(k)),
+    ctx,
   };
   switch (mode) {
     case 'append':
@@ -68,14 +76,16 @@ export async function applyWriteMode(
         return replace(parts);
       });
     case 'merge':
+    case 'scd2':
       if (parts.key.length === 0) {
-        throw new ConfigError(`write mode merge needs a primary key on ${t.schema}.${t.name}`, {
+        throw new ConfigError(`write mode ${mode} needs a primary key on ${t.schema}.${t.name}`, {
           hint: 'set primary_key_column in the ingestion config, or use write mode append or replace',
         });
       }
       return s.transaction(async () => {
         await dedupe(parts);
-        return merge(parts);
+        await refuseNullKeys(parts, mode);
+        return mode === 'merge' ? merge(parts) : applyScd2(changeSource(parts));
       });
     case 'delete_insert': {
       const partitionBy = t.partitionBy;
@@ -89,8 +99,6 @@ export async function applyWriteMode(
         return deleteInsert(parts, d.ident(partitionBy));
       });
     }
-    case 'scd2':
-      throw new TerminalError('write mode scd2 is not implemented yet');
     default:
       throw new ConfigError(`unknown write mode "${String(mode)}"`, {
         hint: 'use replace, append, merge, delete_insert or scd2',
@@ -139,18 +147,29 @@ async function replace(p: Parts): Promise<LoadResult> {
 }
 
 /**
- * Update changed rows, then insert new keys. Keys must be non-NULL: a NULL never matches, so the row
- * would be inserted again on every rerun.
+ * Keys must be non-NULL for merge and scd2: a NULL never matches, so the row would be inserted again on every rerun.
  */
-async function merge(p: Parts): Promise<LoadResult> {
+async function refuseNullKeys(p: Parts, mode: WriteMode): Promise<void> {
   const nullKey = p.key.map((k) => `${k} IS NULL`).join(' OR ');
   const [bad] = await p.s.query<{ n: number | string }>(`SELECT COUNT(*) AS n FROM ${p.staging} WHERE ${nullKey}`);
   if (Number(bad?.n ?? 0) > 0) {
     throw new TerminalError(
-      `${bad.n} staged row(s) for ${p.t.schema}.${p.t.name} have a NULL in the primary key (${p.t.primaryKey.join(', ')}); merge cannot match them`,
+      `${bad.n} staged row(s) for ${p.t.schema}.${p.t.name} have a NULL in the primary key (${p.t.primaryKey.join(', ')}); ${mode} cannot match them`,
       { hint: 'fix the key mapping in the column details, or quarantine rows without a key' },
     );
   }
+}
+
+function changeSource(p: Parts): ChangeSource {
+  return { s: p.s, t: p.t, target: p.target, staging: p.staging, ctx: p.ctx };
+}
+
+/**
+ * Update changed rows, then insert new keys, then (deleteMissing) delete absent keys; each step's change events are
+ * written just before it.
+ */
+async function merge(p: Parts): Promise<LoadResult> {
+  const events = changeSource(p);
   const keySet = new Set(p.key);
   const lineage = new Set(LINEAGE_COLUMNS.map((c) => p.s.dialect.ident(c.name)));
   const data = p.columns.filter((c) => !keySet.has(c) && !lineage.has(c));
@@ -161,12 +180,19 @@ async function merge(p: Parts): Promise<LoadResult> {
   if (compared.length > 0) {
     const set = [...data, ...lineage].map((c) => `${c} = s.${c}`).join(', ');
     const changed = compared.map((c) => `t.${c} IS DISTINCT FROM s.${c}`).join(' OR ');
+    await recordUpdates(events);
     updated = await p.s.exec(
       `UPDATE ${p.target} AS t SET ${set} FROM ${p.staging} AS s WHERE ${keyMatch(p, 't', 's')} AND (${changed})`,
     );
   }
+  await recordInserts(events);
   const inserted = await insertFromStaging(p, `NOT EXISTS (SELECT 1 FROM ${p.target} AS t WHERE ${keyMatch(p, 't', 's')})`);
-  return { inserted, updated, deleted: 0 };
+  let deleted = 0;
+  if (p.t.deleteMissing && (await p.s.query(`SELECT 1 AS one FROM ${p.staging} LIMIT 1`)).length > 0) {
+    await recordDeletes(events);
+    deleted = await p.s.exec(`DELETE FROM ${p.target} AS t WHERE NOT EXISTS (SELECT 1 FROM ${p.staging} AS s WHERE ${keyMatch(p, 't', 's')})`);
+  }
+  return { inserted, updated, deleted };
 }
 
 /**

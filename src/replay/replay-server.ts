@@ -1,11 +1,20 @@
-// Local HTTP server replaying recorded CoinCap payloads on loopback, for tests and the offline
-// demo: real sockets, real status codes, injectable faults, and a log of every request.
+// Local HTTP server replaying recorded CoinCap payloads (and generated Binance klines under /binance, CoinLore under
+// /coinlore/api, an EVM JSON-RPC node at /evm, CoinGecko and generic REST paging under /coingecko and /rest) on
+// loopback, for tests and the offline demo: real sockets, real status codes, injectable faults, and a log of every request.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { BinanceWeightWindow, routeBinance, type BinanceUsage } from './binance-routes.ts';
 import { routeCoincap, type CoincapData } from './coincap-routes.ts';
+import { v3View } from './coincap-v3.ts';
+import { loadCoinloreData } from './coinlore-data.ts';
+import { routeCoinlore } from './coinlore-routes.ts';
+import { EvmChain } from './evm-chain.ts';
+import { EvmRpcNode } from './evm-rpc.ts';
+import { loadGeckoMarkets, routeCoingecko, routeRest } from './rest-routes.ts';
 import { FaultQueue, type Fault } from './faults.ts';
 import { assetsOfCount } from './generated-assets.ts';
+import { REPLAY_BINANCE_SYMBOLS } from './kline-series.ts';
 import { loadRecordedFixtures, type CollectionName } from './recorded-fixtures.ts';
 import { RateWindow } from './rate-window.ts';
 import { errorResponse, writeResponse, writeTruncated, type ReplayResponse } from './replay-response.ts';
@@ -27,6 +36,24 @@ export interface ReplayOptions {
   historyStart?: string;
   /** ISO end (exclusive) of generated history series. Default '2025-01-01T00:00:00Z'. */
   historyEnd?: string;
+  /** Binance request weight allowed per window; beyond it 429 (then 418). Default 6000, Binance's limit. */
+  binanceWeightPerMinute?: number;
+  /** Length of Binance's weight window in ms. Default 60 000; tests shrink it to scale time. */
+  binanceWindowMs?: number;
+  /** Binance symbols served. Default REPLAY_BINANCE_SYMBOLS. */
+  binanceSymbols?: string[];
+  /** ISO time of the first Binance candle. Default '2017-07-14T00:00:00Z' (Binance's launch). */
+  binanceHistoryStart?: string;
+  /** CoinLore coins served by /coinlore/api/tickers/ (the three format examples first). Default 250. */
+  coinloreCoinCount?: number;
+  /** Shape of CoinLore's /ticker/ items: 'current' (default) or 'legacy' (pre-2024). */
+  coinloreTickerShape?: 'current' | 'legacy';
+  /** Latest block of the /evm JSON-RPC node. Default 20 000 (blocks every 12 s from 2024-06-10T00:00Z). */
+  evmHead?: number;
+  /** Widest eth_getLogs block range the /evm node accepts. Default 1000. */
+  evmMaxBlockRange?: number;
+  /** Markets served by /coingecko/api/v3/coins/markets and /rest/<style>/markets. Default 7. */
+  geckoMarketCount?: number;
 }
 
 export interface RecordedRequest {
@@ -49,6 +76,18 @@ export interface ReplayServer {
   coincapV2Url: string;
   /** url + '/v3' */
   coincapV3Url: string;
+  /** url + '/binance' (klines at `${binanceUrl}/api/v3/klines`). */
+  binanceUrl: string;
+  /** Weight the Binance routes accepted and refused so far. */
+  binanceUsage(): BinanceUsage;
+  /** url + '/coinlore/api' (CoinLore's paths follow, e.g. `/tickers/`). */
+  coinloreUrl: string;
+  /** url + '/evm': the JSON-RPC node (POST). */
+  evmUrl: string;
+  /** The JSON-RPC node: its chain and per-method call counts. */
+  evm: EvmRpcNode;
+  /** url + '/coingecko/api/v3'. */
+  coingeckoUrl: string;
   /** Every request in arrival order. */
   requests: RecordedRequest[];
   inject(fault: Fault): void;
@@ -122,11 +161,23 @@ export async function startReplayServer(opts: ReplayOptions = {}): Promise<Repla
   };
   const faults = new FaultQueue();
   const rateWindow = opts.rateLimitPerMinute === undefined ? undefined : new RateWindow(opts.rateLimitPerMinute);
+  const binanceWeight = new BinanceWeightWindow(opts.binanceWeightPerMinute, opts.binanceWindowMs);
+  const binance = {
+    symbols: new Set<string>(opts.binanceSymbols ?? REPLAY_BINANCE_SYMBOLS),
+    historyStartMs: parseIso('binanceHistoryStart', opts.binanceHistoryStart ?? '2017-07-14T00:00:00Z'),
+  };
+  const coinlore = await loadCoinloreData(opts.coinloreCoinCount);
+  const geckoMarkets = await loadGeckoMarkets(opts.geckoMarketCount);
+  const evm = new EvmRpcNode(new EvmChain({ head: opts.evmHead }), { maxBlockRange: opts.evmMaxBlockRange });
   const closing = new AbortController();
   const sockets = new Set<Socket>();
 
   /** Everything but transport-level faults: rate limit, deprecation, auth, then the routes. */
   function answer(req: IncomingMessage, path: string, query: URLSearchParams): ReplayResponse {
+    if (path.startsWith('/binance/')) return routeBinance(path.slice('/binance'.length), query, binance, binanceWeight, Date.now());
+    if (path.startsWith('/coinlore/api/')) return routeCoinlore(coinlore, path.slice('/coinlore/api'.length), query, { tickerShape: opts.coinloreTickerShape });
+    if (path.startsWith('/coingecko/api/v3/')) return routeCoingecko(geckoMarkets, path.slice('/coingecko/api/v3'.length), query);
+    if (path.startsWith('/rest/')) return routeRest(geckoMarkets, path.slice('/rest'.length), query, replay.url);
     const version = /^\/(v2|v3)(\/.*)?$/.exec(path);
     if (!version) return errorResponse(404, 'not found');
     if (version[1] === 'v2' && opts.deprecatedV2) {
@@ -135,7 +186,7 @@ export async function startReplayServer(opts: ReplayOptions = {}): Promise<Repla
     if (version[1] === 'v3' && opts.apiKey !== undefined && !isAuthorized(req, query, opts.apiKey)) {
       return errorResponse(401, 'Unauthorized');
     }
-    return routeCoincap(data, version[2] ?? '/', query);
+    return routeCoincap(version[1] === 'v3' ? v3View(data) : data, version[2] ?? '/', query);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, entry: RecordedRequest, url: URL): Promise<void> {
@@ -147,8 +198,9 @@ export async function startReplayServer(opts: ReplayOptions = {}): Promise<Repla
     if (retryAfter !== undefined) {
       return send({ ...errorResponse(429, 'rate limit exceeded'), headers: { 'retry-after': String(retryAfter) } });
     }
-    if (req.method !== 'GET') {
-      return send({ ...errorResponse(405, 'method not allowed'), headers: { allow: 'GET' } });
+    const rpc = url.pathname === '/evm';
+    if (rpc ? req.method !== 'POST' : req.method !== 'GET') {
+      return send({ ...errorResponse(405, 'method not allowed'), headers: { allow: rpc ? 'POST' : 'GET' } });
     }
     const fault = faults.take(url.pathname);
     const fixed = fault && faultResponse(fault);
@@ -158,7 +210,7 @@ export async function startReplayServer(opts: ReplayOptions = {}): Promise<Repla
       return;
     }
     if (fault?.kind === 'slow') await sleep(fault.delayMs ?? DEFAULT_SLOW_MS, undefined, { signal: closing.signal });
-    const response = answer(req, url.pathname, url.searchParams);
+    const response = rpc ? await evm.answer(req) : answer(req, url.pathname, url.searchParams);
     if (fault?.kind === 'truncate') {
       entry.status = response.status;
       return writeTruncated(req, res, response);
@@ -206,6 +258,12 @@ export async function startReplayServer(opts: ReplayOptions = {}): Promise<Repla
     url,
     coincapV2Url: `${url}/v2`,
     coincapV3Url: `${url}/v3`,
+    binanceUrl: `${url}/binance`,
+    binanceUsage: () => ({ ...binanceWeight.usage }),
+    coinloreUrl: `${url}/coinlore/api`,
+    evmUrl: `${url}/evm`,
+    evm,
+    coingeckoUrl: `${url}/coingecko/api/v3`,
     requests: [],
     inject: (fault) => faults.add(fault),
     clearFaults: () => faults.clear(),

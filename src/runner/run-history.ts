@@ -1,4 +1,4 @@
-// Rows of coinlake_meta.workflow_action_history: opened with status 0, closed with 1 or -1.
+// Rows of coinlake_meta.workflow_action_history: opened with status 0, closed with 1, -1 or -2.
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Session } from '../core/destination.ts';
@@ -6,6 +6,8 @@ import type { Session } from '../core/destination.ts';
 export const RUN_IN_PROGRESS = 0;
 export const RUN_COMPLETE = 1;
 export const RUN_FAILED = -1;
+/** Committed, but an `error`-severity quality check failed: the data stays, the status says so (and the CLI exits 1). */
+export const RUN_FAILED_QUALITY = -2;
 
 /** Identity of a run. */
 export interface RunIds {
@@ -39,7 +41,7 @@ export async function openRun(
 
 /** Final figures of a run. */
 export interface RunOutcome {
-  status: typeof RUN_COMPLETE | typeof RUN_FAILED;
+  status: typeof RUN_COMPLETE | typeof RUN_FAILED | typeof RUN_FAILED_QUALITY;
   rowsExtracted: number;
   rowsLoaded: number;
   rowsQuarantined: number;

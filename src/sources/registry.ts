@@ -1,9 +1,13 @@
 // Every source plug-in, one line each. Adding a source does not touch the runner.
 import { TerminalError } from '../core/errors.ts';
 import type { Source, Stream } from '../core/source.ts';
+import { binanceSource } from './binance/binance-source.ts';
 import { coincapSource } from './coincap/coincap-source.ts';
+import { coinloreSource } from './coinlore/coinlore-source.ts';
+import { evmSource } from './evm/evm-source.ts';
+import { restSource } from './rest/rest-source.ts';
 
-export const SOURCES: Source[] = [coincapSource];
+export const SOURCES: Source[] = [coincapSource, binanceSource, coinloreSource, evmSource, restSource];
 
 /** Finds `source.stream` (e.g. `coincap.assets`); the error lists what exists. */
 export function findStream(name: string): { source: Source; stream: Stream<any> } {

@@ -36,7 +36,7 @@ export async function spineEnv(kind: WarehouseKind = 'duckdb', replayOpts: Repla
     session,
     lake,
     run: (job, opts = {}, runOpts = {}) =>
-      runJob(buildJob(job, opts, { baseUrls: { coincap: replay.coincapV2Url }, rateLimitPerMinute: 0, http: { minBackoffMs: 20, maxBackoffMs: 200, retries: 4 } }), { session, lake, progress: false, ...runOpts }),
+      runJob(buildJob(job, opts, { baseUrls: { coincap: replay.coincapV2Url, coinlore: replay.coinloreUrl, evm: replay.evmUrl, rest: replay.coingeckoUrl }, rateLimitPerMinute: 0, http: { minBackoffMs: 20, maxBackoffMs: 200, retries: 4 } }), { session, lake, progress: false, ...runOpts }),
     async close() {
       await session.close();
       await replay.close();

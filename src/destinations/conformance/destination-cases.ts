@@ -137,6 +137,7 @@ export function destinationCases(name: string, openSession: () => Promise<Sessio
 
     beforeEach(async () => {
       s = await openSession();
+      await ensureMetaTables(s); // merge writes change events
       await s.ensureSchema(SCHEMA);
     });
     afterEach(async () => {

@@ -119,10 +119,11 @@ export class DuckdbSession implements Session {
   async exportParquet(staging: string, dir: string, opts: ParquetExportOptions): Promise<void> {
     if (!/^\d{4}-\d{2}-\d{2}$/.test(opts.day)) throw new TerminalError(`invalid partition day "${opts.day}" (expected YYYY-MM-DD)`);
     await mkdir(dir, { recursive: true });
-    const day = sqlString(opts.day);
-    const dt = opts.partitionColumn
-      ? `COALESCE(CAST(CAST(${d.ident(opts.partitionColumn)} AS DATE) AS VARCHAR), ${day})`
-      : day;
+    const grain = opts.grain ?? 'day';
+    const day = sqlString(opts.day.slice(0, grain === 'year' ? 4 : grain === 'month' ? 7 : 10));
+    const column = opts.partitionColumn ? `CAST(${d.ident(opts.partitionColumn)} AS DATE)` : undefined;
+    const value = grain === 'year' ? `CAST(year(${column}) AS VARCHAR)` : grain === 'month' ? `strftime(${column}, '%Y-%m')` : `CAST(${column} AS VARCHAR)`;
+    const dt = column ? `COALESCE(${value}, ${day})` : day;
     const order = (opts.orderBy?.length ? opts.orderBy : [STAGING_ORDINAL]).map((c) => d.ident(c)).join(', ');
     const select = `SELECT * EXCLUDE (${d.ident(STAGING_ORDINAL)}), ${dt} AS dt FROM ${d.ident(staging)} ORDER BY ${order}`;
     const pattern = sqlString(`${opts.fileStem}_{i}`);

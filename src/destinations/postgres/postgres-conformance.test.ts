@@ -1,6 +1,7 @@
 // The shared destination conformance suites on PostgreSQL, in a database created for this file.
 import { afterAll, beforeAll } from 'vitest';
 import type { Session } from '../../core/destination.ts';
+import { changeCases } from '../conformance/change-cases.ts';
 import { destinationCases } from '../conformance/destination-cases.ts';
 import { writeModeCases } from '../conformance/write-mode-cases.ts';
 import { openPostgresSession } from './postgres-destination.ts';
@@ -18,6 +19,7 @@ afterAll(async () => {
 const open = () => openPostgresSession(db.url);
 
 writeModeCases(open);
+changeCases(open);
 
 destinationCases('postgres', open, {
   async killConnection(victim: Session) {

@@ -78,11 +78,13 @@ describe('registry and destination', () => {
       `SELECT table_schema || '.' || table_name AS t FROM information_schema.tables WHERE table_schema = 'coinlake_meta' ORDER BY 1`,
     );
     expect(tables.map((r) => r.t)).toEqual([
+      'coinlake_meta.backfill_chunk',
       'coinlake_meta.change_event',
       'coinlake_meta.ingestion_column_details',
       'coinlake_meta.ingestion_config',
       'coinlake_meta.ingestion_connection_info',
       'coinlake_meta.ingestion_state',
+      'coinlake_meta.quality_result',
       'coinlake_meta.workflow_action_history',
       'coinlake_meta.workflow_audit_details',
     ]);

@@ -1,0 +1,46 @@
+// `coinlake daily`: every enabled incremental job from its watermark to now, one run per job over the whole gap.
+import type { Command } from 'commander';
+import { resolveSettings } from '../catalog/settings.ts';
+import { parseInstant } from '../core/time.ts';
+import { runDaily, type DailyOutcome } from '../runner/daily.ts';
+import { withWarehouse, type GlobalOptions } from './cli-context.ts';
+import { replayEndpoints } from './replay-endpoints.ts';
+
+/** One line per job: what it loaded, that it was up to date, or why it failed. */
+export function dailyLine(o: DailyOutcome): string {
+  const name = `${o.job.job} ${o.job.connectionName}/${o.job.tableName}`;
+  const since = new Date(o.job.watermark).toISOString();
+  switch (o.kind) {
+    case 'up-to-date':
+      return `${name}: up to date (watermark ${since})`;
+    case 'failed':
+      return `${name}: FAILED — ${o.error}${o.runId ? ` (run ${o.runId})` : ''}`;
+    case 'ran': {
+      const s = o.summary;
+      const n = (v: number) => v.toLocaleString('en-US');
+      return `${name}: ${n(s.rowsLoaded)} rows since ${since} into ${s.table} (${n(s.load.inserted)} inserted, ${n(s.load.updated)} updated) from ${s.pages} page(s) — run ${s.runId} (process ${s.processId})`;
+    }
+  }
+}
+
+export function registerDailyCommand(program: Command, globals: () => GlobalOptions): void {
+  program
+    .command('daily')
+    .description('run every enabled incremental job from its watermark to now (a gap of several days is one run)')
+    .option('--to <date>', 'catch up to this instant instead of now (exclusive)')
+    .action(async (o: { to?: string }) => {
+      const g = globals();
+      const settings = resolveSettings({ replay: g.replay || undefined });
+      const replay = await replayEndpoints(settings.replay);
+      try {
+        await withWarehouse(g, async (session, lake) => {
+          const outcomes = await runDaily({ session, lake, endpoints: replay.endpoints, to: o.to ? parseInstant(o.to) : undefined, logLevel: g.logLevel, printLog: g.printLog });
+          const lines = outcomes.length ? outcomes.map(dailyLine) : ['no incremental jobs yet: run a backfill (or `coinlake run` an incremental job) first'];
+          process.stdout.write(lines.join('\n') + '\n');
+          if (outcomes.some((x) => x.kind === 'failed')) process.exitCode = 1;
+        });
+      } finally {
+        await replay.close();
+      }
+    });
+}

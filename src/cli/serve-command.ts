@@ -1,0 +1,50 @@
+// `coinlake serve`: the dashboard (page, read-only API, live events) and, on an embedded warehouse, the one process
+// that holds the DuckDB file: `coinlake run` in another terminal hands its job to it. Runs until Ctrl+C / SIGTERM.
+import path from 'node:path';
+import type { Command } from 'commander';
+import { resolveSettings } from '../catalog/settings.ts';
+import { ConfigError } from '../core/errors.ts';
+import { redactUrl } from '../http/redact.ts';
+import { startServeServer } from '../server/serve-server.ts';
+import type { GlobalOptions } from './cli-context.ts';
+
+function parsePort(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new ConfigError(`--port must be a number from 0 to 65535, got "${value}"`);
+  return Number(value);
+}
+
+export function registerServeCommand(program: Command, globals: () => GlobalOptions): void {
+  program
+    .command('serve')
+    .description('dashboard on http://127.0.0.1:8787: market trends, exchanges, candles, pipeline health, live updates; holds an embedded warehouse so `coinlake run` elsewhere hands its jobs here')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0: any free port)', '8787')
+    .option('--poll-ms <ms>', 'how often to look for runs committed by other processes', '2000')
+    .action(async (o: { host: string; port: string; pollMs: string }) => {
+      const g = globals();
+      const settings = resolveSettings({ warehouse: g.warehouse, lake: g.lake });
+      const server = await startServeServer({
+        warehouse: settings.warehouse,
+        lake: settings.lake,
+        host: o.host,
+        port: parsePort(o.port),
+        pollMs: Math.max(100, Number(o.pollMs) || 2000),
+        logLevel: g.logLevel,
+        onLockWait: (file, ms) => process.stderr.write(`waiting up to ${Math.round(ms / 1000)} s for ${file}: another process holds it\n`),
+      });
+      const out = (s: string) => process.stdout.write(s + '\n');
+      out(`coinlake serve — dashboard on ${server.url}`);
+      out(
+        server.markerPath
+          ? `warehouse ${settings.warehouse} is held by this process (pid ${process.pid}): \`coinlake run …\` in another terminal hands its job here; lake ${path.resolve(settings.lake)}`
+          : `warehouse ${redactUrl(settings.warehouse)}; other processes may load it at the same time (runs show up within ${o.pollMs} ms)`,
+      );
+      out('press Ctrl+C to stop');
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      out('stopping: waiting for a running job, then closing the warehouse');
+      await server.close();
+    });
+}

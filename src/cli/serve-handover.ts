@@ -1,0 +1,57 @@
+// `coinlake run` while `coinlake serve` holds the embedded warehouse: the job goes to the server (which owns the
+// DuckDB file) instead of failing on the file's lock. Found through the marker beside the warehouse, checked by a
+// health request; with --print-log the run's log is printed from its file afterwards.
+import { resolveSettings } from '../catalog/settings.ts';
+import type { Endpoints } from '../runner/job-builder.ts';
+import { RunFailedError, type RunSummary } from '../runner/run-job.ts';
+import { findRunningServe } from '../server/serve-marker.ts';
+import { handOverRun, readableRunLog } from '../server/run-handover.ts';
+import type { GlobalOptions } from './cli-context.ts';
+
+const LEVELS = ['debug', 'info', 'warning', 'error'] as const;
+const isLogLevel = (v: string | undefined): v is (typeof LEVELS)[number] => (LEVELS as readonly (string | undefined)[]).includes(v);
+
+/** The run as the command line gave it. */
+export interface HandOverJob {
+  job?: string;
+  section?: string;
+  tableName?: string;
+  options: { asset?: string; interval?: string; from?: string; to?: string; mode?: string };
+  endpoints: Endpoints;
+  /** The config file of a catalog run (absolute), if any. */
+  configFile?: string;
+}
+
+/**
+ * Hands the run to a running `coinlake serve` that holds the warehouse, if there is one: returns its summary and
+ * duration, or undefined when no server holds it (the caller then opens the warehouse itself).
+ */
+export async function handOverToServe(g: GlobalOptions, run: HandOverJob): Promise<{ summary: RunSummary; ms: number } | undefined> {
+  const { warehouse } = resolveSettings({ warehouse: g.warehouse, lake: g.lake });
+  const marker = await findRunningServe(warehouse);
+  if (!marker) return undefined;
+  process.stderr.write(`coinlake serve (pid ${marker.pid}, ${marker.url}) holds ${warehouse}: the job runs there (lake ${marker.lake})\n`);
+  const { asset, interval, from, to, mode } = run.options;
+  const apiKey = process.env.COINCAP_API_KEY || undefined;
+  const printLog = async (logPath: string) => {
+    if (g.printLog) process.stderr.write(await readableRunLog(logPath));
+  };
+  try {
+    const result = await handOverRun(
+      marker,
+      {
+        ...(run.job ? { job: run.job } : { section: run.section, tableName: run.tableName, config: { file: run.configFile, cwd: process.cwd() } }),
+        options: { asset, interval, from, to, mode },
+        endpoints: run.endpoints,
+        ...(apiKey ? { apiKey } : {}),
+        ...(isLogLevel(g.logLevel) ? { logLevel: g.logLevel } : {}),
+      },
+      (ahead) => process.stderr.write(`queued behind ${ahead} job(s) on the server\n`),
+    );
+    await printLog(result.summary.logPath);
+    return result;
+  } catch (err) {
+    if (err instanceof RunFailedError) await printLog(err.summary.logPath);
+    throw err;
+  }
+}

@@ -1,0 +1,134 @@
+// Change events of `merge` and `scd2`: one coinlake_meta.change_event row per inserted, updated or deleted key, with
+// before/after images and the changed columns as JSON text. Written set-based (INSERT … SELECT) inside the load's
+// transaction, each just BEFORE the statement that changes the rows, so the before image is still there to read.
+import type { Dialect, LoadContext, Session } from '../core/destination.ts';
+import type { ColumnSpec, TableSpec } from '../core/table.ts';
+
+/** The event table (created by ensureMetaTables). */
+export const CHANGE_EVENT_TABLE = 'coinlake_meta.change_event';
+
+/** What an event says happened to its key. */
+export type ChangeOperation = 'insert' | 'update' | 'delete';
+
+/** Where the events of one load come from: the target (alias `t`) and the staged batch (alias `s`). */
+export interface ChangeSource {
+  s: Session;
+  t: TableSpec;
+  /** The target table, quoted. */
+  target: string;
+  /** The staging table, quoted. */
+  staging: string;
+  ctx: LoadContext;
+  /** Extra condition on the target rows that count (scd2: `t.is_current`). */
+  targetFilter?: string;
+}
+
+/**
+ * The columns of a table's images: every data column (never lineage), the key, and the columns that make a change —
+ * data columns outside the key that are not `volatile` (volatile ones ride along in images but never make a change).
+ */
+export function imageColumns(t: TableSpec): { image: ColumnSpec[]; key: ColumnSpec[]; compared: ColumnSpec[] } {
+  const keys = new Set(t.primaryKey);
+  const key = t.primaryKey.map((k) => {
+    const c = t.columns.find((x) => x.name === k);
+    if (!c) throw new Error(`primary key column "${k}" is not a column of ${t.schema}.${t.name}`);
+    return c;
+  });
+  return { image: t.columns, key, compared: t.columns.filter((c) => !keys.has(c.name) && !c.volatile) };
+}
+
+/** `'{' || '"a":' || <json of alias.a> || ',"b":' || … || '}'`: the same text on every dialect (Dialect.jsonValue). */
+export function jsonObjectSql(d: Dialect, alias: string, columns: ColumnSpec[]): string {
+  if (columns.length === 0) return `'{}'`;
+  const parts = columns.map((c, i) => `'${i === 0 ? '{' : ','}"${c.name}":' || ${d.jsonValue(`${alias}.${d.ident(c.name)}`, c.type)}`);
+  return `${parts.join(' || ')} || '}'`;
+}
+
+/** JSON array text of the columns whose values differ between aliases `a` and `b`, in table order, e.g. `["price"]`. */
+export function changedColumnsSql(d: Dialect, columns: ColumnSpec[], a: string, b: string): string {
+  if (columns.length === 0) return `'[]'`;
+  const pieces = columns.map((c) => `COALESCE(CASE WHEN ${a}.${d.ident(c.name)} IS DISTINCT FROM ${b}.${d.ident(c.name)} THEN ',"${c.name}"' END, '')`);
+  return `'[' || substr(${pieces.join(' || ')}, 2) || ']'`;
+}
+
+/** `a.c1 IS DISTINCT FROM b.c1 OR …`: the rows differ in a column that makes a change. */
+export function differsSql(d: Dialect, columns: ColumnSpec[], a: string, b: string): string {
+  return columns.map((c) => `${a}.${d.ident(c.name)} IS DISTINCT FROM ${b}.${d.ident(c.name)}`).join(' OR ');
+}
+
+/** `a.k1 = b.k1 AND …` over the table's key. */
+export function keyMatchSql(d: Dialect, t: TableSpec, a: string, b: string): string {
+  return t.primaryKey.map((k) => `${a}.${d.ident(k)} = ${b}.${d.ident(k)}`).join(' AND ');
+}
+
+/** The qualified name events and audit rows carry: `schema.table`. */
+export function qualifiedName(t: TableSpec): string {
+  return `${t.schema}.${t.name}`;
+}
+
+/** A SQL string literal of validated JSON text (column names are identifiers, so nothing needs escaping). */
+function allColumnsLiteral(columns: ColumnSpec[]): string {
+  return `'${JSON.stringify(columns.map((c) => c.name))}'`;
+}
+
+/** The event time of every event of a load: its loadedAt, bound as the third parameter of insertEvents. */
+const EVENT_TIME = 'CAST($3 AS TIMESTAMPTZ)';
+
+/** INSERT … SELECT of events; `select` gives primary_key, operation, before, after, changed_columns, event_time, then `FROM …`. */
+function insertEvents(src: ChangeSource, select: string): Promise<number> {
+  return src.s.exec(
+    `INSERT INTO ${CHANGE_EVENT_TABLE} (event_id, process_id, table_name, primary_key, operation, "before", "after", changed_columns, event_time)
+     SELECT nextval('coinlake_meta.event_id_seq'), CAST($1 AS BIGINT), CAST($2 AS VARCHAR), ${select}`,
+    [src.ctx.processId, qualifiedName(src.t), src.ctx.loadedAt],
+  );
+}
+
+/**
+ * 'update' events for target rows whose key is staged with different values in a column that makes a change.
+ * Call before the UPDATE (or the scd2 close) that applies them. Returns the number of events.
+ */
+export function recordUpdates(src: ChangeSource): Promise<number> {
+  const d = src.s.dialect;
+  const { image, key, compared } = imageColumns(src.t);
+  if (compared.length === 0) return Promise.resolve(0);
+  const filter = src.targetFilter ? `${src.targetFilter} AND ` : '';
+  return insertEvents(
+    src,
+    `${jsonObjectSql(d, 's', key)}, 'update', ${jsonObjectSql(d, 't', image)}, ${jsonObjectSql(d, 's', image)},
+       ${changedColumnsSql(d, compared, 't', 's')}, ${EVENT_TIME}
+       FROM ${src.target} AS t JOIN ${src.staging} AS s ON ${keyMatchSql(d, src.t, 't', 's')}
+      WHERE ${filter}(${differsSql(d, compared, 't', 's')})`,
+  );
+}
+
+/**
+ * 'insert' events for staged keys the target lacks; changed_columns lists every column that can make a change, with
+ * the key. Call before the INSERT. Returns the number of events.
+ */
+export function recordInserts(src: ChangeSource): Promise<number> {
+  const d = src.s.dialect;
+  const { image, key, compared } = imageColumns(src.t);
+  const filter = src.targetFilter ? ` AND ${src.targetFilter}` : '';
+  return insertEvents(
+    src,
+    `${jsonObjectSql(d, 's', key)}, 'insert', NULL, ${jsonObjectSql(d, 's', image)}, ${allColumnsLiteral([...key, ...compared])}, ${EVENT_TIME}
+       FROM ${src.staging} AS s
+      WHERE NOT EXISTS (SELECT 1 FROM ${src.target} AS t WHERE ${keyMatchSql(d, src.t, 't', 's')}${filter})`,
+  );
+}
+
+/**
+ * 'delete' events for target keys absent from the batch (merge with deleteMissing, scd2 with closeMissing);
+ * changed_columns lists every column that can make a change, with the key. Call before the DELETE (or close).
+ */
+export function recordDeletes(src: ChangeSource): Promise<number> {
+  const d = src.s.dialect;
+  const { image, key, compared } = imageColumns(src.t);
+  const filter = src.targetFilter ? `${src.targetFilter} AND ` : '';
+  return insertEvents(
+    src,
+    `${jsonObjectSql(d, 't', key)}, 'delete', ${jsonObjectSql(d, 't', image)}, NULL, ${allColumnsLiteral([...key, ...compared])}, ${EVENT_TIME}
+       FROM ${src.target} AS t
+      WHERE ${filter}NOT EXISTS (SELECT 1 FROM ${src.staging} AS s WHERE ${keyMatchSql(d, src.t, 't', 's')})`,
+  );
+}

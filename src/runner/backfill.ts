@@ -1,0 +1,408 @@
+// `coinlake backfill`: a time range of one job (per symbol) split into chunks, extracted with bounded concurrency,
+// committed in groups — each chunk's data, its backfill_chunk record, its job's state and the run's progress in one
+// transaction — under ONE run row. A killed backfill, run again, skips the committed chunks and loads no duplicates.
+import { intervalMs, intervalTableSuffix, isCandleInterval } from '../core/candle-interval.ts';
+import type { LoadResult, Session } from '../core/destination.ts';
+import { ConfigError, TerminalError, errorMessage } from '../core/errors.ts';
+import type { Job } from '../core/job.ts';
+import type { StreamParams, TimeWindow } from '../core/source.ts';
+import type { Row, TableSpec } from '../core/table.ts';
+import { HttpClient } from '../http/http-client.ts';
+import type { LocalLake, QuarantineEntry } from '../lake/local-lake.ts';
+import { BACKFILL_CHUNK_TABLE, committedWindows, isCovered, planWindows, recordChunks, type Chunk } from './backfill-chunks.ts';
+import { gapLine, gapReport, type GapReport } from './gap-report.ts';
+import { buildJob, type Endpoints } from './job-builder.ts';
+import { createBarProgress, type BarProgress } from './progress.ts';
+import { RUN_COMPLETE, closeRun } from './run-history.ts';
+import { RunFailedError } from './run-job.ts';
+import {
+  commitBatch,
+  extractBatch,
+  failRunScope,
+  landQuarantine,
+  openRunScope,
+  publishCurated,
+  type ExtractedBatch,
+} from './run-steps.ts';
+import { readState, writeState } from './state-store.ts';
+
+const DAY = 86_400_000;
+
+/** What to backfill. */
+export interface BackfillRequest {
+  /** Job name, e.g. `binance.klines`. */
+  job: string;
+  /** Range of the backfill, [from, to). */
+  from: Date;
+  to: Date;
+  /** One job per symbol (the stream's `asset`/`symbol` param); empty: one job without a symbol. */
+  symbols: string[];
+  /** Other stream params, e.g. `{ interval: '1m' }`. */
+  params?: StreamParams;
+  /** Chunks extracted at once. Default 4. */
+  concurrency?: number;
+  /** Stop starting chunks once this many rows were loaded (the rest is left for a rerun). */
+  limitRows?: number;
+  /** Chunk length in ms. Default one UTC day (100 candles for intervals longer than a day). */
+  chunkMs?: number;
+  endpoints?: Endpoints;
+}
+
+export interface BackfillOptions {
+  session: Session;
+  lake: LocalLake;
+  logLevel?: string;
+  printLog?: boolean;
+  signal?: AbortSignal;
+  /** Show progress on stderr (a bar on a TTY, lines elsewhere). Default: only on a TTY. */
+  progress?: boolean;
+  /** Plain progress lines at most this often. Default 5 s. */
+  progressIntervalMs?: number;
+  /** Most rows one transaction commits (several chunks are grouped up to this). Default 200 000. */
+  maxRowsPerCommit?: number;
+  /** Test hook: runs inside every group's transaction just before COMMIT. */
+  beforeCommit?: () => Promise<void>;
+}
+
+/** What a backfill did. */
+export interface BackfillSummary {
+  processId: number;
+  runId: string;
+  job: string;
+  table: string;
+  status: number;
+  chunks: { total: number; skipped: number; committed: number; remaining: number };
+  commits: number;
+  pages: number;
+  rowsExtracted: number;
+  rowsLoaded: number;
+  rowsQuarantined: number;
+  load: LoadResult;
+  /** Stopped early because of `limitRows`. */
+  stoppedAtLimit: boolean;
+  gaps: GapReport[];
+  logPath: string;
+}
+
+/** One symbol's job within the backfill. */
+interface SymbolJob {
+  key: string;
+  job: Job;
+  symbol?: string;
+  /** Chunks in time order and which of them are committed (skipped ones included). */
+  windows: TimeWindow[];
+  done: boolean[];
+}
+
+interface ReadyChunk {
+  target: SymbolJob;
+  index: number;
+  chunk: Chunk;
+  batch: ExtractedBatch;
+}
+
+/** The default chunk: a UTC day, or 100 candles when one candle is longer than a day. */
+export function defaultChunkMs(params: StreamParams): number {
+  const iv = String(params.interval ?? '');
+  return isCandleInterval(iv) && intervalMs(iv) > DAY ? 100 * intervalMs(iv) : DAY;
+}
+
+/** Builds the per-symbol jobs of a request; they all write one table. */
+function symbolJobs(req: BackfillRequest): { jobs: Job[]; table: TableSpec; runTable: string } {
+  const symbols = req.symbols.length ? req.symbols : [undefined];
+  const jobs = symbols.map((symbol) => {
+    const params: StreamParams = { ...req.params, ...(symbol ? { symbol, asset: symbol } : {}) };
+    const probe = buildJob(req.job, { params }, req.endpoints);
+    const iv = String(params.interval ?? '');
+    const suffix = isCandleInterval(iv) ? intervalTableSuffix(iv) : iv;
+    const tableName = [probe.stream.name, symbol, suffix].filter(Boolean).join('_').toUpperCase();
+    const job = buildJob(req.job, { params, tableName }, req.endpoints);
+    job.table = job.stream.tableFor?.(job.params) ?? job.stream.table;
+    return job;
+  });
+  const [first] = jobs;
+  if (!first.incremental) throw new ConfigError(`job ${req.job} is not a time series; a backfill needs a stream with a cursor`);
+  const iv = String(req.params?.interval ?? '');
+  const runTable = [first.stream.name, isCandleInterval(iv) ? intervalTableSuffix(iv) : iv].filter(Boolean).join('_').toUpperCase();
+  return { jobs, table: first.table, runTable };
+}
+
+/** `watermark` of a state object, when it has one. */
+function watermarkOf(state: unknown): number | undefined {
+  const w = (state as { watermark?: unknown } | undefined)?.watermark;
+  return typeof w === 'number' ? w : undefined;
+}
+
+/**
+ * Runs a backfill to the end (or to `limitRows`). Throws RunFailedError after recording status -1; the chunks
+ * committed until then stay, and a rerun continues from them.
+ */
+export async function runBackfill(req: BackfillRequest, opts: BackfillOptions): Promise<BackfillSummary> {
+  const { session, lake } = opts;
+  if (req.to.getTime() <= req.from.getTime()) throw new ConfigError(`--to (${req.to.toISOString()}) must be after --from (${req.from.toISOString()})`);
+  const concurrency = Math.max(1, Math.floor(req.concurrency ?? 4));
+  const { jobs, table, runTable } = symbolJobs(req);
+  const first = jobs[0];
+  const chunkMs = req.chunkMs ?? defaultChunkMs(first.params);
+  const scope = await openRunScope(session, lake, {
+    connectionName: first.connectionName,
+    tableName: runTable,
+    window: { start: req.from, end: req.to },
+    logLevel: opts.logLevel,
+    printLog: opts.printLog,
+  });
+  const { log, processId, runId, logPath } = scope;
+  const figures = { pages: 0, extracted: 0, loaded: 0, pending: 0, quarantined: 0, commits: 0, committedChunks: 0 };
+  const load: LoadResult = { inserted: 0, updated: 0, deleted: 0 };
+  const lakePaths: string[] = [];
+  const windows = planWindows(req.from, req.to, chunkMs);
+  const targets: SymbolJob[] = [];
+  let skipped = 0;
+  let stoppedAtLimit = false;
+  let bar: BarProgress | undefined;
+  try {
+    const keys = jobs.map((j) => `${j.connectionName}/${j.tableName}`);
+    const committed = await committedWindows(session, keys, req.from, req.to);
+    for (const [i, job] of jobs.entries()) {
+      const done = windows.map((w) => isCovered(w, committed.get(keys[i]) ?? []));
+      skipped += done.filter(Boolean).length;
+      targets.push({ key: keys[i], job, symbol: req.symbols[i], windows, done });
+    }
+    const total = windows.length * targets.length;
+    log.info({ job: req.job, symbols: req.symbols, from: req.from.toISOString(), to: req.to.toISOString(), chunks: total, skipped, chunkMs, concurrency }, 'backfill started');
+    const progress = createBarProgress(`${req.job}${req.symbols.length ? ` ${req.symbols.join(',')}` : ''}`, {
+      total,
+      initial: skipped,
+      enabled: opts.progress ?? Boolean(process.stderr.isTTY),
+      intervalMs: opts.progressIntervalMs,
+    });
+    bar = progress;
+
+    // Work in time order, symbols side by side, so every symbol's state advances as chunks commit.
+    const queue: { target: SymbolJob; index: number }[] = [];
+    for (let i = 0; i < windows.length; i++) for (const target of targets) if (!target.done[i]) queue.push({ target, index: i });
+
+    const http = new HttpClient({ ...first.http, rateLimitPerMinute: first.rateLimitPerMinute, headers: first.headers, logger: log });
+    const abort = new AbortController();
+    const signal = opts.signal ? AbortSignal.any([opts.signal, abort.signal]) : abort.signal;
+    let page = 0;
+    const ready: ReadyChunk[] = [];
+    let wake: (() => void) | undefined;
+    const notify = () => {
+      wake?.();
+      wake = undefined;
+    };
+    let workersLeft = Math.min(concurrency, queue.length);
+    let failure: unknown;
+    let stop = false;
+
+    const worker = async () => {
+      try {
+        while (!stop && !failure) {
+          // Back-pressure: do not run far ahead of the committer.
+          while (ready.length >= concurrency * 4 && !stop && !failure) await new Promise<void>((r) => setTimeout(r, 5));
+          const next = queue.shift();
+          if (!next || stop || failure) break;
+          const { target, index } = next;
+          const window = target.windows[index];
+          const batch = await extractBatch(scope, target.job, { http, window, signal, table, nextPage: () => ++page });
+          figures.pages += batch.pages;
+          figures.pending += batch.rows.length;
+          ready.push({ target, index, chunk: { job: target.key, window }, batch });
+          // --limit: no new chunk once the rows loaded and on their way reach it.
+          if (req.limitRows !== undefined && figures.loaded + figures.pending >= req.limitRows && queue.length > 0) {
+            stoppedAtLimit = true;
+            stop = true;
+            log.info({ rows: figures.loaded + figures.pending, limit: req.limitRows }, 'row limit reached; the remaining chunks are left for a rerun');
+          }
+          notify();
+        }
+      } catch (err) {
+        failure ??= err;
+        abort.abort(err);
+      } finally {
+        workersLeft--;
+        notify();
+      }
+    };
+
+    const commitGroup = async (group: ReadyChunk[]) => {
+      const rows: Row[] = [];
+      const quarantined: QuarantineEntry[] = [];
+      const pages: string[] = [];
+      let extracted = 0;
+      for (const r of group) {
+        for (const row of r.batch.rows) rows.push(row);
+        quarantined.push(...r.batch.quarantined);
+        pages.push(...r.batch.lakePaths);
+        extracted += r.batch.records;
+      }
+      const qFile = await landQuarantine(scope, table, quarantined);
+      // The state each job reaches once this group commits: the end of its unbroken run of committed chunks.
+      for (const r of group) r.target.done[r.index] = true;
+      const states = new Map<SymbolJob, unknown>();
+      for (const t of new Set(group.map((r) => r.target))) {
+        let prefix = 0;
+        while (prefix < t.done.length && t.done[prefix]) prefix++;
+        if (prefix === 0 || !t.job.stream.stateAfter) continue;
+        states.set(t, t.job.stream.stateAfter(t.job.params, { start: req.from, end: t.windows[prefix - 1].end }));
+      }
+      const groupNo = figures.commits + 1;
+      const committedAt = new Date();
+      const result = await commitBatch(scope, {
+        table,
+        rows,
+        writeMode: first.writeMode,
+        lockKey: `${first.connectionName}/${runTable}`,
+        fileStem: `${runId}-${String(groupNo).padStart(5, '0')}`,
+        // Per-chunk audit rows would skew the table's delta statistics; chunks skip it.
+        afterLoad: false,
+        inTransaction: async (groupLoad) => {
+          await recordChunks(session, processId, group.map((r) => ({ chunk: r.chunk, rows: r.batch.rows.length })), committedAt);
+          for (const [t, next] of states) {
+            const current = await readState(session, t.job.connectionName, t.job.tableName);
+            const was = watermarkOf(current);
+            const now = watermarkOf(next);
+            if (now !== undefined && (was === undefined || now > was)) await writeState(session, t.job.connectionName, t.job.tableName, next, processId);
+          }
+          await updateRunProgress(session, processId, {
+            rowsExtracted: figures.extracted + extracted,
+            rowsLoaded: figures.loaded + rows.length,
+            rowsQuarantined: figures.quarantined + quarantined.length,
+            details: { chunks: { total, skipped, committed: figures.committedChunks + group.length }, load: sumLoad(load, groupLoad) },
+          });
+          await opts.beforeCommit?.();
+        },
+      });
+      figures.commits = groupNo;
+      figures.extracted += extracted;
+      figures.loaded += rows.length;
+      figures.pending -= rows.length;
+      figures.quarantined += quarantined.length;
+      figures.committedChunks += group.length;
+      Object.assign(load, sumLoad(load, result.load));
+      lakePaths.push(...pages, ...(qFile ? [qFile] : []), ...(await publishCurated(scope, result.curated)));
+      log.debug({ group: groupNo, chunks: group.length, rows: rows.length, ...result.load }, 'chunks committed');
+      progress.update(skipped + figures.committedChunks, { rows: figures.loaded });
+    };
+
+    const workers = Array.from({ length: workersLeft }, () => worker());
+    const maxRows = opts.maxRowsPerCommit ?? 200_000;
+    // One committer: takes every chunk that is ready (up to maxRows, 1000 chunks) and commits them together.
+    for (;;) {
+      if (ready.length === 0) {
+        if (workersLeft === 0 || failure) break;
+        await new Promise<void>((r) => (wake = r));
+        continue;
+      }
+      const group: ReadyChunk[] = [];
+      let rows = 0;
+      while (ready.length > 0 && group.length < 1000 && (group.length === 0 || rows + ready[0].batch.rows.length <= maxRows)) {
+        const r = ready.shift()!;
+        rows += r.batch.rows.length;
+        group.push(r);
+      }
+      try {
+        // Stopped from outside (signal): chunks not yet committed are left for a rerun.
+        signal.throwIfAborted();
+        await commitGroup(group);
+      } catch (err) {
+        failure ??= err;
+        abort.abort(err);
+        break;
+      }
+    }
+    await Promise.allSettled(workers);
+    progress.done();
+    if (failure) throw failure;
+
+    const gaps: GapReport[] = [];
+    for (const t of targets) {
+      const spec = t.job.stream.series?.(t.job.params);
+      if (spec) gaps.push(await gapReport(session, table, spec, req.from, req.to));
+    }
+    for (const g of gaps) if (g.missing > 0) log.warn({ gap: gapLine(g) }, 'missing candles');
+    const chunks = { total: windows.length * targets.length, skipped, committed: figures.committedChunks, remaining: windows.length * targets.length - skipped - figures.committedChunks };
+    const details = {
+      job: req.job,
+      symbols: req.symbols,
+      params: req.params ?? {},
+      chunkMs,
+      concurrency,
+      chunks,
+      commits: figures.commits,
+      pages: figures.pages,
+      load,
+      stoppedAtLimit,
+      chunkTable: BACKFILL_CHUNK_TABLE,
+      gaps,
+    };
+    await closeRun(session, processId, {
+      status: RUN_COMPLETE,
+      rowsExtracted: figures.extracted,
+      rowsLoaded: figures.loaded,
+      rowsQuarantined: figures.quarantined,
+      lakePaths: summarizePaths(lakePaths),
+      details,
+    });
+    log.info({ ...chunks, rowsLoaded: figures.loaded, ...load, stoppedAtLimit }, 'backfill complete');
+    return {
+      processId,
+      runId,
+      job: req.job,
+      table: `${table.schema}.${table.name}`,
+      status: RUN_COMPLETE,
+      chunks,
+      commits: figures.commits,
+      pages: figures.pages,
+      rowsExtracted: figures.extracted,
+      rowsLoaded: figures.loaded,
+      rowsQuarantined: figures.quarantined,
+      load,
+      stoppedAtLimit,
+      gaps,
+      logPath,
+    };
+  } catch (err) {
+    bar?.done();
+    await failRunScope(scope, err, {
+      rowsExtracted: figures.extracted,
+      rowsLoaded: figures.loaded,
+      rowsQuarantined: figures.quarantined,
+      lakePaths: summarizePaths(lakePaths),
+      details: { chunks: { total: windows.length * targets.length, skipped, committed: figures.committedChunks }, load },
+    });
+    throw new RunFailedError({ processId, runId, logPath, job: req.job }, err instanceof Error ? err : new TerminalError(errorMessage(err)));
+  } finally {
+    log.flush?.();
+  }
+}
+
+function sumLoad(a: LoadResult, b: LoadResult): LoadResult {
+  return { inserted: a.inserted + b.inserted, updated: a.updated + b.updated, deleted: a.deleted + b.deleted };
+}
+
+/** Sets the running figures of an open run (status stays 0), so `coinlake status` shows a backfill's progress. */
+async function updateRunProgress(
+  s: Session,
+  processId: number,
+  f: { rowsExtracted: number; rowsLoaded: number; rowsQuarantined: number; details: unknown },
+): Promise<void> {
+  await s.exec(
+    `UPDATE coinlake_meta.workflow_action_history SET rows_extracted = $2, rows_loaded = $3, rows_quarantined = $4, details = $5 WHERE process_id = $1`,
+    [processId, f.rowsExtracted, f.rowsLoaded, f.rowsQuarantined, JSON.stringify(f.details)],
+  );
+}
+
+/**
+ * A backfill lands thousands of files; the run row keeps the lake folders they are in (with a count per folder)
+ * rather than every path, so 1,000 chunks stay one light record.
+ */
+function summarizePaths(paths: string[]): string[] {
+  const byDir = new Map<string, number>();
+  for (const p of paths) {
+    const dir = p.slice(0, Math.max(0, p.lastIndexOf('/')));
+    byDir.set(dir, (byDir.get(dir) ?? 0) + 1);
+  }
+  return [...byDir].map(([dir, n]) => `${dir}/ (${n} file${n === 1 ? '' : 's'})`);
+}

@@ -1,0 +1,117 @@
+// DuckDB SQL that reads a CryptoDataDownload file in bulk: read_csv with explicit columns and typed values, the
+// banner and header skipped, malformed lines kept in a rejects table with their line numbers; then normalisation in
+// SQL — epoch s/ms/µs/ns by magnitude, symbol → canonical `BASE-QUOTE`, and a reason for rows that parse but
+// cannot be candles.
+import { intervalMs, type CandleInterval } from '../../core/candle-interval.ts';
+import { canonicalPair, canonicalPairSql } from '../pair-symbol.ts';
+import type { CddLayout, CddRole } from './cdd-file.ts';
+
+const TYPES: Record<CddRole, string> = {
+  unix: 'BIGINT',
+  date: 'VARCHAR',
+  symbol: 'VARCHAR',
+  open: 'DOUBLE',
+  high: 'DOUBLE',
+  low: 'DOUBLE',
+  close: 'DOUBLE',
+  volume_base: 'DOUBLE',
+  volume_quote: 'DOUBLE',
+  tradecount: 'DOUBLE',
+};
+
+/** Values a candle cannot do without: an empty one is a malformed line, not a NULL. */
+const NOT_NULL: CddRole[] = ['unix', 'symbol', 'open', 'high', 'low', 'close', 'volume_base', 'volume_quote'];
+const NUMBERS = ['open', 'high', 'low', 'close', 'volume_base', 'volume_quote'];
+/** 2009-01-03, the first Bitcoin block, in µs: no candle is older. */
+const EARLIEST_US = 1_230_940_800_000_000;
+
+/** A SQL string literal (DuckDB strings have no backslash escapes). */
+export function sqlText(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+/** Column name read_csv gives a header column: its role, or `extra_<i>` for columns coinlake does not load. */
+function columnName(c: { index: number; role?: CddRole }): string {
+  return c.role ?? `extra_${c.index}`;
+}
+
+/**
+ * `read_csv(…)` of the file with every column named and typed. With `rejects`, lines that do not parse (wrong
+ * number of columns, a value of the wrong type, an empty required value) go to that temp table with their line
+ * number instead of failing the read; without it they are skipped.
+ */
+export function readCsvSql(layout: CddLayout, rejects?: { table: string; scan: string }): string {
+  const columns = layout.columns.map((c) => `${sqlText(columnName(c))}: '${c.role ? TYPES[c.role] : 'VARCHAR'}'`).join(', ');
+  const options = [
+    `skip = ${layout.skipLines + 1}`,
+    'header = false',
+    "delim = ','",
+    `columns = {${columns}}`,
+    `force_not_null = [${NOT_NULL.map((r) => sqlText(r)).join(', ')}]`,
+    rejects ? `store_rejects = true, rejects_table = ${sqlText(rejects.table)}, rejects_scan = ${sqlText(rejects.scan)}` : 'ignore_errors = true',
+  ];
+  return `read_csv(${sqlText(layout.file)}, ${options.join(', ')})`;
+}
+
+/** Epoch in s, ms, µs or ns (told apart by magnitude, as core/time epochToMs) → µs. */
+export function epochMicrosSql(expr: string): string {
+  // BETWEEN rather than abs(): abs() of the smallest BIGINT overflows.
+  return `(CASE WHEN ${expr} BETWEEN -99999999999 AND 99999999999 THEN ${expr} * 1000000
+    WHEN ${expr} BETWEEN -99999999999999 AND 99999999999999 THEN ${expr} * 1000
+    WHEN ${expr} BETWEEN -99999999999999999 AND 99999999999999999 THEN ${expr}
+    ELSE ${expr} // 1000 END)`;
+}
+
+/**
+ * Canonical pair of the `symbol` column: the first row's symbol (and the pair the volume columns name) are settled
+ * here in JS, so the common case is one string comparison per row; anything else goes through the SQL rule.
+ */
+function pairSql(layout: CddLayout): string {
+  const known = new Map<string, string>();
+  const hint = { base: layout.baseAsset, quote: layout.quoteAsset };
+  if (layout.firstSymbol) {
+    const p = canonicalPair(layout.firstSymbol, hint);
+    if (p) known.set(layout.firstSymbol, p);
+  }
+  if (layout.baseAsset && layout.quoteAsset) known.set(`${layout.baseAsset}${layout.quoteAsset}`, `${layout.baseAsset}-${layout.quoteAsset}`);
+  const whens = [...known].map(([raw, pair]) => `WHEN symbol = ${sqlText(raw)} THEN ${sqlText(pair)}`).join(' ');
+  return `CASE ${whens} ELSE ${canonicalPairSql('symbol')} END`;
+}
+
+/**
+ * SELECT over the file with the typed source columns plus `us` (open time in µs), `pair` and `reason` (NULL for a
+ * good row, else why the row cannot be a candle). `nowMs` bounds the plausible open times.
+ */
+export function normalizedSql(layout: CddLayout, interval: CandleInterval, read: string, nowMs: number): string {
+  const stepUs = interval === '1w' || interval === '1M' ? undefined : intervalMs(interval) * 1000;
+  const latestUs = (nowMs + 86_400_000) * 1000;
+  const finite = NUMBERS.map((c) => `isfinite(${c})`).join(' AND ');
+  const negative = NUMBERS.map((c) => `${c} < 0`).join(' OR ');
+  const hasTrades = layout.columns.some((c) => c.role === 'tradecount');
+  const reason = `CASE
+      WHEN pair IS NULL THEN concat('symbol "', symbol, '" is not a pair (BASE/QUOTE, or a known quote asset at the end)')
+      WHEN us < ${EARLIEST_US} OR us > ${latestUs} THEN concat('timestamp ', unix, ' is out of range')
+      ${stepUs ? `WHEN us % ${stepUs} <> 0 THEN concat('open time ', unix, ' is not on the ${interval} grid')` : ''}
+      WHEN NOT (${finite}) THEN 'a price or volume is not a finite number'
+      WHEN ${negative} THEN 'a price or volume is negative'
+      ${hasTrades ? `WHEN NOT isfinite(tradecount) OR tradecount < 0 OR tradecount > 1e15 THEN 'tradecount is not a count'` : ''}
+    END`;
+  return `SELECT *, ${reason} AS reason FROM (
+    SELECT unix, symbol, open, high, low, close, volume_base, volume_quote, ${hasTrades ? 'tradecount' : 'CAST(NULL AS DOUBLE) AS tradecount'},
+      ${epochMicrosSql('unix')} AS us, ${pairSql(layout)} AS pair
+    FROM ${read})`;
+}
+
+/** The candle columns from a normalised row (`n`): invalid rows get a NULL `ts` so they can be found and removed. */
+export function candleSelectSql(exchangeParam: string): string {
+  return `${exchangeParam} AS exchange, pair AS symbol, CASE WHEN reason IS NULL THEN make_timestamptz(us) END AS ts,
+    open, high, low, close, volume_base, volume_quote, CASE WHEN reason IS NULL THEN CAST(round(tradecount) AS BIGINT) END AS trade_count`;
+}
+
+/** Lake folder value (`dt=`) of a timestamptz column at a grain, without time-zone arithmetic per row. */
+export function lakePartitionSql(column: string, grain: 'day' | 'month' | 'year' = 'day'): string {
+  const utc = `make_timestamp(epoch_us(${column}))`;
+  if (grain === 'year') return `CAST(year(${utc}) AS VARCHAR)`;
+  if (grain === 'month') return `strftime(${utc}, '%Y-%m')`;
+  return `CAST(CAST(${utc} AS DATE) AS VARCHAR)`;
+}
