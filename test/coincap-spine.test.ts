@@ -152,6 +152,37 @@ describe.each(WAREHOUSES)('on %s', (kind) => {
     });
   });
 
+  describe('values that do not fit their column', () => {
+    it('default: the value loads as NULL, is quarantined with the reason, the rest load', async () => {
+      env = await spineEnv(kind);
+      const data = env.replay.getData('assets');
+      env.replay.setData('assets', [{ ...data[0], priceUsd: 'n/a' }, ...data.slice(1)]);
+      const s = await env.run('coincap.assets');
+      expect([s.rowsLoaded, s.rowsQuarantined]).toEqual([100, 1]);
+      const [row] = await env.session.query<{ price_usd: number | null }>(`SELECT price_usd FROM coinlake.coincap_assets WHERE id = $1`, [data[0].id]);
+      expect(row.price_usd).toBeNull();
+      const q = s.lakePaths.find((p) => p.startsWith('quarantine/'))!;
+      const entry = JSON.parse(readFileSync(path.join(env.lake.root, q), 'utf8').trim());
+      expect(entry).toMatchObject({ table: 'coincap_assets', field: 'priceUsd', value: 'n/a', reason: '"n/a" is not a number' });
+    });
+
+    it('strict: the run fails cleanly and the table stays as it was', async () => {
+      env = await spineEnv(kind);
+      await env.run('coincap.assets');
+      const before = await env.session.query(`SELECT id, price_usd, _run_id FROM coinlake.coincap_assets ORDER BY id`);
+      const data = env.replay.getData('assets');
+      env.replay.setData('assets', [{ ...data[0], priceUsd: 'n/a' }, ...data.slice(1)]);
+      const { buildJob } = await import('../src/runner/job-builder.ts');
+      const { runJob } = await import('../src/runner/run-job.ts');
+      const job = { ...buildJob('coincap.assets', {}, { baseUrls: { coincap: env.replay.coincapV2Url }, rateLimitPerMinute: 0 }), onInvalid: 'strict' as const };
+      const err = await runJob(job, { session: env.session, lake: env.lake, progress: false }).catch((e) => e);
+      expect(err.message).toMatch(/^invalid value "n\/a" in field "priceUsd" of coincap_assets \(http:\/\/127\.0\.0\.1:\d+\/v2\/assets\?limit=2000&offset=0\): "n\/a" is not a number$/);
+      expect(await env.session.query(`SELECT id, price_usd, _run_id FROM coinlake.coincap_assets ORDER BY id`)).toEqual(before);
+      const runs = await env.session.query<{ execution_status: number }>(`SELECT execution_status FROM coinlake_meta.workflow_action_history ORDER BY process_id`);
+      expect(runs.map((r) => r.execution_status)).toEqual([1, -1]);
+    });
+  });
+
   describe('incremental history', () => {
     it('days 1–10 then 1–20 load each point once; the watermark is the last time', async () => {
       env = await spineEnv(kind);

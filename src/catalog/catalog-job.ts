@@ -132,6 +132,7 @@ export function catalogJob(conn: Connection, ing: Ingestion, opts: CatalogRunOpt
     window: parseWindow(opts.from ?? text(from), opts.to ?? text(to)),
     incremental: plan.incremental,
     onMissing: ing.on_missing,
+    onInvalid: ing.on_invalid,
     http: endpoints.http,
   };
 }

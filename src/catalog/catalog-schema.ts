@@ -11,6 +11,7 @@ export const AUTH_TYPES = ['none', 'bearer', 'basic'] as const;
 export const INGESTION_TYPES = ['REQUEST', 'REQUEST_PAYLOAD', 'FILE', 'STREAM', 'RPC'] as const;
 export const LOAD_TYPES = ['FULL', 'INCR'] as const;
 export const MISSING_POLICIES = ['null', 'fail'] as const;
+export const INVALID_POLICIES = ['null', 'strict'] as const;
 export const LOG_LEVELS = ['debug', 'info', 'warning', 'error'] as const;
 
 const ident = (what: string) => z.string().regex(IDENT, `expected ${what} (${IDENT_FORM})`);
@@ -76,6 +77,7 @@ export const ingestionSchema = z.strictObject({
   write_mode: optional(oneOf(WRITE_MODES as unknown as readonly [WriteMode, ...WriteMode[]])),
   /** YAML's bare `null` is the policy `null` too. */
   on_missing: oneOf(MISSING_POLICIES).nullish().transform((v) => v ?? 'null'),
+  on_invalid: oneOf(INVALID_POLICIES).nullish().transform((v) => v ?? undefined),
   file_format: optional(z.string()),
   delimiter: optional(z.string()),
   partitioned_by: optional(ident('a column name')),

@@ -31,6 +31,7 @@ const META_DDL: string[] = [
     load_type VARCHAR,
     write_mode VARCHAR,
     on_missing VARCHAR,
+    on_invalid VARCHAR,
     extra_parameters VARCHAR,
     file_format VARCHAR,
     delimiter VARCHAR,
@@ -122,7 +123,10 @@ const META_DDL: string[] = [
 ];
 
 /** Columns added after a table was first released: [table, column, type], added where missing. */
-const ADDED_COLUMNS: [string, string, string][] = [['ingestion_config', 'on_missing', 'VARCHAR']];
+const ADDED_COLUMNS: [string, string, string][] = [
+  ['ingestion_config', 'on_missing', 'VARCHAR'],
+  ['ingestion_config', 'on_invalid', 'VARCHAR'],
+];
 
 /** Creates the schemas and metadata tables if missing. Idempotent: a second call changes nothing. */
 export async function ensureMetaTables(s: Session): Promise<void> {

@@ -81,6 +81,7 @@ function showIngestion(c: Catalog, ing: Ingestion): void {
     ['write_mode', `${effectiveWriteMode(ing)}${ing.write_mode ? '' : ` (from ${ing.load_type})`}`],
     ['incremental_date_column', ing.incremental_date_column],
     ['on_missing', ing.on_missing],
+    ['on_invalid', ing.on_invalid ?? 'null'],
     ['partitioned_by', ing.partitioned_by],
     ['clustered_by', ing.clustered_by?.join(', ')],
     ['schedule', ing.schedule],

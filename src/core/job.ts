@@ -3,7 +3,7 @@ import type { WriteMode } from './destination.ts';
 import type { Source, Stream, StreamParams, TimeWindow } from './source.ts';
 import type { TableSpec } from './table.ts';
 import type { HttpClientOptions } from '../http/http-client.ts';
-import type { MissingPolicy } from '../normalize/normalizer.ts';
+import type { InvalidPolicy, MissingPolicy } from '../normalize/normalizer.ts';
 
 export interface Job {
   /** Name shown to users, e.g. `coincap.assets`. */
@@ -26,6 +26,8 @@ export interface Job {
   /** Whether the stream keeps a watermark between runs. */
   incremental: boolean;
   onMissing?: MissingPolicy;
+  /** `strict`: a value that fails its cast fails the run instead of loading NULL. */
+  onInvalid?: InvalidPolicy;
   /** Retry and timeout settings of the job's HTTP client (defaults in HttpClient). */
   http?: Pick<HttpClientOptions, 'retries' | 'minBackoffMs' | 'maxBackoffMs' | 'timeoutMs'>;
 }

@@ -8,6 +8,9 @@ import { castValue } from './cast.ts';
 /** What to do when an expected field is missing from a record. */
 export type MissingPolicy = 'null' | 'fail';
 
+/** What to do with a value that fails its cast: NULL + quarantine (default), or fail the run (`strict`). */
+export type InvalidPolicy = 'null' | 'strict';
+
 /** Result of normalizing one page. */
 export interface NormalizeResult {
   rows: Row[];
@@ -20,6 +23,7 @@ export interface NormalizeResult {
 
 export interface NormalizeOptions {
   onMissing?: MissingPolicy;
+  onInvalid?: InvalidPolicy;
   origin?: string;
 }
 
@@ -53,6 +57,12 @@ export function normalizeRecords(t: TableSpec, records: Record<string, unknown>[
         row[c.name] = r.value;
       } else {
         row[c.name] = null;
+        if (opts.onInvalid === 'strict') {
+          throw new TerminalError(`invalid value ${JSON.stringify(raw)} in field "${c.src}" of ${t.name}${opts.origin ? ` (${opts.origin})` : ''}: ${r.reason}`, {
+            field: c.src,
+            hint: 'the table\'s policy is on_invalid: strict; fix the source or the column type, or set on_invalid: null to load NULL and quarantine the value',
+          });
+        }
         out.quarantined.push({ table: t.name, field: c.src, value: raw, reason: r.reason, record, origin: opts.origin });
       }
     }

@@ -101,7 +101,7 @@ export async function extractBatch(scope: RunScope, job: Job, opts: ExtractOptio
     batch.pages++;
     const raw = await scope.lake.writeRawPage(job.source.name, job.stream.name, scope.startedAt, scope.runId, number, page.raw);
     batch.lakePaths.push(lakeRelative(scope, raw));
-    const n = normalizeRecords(table, page.records, { onMissing: job.onMissing, origin: page.origin });
+    const n = normalizeRecords(table, page.records, { onMissing: job.onMissing, onInvalid: job.onInvalid, origin: page.origin });
     if (job.stream.derive) for (const r of n.rows) job.stream.derive(r, job.params);
     for (const r of n.rows) batch.rows.push(r);
     batch.quarantined.push(...n.quarantined);
