@@ -18,7 +18,7 @@ import {
 } from '@duckdb/node-api';
 import type { ColumnType } from '../../core/table.ts';
 import { parseInstant } from '../../core/time.ts';
-import { decimalParts } from './duckdb-dialect.ts';
+import { decimalParts } from '../sql-types.ts';
 
 const MS_PER_DAY = 86_400_000;
 

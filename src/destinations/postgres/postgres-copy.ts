@@ -3,7 +3,7 @@
 import { TerminalError, errorMessage } from '../../core/errors.ts';
 import type { ColumnSpec, ColumnType, Row } from '../../core/table.ts';
 import { parseInstant } from '../../core/time.ts';
-import { pgDecimalParts } from './postgres-dialect.ts';
+import { decimalParts } from '../sql-types.ts';
 
 /** The NULL marker of the text format. */
 export const COPY_NULL = '\\N';
@@ -164,7 +164,7 @@ export function copyFieldEncoder(type: ColumnType): CopyFieldEncoder {
     case 'json':
       return jsonText;
   }
-  if (!pgDecimalParts(type)) throw new TypeError(`unknown column type "${type}"`);
+  if (!decimalParts(type)) throw new TypeError(`unknown column type "${type}"`);
   return decimalText;
 }
 

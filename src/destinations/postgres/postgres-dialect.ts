@@ -2,6 +2,7 @@
 // Types stay within what Redshift also understands where that costs nothing (VARCHAR, NUMERIC, DOUBLE PRECISION).
 import type { Dialect } from '../../core/destination.ts';
 import { ConfigError } from '../../core/errors.ts';
+import { decimalParts, quoteIdent, sqlTypeMapper } from '../sql-types.ts';
 import { assertIdentifier, type ColumnType } from '../../core/table.ts';
 
 const SIMPLE_TYPES: Record<string, string> = {
@@ -16,40 +17,16 @@ const SIMPLE_TYPES: Record<string, string> = {
   json: 'JSONB',
 };
 
-const DECIMAL = /^decimal\(\s*(\d+)\s*,\s*(\d+)\s*\)$/i;
-
 /** PostgreSQL caps function arguments at 100, so jsonb_build_object takes at most 50 key/value pairs per call. */
 const PAIRS_PER_CALL = 50;
 
-/** Precision and scale of a `decimal(p,s)` column type, or undefined for any other type. */
-export function pgDecimalParts(type: string): { precision: number; scale: number } | undefined {
-  const m = DECIMAL.exec(type);
-  if (!m) return undefined;
-  const precision = Number(m[1]);
-  const scale = Number(m[2]);
-  if (precision < 1 || precision > 38 || scale > precision) {
-    throw new ConfigError(`invalid column type "${type}": precision must be 1–38 and scale at most the precision`);
-  }
-  return { precision, scale };
-}
-
 /** The PostgreSQL dialect; identifiers are validated and double-quoted, parameters are `$1…`. */
 export const postgresDialect: Dialect = {
-  ident(name: string): string {
-    return `"${assertIdentifier(name)}"`;
-  },
+  ident: quoteIdent,
   table(schema: string, name: string): string {
     return `${postgresDialect.ident(schema)}.${postgresDialect.ident(name)}`;
   },
-  sqlType(type: string): string {
-    const simple = SIMPLE_TYPES[type.toLowerCase()];
-    if (simple) return simple;
-    const dec = pgDecimalParts(type);
-    if (dec) return `NUMERIC(${dec.precision},${dec.scale})`;
-    throw new ConfigError(`unknown column type "${type}"`, {
-      hint: 'use varchar, double, bigint, integer, boolean, timestamptz, date, json or decimal(p,s)',
-    });
-  },
+  sqlType: sqlTypeMapper(SIMPLE_TYPES, 'NUMERIC'),
   param(i: number): string {
     return `$${i}`;
   },
@@ -71,7 +48,7 @@ export const postgresDialect: Dialect = {
 
 /** PostgreSQL's JSON text of a value (see Dialect.jsonValue); NULL for NULL. float8 text is already shortest round-trip. */
 function pgJsonText(x: string, type: ColumnType): string {
-  if (pgDecimalParts(type)) return `'"' || CAST(${x} AS TEXT) || '"'`;
+  if (decimalParts(type)) return `'"' || CAST(${x} AS TEXT) || '"'`;
   switch (type) {
     case 'varchar':
       return `CAST(to_json(CAST(${x} AS TEXT)) AS TEXT)`;
