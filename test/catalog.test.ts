@@ -172,6 +172,34 @@ describe('setup and the catalog commands', () => {
     expect([broken.code, broken.stderr]).toEqual([1, 'error: broken.yaml: ingestions[0] (C/A): load_type INCR needs a stream that keeps a watermark, and coincap.rates keeps none; expected load_type FULL\n']);
   });
 
+  it('checks declared in the catalog run with every load; an error-severity failure exits 1 and the run says so', async () => {
+    await writeFile(
+      path.join(dir, 'coinlake.yaml'),
+      `connections:
+  - { name: CHECKED }
+ingestions:
+  - connection: CHECKED
+    asset: RATES_CHECKED
+    target_table: rates_checked
+    source: coincap.rates
+    checks:
+      - { type: not_null, columns: [id] }
+      - { type: accepted_range, column: rate_usd, gt: 1, severity: error, name: rate_above_one }
+`,
+    );
+    const r = await coinlake(['--replay', 'run', '-s', 'CHECKED', '-a', 'RATES_CHECKED']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^CHECKED\/RATES_CHECKED: 192 rows into coinlake\.rates_checked /);
+    expect(r.stderr).toMatch(/^error: quality checks failed for coinlake\.rates_checked: .*rate_above_one.*\nhint: the data is committed; run `coinlake check` for details\n$/);
+    const st = await coinlake(['status']);
+    expect(st.stdout).toMatch(/CHECKED\s+RATES_CHECKED\s+FAILED-QUALITY/);
+    const results = await inWarehouse('coinlake.duckdb', (s) =>
+      s.query<{ check_name: string; status: string }>(`SELECT check_name, status FROM coinlake_meta.quality_result ORDER BY check_name`),
+    );
+    expect(results.map((x) => [x.check_name, x.status])).toEqual([['not_null(id)', 'pass'], ['rate_above_one', 'fail']]);
+    expect(await inWarehouse('coinlake.duckdb', (s) => s.query(`SELECT count(*) AS n FROM coinlake.rates_checked`))).toEqual([{ n: 192 }]);
+  });
+
   it('export then import into another warehouse gives identical tables', async () => {
     const key = randomBytes(32).toString('hex');
     await writeFile(
@@ -188,6 +216,8 @@ ingestions:
     write_mode: merge
     on_missing: fail
     schedule: "*/15 * * * *"
+    checks:
+      - { type: accepted_range, column: rate_usd, gt: 0 }
     columns:
       - { column_name: id, mapping_column: id, datatype: VARCHAR }
       - { column_name: rateUsd, mapping_column: rate_usd, datatype: "DECIMAL(30,16)", is_nullable: false }

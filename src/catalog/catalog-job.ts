@@ -10,6 +10,7 @@ import { allJobNames, findStream } from '../sources/registry.ts';
 import { withOrdinals, type Catalog, type Connection, type Ingestion } from './catalog-schema.ts';
 import { catalogIsEmpty, findCatalogEntry, syncCatalog, TABLES_LABEL, type CatalogSyncResult } from './catalog-store.ts';
 import { ensureMetaTables } from './meta-tables.ts';
+import { qualityChecksSchema } from '../core/quality-check.ts';
 import { ingestionTable } from './column-details.ts';
 import { openSecret, secretKey } from './secret-box.ts';
 
@@ -39,6 +40,7 @@ export function planIngestion(ing: Ingestion): IngestionPlan {
     { asset: ing.asset, target_table: ing.target_table, primary_key: ing.primary_key, partitioned_by: ing.partitioned_by, clustered_by: ing.clustered_by },
     withOrdinals(ing.columns ?? []),
   );
+  if (ing.checks?.length) table.checks = qualityChecksSchema.parse(ing.checks);
   const incremental = ing.load_type === 'INCR';
   if (incremental) {
     // A declarative stream (rest.records) takes its cursor field from the ingestion's params.

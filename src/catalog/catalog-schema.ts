@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { WRITE_MODES, type WriteMode } from '../core/destination.ts';
 import { DATATYPE_FORM, parseDatatype } from './column-details.ts';
+import { qualityCheckSchema } from '../core/quality-check.ts';
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const IDENT_FORM = 'letters, digits and _, not starting with a digit';
@@ -78,6 +79,15 @@ export const ingestionSchema = z.strictObject({
   /** YAML's bare `null` is the policy `null` too. */
   on_missing: oneOf(MISSING_POLICIES).nullish().transform((v) => v ?? 'null'),
   on_invalid: oneOf(INVALID_POLICIES).nullish().transform((v) => v ?? undefined),
+  /** Quality checks of the target table, kept as written (validated here, parsed when the table is planned). */
+  checks: optional(
+    z.array(z.record(z.string(), z.unknown())).superRefine((list, ctx) => {
+      list.forEach((c, i) => {
+        const r = qualityCheckSchema.safeParse(c);
+        if (!r.success) ctx.addIssue({ code: 'custom', path: [i, ...r.error.issues[0].path.map(String)], message: r.error.issues[0].message });
+      });
+    }),
+  ),
   file_format: optional(z.string()),
   delimiter: optional(z.string()),
   partitioned_by: optional(ident('a column name')),

@@ -32,6 +32,7 @@ const META_DDL: string[] = [
     write_mode VARCHAR,
     on_missing VARCHAR,
     on_invalid VARCHAR,
+    quality_checks VARCHAR,
     extra_parameters VARCHAR,
     file_format VARCHAR,
     delimiter VARCHAR,
@@ -126,6 +127,7 @@ const META_DDL: string[] = [
 const ADDED_COLUMNS: [string, string, string][] = [
   ['ingestion_config', 'on_missing', 'VARCHAR'],
   ['ingestion_config', 'on_invalid', 'VARCHAR'],
+  ['ingestion_config', 'quality_checks', 'VARCHAR'],
 ];
 
 /** Creates the schemas and metadata tables if missing. Idempotent: a second call changes nothing. */
