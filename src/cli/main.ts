@@ -10,10 +10,12 @@ import { registerConfigOption } from './config-option.ts';
 import { registerDailyCommand } from './daily-command.ts';
 import { registerDemoCommand } from './demo-command.ts';
 import { registerImportCommand } from './import-command.ts';
+import { registerModelsCommand } from './models-command.ts';
 import { registerRunCommand } from './run-command.ts';
 import { registerServeCommand } from './serve-command.ts';
 import { registerSetupCommand } from './setup-command.ts';
 import { registerStatusCommand } from './status-command.ts';
+import { registerStreamCommand } from './stream-command.ts';
 
 const program = new Command();
 program
@@ -40,6 +42,8 @@ registerCheckCommand(program, globals);
 registerImportCommand(program, globals);
 registerBackfillCommand(program, globals);
 registerDailyCommand(program, globals);
+registerStreamCommand(program, globals);
+registerModelsCommand(program, globals);
 
 try {
   await program.parseAsync(process.argv);

@@ -7,12 +7,16 @@ import { ensureMetaTables } from '../catalog/meta-tables.ts';
 import { formatSyncResult } from './catalog-command.ts';
 import { withWarehouse, type GlobalOptions } from './cli-context.ts';
 import { commandConfig } from './config-option.ts';
+import { errorMessage } from '../core/errors.ts';
+import { FEEDS } from '../streaming/feed-registry.ts';
+import { connectNats, setupFeedStreams } from '../streaming/jetstream-streams.ts';
 
 export function registerSetupCommand(program: Command, globals: () => GlobalOptions): void {
   program
     .command('setup')
     .description('create the coinlake and coinlake_meta schemas and the metadata tables, and load the catalog into them (safe to run again)')
-    .action(async () => {
+    .option('--streams', 'also create the JetStream streams of the websocket feeds (NATS at COINLAKE_NATS_URL)', false)
+    .action(async (o: { streams: boolean }) => {
       const cfg = await commandConfig();
       checkCatalog(cfg.catalog, cfg.catalogOrigin);
       await withWarehouse(globals(), async (session, _lake, settings) => {
@@ -21,5 +25,17 @@ export function registerSetupCommand(program: Command, globals: () => GlobalOpti
         process.stdout.write(`setup complete on ${redactUrl(settings.warehouse)}: schemas coinlake, coinlake_meta\n`);
         process.stdout.write(`catalog from ${cfg.catalogOrigin}:\n${formatSyncResult(synced)}\n`);
       });
+      // The feeds' JetStream streams on request (`coinlake stream` also creates its own on first use).
+      if (!o.streams) return;
+      try {
+        const nc = await connectNats();
+        try {
+          process.stdout.write(`JetStream streams: ${(await setupFeedStreams(nc, Object.values(FEEDS))).join(', ')}\n`);
+        } finally {
+          await nc.close();
+        }
+      } catch (err) {
+        process.stdout.write(`JetStream streams not created (${errorMessage(err)}); coinlake stream creates them on first use\n`);
+      }
     });
 }

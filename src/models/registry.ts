@@ -1,0 +1,7 @@
+// Every model `coinlake models run` knows, in registry order (dependency order is computed, not listed).
+import { factIndicatorsModel } from './fact-indicators.ts';
+import type { Model } from './model.ts';
+import { ohlcv1dModel, ohlcv1hModel } from './ohlcv-rollups.ts';
+import { STAR_SCHEMA_MODELS } from './star-schema.ts';
+
+export const MODELS: Model[] = [ohlcv1hModel, ohlcv1dModel, factIndicatorsModel, ...STAR_SCHEMA_MODELS];

@@ -1,0 +1,67 @@
+// JetStream plumbing of the feeds: the connection, subject and stream names, and streams created idempotently.
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager } from '@nats-io/jetstream';
+import { TransientError, errorMessage } from '../core/errors.ts';
+import type { Feed } from './feed.ts';
+
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+/** How long JetStream remembers a message id: a re-publish within it is stored once. */
+export const DEFAULT_DUPLICATE_WINDOW_MS = 10 * 60_000;
+
+const nanos = (ms: number) => ms * 1_000_000;
+
+/** Where a feed's messages go: `<prefix>.<source>.<stream>` in stream `<PREFIX>_<SOURCE>_<STREAM>`. */
+export interface FeedSubject {
+  subject: string;
+  stream: string;
+}
+
+/** Subject and stream name of a feed; `prefix` is `coinlake` except in tests, which use their own. */
+export function feedSubject(feed: Feed, prefix = 'coinlake'): FeedSubject {
+  const subject = `${prefix}.${feed.source}.${feed.stream}`;
+  return { subject, stream: subject.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase() };
+}
+
+/** Connects to NATS, reconnecting for ever (the client buffers while it does). */
+export async function connectNats(url = process.env.COINLAKE_NATS_URL ?? DEFAULT_NATS_URL): Promise<NatsConnection> {
+  try {
+    return await connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 250, name: 'coinlake' });
+  } catch (err) {
+    throw new TransientError(`cannot connect to NATS at ${url}: ${errorMessage(err)}`, { hint: 'start nats-server with JetStream (-js), or set COINLAKE_NATS_URL' }, { cause: err });
+  }
+}
+
+/** Creates the feed's stream if missing (file storage, limits retention, the duplicate window); safe to repeat. */
+export async function ensureFeedStream(jsm: JetStreamManager, names: FeedSubject, duplicateWindowMs = DEFAULT_DUPLICATE_WINDOW_MS): Promise<void> {
+  try {
+    await jsm.streams.info(names.stream);
+    return;
+  } catch (err) {
+    if (!/not found/i.test(errorMessage(err))) throw err;
+  }
+  try {
+    await jsm.streams.add({
+      name: names.stream,
+      subjects: [names.subject],
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      duplicate_window: nanos(duplicateWindowMs),
+      max_age: nanos(7 * 86_400_000),
+    });
+  } catch (err) {
+    // Another process created it between our look and our add.
+    if (!/already in use/i.test(errorMessage(err))) throw err;
+  }
+}
+
+/** Creates the streams of the given feeds (used by `coinlake setup`). */
+export async function setupFeedStreams(nc: NatsConnection, feeds: Feed[], prefix?: string): Promise<string[]> {
+  const jsm = await jetstreamManager(nc);
+  const out: string[] = [];
+  for (const feed of feeds) {
+    const names = feedSubject(feed, prefix);
+    await ensureFeedStream(jsm, names);
+    out.push(`${names.stream} (${names.subject})`);
+  }
+  return out;
+}

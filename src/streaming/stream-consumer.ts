@@ -1,0 +1,243 @@
+// Durable pull consumer of a feed's stream: gathers messages into micro-batches (by size or time) and loads each
+// through the runner's one-transaction path (commitBatch): raw messages to the lake, rows by the feed's write mode,
+// and the stream sequence reached as the job's state — all committed together. A message is acked only after the
+// batch holding it commits; one that arrives again after that (a crash between COMMIT and ack) is recognised by
+// its sequence and acked without loading it twice. Redeliveries come in any order, so the state is a set of
+// sequences: a floor (every sequence up to it is loaded) plus the loaded ones above it.
+import type { NatsConnection } from '@nats-io/transport-node';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Session } from '../core/destination.ts';
+import { errorMessage } from '../core/errors.ts';
+import type { LocalLake } from '../lake/local-lake.ts';
+import { normalizeRecords } from '../normalize/normalizer.ts';
+import { RUN_COMPLETE, closeRun } from '../runner/run-history.ts';
+import { commitBatch, failRunScope, landQuarantine, lakeRelative, openRunScope, publishCurated, type RunScope } from '../runner/run-steps.ts';
+import { readState, writeState } from '../runner/state-store.ts';
+import type { Feed } from './feed.ts';
+import type { FeedSubject } from './jetstream-streams.ts';
+
+const nanos = (ms: number) => ms * 1_000_000;
+
+export interface ConsumerOptions {
+  feed: Feed;
+  names: FeedSubject;
+  nc: NatsConnection;
+  session: Session;
+  lake: LocalLake;
+  /** Durable consumer name; default `coinlake_<source>_<stream>`. */
+  durable?: string;
+  /** A batch is loaded when it holds this many messages. Default 1000. */
+  batchSize?: number;
+  /** … or when its first message waited this long. Default 1000 ms. */
+  batchMs?: number;
+  /** Unacked messages are redelivered after this. Default 30 s. */
+  ackWaitMs?: number;
+  logLevel?: string;
+  printLog?: boolean;
+  /** Test hook: runs inside the batch transaction just before COMMIT (a throw rolls the batch back). */
+  beforeCommit?: () => Promise<void>;
+  /** Test hook: runs after COMMIT, before the acks (a throw is a crash between the two). */
+  beforeAck?: () => Promise<void>;
+}
+
+/** State committed with every batch: every stream sequence ≤ floor is loaded, and so is each one in `above`. */
+interface ConsumerState {
+  floor: number;
+  above: number[];
+}
+
+/** The loaded sequences of a consumer, as its state records them. */
+class LoadedSequences {
+  private readonly above = new Set<number>();
+  constructor(private floor = 0, above: number[] = []) {
+    for (const s of above) this.above.add(s);
+    this.advance();
+  }
+  has(seq: number): boolean {
+    return seq <= this.floor || this.above.has(seq);
+  }
+  /** The state after adding `seqs` (this object changes only by commit()). */
+  with(seqs: number[]): ConsumerState {
+    const next = new LoadedSequences(this.floor, [...this.above, ...seqs]);
+    return next.state();
+  }
+  state(): ConsumerState {
+    return { floor: this.floor, above: [...this.above].sort((a, b) => a - b) };
+  }
+  /** Raises the floor to a sequence known loaded (the server's ack floor: nothing is acked before it commits). */
+  raiseFloor(seq: number): void {
+    this.floor = Math.max(this.floor, seq);
+    for (const s of this.above) if (s <= this.floor) this.above.delete(s);
+    this.advance();
+  }
+  private advance(): void {
+    while (this.above.delete(this.floor + 1)) this.floor++;
+  }
+}
+
+export interface ConsumerStats {
+  batches: number;
+  messages: number;
+  rowsLoaded: number;
+  /** Redelivered messages already committed, acked without loading. */
+  skipped: number;
+}
+
+/** Loads a feed's stream into the warehouse until stop(). */
+export class StreamConsumer {
+  readonly stats: ConsumerStats = { batches: 0, messages: 0, rowsLoaded: 0, skipped: 0 };
+  /** Settles when the consumer stops: rejects with the error of a batch that failed. */
+  done!: Promise<void>;
+  private scope?: RunScope;
+  private messages?: ConsumerMessages;
+  private buffer: JsMsg[] = [];
+  /** The batch being loaded: given back (nak) when it fails. */
+  private inFlight: JsMsg[] = [];
+  private firstAt = 0;
+  private stopping = false;
+  private loaded = new LoadedSequences();
+  private lakePaths: string[] = [];
+  private readonly durable: string;
+
+  constructor(private readonly opts: ConsumerOptions) {
+    this.durable = opts.durable ?? `coinlake_${opts.feed.source}_${opts.feed.stream}`;
+  }
+
+  private get connectionName(): string {
+    return `STREAM_${this.opts.names.stream}`;
+  }
+
+  /** Creates the durable consumer if needed, opens the run, and starts loading batches. */
+  async start(): Promise<void> {
+    const { nc, names, session, lake } = this.opts;
+    const batchSize = this.opts.batchSize ?? 1000;
+    const jsm = await jetstreamManager(nc);
+    try {
+      await jsm.consumers.info(names.stream, this.durable);
+    } catch {
+      await jsm.consumers.add(names.stream, {
+        durable_name: this.durable,
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: nanos(this.opts.ackWaitMs ?? 30_000),
+        max_ack_pending: Math.max(batchSize * 4, 1000),
+        filter_subject: names.subject,
+      });
+    }
+    this.scope = await openRunScope(session, lake, { connectionName: this.connectionName, tableName: this.durable, logLevel: this.opts.logLevel, printLog: this.opts.printLog });
+    const state = await readState<ConsumerState>(session, this.connectionName, this.durable);
+    this.loaded = new LoadedSequences(state?.floor, state?.above);
+    const consumer = await jetstream(nc).consumers.get(names.stream, this.durable);
+    const info = await consumer.info();
+    // Sequences before the stream's first (expired or purged) and those the server saw acked are loaded.
+    this.loaded.raiseFloor(Math.max(info.ack_floor.stream_seq, (await jsm.streams.info(names.stream)).state.first_seq - 1));
+    this.messages = await consumer.consume({
+      max_messages: Math.max(batchSize * 2, 100),
+      callback: (m) => {
+        if (this.buffer.length === 0) this.firstAt = Date.now();
+        this.buffer.push(m);
+      },
+    });
+    this.done = this.loop();
+    this.done.catch(() => undefined);
+  }
+
+  /** Stops consuming, loads what was received, closes the run. Messages never received stay in the stream. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.messages?.close();
+    await this.done;
+  }
+
+  private async loop(): Promise<void> {
+    const scope = this.scope!;
+    const batchSize = this.opts.batchSize ?? 1000;
+    const batchMs = this.opts.batchMs ?? 1000;
+    try {
+      for (;;) {
+        const due = this.buffer.length >= batchSize || (this.buffer.length > 0 && (this.stopping || Date.now() - this.firstAt >= batchMs));
+        if (due) {
+          const batch = this.buffer.splice(0, batchSize);
+          if (this.buffer.length) this.firstAt = Date.now();
+          await this.load(batch);
+        } else if (this.stopping) break;
+        else await sleep(Math.min(10, batchMs));
+      }
+      await closeRun(scope.session, scope.processId, {
+        status: RUN_COMPLETE,
+        rowsExtracted: this.stats.messages,
+        rowsLoaded: this.stats.rowsLoaded,
+        rowsQuarantined: 0,
+        lakePaths: this.lakePaths,
+        details: { ...this.stats, loaded: this.loaded.state().floor },
+      });
+      scope.log.info({ ...this.stats }, 'stream consumer stopped');
+    } catch (err) {
+      this.stopping = true;
+      // Stop pulling first, so the messages given back go to the next consumer rather than to this one.
+      await this.messages?.close().catch(() => undefined);
+      for (const m of [...this.inFlight.splice(0), ...this.buffer.splice(0)]) m.nak();
+      await failRunScope(scope, err, { rowsExtracted: this.stats.messages, rowsLoaded: this.stats.rowsLoaded, rowsQuarantined: 0, lakePaths: this.lakePaths });
+      throw err;
+    } finally {
+      scope.log.flush?.();
+    }
+  }
+
+  /** Loads one micro-batch in one transaction, then acks it; on failure throws, and the loop gives it back (nak). */
+  private async load(batch: JsMsg[]): Promise<void> {
+    const scope = this.scope!;
+    const { feed, session, nc } = this.opts;
+    const fresh = new Map<number, JsMsg>();
+    const old: JsMsg[] = [];
+    for (const m of batch) {
+      if (this.loaded.has(m.seq)) old.push(m);
+      else if (fresh.has(m.seq)) old.push(m);
+      else fresh.set(m.seq, m);
+    }
+    const msgs = [...fresh.values()].sort((a, b) => a.seq - b.seq);
+    this.inFlight = batch;
+    try {
+      if (msgs.length) {
+        const number = ++this.stats.batches;
+        const next = this.loaded.with(msgs.map((m) => m.seq));
+        const raw = new TextEncoder().encode(msgs.map((m) => m.string()).join('\n') + '\n');
+        const rawFile = lakeRelative(scope, await scope.lake.writeRawPage(feed.source, feed.stream, scope.startedAt, scope.runId, number, raw));
+        const n = normalizeRecords(feed.table, msgs.map((m) => m.json<Record<string, unknown>>()), { origin: this.opts.names.subject });
+        const qFile = await landQuarantine(scope, feed.table, n.quarantined);
+        const committed = await commitBatch(scope, {
+          table: feed.table,
+          rows: n.rows,
+          writeMode: feed.writeMode,
+          lockKey: `stream/${this.durable}`,
+          fileStem: `${scope.runId}-${number}`,
+          afterLoad: false,
+          inTransaction: async () => {
+            await writeState(session, this.connectionName, this.durable, next satisfies ConsumerState, scope.processId);
+            await session.exec(
+              `UPDATE coinlake_meta.workflow_action_history
+                  SET rows_extracted = COALESCE(rows_extracted, 0) + $2, rows_loaded = COALESCE(rows_loaded, 0) + $3, rows_quarantined = COALESCE(rows_quarantined, 0) + $4
+                WHERE process_id = $1`,
+              [scope.processId, msgs.length, n.rows.length, n.quarantined.length],
+            );
+            await this.opts.beforeCommit?.();
+          },
+        });
+        this.loaded = new LoadedSequences(next.floor, next.above);
+        this.lakePaths.push(rawFile, ...(qFile ? [qFile] : []), ...(await publishCurated(scope, committed.curated)));
+        this.stats.messages += msgs.length;
+        this.stats.rowsLoaded += n.rows.length;
+        await this.opts.beforeAck?.();
+        scope.log.debug({ batch: number, messages: msgs.length, rows: n.rows.length, floor: next.floor, ...committed.load }, 'batch committed');
+      }
+    } catch (err) {
+      scope.log.error({ error: errorMessage(err), messages: batch.length }, 'batch rolled back; its messages will be redelivered');
+      throw err;
+    }
+    this.inFlight = [];
+    this.stats.skipped += old.length;
+    for (const m of [...msgs, ...old]) m.ack();
+    await nc.flush();
+  }
+}

@@ -1,0 +1,43 @@
+// Tables the websocket feeds append to: ticks as they arrive, partitioned by time and clustered by their id.
+import type { TableSpec } from '../core/table.ts';
+
+/** `coinlake.stream_prices`: one row per asset price in a CoinCap prices frame. */
+export const streamPricesTable: TableSpec = {
+  schema: 'coinlake',
+  name: 'stream_prices',
+  columns: [
+    { name: 'msg_id', type: 'varchar' },
+    { name: 'source', type: 'varchar' },
+    { name: 'asset_id', type: 'varchar' },
+    { name: 'price_usd', type: 'double' },
+    /** CoinCap's prices frames carry no time: this is the receipt time. */
+    { name: 'received_at', type: 'timestamptz' },
+  ],
+  primaryKey: ['msg_id'],
+  partitionBy: 'received_at',
+  clusteredBy: ['asset_id', 'received_at'],
+};
+
+/** `coinlake.stream_trades`: one row per trade (CoinCap trades, Binance trade streams). */
+export const streamTradesTable: TableSpec = {
+  schema: 'coinlake',
+  name: 'stream_trades',
+  columns: [
+    { name: 'msg_id', type: 'varchar' },
+    { name: 'source', type: 'varchar' },
+    { name: 'exchange', type: 'varchar' },
+    /** `BASE-QUOTE`: tickers for Binance (`BTC-USDT`), CoinCap asset ids for CoinCap (`bitcoin-tether`). */
+    { name: 'symbol', type: 'varchar' },
+    { name: 'trade_id', type: 'varchar', nullable: true },
+    { name: 'side', type: 'varchar', nullable: true },
+    { name: 'price', type: 'double' },
+    { name: 'volume', type: 'double' },
+    { name: 'price_usd', type: 'double', nullable: true },
+    /** Exchange time of the trade. */
+    { name: 'ts', type: 'timestamptz' },
+    { name: 'received_at', type: 'timestamptz' },
+  ],
+  primaryKey: ['msg_id'],
+  partitionBy: 'ts',
+  clusteredBy: ['exchange', 'symbol', 'ts'],
+};

@@ -1,0 +1,377 @@
+// `coinlake models run`: OHLCV rollups and fact_indicators on DuckDB and PostgreSQL — indicator values against a
+// plain-TS reference written here and against the acceptance reference for the real BNBUSDT sample, rollups against
+// aggregates computed here, incremental reruns, dependency order and --select; the same numbers on both engines.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Session } from '../src/core/destination.ts';
+import { DEFAULT_INDICATOR_PARAMS, type IndicatorParams, type Model } from '../src/models/model.ts';
+import { orderModels, selectModels } from '../src/models/model-graph.ts';
+import { MODELS } from '../src/models/registry.ts';
+import { runModels } from '../src/models/run-models.ts';
+import { importCddFiles } from '../src/runner/cdd-import.ts';
+import { ohlcv1mTable } from '../src/sources/ohlcv-table.ts';
+import { spineEnv, WAREHOUSES, type SpineEnv } from './helpers/spine-env.ts';
+
+const ACCEPTANCE = '/work/shared/acceptance';
+const BNB_CSV = path.join(ACCEPTANCE, 'Binance_BNBUSDT_minute.csv');
+const REFERENCE = JSON.parse(readFileSync(path.join(ACCEPTANCE, 'bnbusdt-indicators-reference.json'), 'utf8')) as { rows: Record<string, number | null>[] };
+const T0 = Date.UTC(2024, 0, 1, 22, 0); // synthetic series start: 2 h before a UTC day boundary
+const MIN = 60_000;
+
+type Candle = { exchange: string; symbol: string; ts: Date; open: number; high: number; low: number; close: number; volume_base: number; volume_quote: number; trade_count: number | null };
+
+/** Deterministic synthetic minute candles; prices and volumes are multiples of 1/64 so every sum is exact in binary. */
+function synthetic(n: number, from = 0): Candle[] {
+  const out: Candle[] = [];
+  let seed = 7;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  let price = 100;
+  for (let i = 0; i < from + n; i++) {
+    const open = price;
+    const close = Math.max(1, Math.round((open + (rnd() - 0.5) * 4) * 64) / 64);
+    const high = Math.max(open, close) + Math.round(rnd() * 64) / 64;
+    const low = Math.min(open, close) - Math.round(rnd() * 64) / 64;
+    const volume_base = Math.round(rnd() * 640) / 64;
+    const c = { exchange: 'testex', symbol: 'AAA-USDT', ts: new Date(T0 + i * MIN), open, high, low, close, volume_base, volume_quote: volume_base * 4, trade_count: i % 7 === 3 ? null : i % 50 };
+    price = close;
+    if (i >= from) out.push(c);
+  }
+  return out;
+}
+
+async function insertCandles(s: Session, rows: Candle[], runId: string): Promise<void> {
+  await s.ensureTable(ohlcv1mTable);
+  const stg = await s.stage(ohlcv1mTable, rows, { runId, processId: 0, loadedAt: new Date() });
+  const cols = ['exchange', 'symbol', 'ts', 'open', 'high', 'low', 'close', 'volume_base', 'volume_quote', 'trade_count', '_run_id', '_loaded_at'].join(', ');
+  await s.exec(`INSERT INTO coinlake.ohlcv_1m (${cols}) SELECT ${cols} FROM ${stg}`);
+  await s.dropStaging(stg);
+}
+
+/** Rollup computed here from minute candles (open of first, close of last). */
+function rollupReference(rows: Candle[], bucketMs: number): Candle[] {
+  const out = new Map<string, Candle>();
+  for (const c of [...rows].sort((a, b) => a.ts.getTime() - b.ts.getTime())) {
+    const ts = new Date(Math.floor(c.ts.getTime() / bucketMs) * bucketMs);
+    const key = `${c.exchange}|${c.symbol}|${ts.getTime()}`;
+    const b = out.get(key);
+    if (!b) out.set(key, { ...c, ts });
+    else {
+      b.high = Math.max(b.high, c.high);
+      b.low = Math.min(b.low, c.low);
+      b.close = c.close;
+      b.volume_base += c.volume_base;
+      b.volume_quote += c.volume_quote;
+      // SQL's sum skips NULLs and is NULL only when every value is.
+      b.trade_count = b.trade_count === null && c.trade_count === null ? null : (b.trade_count ?? 0) + (c.trade_count ?? 0);
+    }
+  }
+  return [...out.values()];
+}
+
+type Ind = Record<string, number | null>;
+
+/** The indicators of one series, in plain loops: the reference the SQL model is checked against. */
+function indicatorsReference(c: { ts: Date; high: number; low: number; close: number; volume_base: number }[], p: IndicatorParams): Ind[] {
+  const out: Ind[] = [];
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sampleSd = (xs: number[]) => {
+    const m = mean(xs);
+    return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
+  };
+  const rsiOf = (g: number, l: number) => (l === 0 ? (g === 0 ? null : 100) : 100 - 100 / (1 + g / l));
+  const alpha = (span: number) => 2 / (span + 1);
+  let ema = 0, fast = 0, slow = 0, signal = 0, wg = 0, wl = 0;
+  let vwapDay = -1, pv = 0, vol = 0;
+  const gains: number[] = [], losses: number[] = [], rets: number[] = [];
+  for (let i = 0; i < c.length; i++) {
+    const x = c[i].close;
+    if (i === 0) {
+      ema = fast = slow = x;
+      signal = 0;
+    } else {
+      ema = alpha(p.window) * x + (1 - alpha(p.window)) * ema;
+      fast = alpha(p.macdFast) * x + (1 - alpha(p.macdFast)) * fast;
+      slow = alpha(p.macdSlow) * x + (1 - alpha(p.macdSlow)) * slow;
+      signal = alpha(p.macdSignal) * (fast - slow) + (1 - alpha(p.macdSignal)) * signal;
+      const d = x - c[i - 1].close;
+      gains.push(Math.max(d, 0));
+      losses.push(Math.max(-d, 0));
+      rets.push(Math.log(x / c[i - 1].close));
+    }
+    const win = c.slice(Math.max(0, i - p.window + 1), i + 1).map((r) => r.close);
+    const sma = win.length === p.window ? mean(win) : null;
+    const sd = win.length === p.window ? sampleSd(win) : null;
+    let rsiSimple: number | null = null, rsiWilder: number | null = null;
+    if (gains.length >= p.rsi) {
+      const g = mean(gains.slice(-p.rsi)), l = mean(losses.slice(-p.rsi));
+      rsiSimple = rsiOf(g, l);
+      if (gains.length === p.rsi) [wg, wl] = [g, l];
+      else [wg, wl] = [(wg * (p.rsi - 1) + gains.at(-1)!) / p.rsi, (wl * (p.rsi - 1) + losses.at(-1)!) / p.rsi];
+      rsiWilder = rsiOf(wg, wl);
+    }
+    const day = Math.floor(c[i].ts.getTime() / 86_400_000);
+    if (day !== vwapDay) [vwapDay, pv, vol] = [day, 0, 0];
+    pv += ((c[i].high + c[i].low + x) / 3) * c[i].volume_base;
+    vol += c[i].volume_base;
+    out.push({
+      close: x, sma, ema,
+      bb_upper: sma === null ? null : sma + p.bollingerK * sd!,
+      bb_lower: sma === null ? null : sma - p.bollingerK * sd!,
+      rsi_simple: rsiSimple, rsi_wilder: rsiWilder,
+      macd: fast - slow, macd_signal: signal, macd_hist: fast - slow - signal,
+      log_return: i === 0 ? null : rets.at(-1)!,
+      volatility: rets.length >= p.volatility ? sampleSd(rets.slice(-p.volatility)) : null,
+      vwap: vol === 0 ? null : pv / vol,
+    });
+  }
+  return out;
+}
+
+const IND_COLUMNS = ['close', 'sma', 'ema', 'bb_upper', 'bb_lower', 'rsi_simple', 'rsi_wilder', 'macd', 'macd_signal', 'macd_hist', 'log_return', 'volatility', 'vwap'];
+
+/** Relative (absolute below 1) difference within tol, NULL only against NULL. */
+function expectClose(got: Ind[], want: Ind[], cols: string[], label: string, tol = 1e-9): void {
+  expect(got.length, label).toBe(want.length);
+  const bad: string[] = [];
+  got.forEach((g, i) => {
+    for (const k of cols) {
+      const a = want[i][k], b = g[k];
+      const ok = a === null || b === null ? a === b : Math.abs(a - b) <= tol * Math.max(1, Math.abs(a));
+      if (!ok) bad.push(`${label} row ${i} ${k}: want ${a}, got ${b}`);
+    }
+  });
+  expect(bad.slice(0, 10)).toEqual([]);
+}
+
+const indicatorRows = (s: Session, where: string) =>
+  s.query<Ind & { ts: Date }>(`SELECT ts, ${IND_COLUMNS.join(', ')} FROM coinlake.fact_indicators WHERE ${where} ORDER BY ts`);
+
+const candleRows = (s: Session, table: string, where = 'TRUE') =>
+  s.query<Candle>(`SELECT exchange, symbol, ts, open, high, low, close, volume_base, volume_quote, trade_count FROM coinlake.${table} WHERE ${where} ORDER BY exchange, symbol, ts`);
+
+/** Every fact_indicators row per engine, compared across engines at the end. */
+const byEngine = new Map<string, Ind[]>();
+
+describe.each(WAREHOUSES)('models on %s', (kind) => {
+  let e: SpineEnv;
+  const SYN = synthetic(3000); // 50 hours over 3 UTC days
+  beforeAll(async () => {
+    e = await spineEnv(kind);
+    await importCddFiles([BNB_CSV], { session: e.session, lake: e.lake, progress: false });
+    await insertCandles(e.session, SYN, 'test-load-1');
+  });
+  afterAll(() => e?.close());
+
+  it('runs every model in dependency order and writes the rollups and indicators', async () => {
+    const { runId, results } = await runModels(e.session, { select: ['+fact_indicators'] });
+    expect(runId).toMatch(/^model-/);
+    expect(results.map((r) => [r.model, r.rows])).toEqual([
+      ['ohlcv_1h', 3 + 50],
+      ['ohlcv_1d', 2 + 3],
+      ['fact_indicators', 100 + 3000 + 3 + 50 + 2 + 3],
+    ]);
+  });
+
+  it('fact_indicators matches the acceptance reference for the real BNBUSDT sample (1e-9 relative)', async () => {
+    const got = await indicatorRows(e.session, `"interval" = '1m' AND symbol = 'BNB-USDT'`);
+    expect(got.map((r) => r.ts.getTime())).toEqual(REFERENCE.rows.map((r) => r.ts));
+    const want = REFERENCE.rows.map((r) => ({
+      close: r.close, sma: r.sma_20, ema: r.ema_20, bb_upper: r.bb_upper_20_2, bb_lower: r.bb_lower_20_2,
+      rsi_simple: r.rsi_14_simple, rsi_wilder: r.rsi_14_wilder, macd: r.macd, macd_signal: r.macd_signal, macd_hist: r.macd_hist,
+    }));
+    expectClose(got, want, Object.keys(want[0]), 'BNB reference');
+  });
+
+  it('every indicator of every series and interval matches the plain-TS reference (1e-9 relative)', async () => {
+    const p = DEFAULT_INDICATOR_PARAMS;
+    const series = [
+      ['1m', 'BNB-USDT', 'ohlcv_1m'], ['1h', 'BNB-USDT', 'ohlcv_1h'], ['1d', 'BNB-USDT', 'ohlcv_1d'],
+      ['1m', 'AAA-USDT', 'ohlcv_1m'], ['1h', 'AAA-USDT', 'ohlcv_1h'], ['1d', 'AAA-USDT', 'ohlcv_1d'],
+    ];
+    for (const [iv, sym, table] of series) {
+      const candles = await candleRows(e.session, table, `symbol = '${sym}'`);
+      const got = await indicatorRows(e.session, `"interval" = '${iv}' AND symbol = '${sym}'`);
+      expect(got.map((r) => r.ts)).toEqual(candles.map((c) => c.ts));
+      expectClose(got, indicatorsReference(candles, p), IND_COLUMNS, `${iv} ${sym}`);
+    }
+    // The windows filled on the long series: every indicator has values.
+    const [n] = await e.session.query<Record<string, number>>(
+      `SELECT ${IND_COLUMNS.map((c) => `count(${c}) AS ${c}`).join(', ')} FROM coinlake.fact_indicators WHERE "interval" = '1m' AND symbol = 'AAA-USDT'`,
+    );
+    expect(n).toMatchObject({ sma: 2981, bb_upper: 2981, rsi_simple: 2986, rsi_wilder: 2986, log_return: 2999, volatility: 2970, ema: 3000, macd: 3000 });
+    byEngine.set(kind, await e.session.query<Ind>(`SELECT "interval", exchange, symbol, ts, ${IND_COLUMNS.join(', ')} FROM coinlake.fact_indicators ORDER BY 1, 2, 3, 4`));
+  });
+
+  it('window sizes are parameters', async () => {
+    const p: IndicatorParams = { window: 5, bollingerK: 1.5, rsi: 3, macdFast: 4, macdSlow: 8, macdSignal: 3, volatility: 6 };
+    await runModels(e.session, { select: ['fact_indicators'], indicators: p });
+    const candles = await candleRows(e.session, 'ohlcv_1h', `symbol = 'AAA-USDT'`);
+    expectClose(await indicatorRows(e.session, `"interval" = '1h' AND symbol = 'AAA-USDT'`), indicatorsReference(candles, p), IND_COLUMNS, '1h small windows');
+    await expect(runModels(e.session, { select: ['fact_indicators'], indicators: { rsi: 0 } })).rejects.toThrow(/rsi must be a positive integer/);
+    await runModels(e.session, { select: ['fact_indicators'] });
+  });
+
+  it('rollups equal aggregates computed directly: counts, OHLC, volumes, trade counts', async () => {
+    for (const [table, ms] of [['ohlcv_1h', 3_600_000], ['ohlcv_1d', 86_400_000]] as const) {
+      const got = await candleRows(e.session, table, `symbol = 'AAA-USDT'`);
+      expect(got).toEqual(rollupReference(SYN, ms)); // exact: the synthetic values are binary-exact
+      const bnb = await candleRows(e.session, table, `symbol = 'BNB-USDT'`);
+      const want = rollupReference(await candleRows(e.session, 'ohlcv_1m', `symbol = 'BNB-USDT'`), ms);
+      expect(bnb.map(({ volume_base: _b, volume_quote: _q, ...r }) => r)).toEqual(want.map(({ volume_base: _b, volume_quote: _q, ...r }) => r));
+      expectClose(bnb as unknown as Ind[], want as unknown as Ind[], ['volume_base', 'volume_quote'], `${table} BNB volumes`, 1e-12);
+    }
+    const [h] = await candleRows(e.session, 'ohlcv_1h', `symbol = 'BNB-USDT'`);
+    expect(h).toMatchObject({ ts: new Date('2021-12-29T22:00:00Z'), open: 521.33, high: 522.33, low: 518.86, close: 519.95, trade_count: 6044 });
+  });
+
+  it('an incremental run after new candles changes only the new range', async () => {
+    const before = await e.session.query<{ ts: Date; _run_id: string; _loaded_at: Date }>(`SELECT ts, _run_id, _loaded_at FROM coinlake.ohlcv_1h WHERE symbol = 'AAA-USDT' ORDER BY ts`);
+    // 90 more minutes: the rest of the last (partial) hour plus a new hour and a half.
+    const more = synthetic(90, 3000);
+    await insertCandles(e.session, more, 'test-load-2');
+    const { runId, results } = await runModels(e.session, { select: ['ohlcv_1h'] });
+    expect(results).toEqual([{ model: 'ohlcv_1h', rows: 2, ms: expect.any(Number) }]);
+    const after = await e.session.query<{ ts: Date; _run_id: string; _loaded_at: Date }>(`SELECT ts, _run_id, _loaded_at FROM coinlake.ohlcv_1h WHERE symbol = 'AAA-USDT' ORDER BY ts`);
+    expect(after.slice(0, before.length)).toEqual(before); // untouched hours keep their lineage
+    expect(after.slice(before.length).map((r) => r._run_id)).toEqual([runId, runId]);
+    expect(await candleRows(e.session, 'ohlcv_1h', `symbol = 'AAA-USDT'`)).toEqual(rollupReference([...SYN, ...more], 3_600_000));
+    // Nothing new: nothing rewritten. --full rebuilds everything.
+    expect((await runModels(e.session, { select: ['ohlcv_1h'] })).results[0].rows).toBe(0);
+    expect((await runModels(e.session, { select: ['ohlcv_1h'], full: true })).results[0].rows).toBe(3 + 52);
+    await e.session.exec(`DELETE FROM coinlake.ohlcv_1m WHERE _run_id = 'test-load-2'`);
+    await runModels(e.session, { full: true });
+  });
+
+  it('--select runs only the chosen models, in dependency order', async () => {
+    await e.session.exec(`DELETE FROM coinlake.ohlcv_1d`);
+    await e.session.exec(`DELETE FROM coinlake.fact_indicators`);
+    const r = await runModels(e.session, { select: ['ohlcv_1d+'] });
+    expect(r.results.map((x) => x.model)).toEqual(['ohlcv_1d', 'fact_indicators']);
+    const [{ n }] = await e.session.query<{ n: number }>(`SELECT count(*) AS n FROM coinlake.ohlcv_1d`);
+    expect(Number(n)).toBe(5);
+  });
+});
+
+/** Star-schema dimensions per engine (without lineage), compared across engines at the end. */
+const starByEngine = new Map<string, Record<string, unknown>[][]>();
+
+describe.each(WAREHOUSES)('star schema on %s', (kind) => {
+  let e: SpineEnv;
+  const q = <T = Record<string, unknown>>(sql: string) => e.session.query<T>(sql);
+  const count = async (table: string) => Number((await q<{ n: number }>(`SELECT count(*) AS n FROM coinlake.${table}`))[0].n);
+  beforeAll(async () => {
+    e = await spineEnv(kind);
+    for (const job of ['coincap.assets', 'coincap.exchanges', 'coincap.markets', 'coinlore.tickers', 'coinlore.exchanges']) await e.run(job);
+    await e.run('coinlore.coin_markets', { params: { top: 3 } });
+    await insertCandles(e.session, synthetic(5), 'test-load');
+  });
+  afterAll(() => e?.close());
+
+  it('builds dimensions, bridge and facts from the CoinCap and CoinLore tables', async () => {
+    const { results } = await runModels(e.session, { select: ['+fact_market', '+fact_asset_snapshot', '+fact_exchange_snapshot'] });
+    expect(results.map((r) => r.model)).toEqual(['bridge_asset_source', 'dim_asset', 'dim_exchange', 'dim_date', 'fact_asset_snapshot', 'fact_exchange_snapshot', 'fact_market']);
+    const [coincapAssets, coinloreTickers] = [await count('coincap_assets'), await count('coinlore_tickers')];
+    expect(coincapAssets).toBeGreaterThan(0);
+    expect(coinloreTickers).toBeGreaterThan(0);
+    // The bridge: every source id once, plus the exchange symbol of the candles.
+    expect(await count('bridge_asset_source')).toBe(coincapAssets + coinloreTickers + 1);
+    expect(await q(`SELECT asset_symbol, source, source_id FROM coinlake.bridge_asset_source WHERE asset_symbol = 'BTC' ORDER BY source`)).toEqual([
+      { asset_symbol: 'BTC', source: 'coincap', source_id: 'bitcoin' },
+      { asset_symbol: 'BTC', source: 'coinlore', source_id: '90' },
+    ]);
+    expect(await q(`SELECT asset_symbol, source, source_id FROM coinlake.bridge_asset_source WHERE source LIKE 'exchange:%'`)).toEqual([
+      { asset_symbol: 'AAA', source: 'exchange:testex', source_id: 'AAA-USDT' },
+    ]);
+    // dim_asset: one row per canonical symbol, joining both sources.
+    const [btc] = await q(`SELECT asset_symbol, name, coincap_id, coinlore_id FROM coinlake.dim_asset WHERE asset_symbol = 'BTC'`);
+    expect(btc).toEqual({ asset_symbol: 'BTC', name: 'Bitcoin', coincap_id: 'bitcoin', coinlore_id: '90' });
+    const [{ n: dup }] = await q<{ n: number }>(`SELECT count(*) - count(DISTINCT asset_symbol) AS n FROM coinlake.dim_asset`);
+    expect(Number(dup)).toBe(0);
+    expect(await count('dim_asset')).toBe(Number((await q<{ n: number }>(`SELECT count(DISTINCT asset_symbol) AS n FROM coinlake.bridge_asset_source`))[0].n));
+    // fact_asset_snapshot: every source row, values as the source holds them.
+    expect(await count('fact_asset_snapshot')).toBe(coincapAssets + coinloreTickers);
+    const [src] = await q(`SELECT price_usd, market_cap_usd, supply, max_supply, rank, volume_usd_24hr, snapshot_time FROM coinlake.coincap_assets WHERE id = 'bitcoin'`);
+    const [fact] = await q(`SELECT price_usd, market_cap_usd, supply, max_supply, rank, volume_usd_24hr, snapshot_time FROM coinlake.fact_asset_snapshot WHERE source = 'coincap' AND source_id = 'bitcoin'`);
+    expect(fact).toEqual(src);
+    const [lore] = await q(`SELECT price_usd, csupply, msupply, volume24 FROM coinlake.coinlore_tickers WHERE id = '90'`);
+    const [loreFact] = await q(`SELECT price_usd, supply AS csupply, max_supply AS msupply, volume_usd_24hr AS volume24 FROM coinlake.fact_asset_snapshot WHERE source = 'coinlore' AND source_id = '90'`);
+    expect(loreFact).toEqual(lore);
+    // Exchanges: CoinCap figures as sent; CoinLore shares computed within the snapshot sum to 100.
+    expect(await count('fact_exchange_snapshot')).toBe(await count('coincap_exchanges') + Number((await q<{ n: number }>(`SELECT count(*) AS n FROM coinlake.coinlore_exchanges WHERE name_id IS NOT NULL`))[0].n));
+    const shares = await q<{ s: number }>(`SELECT sum(percent_total_volume) AS s FROM coinlake.fact_exchange_snapshot WHERE source = 'coinlore' GROUP BY snapshot_time`);
+    for (const { s } of shares) expect(s).toBeCloseTo(100, 9);
+    const [{ k }] = await q<{ k: number }>(`SELECT count(*) AS k FROM coinlake.dim_exchange WHERE exchange_key = 'testex' AND in_candles`);
+    expect(Number(k)).toBe(1);
+    // Markets: every row of both sources.
+    expect(await count('fact_market')).toBe(await count('coincap_markets') + await count('coinlore_markets'));
+    // dim_date: contiguous days covering every date key of the facts.
+    const days = await q<{ date_key: unknown }>(`SELECT date_key FROM coinlake.dim_date ORDER BY date_key`);
+    expect(days.length).toBeGreaterThan(0);
+    const [{ missing }] = await q<{ missing: number }>(
+      `SELECT count(*) AS missing FROM (SELECT date_key FROM coinlake.fact_asset_snapshot UNION SELECT date_key FROM coinlake.fact_market) f
+        WHERE NOT EXISTS (SELECT 1 FROM coinlake.dim_date d WHERE d.date_key = f.date_key)`,
+    );
+    expect(Number(missing)).toBe(0);
+    starByEngine.set(kind, [
+      await q(`SELECT asset_symbol, source, source_id, source_symbol, source_name, is_primary FROM coinlake.bridge_asset_source ORDER BY source, source_id`),
+      await q(`SELECT asset_symbol, name, coincap_id, coincap_rank, coinlore_id, coinlore_rank FROM coinlake.dim_asset ORDER BY asset_symbol`),
+      await q(`SELECT exchange_key, name, coincap_id, coinlore_id, url, country, in_candles FROM coinlake.dim_exchange ORDER BY exchange_key`),
+    ]);
+  });
+
+  it('snapshot facts are incremental: a rerun adds nothing; a new snapshot adds its rows and keeps the old ones', async () => {
+    const again = await runModels(e.session);
+    const rows = Object.fromEntries(again.results.map((r) => [r.model, r.rows]));
+    expect(rows).toMatchObject({ fact_asset_snapshot: 0, fact_exchange_snapshot: 0, fact_market: 0 });
+    const before = await count('fact_asset_snapshot');
+    await e.session.exec(`UPDATE coinlake.coincap_assets SET snapshot_time = snapshot_time + INTERVAL '1 hour', price_usd = price_usd * 2`);
+    const next = await runModels(e.session, { select: ['fact_asset_snapshot'] });
+    expect(next.results[0].rows).toBe(await count('coincap_assets'));
+    expect(await count('fact_asset_snapshot')).toBe(before + (await count('coincap_assets')));
+    const prices = await q<{ price_usd: number }>(`SELECT price_usd FROM coinlake.fact_asset_snapshot WHERE source = 'coincap' AND source_id = 'bitcoin' ORDER BY snapshot_time`);
+    expect(prices).toHaveLength(2);
+    expect(prices[1].price_usd).toBe(prices[0].price_usd * 2);
+  });
+});
+
+describe('models across engines', () => {
+  it('DuckDB and PostgreSQL build the same dimensions and bridge', () => {
+    expect(starByEngine.get('postgres')).toEqual(starByEngine.get('duckdb'));
+    expect(starByEngine.get('duckdb')?.[0].length).toBeGreaterThan(0);
+  });
+
+  it('DuckDB and PostgreSQL produce the same indicator values', () => {
+    const [duck, pg] = [byEngine.get('duckdb'), byEngine.get('postgres')];
+    expect(duck?.length).toBe(3158);
+    expect(pg?.length).toBe(duck?.length);
+    expect(pg!.map((r) => [r.interval, r.exchange, r.symbol, r.ts])).toEqual(duck!.map((r) => [r.interval, r.exchange, r.symbol, r.ts]));
+    // Not bit-identical: MACD is a difference of two EMAs of ~500, so last-bit differences in an EMA show up as
+    // ~1e-12 absolute in MACD; everything is within the acceptance tolerance.
+    expectClose(pg!, duck!, IND_COLUMNS, 'postgres vs duckdb', 1e-9);
+  });
+});
+
+describe('model graph', () => {
+  const m = (name: string, dependsOn: string[] = []): Model => ({ name, dependsOn, description: '', run: async () => 0 });
+  it('orders models after their dependencies and rejects cycles and unknown dependencies', () => {
+    expect(orderModels(MODELS).map((x) => x.name)).toEqual([
+      'ohlcv_1h', 'ohlcv_1d', 'fact_indicators',
+      'bridge_asset_source', 'dim_asset', 'dim_exchange', 'dim_date', 'fact_asset_snapshot', 'fact_exchange_snapshot', 'fact_market',
+    ]);
+    expect(orderModels([m('c', ['b']), m('b', ['a']), m('a')]).map((x) => x.name)).toEqual(['a', 'b', 'c']);
+    expect(() => orderModels([m('a', ['b']), m('b', ['a'])])).toThrow(/cycle: a → b → a/);
+    expect(() => orderModels([m('a', ['zz'])])).toThrow(/unknown model zz/);
+  });
+  it('selects NAME, NAME+ (downstream), +NAME (upstream), comma lists; unknown names fail', () => {
+    const names = (sel: string[]) => selectModels(MODELS, sel).map((x) => x.name);
+    expect(names([])).toHaveLength(10);
+    expect(names(['dim_asset+'])).toEqual(['dim_asset', 'fact_asset_snapshot', 'fact_market']);
+    expect(names(['+fact_asset_snapshot'])).toEqual(['bridge_asset_source', 'dim_asset', 'dim_date', 'fact_asset_snapshot']);
+    expect(names(['ohlcv_1h'])).toEqual(['ohlcv_1h']);
+    expect(names(['ohlcv_1h+'])).toEqual(['ohlcv_1h', 'fact_indicators']);
+    expect(names(['+fact_indicators'])).toEqual(['ohlcv_1h', 'ohlcv_1d', 'fact_indicators']);
+    expect(names(['fact_indicators,ohlcv_1d'])).toEqual(['ohlcv_1d', 'fact_indicators']);
+    expect(() => names(['nope+'])).toThrow(/unknown model "nope"/);
+  });
+});
