@@ -117,7 +117,6 @@ function symbolJobs(req: BackfillRequest): { jobs: Job[]; table: TableSpec; runT
     const suffix = isCandleInterval(iv) ? intervalTableSuffix(iv) : iv;
     const tableName = [probe.stream.name, symbol, suffix].filter(Boolean).join('_').toUpperCase();
     const job = buildJob(req.job, { params, tableName }, req.endpoints);
-    job.table = job.stream.tableFor?.(job.params) ?? job.stream.table;
     return job;
   });
   const [first] = jobs;

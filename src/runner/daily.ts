@@ -93,7 +93,6 @@ export async function runDaily(opts: DailyOptions): Promise<DailyOutcome[]> {
         continue;
       }
       opts.onJob?.(inc);
-      job.table = job.stream.tableFor?.(job.params) ?? job.stream.table;
       job.window = { start: new Date(inc.watermark), end: to };
       const summary = await runJob(job, { session: opts.session, lake: opts.lake, logLevel: opts.logLevel, printLog: opts.printLog, progress: opts.progress });
       outcomes.push({ kind: 'ran', job: inc, summary });

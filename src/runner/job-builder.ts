@@ -87,7 +87,7 @@ export function buildJob(name: string, opts: JobOptions = {}, endpoints: Endpoin
     tableName: opts.tableName ?? `${stream.name.toUpperCase()}${suffix}`,
     source,
     stream,
-    table: stream.table,
+    table: stream.tableFor?.(params) ?? stream.table,
     writeMode: opts.mode ? parseWriteMode(opts.mode) : stream.defaultWriteMode,
     ...access,
     params,
