@@ -1,6 +1,7 @@
 // `coinlake backfill`: a time range of one job (per symbol) split into chunks, extracted with bounded concurrency,
 // committed in groups — each chunk's data, its backfill_chunk record, its job's state and the run's progress in one
 // transaction — under ONE run row. A killed backfill, run again, skips the committed chunks and loads no duplicates.
+import type { RunOptions } from './run-job.ts';
 import { intervalMs, intervalTableSuffix, isCandleInterval } from '../core/candle-interval.ts';
 import type { LoadResult, Session } from '../core/destination.ts';
 import { ConfigError, TerminalError, errorMessage } from '../core/errors.ts';
@@ -8,7 +9,7 @@ import type { Job } from '../core/job.ts';
 import type { StreamParams, TimeWindow } from '../core/source.ts';
 import type { Row, TableSpec } from '../core/table.ts';
 import { HttpClient } from '../http/http-client.ts';
-import type { LocalLake, QuarantineEntry } from '../lake/local-lake.ts';
+import type { QuarantineEntry } from '../lake/local-lake.ts';
 import { BACKFILL_CHUNK_TABLE, committedWindows, isCovered, planWindows, recordChunks, type Chunk } from './backfill-chunks.ts';
 import { gapLine, gapReport, type GapReport } from './gap-report.ts';
 import { buildJob, type Endpoints } from './job-builder.ts';
@@ -48,14 +49,8 @@ export interface BackfillRequest {
   endpoints?: Endpoints;
 }
 
-export interface BackfillOptions {
-  session: Session;
-  lake: LocalLake;
-  logLevel?: string;
-  printLog?: boolean;
-  signal?: AbortSignal;
-  /** Show progress on stderr (a bar on a TTY, lines elsewhere). Default: only on a TTY. */
-  progress?: boolean;
+/** A single run's options (progress: a bar on a TTY, lines elsewhere), plus the backfill's own. */
+export interface BackfillOptions extends Omit<RunOptions, 'beforeCommit'> {
   /** Plain progress lines at most this often. Default 5 s. */
   progressIntervalMs?: number;
   /** Most rows one transaction commits (several chunks are grouped up to this). Default 200 000. */
