@@ -12,6 +12,7 @@ import { registerDemoCommand } from './demo-command.ts';
 import { registerImportCommand } from './import-command.ts';
 import { registerModelsCommand } from './models-command.ts';
 import { registerRunCommand } from './run-command.ts';
+import { registerScheduleCommand } from './schedule-command.ts';
 import { registerServeCommand } from './serve-command.ts';
 import { registerSetupCommand } from './setup-command.ts';
 import { registerStatusCommand } from './status-command.ts';
@@ -44,6 +45,7 @@ registerBackfillCommand(program, globals);
 registerDailyCommand(program, globals);
 registerStreamCommand(program, globals);
 registerModelsCommand(program, globals);
+registerScheduleCommand(program, globals);
 
 try {
   await program.parseAsync(process.argv);
