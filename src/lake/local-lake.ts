@@ -1,5 +1,5 @@
 // The lake on the local filesystem (./lake by default): raw pages, curated Parquet, quarantine, logs.
-import { mkdir, rename, rm, writeFile, appendFile, readFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, writeFile, appendFile, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { constants as zlibConstants, gzip } from 'node:zlib';
 import { promisify } from 'node:util';
@@ -88,5 +88,39 @@ export class LocalLake {
 
   async readText(file: string): Promise<string> {
     return readFile(file, 'utf8');
+  }
+
+  async readBytes(file: string): Promise<Buffer> {
+    return readFile(file);
+  }
+
+  /** Lake-relative path of a location this lake returned. */
+  relative(location: string): string {
+    return path.relative(this.root, location);
+  }
+
+  /** Directory a table's curated files of one batch are written in before they are published. */
+  curatedWorkDir(table: string, stem: string): string {
+    return path.join(this.resolve(['curated', table]), `.tmp-${stem}`);
+  }
+
+  /** Location of a curated file once published. */
+  curatedFinal(table: string, partition: string, file: string): string {
+    return this.resolve(['curated', table, partition, file]);
+  }
+
+  /** The run's log is written in place; nothing to do when it ends. Returns its location. */
+  async finishLog(runId: string): Promise<string> {
+    return this.resolve(logPath(runId));
+  }
+
+  /** Lake-relative paths of every file under lake-relative `segments`, sorted. */
+  async list(segments: string[] = []): Promise<string[]> {
+    const base = this.resolve(segments);
+    const entries = await readdir(base, { recursive: true, withFileTypes: true }).catch(() => []);
+    return entries
+      .filter((e) => e.isFile())
+      .map((e) => path.relative(this.root, path.join(e.parentPath, e.name)))
+      .sort();
   }
 }

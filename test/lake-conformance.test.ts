@@ -1,0 +1,125 @@
+// One set of lake cases, run on the local filesystem and on S3 (s3rver over loopback): write, list, read back,
+// overwrite on retry, publish curated files, quarantine appends, logs, and paths confined to the root.
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Lake } from '../src/lake/lake.ts';
+import { openLake } from '../src/lake/lake.ts';
+import { MULTIPART_THRESHOLD } from '../src/lake/s3-lake.ts';
+import { startS3Server, type S3TestServer } from './helpers/s3-server.ts';
+
+let s3: S3TestServer;
+let tmp: string;
+beforeAll(async () => {
+  s3 = await startS3Server();
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'coinlake-lake-conf-'));
+});
+afterAll(async () => {
+  await s3?.close();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+const DAY = new Date('2026-03-02T10:00:00Z');
+let n = 0;
+
+const KINDS: { kind: string; open: () => Lake }[] = [
+  { kind: 'local', open: () => openLake(path.join(tmp, `lake-${++n}`)) },
+  {
+    kind: 's3',
+    open: () =>
+      openLake(`s3://${s3.bucket}/lake-${++n}`, {
+        endpoint: s3.endpoint,
+        accessKeyId: s3.accessKeyId,
+        secretAccessKey: s3.secretAccessKey,
+        workDir: path.join(tmp, 'work'),
+      }),
+  },
+];
+
+describe.each(KINDS)('lake conformance: $kind', ({ kind, open }) => {
+  it('writes raw pages gzipped under the layout, lists them, reads back the exact bytes', async () => {
+    const lake = open();
+    const a = await lake.writeRawPage('coincap', 'assets', DAY, 'run1', 1, Buffer.from('{"data":[1]}'));
+    await lake.writeRawPage('coincap', 'assets', DAY, 'run1', 2, Buffer.from('{"data":[2]}'));
+    expect(lake.relative(a)).toBe('raw/coincap/assets/dt=2026-03-02/run1-00001.json.gz');
+    expect(await lake.list(['raw'])).toEqual(['raw/coincap/assets/dt=2026-03-02/run1-00001.json.gz', 'raw/coincap/assets/dt=2026-03-02/run1-00002.json.gz']);
+    expect(gunzipSync(await lake.readBytes(a)).toString()).toBe('{"data":[1]}');
+    expect(a.startsWith(kind === 's3' ? `s3://${s3.bucket}/lake-` : tmp)).toBe(true);
+  });
+
+  it('a retry of the same page overwrites it: one file, the new bytes', async () => {
+    const lake = open();
+    await lake.writeRawPage('coincap', 'rates', DAY, 'run2', 1, Buffer.from('first'));
+    const again = await lake.writeRawPage('coincap', 'rates', DAY, 'run2', 1, Buffer.from('second'));
+    expect(await lake.list(['raw'])).toEqual(['raw/coincap/rates/dt=2026-03-02/run2-00001.json.gz']);
+    expect(gunzipSync(await lake.readBytes(again)).toString()).toBe('second');
+  });
+
+  it('curated files are invisible until published, then listed; publishing twice keeps one copy', async () => {
+    const lake = open();
+    const dir = lake.curatedWorkDir('coincap_assets', 'run3');
+    const temp = path.join(dir, 'dt=2026-03-02', 'run3_0.parquet');
+    await mkdir(path.dirname(temp), { recursive: true });
+    await writeFile(temp, 'PAR1-bytes');
+    const final = lake.curatedFinal('coincap_assets', 'dt=2026-03-02', 'run3.parquet');
+    expect(await lake.list(['curated'])).toEqual(kind === 'local' ? ['curated/coincap_assets/.tmp-run3/dt=2026-03-02/run3_0.parquet'] : []);
+    await lake.publish(temp, final);
+    await lake.discardTempDirs([{ tempDir: dir }]);
+    expect(await lake.list(['curated'])).toEqual(['curated/coincap_assets/dt=2026-03-02/run3.parquet']);
+    expect((await lake.readBytes(final)).toString()).toBe('PAR1-bytes');
+    await mkdir(path.dirname(temp), { recursive: true });
+    await writeFile(temp, 'PAR1-retry');
+    await lake.publish(temp, final);
+    expect(await lake.list(['curated'])).toEqual(['curated/coincap_assets/dt=2026-03-02/run3.parquet']);
+    expect((await lake.readBytes(final)).toString()).toBe('PAR1-retry');
+  });
+
+  it('quarantine entries of a run accumulate as JSON lines in one file', async () => {
+    const lake = open();
+    expect(await lake.quarantine('coincap_assets', 'run4', [])).toBeUndefined();
+    const q = await lake.quarantine('coincap_assets', 'run4', [{ table: 'coincap_assets', field: 'supply', value: 'x', reason: 'not a number' }]);
+    await lake.quarantine('coincap_assets', 'run4', [{ table: 'coincap_assets', field: 'rank', value: 'y', reason: 'not an integer' }]);
+    expect(lake.relative(q!)).toBe('quarantine/coincap_assets/run4.jsonl');
+    expect((await lake.readText(q!)).trim().split('\n').map((l) => JSON.parse(l).field)).toEqual(['supply', 'rank']);
+  });
+
+  it('a run log written locally is in the lake once finished', async () => {
+    const lake = open();
+    const file = await lake.logFile('run5');
+    await writeFile(file, 'line 1\n');
+    const where = await lake.finishLog('run5');
+    expect(lake.relative(where)).toBe('logs/run5.log');
+    expect(await lake.readText(where)).toBe('line 1\n');
+    expect(await lake.list(['logs'])).toEqual(['logs/run5.log']);
+  });
+
+  it('refuses paths that would leave the lake root, naming the segment', async () => {
+    const lake = open();
+    await expect(lake.writeRawPage('..', 'assets', DAY, 'run6', 1, Buffer.from('x'))).rejects.toThrow('lake path segment ".." is not allowed (letters, digits, _ . = - only, no "..")');
+    await expect(lake.writeRawPage('coincap', '../../etc', DAY, 'run6', 1, Buffer.from('x'))).rejects.toThrow('lake path segment "../../etc" is not allowed');
+    expect(() => lake.curatedFinal('coincap_assets; DROP TABLE x', 'dt=2026-03-02', 'r.parquet')).toThrow(/coincap_assets; DROP TABLE x/);
+    expect(await lake.list()).toEqual([]);
+  });
+
+  it.runIf(kind === 's3')('a file above the multipart threshold goes up in parts and reads back identical', async () => {
+    const lake = open();
+    const dir = lake.curatedWorkDir('big', 'run7');
+    const temp = path.join(dir, 'dt=2026-03-02', 'run7_0.parquet');
+    await mkdir(path.dirname(temp), { recursive: true });
+    const bytes = Buffer.alloc(MULTIPART_THRESHOLD + 3 * 1024 * 1024);
+    for (let i = 0; i < bytes.length; i += 4096) bytes[i] = i % 251;
+    await writeFile(temp, bytes);
+    const final = lake.curatedFinal('big', 'dt=2026-03-02', 'run7.parquet');
+    await lake.publish(temp, final);
+    expect((await lake.readBytes(final)).equals(bytes)).toBe(true);
+  });
+});
+
+describe('S3 lake locations', () => {
+  it('rejects what is not s3://bucket/prefix with the expected form', () => {
+    expect(() => openLake('s3://B!/x')).toThrow('lake "s3://B!/x" is not an S3 location; expected s3://bucket/prefix (bucket: 3–63 lower-case letters, digits, dots, hyphens)');
+    expect(() => openLake('s3://bucket/../x')).toThrow('lake path segment ".." is not allowed');
+  });
+});
