@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import type { GlobalOptions } from './cli-context.ts';
 import { reportError } from './cli-context.ts';
 import { registerBackfillCommand } from './backfill-command.ts';
+import { registerBigQueryCommand } from './bigquery-command.ts';
 import { registerCatalogCommand } from './catalog-command.ts';
 import { registerChangesCommand } from './changes-command.ts';
 import { registerCheckCommand } from './check-command.ts';
@@ -46,6 +47,7 @@ registerDailyCommand(program, globals);
 registerStreamCommand(program, globals);
 registerModelsCommand(program, globals);
 registerScheduleCommand(program, globals);
+registerBigQueryCommand(program, globals);
 
 try {
   await program.parseAsync(process.argv);

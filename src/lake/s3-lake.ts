@@ -13,11 +13,16 @@ import { ConfigError, TerminalError } from '../core/errors.ts';
 import { confined, curatedPath, logPath, quarantinePath, rawPagePath } from './lake-paths.ts';
 import type { QuarantineEntry } from './local-lake.ts';
 
-// The SDK warns on every Node 20 process that its releases after January 2027 need Node 22; coinlake pins a
-// release that supports Node 20, so the warning would only be noise on stderr.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-const { S3Client, PutObjectCommand, GetObjectCommand, ListObjectsV2Command, DeleteObjectCommand } = await import('@aws-sdk/client-s3');
-const { Upload } = await import('@aws-sdk/lib-storage');
+import type { S3Client } from '@aws-sdk/client-s3';
+
+/** The SDK, loaded on first use (it is large, and most runs use a local lake). */
+async function sdk() {
+  // The SDK warns on every Node 20 process that its releases after January 2027 need Node 22; coinlake pins a
+  // release that supports Node 20, so the warning would only be noise on stderr.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const [s3, storage] = await Promise.all([import('@aws-sdk/client-s3'), import('@aws-sdk/lib-storage')]);
+  return { ...s3, Upload: storage.Upload };
+}
 
 const gzipAsync = promisify(gzip);
 /** Object keys are checked like paths under this pseudo root. */
@@ -60,7 +65,8 @@ export class S3Lake {
   readonly root: string;
   readonly bucket: string;
   readonly prefix: string;
-  private readonly client: InstanceType<typeof S3Client>;
+  private readonly clientConfig: NonNullable<ConstructorParameters<typeof S3Client>[0]>;
+  private clientP?: Promise<{ client: S3Client; api: Awaited<ReturnType<typeof sdk>> }>;
   private readonly work: string;
 
   constructor(opts: S3LakeOptions) {
@@ -69,12 +75,17 @@ export class S3Lake {
     this.prefix = prefix;
     this.root = `s3://${bucket}${prefix ? `/${prefix}` : ''}`;
     this.work = path.resolve(opts.workDir ?? path.join(os.tmpdir(), 'coinlake-s3-work'), bucket, prefix || '_');
-    this.client = new S3Client({
+    this.clientConfig = {
       endpoint: opts.endpoint,
       region: opts.region ?? 'us-east-1',
       forcePathStyle: opts.forcePathStyle ?? Boolean(opts.endpoint),
       credentials: opts.accessKeyId && opts.secretAccessKey ? { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey } : undefined,
-    });
+    };
+  }
+
+  private s3() {
+    this.clientP ??= sdk().then((api) => ({ api, client: new api.S3Client(this.clientConfig) }));
+    return this.clientP;
   }
 
   /** The object key of lake-relative segments (validated like local paths). */
@@ -109,7 +120,8 @@ export class S3Lake {
   }
 
   private async put(key: string, body: Uint8Array | string, contentType?: string): Promise<void> {
-    await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }));
+    const { client, api } = await this.s3();
+    await client.send(new api.PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }));
   }
 
   /** Uploads a local file to `key`: one PUT when small, a multipart upload when large. */
@@ -118,7 +130,8 @@ export class S3Lake {
       await this.put(key, await readFile(file));
       return;
     }
-    await new Upload({ client: this.client, params: { Bucket: this.bucket, Key: key, Body: createReadStream(file) }, partSize: PART_SIZE, queueSize: 4 }).done();
+    const { client, api } = await this.s3();
+    await new api.Upload({ client, params: { Bucket: this.bucket, Key: key, Body: createReadStream(file) }, partSize: PART_SIZE, queueSize: 4 }).done();
   }
 
   /** Writes a raw page gzipped (a retry overwrites the same key); returns its s3:// location. */
@@ -164,8 +177,9 @@ export class S3Lake {
   }
 
   async discard(file: string): Promise<void> {
-    if (file.startsWith('s3://')) await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyOf(file) }));
-    else await rm(file, { force: true });
+    if (!file.startsWith('s3://')) return rm(file, { force: true });
+    const { client, api } = await this.s3();
+    await client.send(new api.DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyOf(file) }));
   }
 
   /** Appends quarantine entries (kept locally, uploaded whole); returns the s3:// location. */
@@ -201,7 +215,8 @@ export class S3Lake {
 
   async readBytes(location: string): Promise<Buffer> {
     if (!location.startsWith('s3://')) return readFile(location);
-    const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(location) }));
+    const { client, api } = await this.s3();
+    const out = await client.send(new api.GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(location) }));
     return Buffer.from(await out.Body!.transformToByteArray());
   }
 
@@ -209,9 +224,10 @@ export class S3Lake {
   async list(segments: string[] = []): Promise<string[]> {
     const base = segments.length ? this.key(segments) + '/' : this.prefix ? this.prefix + '/' : '';
     const out: string[] = [];
+    const { client, api } = await this.s3();
     let token: string | undefined;
     do {
-      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, ContinuationToken: token }));
+      const page = await client.send(new api.ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, ContinuationToken: token }));
       for (const o of page.Contents ?? []) out.push(this.prefix ? o.Key!.slice(this.prefix.length + 1) : o.Key!);
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -224,7 +240,7 @@ export class S3Lake {
     return this.resolve(segments);
   }
 
-  close(): void {
-    this.client.destroy();
+  async close(): Promise<void> {
+    if (this.clientP) (await this.clientP).client.destroy();
   }
 }
