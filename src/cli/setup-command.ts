@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { checkCatalog } from '../catalog/catalog-job.ts';
 import { syncCatalog } from '../catalog/catalog-store.ts';
 import { ensureMetaTables } from '../catalog/meta-tables.ts';
+import { externalViewLine, refreshCatalogExternalViews } from '../runner/external-refresh.ts';
 import { formatSyncResult } from './catalog-command.ts';
 import { withWarehouse, type GlobalOptions } from './cli-context.ts';
 import { commandConfig } from './config-option.ts';
@@ -19,11 +20,12 @@ export function registerSetupCommand(program: Command, globals: () => GlobalOpti
     .action(async (o: { streams: boolean }) => {
       const cfg = await commandConfig();
       checkCatalog(cfg.catalog, cfg.catalogOrigin);
-      await withWarehouse(globals(), async (session, _lake, settings) => {
+      await withWarehouse(globals(), async (session, lake, settings) => {
         await ensureMetaTables(session);
         const synced = await syncCatalog(session, cfg.catalog);
         process.stdout.write(`setup complete on ${redactUrl(settings.warehouse)}: schemas coinlake, coinlake_meta\n`);
         process.stdout.write(`catalog from ${cfg.catalogOrigin}:\n${formatSyncResult(synced)}\n`);
+        for (const v of await refreshCatalogExternalViews(session, lake)) process.stdout.write(externalViewLine(v) + '\n');
       });
       // The feeds' JetStream streams on request (`coinlake stream` also creates its own on first use).
       if (!o.streams) return;
