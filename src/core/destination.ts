@@ -1,4 +1,5 @@
 // Contract every warehouse implements (destinations/<name>/). The loader reads capabilities as data.
+import type { JsonRecordsLayout } from './source.ts';
 import type { ColumnType, Row, TableSpec } from './table.ts';
 
 /** How a batch is applied to its target table. */
@@ -90,11 +91,51 @@ export interface Session {
   exportParquet?(staging: string, dir: string, opts: ParquetExportOptions): Promise<void>;
   /** Drops a staging table. */
   dropStaging(staging: string): Promise<void>;
+  /**
+   * Optional: a staging table for `t` the warehouse fills from landed JSON pages itself (see JsonStaging), or undefined
+   * when it cannot type some column of `t` that way.
+   */
+  jsonStaging?(t: TableSpec): Promise<JsonStaging | undefined>;
   /** Runs fn inside BEGIN/COMMIT; rolls back when it throws. Nested calls join the outer transaction. */
   transaction<T>(fn: () => Promise<T>): Promise<T>;
   /** Takes an exclusive lock named by key until the transaction ends (no-op where one process owns the file). */
   lockKey(key: string): Promise<void>;
   close(): Promise<void>;
+}
+
+/** A landed JSON page whose records the warehouse types itself. */
+export interface JsonPageFile {
+  /** Absolute path of the landed page (gzipped JSON). */
+  file: string;
+  layout: JsonRecordsLayout;
+  /** STAGING_ORDINAL of the page's first record; the others follow in order. */
+  firstOrdinal: number;
+  /** Number of records (Page.records.length): a page that holds another number is refused. */
+  records: number;
+}
+
+/** A record left to the caller: `page` is its page's position in the addPages() call, `index` its position in Page.records. */
+export interface DeferredRecord {
+  page: number;
+  index: number;
+}
+
+/**
+ * A staging table filled while a batch is extracted: the warehouse types the records of landed JSON pages itself, and
+ * defers to the caller every record it cannot type exactly as normalize/cast.ts would (a value of another shape, a
+ * missing field, anything that would be quarantined); the caller types those and adds them as rows.
+ */
+export interface JsonStaging {
+  /** Types the pages' records; returns the deferred ones and the fields of the others that no column reads. */
+  addPages(pages: JsonPageFile[]): Promise<{ deferred: DeferredRecord[]; unknownFields: string[] }>;
+  /** Stages rows typed by the caller, each with its STAGING_ORDINAL. */
+  addRows(rows: Row[], ordinals: number[]): Promise<void>;
+  /** Rows staged so far. */
+  readonly rowCount: number;
+  /** Completes the table (lineage columns from ctx) and returns its name, as stage() does; call inside the load's transaction. */
+  finish(ctx: LoadContext): Promise<string>;
+  /** Drops the table (a batch that is not loaded). */
+  discard(): Promise<void>;
 }
 
 /** How a session is opened. */

@@ -18,6 +18,29 @@ export interface Page<State = unknown> {
   /** Where the page came from (URL with secrets redacted, or file path). */
   origin: string;
   nextState?: State;
+  /**
+   * Optional: where `records` sit in `raw` (JSON), so a warehouse that reads JSON itself can type them from the landed
+   * page without JavaScript touching every value (normalize/staged-normalizer.ts). `records` stays authoritative.
+   */
+  json?: JsonRecordsLayout;
+}
+
+/**
+ * How a page's records sit in its raw JSON: the elements of the top-level array `recordsKey`, minus those at
+ * `skipped`, in order, each with `envelopeFields` set from the top level.
+ */
+export interface JsonRecordsLayout {
+  /** Key of the top-level array holding the records, e.g. `data`. */
+  recordsKey: string;
+  /** Fields set on every record from the top level: field → top-level key (null when the top level lacks it). */
+  envelopeFields?: Record<string, string>;
+  /** 0-based positions in that array of elements the stream dropped (e.g. outside the requested window). */
+  skipped?: number[];
+  /**
+   * What derive() sets on every row of this page, when it sets the same values on all of them: column → value.
+   * Without it (or when it misses a derived column), rows are typed in JavaScript.
+   */
+  derived?: Record<string, string | number | boolean | null>;
 }
 
 /** Options a job passes to a stream (asset id, interval, …). */

@@ -37,13 +37,6 @@ export function imageColumns(t: TableSpec): { image: ColumnSpec[]; key: ColumnSp
   return { image: t.columns, key, compared: t.columns.filter((c) => !keys.has(c.name) && !c.volatile) };
 }
 
-/** `'{' || '"a":' || <json of alias.a> || ',"b":' || … || '}'`: the same text on every dialect (Dialect.jsonValue). */
-export function jsonObjectSql(d: Dialect, alias: string, columns: ColumnSpec[]): string {
-  if (columns.length === 0) return `'{}'`;
-  const parts = columns.map((c, i) => `'${i === 0 ? '{' : ','}"${c.name}":' || ${d.jsonValue(`${alias}.${d.ident(c.name)}`, c.type)}`);
-  return `${parts.join(' || ')} || '}'`;
-}
-
 /** JSON array text of the columns whose values differ between aliases `a` and `b`, in table order, e.g. `["price"]`. */
 export function changedColumnsSql(d: Dialect, columns: ColumnSpec[], a: string, b: string): string {
   if (columns.length === 0) return `'[]'`;
@@ -74,6 +67,32 @@ function allColumnsLiteral(columns: ColumnSpec[]): string {
 /** The event time of every event of a load: its loadedAt, bound as the third parameter of insertEvents. */
 const EVENT_TIME = 'CAST($3 AS TIMESTAMPTZ)';
 
+/**
+ * Each column of `alias` rendered to its JSON text once (Dialect.jsonValue), as `<alias>_j<i>` of a derived table:
+ * the key and the full image share the rendering, which dominates the cost of writing a million events.
+ */
+function renderedColumns(d: Dialect, alias: string, columns: ColumnSpec[]): string[] {
+  return columns.map((c, i) => `${d.jsonValue(`${alias}.${d.ident(c.name)}`, c.type)} AS ${alias}_j${i}`);
+}
+
+/** Arguments one concat() call takes at most (PostgreSQL allows 100); longer lists nest. */
+const CONCAT_ARGS = 90;
+
+/** concat(…) of text pieces that are never NULL: one call instead of a chain of `||`, which copies at every step. */
+function concatSql(pieces: string[]): string {
+  if (pieces.length <= CONCAT_ARGS) return `concat(${pieces.join(', ')})`;
+  const groups: string[] = [];
+  for (let i = 0; i < pieces.length; i += CONCAT_ARGS) groups.push(concatSql(pieces.slice(i, i + CONCAT_ARGS)));
+  return concatSql(groups);
+}
+
+/** `{"a":<alias>_j0,"b":<alias>_j1}` as SQL, over the rendered columns of `image`, for `columns` ⊆ image. */
+function objectOfRendered(alias: string, image: ColumnSpec[], columns: ColumnSpec[]): string {
+  if (columns.length === 0) return `'{}'`;
+  const pieces = columns.flatMap((c, i) => [`'${i === 0 ? '{' : ','}"${c.name}":'`, `${alias}_j${image.indexOf(c)}`]);
+  return concatSql([...pieces, `'}'`]);
+}
+
 /** INSERT … SELECT of events; `select` gives primary_key, operation, before, after, changed_columns, event_time, then `FROM …`. */
 function insertEvents(src: ChangeSource, select: string): Promise<number> {
   return src.s.exec(
@@ -94,26 +113,29 @@ export function recordUpdates(src: ChangeSource): Promise<number> {
   const filter = src.targetFilter ? `${src.targetFilter} AND ` : '';
   return insertEvents(
     src,
-    `${jsonObjectSql(d, 's', key)}, 'update', ${jsonObjectSql(d, 't', image)}, ${jsonObjectSql(d, 's', image)},
-       ${changedColumnsSql(d, compared, 't', 's')}, ${EVENT_TIME}
-       FROM ${src.target} AS t JOIN ${src.staging} AS s ON ${keyMatchSql(d, src.t, 't', 's')}
-      WHERE ${filter}(${differsSql(d, compared, 't', 's')})`,
+    `${objectOfRendered('s', image, key)}, 'update', ${objectOfRendered('t', image, image)}, ${objectOfRendered('s', image, image)},
+       changed, ${EVENT_TIME}
+       FROM (SELECT ${[...renderedColumns(d, 's', image), ...renderedColumns(d, 't', image)].join(', ')},
+                    ${changedColumnsSql(d, compared, 't', 's')} AS changed
+               FROM ${src.target} AS t JOIN ${src.staging} AS s ON ${keyMatchSql(d, src.t, 't', 's')}
+              WHERE ${filter}(${differsSql(d, compared, 't', 's')})) AS j`,
   );
 }
 
 /**
  * 'insert' events for staged keys the target lacks; changed_columns lists every column that can make a change, with
- * the key. Call before the INSERT. Returns the number of events.
+ * the key. Call before the INSERT. Returns the number of events. With `allNew` (the caller knows no staged key is in
+ * the target) the anti-join is skipped.
  */
-export function recordInserts(src: ChangeSource): Promise<number> {
+export function recordInserts(src: ChangeSource, opts: { allNew?: boolean } = {}): Promise<number> {
   const d = src.s.dialect;
   const { image, key, compared } = imageColumns(src.t);
   const filter = src.targetFilter ? ` AND ${src.targetFilter}` : '';
+  const where = opts.allNew ? '' : `WHERE NOT EXISTS (SELECT 1 FROM ${src.target} AS t WHERE ${keyMatchSql(d, src.t, 't', 's')}${filter})`;
   return insertEvents(
     src,
-    `${jsonObjectSql(d, 's', key)}, 'insert', NULL, ${jsonObjectSql(d, 's', image)}, ${allColumnsLiteral([...key, ...compared])}, ${EVENT_TIME}
-       FROM ${src.staging} AS s
-      WHERE NOT EXISTS (SELECT 1 FROM ${src.target} AS t WHERE ${keyMatchSql(d, src.t, 't', 's')}${filter})`,
+    `${objectOfRendered('s', image, key)}, 'insert', NULL, ${objectOfRendered('s', image, image)}, ${allColumnsLiteral([...key, ...compared])}, ${EVENT_TIME}
+       FROM (SELECT ${renderedColumns(d, 's', image).join(', ')} FROM ${src.staging} AS s ${where}) AS j`,
   );
 }
 
@@ -127,8 +149,8 @@ export function recordDeletes(src: ChangeSource): Promise<number> {
   const filter = src.targetFilter ? `${src.targetFilter} AND ` : '';
   return insertEvents(
     src,
-    `${jsonObjectSql(d, 't', key)}, 'delete', ${jsonObjectSql(d, 't', image)}, NULL, ${allColumnsLiteral([...key, ...compared])}, ${EVENT_TIME}
-       FROM ${src.target} AS t
-      WHERE ${filter}NOT EXISTS (SELECT 1 FROM ${src.staging} AS s WHERE ${keyMatchSql(d, src.t, 't', 's')})`,
+    `${objectOfRendered('t', image, key)}, 'delete', ${objectOfRendered('t', image, image)}, NULL, ${allColumnsLiteral([...key, ...compared])}, ${EVENT_TIME}
+       FROM (SELECT ${renderedColumns(d, 't', image).join(', ')} FROM ${src.target} AS t
+              WHERE ${filter}NOT EXISTS (SELECT 1 FROM ${src.staging} AS s WHERE ${keyMatchSql(d, src.t, 't', 's')})) AS j`,
   );
 }

@@ -165,8 +165,25 @@ function changeSource(p: Parts): ChangeSource {
 }
 
 /**
+ * Whether no staged key can be in the target yet, by a cheap and conservative probe: the target is empty, or — when
+ * the partition column is part of the key — holds no row within the staged range of that column (a fresh range of a
+ * time series, the common incremental load). Then merge skips every key-matching join against the target.
+ */
+async function keysAreNew(p: Parts): Promise<boolean> {
+  const part = p.t.partitionBy;
+  if (!part || !p.t.primaryKey.includes(part)) return (await p.s.query(`SELECT 1 AS hit FROM ${p.target} LIMIT 1`)).length === 0;
+  const c = p.s.dialect.ident(part);
+  const [range] = await p.s.query<{ lo: unknown; hi: unknown }>(`SELECT min(${c}) AS lo, max(${c}) AS hi FROM ${p.staging}`);
+  if (range.lo === null || range.lo === undefined) return true;
+  // Times come back as Dates (milliseconds): widen by one so microseconds cut off cannot hide a row.
+  const widen = (v: unknown, ms: number) => (v instanceof Date ? new Date(v.getTime() + ms) : v);
+  const hit = await p.s.query(`SELECT 1 AS hit FROM ${p.target} WHERE ${c} >= $1 AND ${c} <= $2 LIMIT 1`, [widen(range.lo, -1), widen(range.hi, 1)]);
+  return hit.length === 0;
+}
+
+/**
  * Update changed rows, then insert new keys, then (deleteMissing) delete absent keys; each step's change events are
- * written just before it.
+ * written just before it. Keys that cannot exist yet (keysAreNew) are inserted without matching them against the target.
  */
 async function merge(p: Parts): Promise<LoadResult> {
   const events = changeSource(p);
@@ -176,8 +193,9 @@ async function merge(p: Parts): Promise<LoadResult> {
   // Volatile columns (e.g. the response time of a snapshot) follow a change but do not make one.
   const volatile = new Set(p.t.columns.filter((c) => c.volatile).map((c) => p.s.dialect.ident(c.name)));
   const compared = data.filter((c) => !volatile.has(c));
+  const fresh = await keysAreNew(p);
   let updated = 0;
-  if (compared.length > 0) {
+  if (compared.length > 0 && !fresh) {
     const set = [...data, ...lineage].map((c) => `${c} = s.${c}`).join(', ');
     const changed = compared.map((c) => `t.${c} IS DISTINCT FROM s.${c}`).join(' OR ');
     await recordUpdates(events);
@@ -185,8 +203,8 @@ async function merge(p: Parts): Promise<LoadResult> {
       `UPDATE ${p.target} AS t SET ${set} FROM ${p.staging} AS s WHERE ${keyMatch(p, 't', 's')} AND (${changed})`,
     );
   }
-  await recordInserts(events);
-  const inserted = await insertFromStaging(p, `NOT EXISTS (SELECT 1 FROM ${p.target} AS t WHERE ${keyMatch(p, 't', 's')})`);
+  await recordInserts(events, { allNew: fresh });
+  const inserted = await insertFromStaging(p, fresh ? '' : `NOT EXISTS (SELECT 1 FROM ${p.target} AS t WHERE ${keyMatch(p, 't', 's')})`);
   let deleted = 0;
   if (p.t.deleteMissing && (await p.s.query(`SELECT 1 AS one FROM ${p.staging} LIMIT 1`)).length > 0) {
     await recordDeletes(events);

@@ -12,6 +12,23 @@ const ZERO_DATES = /^0000-00-00( 00:00:00)?$/;
 const ok = (value: unknown): CastResult => ({ ok: true, value });
 const fail = (reason: string): CastResult => ({ ok: false, reason });
 
+/** A finite number, else the reason ("1e999" is not Infinity). */
+const finite = (n: number, value: unknown): CastResult => (Number.isFinite(n) ? ok(n) : fail(`${JSON.stringify(value)} is not a finite number`));
+
+/** An instant both warehouses hold (years 0001–9999), else the reason. */
+function instant(d: Date, value: unknown): CastResult {
+  const year = d.getUTCFullYear();
+  return year >= 1 && year <= 9999 ? ok(d) : fail(`${JSON.stringify(value)} is not a time between the years 0001 and 9999`);
+}
+
+/** False when text starts with a YYYY-MM-DD that is no calendar day (2024-02-30, which Date would roll into March). */
+function realDay(text: string): boolean {
+  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(text);
+  if (!m) return true;
+  const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  return d.getUTCMonth() === Number(m[2]) - 1 && d.getUTCDate() === Number(m[3]);
+}
+
 /** Casts one value to a column type. null, undefined and '' become NULL (sources send '' for "none"). */
 export function castValue(value: unknown, type: ColumnType): CastResult {
   if (value === null || value === undefined || value === '') return ok(null);
@@ -20,7 +37,7 @@ export function castValue(value: unknown, type: ColumnType): CastResult {
       return ok(typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value));
     case 'double': {
       if (typeof value === 'number') return Number.isFinite(value) ? ok(value) : fail(`${value} is not a finite number`);
-      if (typeof value === 'string' && NUMERIC.test(value.trim())) return ok(Number(value));
+      if (typeof value === 'string' && NUMERIC.test(value.trim())) return finite(Number(value), value);
       return fail(`${JSON.stringify(value)} is not a number`);
     }
     case 'bigint':
@@ -38,15 +55,15 @@ export function castValue(value: unknown, type: ColumnType): CastResult {
       return fail(`${JSON.stringify(value)} is not a boolean`);
     }
     case 'timestamptz': {
-      if (value instanceof Date) return ok(value);
-      if (typeof value === 'number') return Number.isFinite(value) ? ok(new Date(epochToMs(value))) : fail(`${value} is not a time`);
+      if (value instanceof Date) return instant(value, value);
+      if (typeof value === 'number') return Number.isFinite(value) ? instant(new Date(epochToMs(value)), value) : fail(`${value} is not a time`);
       if (typeof value === 'string') {
         const v = value.trim();
         if (ZERO_DATES.test(v)) return ok(null);
-        if (NUMERIC.test(v)) return ok(new Date(epochToMs(Number(v))));
+        if (NUMERIC.test(v)) return instant(new Date(epochToMs(Number(v))), value);
         const iso = /^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : /[zZ]$|[+-]\d{2}:?\d{2}$/.test(v) ? v : `${v.replace(' ', 'T')}Z`;
         const d = new Date(iso);
-        if (!Number.isNaN(d.getTime())) return ok(d);
+        if (!Number.isNaN(d.getTime()) && realDay(v)) return instant(d, value);
       }
       return fail(`${JSON.stringify(value)} is not a time`);
     }
@@ -54,16 +71,18 @@ export function castValue(value: unknown, type: ColumnType): CastResult {
       if (typeof value === 'string' && ZERO_DATES.test(value.trim())) return ok(null);
       if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}/.test(value)) {
         const d = new Date(`${value.slice(0, 10)}T00:00:00Z`);
-        if (!Number.isNaN(d.getTime())) return ok(value.slice(0, 10));
+        if (!Number.isNaN(d.getTime()) && realDay(value)) return ok(value.slice(0, 10));
       }
       return fail(`${JSON.stringify(value)} is not a date (YYYY-MM-DD)`);
     }
     case 'json':
+      // Destinations take a string as JSON text: text that is not JSON is kept as a JSON string.
       if (typeof value === 'string') {
         try {
-          return ok(JSON.parse(value));
-        } catch {
+          JSON.parse(value);
           return ok(value);
+        } catch {
+          return ok(JSON.stringify(value));
         }
       }
       return ok(value);

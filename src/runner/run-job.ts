@@ -8,7 +8,7 @@ import { HttpClient } from '../http/http-client.ts';
 import type { LocalLake } from '../lake/local-lake.ts';
 import { createProgress } from './progress.ts';
 import { RUN_COMPLETE, RUN_FAILED_QUALITY, closeRun } from './run-history.ts';
-import { commitBatch, extractBatch, failRunScope, landQuarantine, openRunScope, publishCurated } from './run-steps.ts';
+import { batchRowCount, commitBatch, extractBatch, failRunScope, landQuarantine, openRunScope, publishCurated, type ExtractedBatch } from './run-steps.ts';
 import { readState, writeState } from './state-store.ts';
 
 export interface RunOptions {
@@ -21,6 +21,8 @@ export interface RunOptions {
   progress?: boolean;
   /** Test hook: runs inside the transaction just before COMMIT (an error here must roll everything back). */
   beforeCommit?: () => Promise<void>;
+  /** Let a warehouse that can type JSON pages itself do so (ExtractOptions.stageInWarehouse). Default true. */
+  stageInWarehouse?: boolean;
 }
 
 /** What a finished run did. */
@@ -42,6 +44,8 @@ export interface RunSummary {
   unknownFields: string[];
   missingFields: string[];
   state?: unknown;
+  /** Milliseconds per step: extract (HTTP, raw lake, typing), then those of commitBatch. */
+  timings: Record<string, number>;
 }
 
 /** Error of a failed run, carrying the run's identity so the CLI can point at its log. */
@@ -60,6 +64,10 @@ function resolveTable(job: Job): Job {
   return job.stream.tableFor && job.table === job.stream.table ? { ...job, table: job.stream.tableFor(job.params) } : job;
 }
 
+function roundedTimings(t: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, Math.round(v)]));
+}
+
 /** Runs a job to completion; throws RunFailedError after recording status -1 when anything fails. */
 export async function runJob(jobAsBuilt: Job, opts: RunOptions): Promise<RunSummary> {
   const job = resolveTable(jobAsBuilt);
@@ -76,6 +84,7 @@ export async function runJob(jobAsBuilt: Job, opts: RunOptions): Promise<RunSumm
   // What the extraction reached, for the run row of a failure part-way.
   let extracted = 0;
   let quarantinedCount = 0;
+  let batch: ExtractedBatch | undefined;
   const progress = createProgress(job.name, { enabled: opts.progress ?? Boolean(process.stderr.isTTY) });
   log.info({ job: job.name, processId, runId, table: `${job.table.schema}.${job.table.name}`, mode: job.writeMode }, 'run started');
   try {
@@ -83,11 +92,13 @@ export async function runJob(jobAsBuilt: Job, opts: RunOptions): Promise<RunSumm
     if (state !== undefined) log.info({ state }, 'resuming from committed state');
     const http = new HttpClient({ ...job.http, rateLimitPerMinute: job.rateLimitPerMinute, headers: job.headers, logger: log });
     let page = 0;
-    const batch = await extractBatch(scope, job, {
+    const extractStart = performance.now();
+    batch = await extractBatch(scope, job, {
       http,
       state,
       window: job.window,
       signal: opts.signal ?? new AbortController().signal,
+      stageInWarehouse: opts.stageInWarehouse ?? true,
       nextPage: () => ++page,
       onPage: (b) => {
         extracted = b.records;
@@ -97,7 +108,9 @@ export async function runJob(jobAsBuilt: Job, opts: RunOptions): Promise<RunSumm
       },
     });
     progress.done();
-    const { rows, quarantined, pages, unknownFields: unknown, missingFields: missing } = batch;
+    const extractMs = performance.now() - extractStart;
+    const { rows, staged, quarantined, pages, unknownFields: unknown, missingFields: missing } = batch;
+    const rowCount = batchRowCount(batch);
     if (unknown.size) log.warn({ fields: [...unknown] }, 'source sent fields the table does not map (kept in the raw lake)');
     if (missing.size) log.warn({ fields: [...missing] }, 'expected fields were missing; loaded as NULL');
     const qFile = await landQuarantine(scope, job.table, quarantined);
@@ -106,6 +119,7 @@ export async function runJob(jobAsBuilt: Job, opts: RunOptions): Promise<RunSumm
     const committed = await commitBatch(scope, {
       table: job.table,
       rows,
+      staged,
       writeMode: job.writeMode,
       lockKey: `${job.connectionName}/${job.tableName}`,
       inTransaction: async (load, curatedPaths, quality) => {
@@ -117,7 +131,7 @@ export async function runJob(jobAsBuilt: Job, opts: RunOptions): Promise<RunSumm
         await closeRun(session, processId, {
           status: quality?.qualityFailed ? RUN_FAILED_QUALITY : RUN_COMPLETE,
           rowsExtracted: extracted,
-          rowsLoaded: rows.length,
+          rowsLoaded: rowCount,
           rowsQuarantined: quarantined.length,
           lakePaths: [...lakePaths, ...curatedPaths],
           errorMessage: quality?.qualityMessage,
@@ -127,7 +141,9 @@ export async function runJob(jobAsBuilt: Job, opts: RunOptions): Promise<RunSumm
     });
     lakePaths.push(...(await publishCurated(scope, committed.curated)));
     const load = committed.load;
-    log.info({ rowsExtracted: extracted, rowsLoaded: rows.length, quarantined: quarantined.length, ...load }, 'run complete');
+    const timings = { extract: extractMs, ...committed.timings };
+    const typing = staged ? { recordsTypedInJs: staged.recordsTypedHere } : {};
+    log.info({ rowsExtracted: extracted, rowsLoaded: rowCount, quarantined: quarantined.length, ...load, ...typing, timingsMs: roundedTimings(timings) }, 'run complete');
     return {
       processId,
       runId,
@@ -137,7 +153,7 @@ export async function runJob(jobAsBuilt: Job, opts: RunOptions): Promise<RunSumm
       qualityMessage: committed.quality?.qualityMessage,
       pages,
       rowsExtracted: extracted,
-      rowsLoaded: rows.length,
+      rowsLoaded: rowCount,
       rowsQuarantined: quarantined.length,
       load,
       lakePaths,
@@ -145,9 +161,11 @@ export async function runJob(jobAsBuilt: Job, opts: RunOptions): Promise<RunSumm
       unknownFields: [...unknown],
       missingFields: [...missing],
       state: nextState,
+      timings,
     };
   } catch (err) {
     progress.done();
+    await batch?.staged?.discard().catch(() => undefined);
     await failRunScope(scope, err, { rowsExtracted: extracted, rowsQuarantined: quarantinedCount, lakePaths });
     throw new RunFailedError({ processId, runId, logPath, job: job.name }, err);
   } finally {

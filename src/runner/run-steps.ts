@@ -3,6 +3,7 @@
 // transaction → publish its curated files → close the run.
 import { physicalTable } from '../load/scd2.ts';
 import { afterLoad, type AfterLoadResult } from './after-load.ts';
+import { claimRun } from './abandoned-runs.ts';
 import { countRows } from './audit.ts';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -18,6 +19,7 @@ import { writeCurated, type CuratedFile } from '../lake/curated-writer.ts';
 import type { LocalLake, QuarantineEntry } from '../lake/local-lake.ts';
 import { applyWriteMode } from '../load/write-modes.ts';
 import { normalizeRecords } from '../normalize/normalizer.ts';
+import { StagedNormalizer } from '../normalize/staged-normalizer.ts';
 import { RUN_FAILED, closeRun, newRunId, openRun } from './run-history.ts';
 import { createRunLogger } from './run-logger.ts';
 
@@ -47,6 +49,7 @@ export async function openRunScope(session: Session, lake: LocalLake, info: Open
   const runId = newRunId();
   const logPath = await lake.logFile(runId);
   const log = createRunLogger({ level: info.logLevel, file: logPath, printLog: info.printLog });
+  await claimRun(session, lake, runId, log); // before the row exists; marks runs whose process is gone failed (-1)
   const ids = await openRun(session, {
     connectionName: info.connectionName,
     tableName: info.tableName,
@@ -65,7 +68,10 @@ export function lakeRelative(scope: RunScope, file: string): string {
 
 /** Typed rows of one batch, with what was landed and set aside on the way. */
 export interface ExtractedBatch {
+  /** The typed rows; empty when the batch was typed into a warehouse staging table (`staged`). */
   rows: Row[];
+  /** Set when the warehouse typed the batch into a staging table as it was read (ExtractOptions.stageInWarehouse). */
+  staged?: StagedNormalizer;
   /** Source records read. */
   records: number;
   pages: number;
@@ -76,6 +82,11 @@ export interface ExtractedBatch {
   missingFields: Set<string>;
   /** The stream's state after the last page, when it sent one. */
   nextState?: unknown;
+}
+
+/** Rows of a batch, typed in JavaScript or staged in the warehouse. */
+export function batchRowCount(batch: Pick<ExtractedBatch, 'rows' | 'staged'>): number {
+  return batch.staged ? batch.staged.staging.rowCount : batch.rows.length;
 }
 
 export interface ExtractOptions {
@@ -89,6 +100,12 @@ export interface ExtractOptions {
   nextPage: () => number;
   /** Called after every page (progress). */
   onPage?: (batch: ExtractedBatch) => void;
+  /**
+   * When the stream's first page says where its records sit in the raw JSON and the warehouse can type them itself
+   * (Session.jsonStaging), type the batch into a staging table while it is read (normalize/staged-normalizer.ts):
+   * the batch comes back with `staged` and no rows; pass it on to commitBatch. Default false.
+   */
+  stageInWarehouse?: boolean;
 }
 
 /** Reads the job's stream for one window: lands every raw page, types its records, runs derive(). */
@@ -96,21 +113,46 @@ export async function extractBatch(scope: RunScope, job: Job, opts: ExtractOptio
   const table = opts.table ?? job.table;
   const batch: ExtractedBatch = { rows: [], records: 0, pages: 0, lakePaths: [], quarantined: [], unknownFields: new Set(), missingFields: new Set() };
   const read = job.stream.read({ http: opts.http, baseUrl: job.baseUrl, params: job.params, state: opts.state, window: opts.window, signal: opts.signal });
-  for await (const page of read) {
-    const number = opts.nextPage();
-    batch.pages++;
-    const raw = await scope.lake.writeRawPage(job.source.name, job.stream.name, scope.startedAt, scope.runId, number, page.raw);
-    batch.lakePaths.push(lakeRelative(scope, raw));
-    const n = normalizeRecords(table, page.records, { onMissing: job.onMissing, onInvalid: job.onInvalid, origin: page.origin });
-    if (job.stream.derive) for (const r of n.rows) job.stream.derive(r, job.params);
-    for (const r of n.rows) batch.rows.push(r);
-    batch.quarantined.push(...n.quarantined);
-    n.unknownFields.forEach((f) => batch.unknownFields.add(f));
-    n.missingFields.forEach((f) => batch.missingFields.add(f));
-    batch.records += page.records.length;
-    if (page.nextState !== undefined) batch.nextState = page.nextState;
-    scope.log.debug({ page: number, origin: page.origin, records: page.records.length, raw: lakeRelative(scope, raw) }, 'page landed');
-    opts.onPage?.(batch);
+  let decided = !opts.stageInWarehouse;
+  try {
+    for await (const page of read) {
+      const number = opts.nextPage();
+      batch.pages++;
+      const raw = await scope.lake.writeRawPage(job.source.name, job.stream.name, scope.startedAt, scope.runId, number, page.raw);
+      batch.lakePaths.push(lakeRelative(scope, raw));
+      if (!decided) {
+        decided = true;
+        // The warehouse reads the landed copy, so the lake must be a local directory.
+        const local = path.isAbsolute(raw) && !raw.includes('://');
+        const staging = page.json && local ? await scope.session.jsonStaging?.(table) : undefined;
+        if (staging) {
+          const derive = job.stream.derive;
+          batch.staged = new StagedNormalizer(staging, table, { onMissing: job.onMissing, onInvalid: job.onInvalid, derive: derive && ((row) => derive(row, job.params)) });
+          batch.quarantined = batch.staged.quarantined;
+          batch.unknownFields = batch.staged.unknownFields;
+          batch.missingFields = batch.staged.missingFields;
+          scope.log.debug({ table: `${table.schema}.${table.name}` }, 'pages are typed by the warehouse as they land');
+        }
+      }
+      if (batch.staged) {
+        await batch.staged.add(page, raw);
+      } else {
+        const n = normalizeRecords(table, page.records, { onMissing: job.onMissing, onInvalid: job.onInvalid, origin: page.origin });
+        if (job.stream.derive) for (const r of n.rows) job.stream.derive(r, job.params);
+        for (const r of n.rows) batch.rows.push(r);
+        batch.quarantined.push(...n.quarantined);
+        n.unknownFields.forEach((f) => batch.unknownFields.add(f));
+        n.missingFields.forEach((f) => batch.missingFields.add(f));
+      }
+      batch.records += page.records.length;
+      if (page.nextState !== undefined) batch.nextState = page.nextState;
+      scope.log.debug({ page: number, origin: page.origin, records: page.records.length, raw: lakeRelative(scope, raw) }, 'page landed');
+      opts.onPage?.(batch);
+    }
+    await batch.staged?.finish();
+  } catch (err) {
+    await batch.staged?.discard().catch(() => undefined);
+    throw err;
   }
   return batch;
 }
@@ -126,6 +168,8 @@ export async function landQuarantine(scope: RunScope, table: TableSpec, entries:
 export interface CommitOptions {
   table: TableSpec;
   rows: Row[];
+  /** A batch typed into a warehouse staging table as it was read (ExtractedBatch.staged): loaded instead of `rows`. */
+  staged?: StagedNormalizer;
   writeMode: WriteMode;
   /** Serialises runs of the same job on warehouses with several writers. */
   lockKey: string;
@@ -146,6 +190,8 @@ export interface CommittedBatch {
   curated: CuratedFile[];
   /** Audit and quality results, when afterLoad ran. */
   quality?: AfterLoadResult;
+  /** Milliseconds spent in each step: prepare, stage, curated, writeMode, afterLoad, commit (the rest: run row, state, COMMIT). */
+  timings: Record<string, number>;
 }
 
 /**
@@ -160,27 +206,43 @@ export async function commitBatch(scope: RunScope, opts: CommitOptions): Promise
   let load: LoadResult = { inserted: 0, updated: 0, deleted: 0 };
   let curated: CuratedFile[] = [];
   let quality: AfterLoadResult | undefined;
+  const timings: Record<string, number> = {};
+  let mark = performance.now();
+  const lap = (step: string) => {
+    const now = performance.now();
+    timings[step] = (timings[step] ?? 0) + (now - mark);
+    mark = now;
+  };
   try {
     await session.transaction(async () => {
       await session.lockKey(opts.lockKey);
       await session.ensureTable(physicalTable(opts.table, opts.writeMode));
       const countBefore = opts.afterLoad === false ? 0 : await countRows(session, opts.table);
-      if (opts.rows.length === 0 && opts.writeMode === 'replace') {
+      const rowCount = batchRowCount(opts);
+      if (rowCount === 0 && opts.writeMode === 'replace') {
         scope.log.warn('the source returned no rows; a replace would empty the table, so it is skipped');
-      } else if (opts.rows.length > 0) {
-        const staging = await session.stage(opts.table, opts.rows, ctx);
+      } else if (rowCount > 0) {
+        lap('prepare');
+        const staging = opts.staged ? await opts.staged.complete(ctx) : await session.stage(opts.table, opts.rows, ctx);
+        lap('stage');
         curated = await writeCurated({ session, lake, table: opts.table, staging, rows: opts.rows, runId: scope.runId, day: loadedAt, fileStem: opts.fileStem });
+        lap('curated');
         load = await applyWriteMode(session, opts.table, staging, opts.writeMode, ctx);
         await session.dropStaging(staging);
+        lap('writeMode');
       }
       if (opts.afterLoad !== false) quality = await afterLoad(session, opts.table, ctx, { countBefore });
+      lap('afterLoad');
       await opts.inTransaction?.(load, curated.map((c) => lakeRelative(scope, c.final)), quality);
     });
+    lap('commit');
   } catch (err) {
     await discardCurated(scope, curated);
     throw err;
+  } finally {
+    await opts.staged?.discard().catch((err: unknown) => scope.log.warn({ error: errorMessage(err) }, 'could not drop the staging table'));
   }
-  return { load, curated, quality };
+  return { load, curated, quality, timings };
 }
 
 /**

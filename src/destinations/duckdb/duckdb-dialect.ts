@@ -40,6 +40,9 @@ export const duckdbDialect: Dialect = {
  * text differs, it is rewritten: doubles lose the `.0` of integral values and use an exponent from 1e15 on, as
  * PostgreSQL's shortest round-trip text does; the \u00XX escapes of control characters become lower case (the
  * escaped backslashes are parked on chr(1), which to_json never emits raw, so `\\u001A` text stays as it was).
+ * Change events render millions of values, so the common cases take short paths first: a finite timestamp is
+ * formatted from its epoch without a time-zone conversion (the text is UTC either way), and a double below 1e15
+ * is DuckDB's own text when it has a fraction, or its integer text when it has none (-0 keeps its sign).
  */
 function jsonText(x: string, type: ColumnType): string {
   if (decimalParts(type)) return `'"' || CAST(${x} AS VARCHAR) || '"'`;
@@ -55,7 +58,10 @@ function jsonText(x: string, type: ColumnType): string {
     case 'double': {
       const digits = `rtrim(replace(CAST(abs(${x}) AS VARCHAR), '.', ''), '0')`;
       const e15 = `(CASE WHEN ${x} < 0 THEN '-' ELSE '' END) || substr(${digits}, 1, 1) || (CASE WHEN length(${digits}) > 1 THEN '.' || substr(${digits}, 2) ELSE '' END) || 'e+15'`;
-      return `CASE WHEN isnan(${x}) THEN '"NaN"' WHEN isinf(${x}) THEN (CASE WHEN ${x} > 0 THEN '"Infinity"' ELSE '"-Infinity"' END)
+      // NaN compares above every number, so it never takes the first two branches.
+      return `CASE WHEN ${x} <> trunc(${x}) AND abs(${x}) < 1e15 THEN CAST(${x} AS VARCHAR)
+        WHEN abs(${x}) < 1e15 AND NOT (${x} = 0 AND signbit(${x})) THEN CAST(CAST(${x} AS BIGINT) AS VARCHAR)
+        WHEN isnan(${x}) THEN '"NaN"' WHEN isinf(${x}) THEN (CASE WHEN ${x} > 0 THEN '"Infinity"' ELSE '"-Infinity"' END)
         WHEN abs(${x}) >= 1e15 AND abs(${x}) < 1e16 THEN ${e15}
         ELSE regexp_replace(CAST(${x} AS VARCHAR), '\\.0$', '') END`;
     }
@@ -65,7 +71,8 @@ function jsonText(x: string, type: ColumnType): string {
     case 'boolean':
       return `CASE WHEN ${x} THEN 'true' WHEN NOT ${x} THEN 'false' END`;
     case 'timestamptz':
-      return `'"' || strftime(${x} AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ') || '"'`;
+      return `'"' || (CASE WHEN isfinite(${x}) THEN strftime(make_timestamp(epoch_us(${x})), '%Y-%m-%dT%H:%M:%S.%fZ')
+        ELSE strftime(${x} AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ') END) || '"'`;
     case 'date':
       return `'"' || strftime(${x}, '%Y-%m-%d') || '"'`;
     case 'json':

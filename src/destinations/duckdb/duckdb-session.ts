@@ -2,11 +2,12 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { DuckDBTimestampTZValue, type DuckDBConnection } from '@duckdb/node-api';
-import { STAGING_ORDINAL, type Capabilities, type LoadContext, type ParquetExportOptions, type Session } from '../../core/destination.ts';
+import { STAGING_ORDINAL, type Capabilities, type JsonStaging, type LoadContext, type ParquetExportOptions, type Session } from '../../core/destination.ts';
 import { TerminalError, errorMessage } from '../../core/errors.ts';
 import { allColumns, type ColumnSpec, type Row, type TableSpec } from '../../core/table.ts';
 import { appendInChunks, type ChunkColumn } from './duckdb-chunk-writer.ts';
 import { duckdbDialect } from './duckdb-dialect.ts';
+import { DuckdbJsonStaging } from './duckdb-json-staging.ts';
 import { inputConverter, resultConverter, toDuckDBParam } from './duckdb-values.ts';
 
 /** One process owns the file; DDL is transactional; COPY TO writes Parquet. */
@@ -112,6 +113,14 @@ export class DuckdbSession implements Session {
     return name;
   }
 
+  /** A staging table DuckDB fills from landed JSON pages itself (duckdb-json-staging.ts); undefined for tables with json columns. */
+  async jsonStaging(t: TableSpec): Promise<JsonStaging | undefined> {
+    if (!DuckdbJsonStaging.supports(t)) return undefined;
+    const name = `stg_${t.name}_${randomBytes(4).toString('hex')}`;
+    const table = `${t.schema}.${t.name}`;
+    return DuckdbJsonStaging.create(this.connection, t, name, (rows) => t.columns.map((c) => dataColumn(rows, c, table)));
+  }
+
   /**
    * One COPY … (FORMAT parquet, PARTITION_BY (dt)): DuckDB writes `<dir>/dt=YYYY-MM-DD/<fileStem>_<i>.parquet`
    * itself; rows whose partition column is NULL go under `opts.day`. The partition key is not repeated inside the files.
@@ -121,7 +130,10 @@ export class DuckdbSession implements Session {
     await mkdir(dir, { recursive: true });
     const grain = opts.grain ?? 'day';
     const day = sqlString(opts.day.slice(0, grain === 'year' ? 4 : grain === 'month' ? 7 : 10));
-    const column = opts.partitionColumn ? `CAST(${d.ident(opts.partitionColumn)} AS DATE)` : undefined;
+    // The UTC date (the session runs in UTC) from the epoch: a plain CAST of a TIMESTAMPTZ goes through ICU's calendar,
+    // several times slower per row; infinite times, which have no epoch, still take it.
+    const p = opts.partitionColumn ? d.ident(opts.partitionColumn) : undefined;
+    const column = p ? `COALESCE(CAST(make_timestamp(epoch_us(${p})) AS DATE), CAST(${p} AS DATE))` : undefined;
     const value = grain === 'year' ? `CAST(year(${column}) AS VARCHAR)` : grain === 'month' ? `strftime(${column}, '%Y-%m')` : `CAST(${column} AS VARCHAR)`;
     const dt = column ? `COALESCE(${value}, ${day})` : day;
     const order = (opts.orderBy?.length ? opts.orderBy : [STAGING_ORDINAL]).map((c) => d.ident(c)).join(', ');

@@ -1,6 +1,6 @@
 // CoinCap (v2 layout, v3 with an API key): assets, exchanges, rates, markets, asset history.
 import { TerminalError } from '../../core/errors.ts';
-import type { Page, ReadContext, Source, Stream, StreamParams } from '../../core/source.ts';
+import type { JsonRecordsLayout, Page, ReadContext, Source, Stream, StreamParams } from '../../core/source.ts';
 import type { Row } from '../../core/table.ts';
 import { chunkWindow } from '../../core/time.ts';
 import { redactUrl } from '../../http/redact.ts';
@@ -29,17 +29,30 @@ function buildUrl(base: string, path: string, query: Record<string, string | num
   return u.toString();
 }
 
-/** Fetches one envelope page; adds the envelope timestamp to every record as `timestamp`. */
+/** Where the records sit in a CoinCap page: `data`, each with the envelope's `timestamp` (see fetchPage). */
+const ENVELOPE_LAYOUT: JsonRecordsLayout = { recordsKey: 'data', envelopeFields: { timestamp: 'timestamp' } };
+
+/** A plain object (not null, not an array): the only records that get the envelope timestamp. */
+function isRecord(r: unknown): r is Record<string, unknown> {
+  return typeof r === 'object' && r !== null && !Array.isArray(r);
+}
+
+/**
+ * Fetches one envelope page; adds the envelope timestamp to every record as `timestamp` — in place, as pages hold
+ * thousands of records nothing else refers to. A value that is not a JSON object passes unchanged, for the
+ * normalizer to quarantine as a record (response-shape.ts withField, without the copy).
+ */
 async function fetchPage<S>(ctx: ReadContext<S>, path: string, query: Record<string, string | number | undefined>): Promise<Page<S> & { count: number }> {
   const url = buildUrl(ctx.baseUrl, path, query);
   const safe = redactUrl(url);
   const { response, json } = await ctx.http.getJson(url, { signal: ctx.signal });
   const env = parseListEnvelope(json, safe);
-  const records = env.data.map((r) => ({ ...r, timestamp: env.timestamp ?? null }));
-  return { raw: response.body, records, origin: safe, count: env.data.length };
+  const timestamp = env.timestamp ?? null;
+  for (const r of env.data) if (isRecord(r)) r.timestamp = timestamp;
+  return { raw: response.body, records: env.data, origin: safe, count: env.data.length, json: ENVELOPE_LAYOUT };
 }
 
-/** A stream served whole by one request. */
+/** A stream served whole by one request. `prepare` rewrites its records (so the raw JSON no longer describes them). */
 function singlePage(name: string, path: string, table: Stream['table'], prepare?: (r: Record<string, unknown>) => void): Stream {
   return {
     name,
@@ -47,13 +60,16 @@ function singlePage(name: string, path: string, table: Stream['table'], prepare?
     defaultWriteMode: 'merge',
     async *read(ctx) {
       const page = await fetchPage(ctx, path, {});
-      if (prepare) page.records.forEach(prepare);
+      if (prepare) {
+        page.records.filter(isRecord).forEach(prepare);
+        delete page.json;
+      }
       yield page;
     },
   };
 }
 
-/** A stream paged with limit/offset until a short page. */
+/** A stream paged with limit/offset until a short page. A derive() that depends on the row keeps the JSON layout off. */
 function paged(name: string, path: string, table: Stream['table'], derive?: Stream['derive']): Stream {
   return {
     name,
@@ -64,6 +80,7 @@ function paged(name: string, path: string, table: Stream['table'], derive?: Stre
       const limit = Math.min(Number(ctx.params.limit ?? COINCAP_MAX_LIMIT), COINCAP_MAX_LIMIT);
       for (let offset = 0; ; offset += limit) {
         const page = await fetchPage(ctx, path, { limit, offset });
+        if (derive) delete page.json;
         yield page;
         if (page.count < limit) return;
       }
@@ -103,6 +120,7 @@ const historyStream: Stream<HistoryState> = {
   table: assetHistoryTable,
   defaultWriteMode: 'merge',
   cursor: 'time',
+  // Its pages say the same in their JSON layout (`derived`), for warehouses that type them themselves.
   derive(row: Row, params: StreamParams) {
     row.asset_id = String(params.asset ?? 'bitcoin');
     row.interval = String(params.interval ?? 'h1');
@@ -120,19 +138,28 @@ const historyStream: Stream<HistoryState> = {
     // About 2,000 points per request keeps each response small at every interval.
     const chunk = step * 2000;
     let watermark = ctx.state?.watermark;
+    const derived = { asset_id: asset, interval };
     const fetchWindow = async (w: { start: Date; end: Date }) => {
       const page = await fetchPage(ctx, `/assets/${encodeURIComponent(asset)}/history`, {
         interval,
         start: w.start.getTime(),
         end: w.end.getTime(),
       });
-      page.records = page.records.filter((r) => typeof r.time !== 'number' || (r.time >= w.start.getTime() && r.time < w.end.getTime()));
+      // Points outside the window (a server that rounds it) are dropped; the layout says which elements those were.
+      const kept: Record<string, unknown>[] = [];
+      const skipped: number[] = [];
+      page.records.forEach((r, i) => {
+        if (isRecord(r) && typeof r.time === 'number' && (r.time < w.start.getTime() || r.time >= w.end.getTime())) skipped.push(i);
+        else kept.push(r);
+      });
+      page.records = kept;
+      page.json = { ...ENVELOPE_LAYOUT, skipped, derived };
       return page;
     };
     // Windows are independent: keep a few requests in flight (the client's rate limit still applies)
     // and hand pages on in window order, so the watermark only moves forward.
     for await (const page of orderedPrefetch(chunkWindow(new Date(start), new Date(end), chunk), fetchWindow, HISTORY_PREFETCH)) {
-      for (const r of page.records) if (typeof r.time === 'number') watermark = Math.max(watermark ?? r.time, r.time);
+      for (const r of page.records) if (isRecord(r) && typeof r.time === 'number') watermark = Math.max(watermark ?? r.time, r.time);
       page.nextState = watermark === undefined ? undefined : { watermark };
       yield page;
     }

@@ -1,0 +1,206 @@
+// Types a batch straight into a warehouse staging table while its pages are still being read. Pages that say where
+// their records sit in the raw JSON (Page.json) are typed by the warehouse itself, a group of pages per statement,
+// while the next pages download; the records it defers (any value cast.ts would treat otherwise than plainly, a missing
+// field, a non-object) and pages without a layout are typed here by normalizeRecords — the same casts, quarantine
+// entries, strict failures and drift report as the plain path, one record at a time.
+import type { JsonPageFile, JsonStaging, LoadContext } from '../core/destination.ts';
+import type { JsonRecordsLayout, Page } from '../core/source.ts';
+import type { Row, TableSpec } from '../core/table.ts';
+import type { QuarantineEntry } from '../lake/local-lake.ts';
+import { normalizeRecords, type NormalizeOptions } from './normalizer.ts';
+
+export interface StagedNormalizerOptions extends Omit<NormalizeOptions, 'origin'> {
+  /** The stream's derive(), for rows typed here. */
+  derive?: (row: Row) => void;
+  /** Pages the warehouse types in one statement. Default 25 (50,000 CoinCap history points). */
+  groupSize?: number;
+  /** Groups that may wait to be typed before add() waits for them. Default 2. */
+  maxPending?: number;
+}
+
+/**
+ * A page waiting to be typed. Pages with a layout keep their raw bytes only: holding thousands of parsed records per
+ * queued page would keep them alive past the young generation and cost more in garbage collection than re-reading
+ * the few pages whose records are deferred (recordsOf).
+ */
+interface QueuedPage {
+  origin: string;
+  file: string;
+  firstOrdinal: number;
+  count: number;
+  layout?: JsonRecordsLayout;
+  raw?: Uint8Array;
+  records?: Record<string, unknown>[];
+}
+
+/** A page's records as its layout describes them in its raw JSON (the contract of Page.json). */
+export function recordsFromLayout(raw: Uint8Array, layout: JsonRecordsLayout): Record<string, unknown>[] {
+  const top = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8')) as Record<string, unknown>;
+  const elements = top[layout.recordsKey];
+  if (!Array.isArray(elements)) throw new Error(`the page has no array at "${layout.recordsKey}"`);
+  const skipped = new Set(layout.skipped ?? []);
+  const envelope = Object.entries(layout.envelopeFields ?? {}).map(([field, key]) => [field, top[key] ?? null] as const);
+  const out: Record<string, unknown>[] = [];
+  elements.forEach((r: unknown, i) => {
+    if (skipped.has(i)) return;
+    if (typeof r === 'object' && r !== null && !Array.isArray(r)) for (const [field, value] of envelope) (r as Record<string, unknown>)[field] = value;
+    out.push(r as Record<string, unknown>);
+  });
+  return out;
+}
+
+/** What a staged batch holds once every page is typed. */
+export interface StagedBatch {
+  staging: JsonStaging;
+  quarantined: QuarantineEntry[];
+  unknownFields: Set<string>;
+  missingFields: Set<string>;
+}
+
+/**
+ * Fills `staging` with the typed rows of pages given to add() in order; finish() waits for the last ones. A failure
+ * (a strict cast, on_missing: fail) surfaces from the next add() or from finish(). Ordinals follow the pages' records
+ * in order, so write modes keep the last row per key as on the plain path.
+ */
+export class StagedNormalizer {
+  readonly quarantined: QuarantineEntry[] = [];
+  readonly unknownFields = new Set<string>();
+  readonly missingFields = new Set<string>();
+  /** Records typed here rather than by the warehouse (deferred ones, pages without a layout). */
+  recordsTypedHere = 0;
+  private nextOrdinal = 0;
+  private group: QueuedPage[] = [];
+  private work: Promise<void> = Promise.resolve();
+  private pending = 0;
+  private failure: { error: unknown } | undefined;
+  private readonly groupSize: number;
+  private readonly maxPending: number;
+
+  constructor(
+    readonly staging: JsonStaging,
+    private readonly t: TableSpec,
+    private readonly opts: StagedNormalizerOptions = {},
+  ) {
+    this.groupSize = opts.groupSize ?? 25;
+    this.maxPending = opts.maxPending ?? 2;
+  }
+
+  /** Queues a landed page (`file`: its raw copy in the lake). Waits while too many groups are still being typed. */
+  async add(page: Page, file: string): Promise<void> {
+    this.rethrow();
+    const base = { origin: page.origin, file, firstOrdinal: this.nextOrdinal, count: page.records.length };
+    this.nextOrdinal += page.records.length;
+    if (page.json) {
+      const queued: QueuedPage = { ...base, layout: page.json, raw: page.raw };
+      if (this.differsFromGroup(page.json)) this.flush();
+      this.group.push(queued);
+      if (this.group.length >= this.groupSize) this.flush();
+    } else {
+      this.flush();
+      const queued: QueuedPage = { ...base, records: page.records };
+      this.schedule(() => this.typeHere([queued]));
+    }
+    if (this.pending > this.maxPending) await this.work;
+    this.rethrow();
+  }
+
+  /** Types what is still queued; returns once every page is staged. */
+  async finish(): Promise<StagedBatch> {
+    this.flush();
+    await this.work;
+    this.rethrow();
+    return { staging: this.staging, quarantined: this.quarantined, unknownFields: this.unknownFields, missingFields: this.missingFields };
+  }
+
+  /** Drops the staging table (the batch is not loaded). */
+  async discard(): Promise<void> {
+    await this.work.catch(() => undefined);
+    await this.staging.discard();
+  }
+
+  /** Finishes the staging table inside the load's transaction (see JsonStaging.finish). */
+  complete(ctx: LoadContext): Promise<string> {
+    return this.staging.finish(ctx);
+  }
+
+  private differsFromGroup(layout: JsonRecordsLayout): boolean {
+    const first = this.group[0]?.layout;
+    if (!first) return false;
+    return first.recordsKey !== layout.recordsKey || JSON.stringify(first.envelopeFields ?? {}) !== JSON.stringify(layout.envelopeFields ?? {});
+  }
+
+  private flush(): void {
+    if (this.group.length === 0) return;
+    const group = this.group;
+    this.group = [];
+    this.schedule(() => this.typeInWarehouse(group));
+  }
+
+  private schedule(task: () => Promise<void>): void {
+    this.pending++;
+    this.work = this.work.then(async () => {
+      try {
+        if (!this.failure) await task();
+      } catch (error) {
+        this.failure ??= { error };
+      } finally {
+        this.pending--;
+      }
+    });
+  }
+
+  private rethrow(): void {
+    if (this.failure) throw this.failure.error;
+  }
+
+  /** The warehouse types the group; what it defers is typed here. A group it cannot read at all is typed here whole. */
+  private async typeInWarehouse(group: QueuedPage[]): Promise<void> {
+    const files: JsonPageFile[] = group.map((q) => ({ file: q.file, layout: q.layout!, firstOrdinal: q.firstOrdinal, records: q.count }));
+    let result: Awaited<ReturnType<JsonStaging['addPages']>>;
+    try {
+      result = await this.staging.addPages(files);
+    } catch {
+      // JSON the warehouse's reader refuses (a record that is not an object, a number beyond its range, a layout
+      // that does not match) is still JSON JavaScript reads: type the whole group here instead.
+      return this.typeHere(group);
+    }
+    result.unknownFields.forEach((f) => this.unknownFields.add(f));
+    await this.typeRecords(result.deferred.map((d) => ({ q: group[d.page], index: d.index })));
+  }
+
+  private typeHere(pages: QueuedPage[]): Promise<void> {
+    return this.typeRecords(pages.flatMap((q) => Array.from({ length: q.count }, (_, index) => ({ q, index }))));
+  }
+
+  /** The records of a queued page: kept (pages without a layout) or read again from its raw JSON. */
+  private recordsOf(q: QueuedPage, cache: Map<QueuedPage, Record<string, unknown>[]>): Record<string, unknown>[] {
+    if (q.records) return q.records;
+    let records = cache.get(q);
+    if (!records) {
+      records = recordsFromLayout(q.raw!, q.layout!);
+      if (records.length !== q.count) throw new Error(`${q.origin}: the page holds ${records.length} records where the stream gave ${q.count}`);
+      cache.set(q, records);
+    }
+    return records;
+  }
+
+  /** Types records one by one with normalizeRecords (in page and record order) and stages the rows. */
+  private async typeRecords(records: { q: QueuedPage; index: number }[]): Promise<void> {
+    const rows: Row[] = [];
+    const ordinals: number[] = [];
+    const parsed = new Map<QueuedPage, Record<string, unknown>[]>();
+    this.recordsTypedHere += records.length;
+    for (const { q, index } of records) {
+      const n = normalizeRecords(this.t, [this.recordsOf(q, parsed)[index]], { onMissing: this.opts.onMissing, onInvalid: this.opts.onInvalid, origin: q.origin });
+      this.quarantined.push(...n.quarantined);
+      n.unknownFields.forEach((f) => this.unknownFields.add(f));
+      n.missingFields.forEach((f) => this.missingFields.add(f));
+      for (const row of n.rows) {
+        this.opts.derive?.(row);
+        rows.push(row);
+        ordinals.push(q.firstOrdinal + index);
+      }
+    }
+    await this.staging.addRows(rows, ordinals);
+  }
+}
