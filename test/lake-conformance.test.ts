@@ -123,3 +123,49 @@ describe('S3 lake locations', () => {
     expect(() => openLake('s3://bucket/../x')).toThrow('lake path segment ".." is not allowed');
   });
 });
+
+describe('a run with an s3:// lake', () => {
+  it('lands raw pages, curated Parquet and the run log in the bucket; the run row names lake-relative paths', async () => {
+    const { spawn } = await import('node:child_process');
+    const { openWarehouse } = await import('../src/destinations/registry.ts');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'coinlake-s3-run-'));
+    try {
+      const env = {
+        ...process.env,
+        COINLAKE_WAREHOUSE: path.join(dir, 'w.duckdb'),
+        COINLAKE_LAKE: `s3://${s3.bucket}/runs`,
+        COINLAKE_S3_ENDPOINT: s3.endpoint,
+        AWS_ACCESS_KEY_ID: s3.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+        COINLAKE_REPLAY: '',
+      };
+      const r = await new Promise<{ code: number; out: string; err: string }>((resolve) => {
+        const c = spawn(process.execPath, [path.resolve('bin/coinlake.mjs'), '--replay', 'run', 'coincap.rates'], { cwd: dir, env });
+        let out = '';
+        let err = '';
+        c.stdout.on('data', (d) => (out += d));
+        c.stderr.on('data', (d) => (err += d));
+        c.on('close', (code) => resolve({ code: code ?? -1, out, err }));
+      });
+      expect([r.code, r.err]).toEqual([0, '']);
+      expect(r.out).toMatch(/^coincap\.rates: 192 rows into coinlake\.coincap_rates /);
+      const lake = openLake(`s3://${s3.bucket}/runs`, { endpoint: s3.endpoint, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey });
+      const files = await lake.list();
+      const s = await openWarehouse(path.join(dir, 'w.duckdb'));
+      try {
+        const [run] = await s.query<{ run_id: string; lake_paths: string }>('SELECT run_id, lake_paths FROM coinlake_meta.workflow_action_history');
+        expect(files.filter((f) => !f.startsWith('logs/')).sort()).toEqual(
+          (JSON.parse(run.lake_paths) as string[]).sort(),
+        );
+        expect(files.filter((f) => f.startsWith('raw/coincap/rates/'))).toHaveLength(1);
+        expect(files.filter((f) => /^curated\/coincap_rates\/dt=\d{4}-\d\d-\d\d\/.+\.parquet$/.test(f))).toHaveLength(1);
+        expect(files).toContain(`logs/${run.run_id}.log`);
+        expect(await lake.readText(lake.resolve(['logs', `${run.run_id}.log`]))).toMatch(/run complete/);
+      } finally {
+        await s.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -133,6 +133,7 @@ export function catalogJob(conn: Connection, ing: Ingestion, opts: CatalogRunOpt
     params,
     window: parseWindow(opts.from ?? text(from), opts.to ?? text(to)),
     incremental: plan.incremental,
+    external: ing.is_external,
     onMissing: ing.on_missing,
     onInvalid: ing.on_invalid,
     http: endpoints.http,

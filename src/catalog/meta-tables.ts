@@ -120,7 +120,27 @@ const META_DDL: string[] = [
     status VARCHAR NOT NULL,
     rows_loaded BIGINT,
     committed_at TIMESTAMPTZ NOT NULL,
+    worker VARCHAR,
     PRIMARY KEY (job, chunk_start, chunk_end))`,
+  // One row per chunk task of a distributed backfill (src/distributed/): queued by the coordinator, then running,
+  // retrying, failed or committed as workers take it; written outside the data transaction except `committed`.
+  `CREATE TABLE IF NOT EXISTS coinlake_meta.backfill_task (
+    process_id BIGINT NOT NULL,
+    job VARCHAR NOT NULL,
+    chunk_start TIMESTAMPTZ NOT NULL,
+    chunk_end TIMESTAMPTZ NOT NULL,
+    status VARCHAR NOT NULL,
+    worker VARCHAR,
+    attempts INTEGER NOT NULL,
+    pages BIGINT,
+    rows_extracted BIGINT,
+    rows_loaded BIGINT,
+    rows_quarantined BIGINT,
+    rows_inserted BIGINT,
+    rows_updated BIGINT,
+    message VARCHAR,
+    updated_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (process_id, job, chunk_start))`,
 ];
 
 /** Columns added after a table was first released: [table, column, type], added where missing. */
@@ -128,6 +148,7 @@ const ADDED_COLUMNS: [string, string, string][] = [
   ['ingestion_config', 'on_missing', 'VARCHAR'],
   ['ingestion_config', 'on_invalid', 'VARCHAR'],
   ['ingestion_config', 'quality_checks', 'VARCHAR'],
+  ['backfill_chunk', 'worker', 'VARCHAR'],
 ];
 
 /** Creates the schemas and metadata tables if missing. Idempotent: a second call changes nothing. */

@@ -1,11 +1,18 @@
 // `coinlake backfill --job J --from DATE --to DATE [--symbols …] [--concurrency N] [--limit ROWS]`: a time range in
-// chunks, committed chunk by chunk under one run row; run it again after a crash and it continues.
+// chunks, committed chunk by chunk under one run row; run it again after a crash and it continues. With
+// `--distributed` the chunks go to the JetStream work queue instead, for `coinlake worker`s to load.
 import type { Command } from 'commander';
+import type { Session } from '../core/destination.ts';
+import type { LocalLake } from '../lake/local-lake.ts';
+import { requireSharedWarehouse, runDistributedBackfill, type DistributedBackfillOutcome } from '../distributed/distributed-backfill.ts';
+import { taskQueueNames } from '../distributed/task-queue.ts';
+import { workerCounts } from '../distributed/task-table.ts';
+import { connectNats } from '../streaming/jetstream-streams.ts';
 import { resolveSettings } from '../catalog/settings.ts';
 import { durationMs, DURATION_FORM } from '../core/duration.ts';
 import { ConfigError } from '../core/errors.ts';
 import { parseInstant } from '../core/time.ts';
-import { runBackfill, type BackfillSummary } from '../runner/backfill.ts';
+import { runBackfill, type BackfillRequest, type BackfillSummary } from '../runner/backfill.ts';
 import { gapLine } from '../runner/gap-report.ts';
 import { withWarehouse, type GlobalOptions } from './cli-context.ts';
 import { replayEndpoints } from './replay-endpoints.ts';
@@ -19,6 +26,10 @@ interface BackfillFlags {
   concurrency: string;
   limit?: string;
   chunk?: string;
+  distributed?: boolean;
+  nats?: string;
+  queue?: string;
+  wait: boolean;
 }
 
 function positiveInt(value: string, flag: string): number {
@@ -52,6 +63,10 @@ export function registerBackfillCommand(program: Command, globals: () => GlobalO
     .option('--concurrency <n>', 'chunks extracted at once', '4')
     .option('--limit <rows>', 'stop starting new chunks once this many rows were loaded')
     .option('--chunk <duration>', 'chunk length, e.g. 1d, 6h (default 1d)')
+    .option('--distributed', 'publish the chunks to the NATS JetStream work queue for `coinlake worker`s (needs PostgreSQL)')
+    .option('--nats <url>', 'NATS server of --distributed (default COINLAKE_NATS_URL or nats://127.0.0.1:4222)')
+    .option('--queue <name>', 'work queue of --distributed (default COINLAKE_QUEUE or coinlake: stream COINLAKE_TASKS)')
+    .option('--no-wait', 'with --distributed: publish and return; the last worker closes the run')
     .action(async (o: BackfillFlags) => {
       const g = globals();
       const from = parseInstant(o.from);
@@ -59,29 +74,84 @@ export function registerBackfillCommand(program: Command, globals: () => GlobalO
       const chunkMs = o.chunk === undefined ? undefined : durationMs(o.chunk);
       if (o.chunk !== undefined && chunkMs === undefined) throw new ConfigError(`--chunk must be ${DURATION_FORM}, got "${o.chunk}"`);
       const symbols = (o.symbols ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+      if (!o.distributed && (o.nats !== undefined || o.queue !== undefined || !o.wait)) throw new ConfigError('--nats, --queue and --no-wait go with --distributed');
+      const queue = o.distributed ? taskQueueNames(o.queue) : undefined;
       const settings = resolveSettings({ replay: g.replay || undefined });
+      if (o.distributed && settings.replay && !o.wait) {
+        throw new ConfigError('--replay cannot go with --no-wait: the replay server runs in this process and would stop with it', {
+          hint: 'start the workers with --replay (each runs its own replay server), or point COINLAKE_BINANCE_URL at a server that stays up',
+        });
+      }
       const replay = await replayEndpoints(settings.replay);
       try {
-        await withWarehouse(g, async (session, lake) => {
+        await withWarehouse(g, async (session, lake, resolved) => {
           const t0 = Date.now();
-          const summary = await runBackfill(
-            {
-              job: o.job,
-              from,
-              to,
-              symbols,
-              params: { interval: o.interval },
-              concurrency: positiveInt(o.concurrency, '--concurrency'),
-              limitRows: o.limit === undefined ? undefined : positiveInt(o.limit, '--limit'),
-              chunkMs,
-              endpoints: replay.endpoints,
-            },
-            { session, lake, logLevel: g.logLevel, printLog: g.printLog },
-          );
+          const req: BackfillRequest = {
+            job: o.job,
+            from,
+            to,
+            symbols,
+            params: { interval: o.interval },
+            concurrency: positiveInt(o.concurrency, '--concurrency'),
+            limitRows: o.limit === undefined ? undefined : positiveInt(o.limit, '--limit'),
+            chunkMs,
+            endpoints: replay.endpoints,
+          };
+          if (o.distributed) {
+            requireSharedWarehouse(session, resolved.warehouse, 'backfill --distributed');
+            const outcome = await distributed(req, session, lake, { ...g, nats: o.nats, queue: queue!, wait: o.wait });
+            process.stdout.write((await distributedLines(session, outcome, Date.now() - t0)).join('\n') + '\n');
+            return;
+          }
+          const summary = await runBackfill(req, { session, lake, logLevel: g.logLevel, printLog: g.printLog });
           process.stdout.write(backfillLines(summary, Date.now() - t0).join('\n') + '\n');
         });
       } finally {
         await replay.close();
       }
     });
+}
+
+/** Runs the coordinator; Ctrl-C (SIGINT/SIGTERM) stops following the workers, who go on and close the run. */
+async function distributed(
+  req: BackfillRequest,
+  session: Session,
+  lake: LocalLake,
+  o: GlobalOptions & { nats?: string; queue: ReturnType<typeof taskQueueNames>; wait: boolean },
+): Promise<DistributedBackfillOutcome> {
+  const nc = await connectNats(o.nats);
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await runDistributedBackfill(req, {
+      session,
+      lake,
+      nc,
+      queue: o.queue,
+      wait: o.wait,
+      signal: stop.signal,
+      logLevel: o.logLevel,
+      printLog: o.printLog,
+      onNoWorker: (n) => process.stderr.write(`no worker is pulling from ${n.stream} yet: start one with \`coinlake worker\` (same warehouse and NATS)\n`),
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await nc.close();
+  }
+}
+
+/** What a distributed backfill prints: the summary and the chunks per worker once closed, or what it left to the workers. */
+export async function distributedLines(session: Session, outcome: DistributedBackfillOutcome, ms: number): Promise<string[]> {
+  const p = outcome.published;
+  const n = (v: number) => v.toLocaleString('en-US');
+  if (outcome.summary) {
+    const workers = await workerCounts(session, p.processId);
+    const done = workers.filter((w) => w.done > 0).map((w) => `${w.worker} ${n(w.done)} chunk(s) (${n(w.rows)} rows)`);
+    return [...backfillLines(outcome.summary, ms), ...(done.length ? [`  workers: ${done.join(', ')}`] : [])];
+  }
+  const head = `${p.queue.stream}: ${n(p.published)} chunk task(s) published (${n(p.skipped)} of ${n(p.total)} already loaded) — run ${p.runId} (process ${p.processId})`;
+  return [`${head}; ${n(outcome.left ?? 0)} chunk(s) left to the workers, the last of them closes the run (see coinlake status)`];
 }

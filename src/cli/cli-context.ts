@@ -4,7 +4,8 @@ import { CoinlakeError, errorMessage } from '../core/errors.ts';
 import { redactText } from '../http/redact.ts';
 import { resolveSettings, type Settings } from '../catalog/settings.ts';
 import { openWarehouse } from '../destinations/registry.ts';
-import { LocalLake } from '../lake/local-lake.ts';
+import type { LocalLake } from '../lake/local-lake.ts';
+import { openLake } from '../lake/lake.ts';
 import { RunFailedError } from '../runner/run-job.ts';
 
 /** Global options every command accepts. */
@@ -23,7 +24,8 @@ export async function withWarehouse<T>(g: GlobalOptions, fn: (s: Session, lake: 
     onLockWait: (file, ms) => process.stderr.write(`waiting up to ${Math.round(ms / 1000)} s for ${file}: another process holds it\n`),
   });
   try {
-    return await fn(session, new LocalLake(settings.lake), settings);
+    // An s3:// lake has the local lake's API (structurally), so every command takes either.
+    return await fn(session, openLake(settings.lake), settings);
   } finally {
     await session.close();
   }

@@ -18,6 +18,7 @@ import { registerServeCommand } from './serve-command.ts';
 import { registerSetupCommand } from './setup-command.ts';
 import { registerStatusCommand } from './status-command.ts';
 import { registerStreamCommand } from './stream-command.ts';
+import { registerWorkerCommand } from './worker-command.ts';
 
 const program = new Command();
 program
@@ -47,6 +48,7 @@ registerDailyCommand(program, globals);
 registerStreamCommand(program, globals);
 registerModelsCommand(program, globals);
 registerScheduleCommand(program, globals);
+registerWorkerCommand(program, globals);
 registerBigQueryCommand(program, globals);
 
 try {

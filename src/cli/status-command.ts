@@ -1,6 +1,7 @@
-// `coinlake status`: the most recent runs as a table.
+// `coinlake status`: the most recent runs as a table; for distributed backfills among them, their chunks per worker.
 import type { Command } from 'commander';
 import { ensureMetaTables } from '../catalog/meta-tables.ts';
+import { distributedHeading, distributedStatuses } from '../distributed/distributed-status.ts';
 import { recentRuns } from '../runner/run-history.ts';
 import { withWarehouse, type GlobalOptions } from './cli-context.ts';
 import { formatTable } from './format-table.ts';
@@ -10,9 +11,10 @@ const STATUS: Record<number, string> = { 0: 'running', 1: 'ok', [-1]: 'FAILED', 
 export function registerStatusCommand(program: Command, globals: () => GlobalOptions): void {
   program
     .command('status')
-    .description('show recent runs from coinlake_meta.workflow_action_history')
+    .description('show recent runs from coinlake_meta.workflow_action_history, and the workers of distributed backfills')
     .option('-n, --limit <n>', 'how many runs', '20')
-    .action(async (o: { limit: string }) => {
+    .option('--backfill <process>', 'the chunks per worker of this distributed backfill (default: the newest 3 among the runs shown)')
+    .action(async (o: { limit: string; backfill?: string }) => {
       await withWarehouse(globals(), async (session) => {
         await ensureMetaTables(session);
         const runs = await recentRuns(session, Number(o.limit));
@@ -29,7 +31,13 @@ export function registerStatusCommand(program: Command, globals: () => GlobalOpt
           quarantined: r.rows_quarantined,
           error: r.error_message ?? '',
         }));
-        process.stdout.write(formatTable(rows) + '\n');
+        const out = [formatTable(rows)];
+        const ids = o.backfill !== undefined ? [Number(o.backfill)] : runs.map((r) => Number(r.process_id));
+        for (const d of await distributedStatuses(session, ids.filter(Number.isFinite))) {
+          const workers = d.workers.map((w) => ({ worker: w.worker, done: w.done, running: w.running, failed: w.failed, rows: w.rows.toLocaleString('en-US'), last_update: w.lastUpdate }));
+          out.push('', distributedHeading(d), workers.length ? formatTable(workers) : '(no worker has taken a chunk yet)');
+        }
+        process.stdout.write(out.join('\n') + '\n');
       });
     });
 }

@@ -6,6 +6,8 @@ import type { HttpClientOptions } from '../http/http-client.ts';
 import type { InvalidPolicy, MissingPolicy } from '../normalize/normalizer.ts';
 
 export interface Job {
+  /** The catalog says is_external: a view over the lake's curated files is refreshed after each load. */
+  external?: boolean;
   /** Name shown to users, e.g. `coincap.assets`. */
   name: string;
   /** Connection (section) name, e.g. COINCAP_ASSET; keys run history and state. */

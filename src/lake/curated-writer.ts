@@ -43,8 +43,7 @@ export async function writeCurated(args: {
 }): Promise<CuratedFile[]> {
   const { session, lake, table, staging, rows, runId } = args;
   const stem = args.fileStem ?? runId;
-  const tableDir = lake.resolve(['curated', table.name]);
-  const tempDir = path.join(tableDir, `.tmp-${stem}`);
+  const tempDir = lake.curatedWorkDir(table.name, stem);
   const opts = { partitionColumn: table.partitionBy, day: utcDate(args.day), fileStem: stem, orderBy: table.clusteredBy, grain: table.lakeGrain };
   if (session.capabilities.exportsParquet && session.exportParquet) {
     await session.exportParquet(staging, tempDir, opts);
@@ -59,6 +58,6 @@ export async function writeCurated(args: {
     const partition = path.basename(path.dirname(temp));
     const m = /_(\d+)\.parquet$/.exec(temp);
     const suffix = m && m[1] !== '0' ? `-${m[1]}` : '';
-    return { temp, tempDir, final: lake.resolve(['curated', table.name, partition, `${stem}${suffix}.parquet`]) };
+    return { temp, tempDir, final: lake.curatedFinal(table.name, partition, `${stem}${suffix}.parquet`) };
   });
 }

@@ -50,18 +50,31 @@ export function isCovered(w: TimeWindow, committed: TimeWindow[]): boolean {
   return committed.some((c) => c.start.getTime() <= w.start.getTime() && c.end.getTime() >= w.end.getTime());
 }
 
-/** Records chunks as committed; call inside the transaction that commits their data. One multi-row INSERT. */
-export async function recordChunks(s: Session, processId: number, chunks: { chunk: Chunk; rows: number }[], at: Date): Promise<void> {
+/**
+ * Records chunks as committed; call inside the transaction that commits their data. One multi-row INSERT. `worker`
+ * names the distributed worker that loaded them (NULL for a single-process backfill). The table's key (job, start,
+ * end) makes a second record of the same chunk fail, so a chunk can never be committed twice.
+ */
+export async function recordChunks(s: Session, processId: number, chunks: { chunk: Chunk; rows: number }[], at: Date, worker?: string): Promise<void> {
   if (chunks.length === 0) return;
   const values: string[] = [];
   const params: unknown[] = [];
   for (const { chunk, rows } of chunks) {
     const base = params.length;
-    values.push(`(${[1, 2, 3, 4, 5, 6, 7].map((i) => s.dialect.param(base + i)).join(', ')})`);
-    params.push(processId, chunk.job, chunk.window.start, chunk.window.end, CHUNK_COMMITTED, rows, at);
+    values.push(`(${[1, 2, 3, 4, 5, 6, 7, 8].map((i) => s.dialect.param(base + i)).join(', ')})`);
+    params.push(processId, chunk.job, chunk.window.start, chunk.window.end, CHUNK_COMMITTED, rows, at, worker ?? null);
   }
   await s.exec(
-    `INSERT INTO ${BACKFILL_CHUNK_TABLE} (process_id, job, chunk_start, chunk_end, status, rows_loaded, committed_at) VALUES ${values.join(', ')}`,
+    `INSERT INTO ${BACKFILL_CHUNK_TABLE} (process_id, job, chunk_start, chunk_end, status, rows_loaded, committed_at, worker) VALUES ${values.join(', ')}`,
     params,
   );
+}
+
+/** The process that committed a chunk (any run), or undefined when it is not committed. */
+export async function chunkCommittedBy(s: Session, chunk: Chunk): Promise<number | undefined> {
+  const rows = await s.query<{ process_id: number }>(
+    `SELECT process_id FROM ${BACKFILL_CHUNK_TABLE} WHERE status = $1 AND job = $2 AND chunk_start <= $3 AND chunk_end >= $4 LIMIT 1`,
+    [CHUNK_COMMITTED, chunk.job, chunk.window.start, chunk.window.end],
+  );
+  return rows.length ? Number(rows[0].process_id) : undefined;
 }

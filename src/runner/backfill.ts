@@ -102,8 +102,30 @@ export function defaultChunkMs(params: StreamParams): number {
   return isCandleInterval(iv) && intervalMs(iv) > DAY ? 100 * intervalMs(iv) : DAY;
 }
 
-/** Builds the per-symbol jobs of a request; they all write one table. */
-function symbolJobs(req: BackfillRequest): { jobs: Job[]; table: TableSpec; runTable: string } {
+/**
+ * The work of a backfill request, before anything ran: its per-symbol jobs (one table), their keys, the lock that
+ * serialises commits to the table, and the chunk grid. Shared by runBackfill and the distributed coordinator and
+ * workers (src/distributed/), so every one of them cuts the same chunks and names the same jobs.
+ */
+export interface BackfillPlan {
+  /** One job per symbol (one without a symbol when there are none), in the request's order. */
+  jobs: Job[];
+  /** `<connection>/<table name>` of each job, as backfill_chunk records it. */
+  keys: string[];
+  /** The table every job writes. */
+  table: TableSpec;
+  /** table_name of the backfill's run row, e.g. `KLINES_1M`. */
+  runTable: string;
+  /** Advisory lock key of commits to the table (one writer at a time). */
+  lockKey: string;
+  chunkMs: number;
+  /** The chunk windows of [from, to), the same for every job. */
+  windows: TimeWindow[];
+}
+
+/** Plans a backfill request: validates the range, builds the per-symbol jobs and cuts the chunk grid. */
+export function planBackfill(req: BackfillRequest): BackfillPlan {
+  if (req.to.getTime() <= req.from.getTime()) throw new ConfigError(`--to (${req.to.toISOString()}) must be after --from (${req.from.toISOString()})`);
   const symbols = req.symbols.length ? req.symbols : [undefined];
   const jobs = symbols.map((symbol) => {
     const params: StreamParams = { ...req.params, ...(symbol ? { symbol, asset: symbol } : {}) };
@@ -111,14 +133,48 @@ function symbolJobs(req: BackfillRequest): { jobs: Job[]; table: TableSpec; runT
     const iv = String(params.interval ?? '');
     const suffix = isCandleInterval(iv) ? intervalTableSuffix(iv) : iv;
     const tableName = [probe.stream.name, symbol, suffix].filter(Boolean).join('_').toUpperCase();
-    const job = buildJob(req.job, { params, tableName }, req.endpoints);
-    return job;
+    return buildJob(req.job, { params, tableName }, req.endpoints);
   });
   const [first] = jobs;
   if (!first.incremental) throw new ConfigError(`job ${req.job} is not a time series; a backfill needs a stream with a cursor`);
   const iv = String(req.params?.interval ?? '');
   const runTable = [first.stream.name, isCandleInterval(iv) ? intervalTableSuffix(iv) : iv].filter(Boolean).join('_').toUpperCase();
-  return { jobs, table: first.table, runTable };
+  const chunkMs = req.chunkMs ?? defaultChunkMs(first.params);
+  return {
+    jobs,
+    keys: jobs.map((j) => `${j.connectionName}/${j.tableName}`),
+    table: first.table,
+    runTable,
+    lockKey: `${first.connectionName}/${runTable}`,
+    chunkMs,
+    windows: planWindows(req.from, req.to, chunkMs),
+  };
+}
+
+/** Which chunks of a plan are committed already (by any run), per job in plan order, and how many. */
+export async function committedChunks(s: Session, plan: BackfillPlan, from: Date, to: Date): Promise<{ done: boolean[][]; count: number }> {
+  const committed = await committedWindows(s, plan.keys, from, to);
+  const done = plan.keys.map((key) => plan.windows.map((w) => isCovered(w, committed.get(key) ?? [])));
+  return { done, count: done.reduce((n, d) => n + d.filter(Boolean).length, 0) };
+}
+
+/**
+ * The state a job reaches when the chunks marked in `done` are committed: the stream's state at the end of the
+ * unbroken run of committed chunks from `from`; undefined when the first chunk is not committed.
+ */
+export function stateAtPrefix(job: Job, from: Date, windows: TimeWindow[], done: boolean[]): unknown {
+  let prefix = 0;
+  while (prefix < done.length && done[prefix]) prefix++;
+  if (prefix === 0 || !job.stream.stateAfter) return undefined;
+  return job.stream.stateAfter(job.params, { start: from, end: windows[prefix - 1].end });
+}
+
+/** Writes `next` as the job's state when its watermark is ahead of the committed one; call inside the data transaction. */
+export async function advanceState(s: Session, job: Job, next: unknown, processId: number): Promise<void> {
+  const now = watermarkOf(next);
+  if (now === undefined) return;
+  const was = watermarkOf(await readState(s, job.connectionName, job.tableName));
+  if (was === undefined || now > was) await writeState(s, job.connectionName, job.tableName, next, processId);
 }
 
 /** `watermark` of a state object, when it has one. */
@@ -133,11 +189,10 @@ function watermarkOf(state: unknown): number | undefined {
  */
 export async function runBackfill(req: BackfillRequest, opts: BackfillOptions): Promise<BackfillSummary> {
   const { session, lake } = opts;
-  if (req.to.getTime() <= req.from.getTime()) throw new ConfigError(`--to (${req.to.toISOString()}) must be after --from (${req.from.toISOString()})`);
   const concurrency = Math.max(1, Math.floor(req.concurrency ?? 4));
-  const { jobs, table, runTable } = symbolJobs(req);
+  const plan = planBackfill(req);
+  const { jobs, table, runTable, chunkMs, windows } = plan;
   const first = jobs[0];
-  const chunkMs = req.chunkMs ?? defaultChunkMs(first.params);
   const scope = await openRunScope(session, lake, {
     connectionName: first.connectionName,
     tableName: runTable,
@@ -149,19 +204,14 @@ export async function runBackfill(req: BackfillRequest, opts: BackfillOptions): 
   const figures = { pages: 0, extracted: 0, loaded: 0, pending: 0, quarantined: 0, commits: 0, committedChunks: 0 };
   const load: LoadResult = { inserted: 0, updated: 0, deleted: 0 };
   const lakePaths: string[] = [];
-  const windows = planWindows(req.from, req.to, chunkMs);
   const targets: SymbolJob[] = [];
   let skipped = 0;
   let stoppedAtLimit = false;
   let bar: BarProgress | undefined;
   try {
-    const keys = jobs.map((j) => `${j.connectionName}/${j.tableName}`);
-    const committed = await committedWindows(session, keys, req.from, req.to);
-    for (const [i, job] of jobs.entries()) {
-      const done = windows.map((w) => isCovered(w, committed.get(keys[i]) ?? []));
-      skipped += done.filter(Boolean).length;
-      targets.push({ key: keys[i], job, symbol: req.symbols[i], windows, done });
-    }
+    const committed = await committedChunks(session, plan, req.from, req.to);
+    skipped = committed.count;
+    for (const [i, job] of jobs.entries()) targets.push({ key: plan.keys[i], job, symbol: req.symbols[i], windows, done: committed.done[i] });
     const total = windows.length * targets.length;
     log.info({ job: req.job, symbols: req.symbols, from: req.from.toISOString(), to: req.to.toISOString(), chunks: total, skipped, chunkMs, concurrency }, 'backfill started');
     const progress = createBarProgress(`${req.job}${req.symbols.length ? ` ${req.symbols.join(',')}` : ''}`, {
@@ -236,10 +286,8 @@ export async function runBackfill(req: BackfillRequest, opts: BackfillOptions): 
       for (const r of group) r.target.done[r.index] = true;
       const states = new Map<SymbolJob, unknown>();
       for (const t of new Set(group.map((r) => r.target))) {
-        let prefix = 0;
-        while (prefix < t.done.length && t.done[prefix]) prefix++;
-        if (prefix === 0 || !t.job.stream.stateAfter) continue;
-        states.set(t, t.job.stream.stateAfter(t.job.params, { start: req.from, end: t.windows[prefix - 1].end }));
+        const next = stateAtPrefix(t.job, req.from, t.windows, t.done);
+        if (next !== undefined) states.set(t, next);
       }
       const groupNo = figures.commits + 1;
       const committedAt = new Date();
@@ -247,18 +295,13 @@ export async function runBackfill(req: BackfillRequest, opts: BackfillOptions): 
         table,
         rows,
         writeMode: first.writeMode,
-        lockKey: `${first.connectionName}/${runTable}`,
+        lockKey: plan.lockKey,
         fileStem: `${runId}-${String(groupNo).padStart(5, '0')}`,
         // Per-chunk audit rows would skew the table's delta statistics; chunks skip it.
         afterLoad: false,
         inTransaction: async (groupLoad) => {
           await recordChunks(session, processId, group.map((r) => ({ chunk: r.chunk, rows: r.batch.rows.length })), committedAt);
-          for (const [t, next] of states) {
-            const current = await readState(session, t.job.connectionName, t.job.tableName);
-            const was = watermarkOf(current);
-            const now = watermarkOf(next);
-            if (now !== undefined && (was === undefined || now > was)) await writeState(session, t.job.connectionName, t.job.tableName, next, processId);
-          }
+          for (const [t, next] of states) await advanceState(session, t.job, next, processId);
           await updateRunProgress(session, processId, {
             rowsExtracted: figures.extracted + extracted,
             rowsLoaded: figures.loaded + rows.length,

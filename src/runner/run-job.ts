@@ -6,6 +6,7 @@ import { errorMessage } from '../core/errors.ts';
 import type { Job } from '../core/job.ts';
 import { HttpClient } from '../http/http-client.ts';
 import type { LocalLake } from '../lake/local-lake.ts';
+import { refreshExternalView } from '../lake/external-views.ts';
 import { createProgress } from './progress.ts';
 import { RUN_COMPLETE, RUN_FAILED_QUALITY, closeRun } from './run-history.ts';
 import { batchRowCount, commitBatch, extractBatch, failRunScope, landQuarantine, openRunScope, publishCurated, type ExtractedBatch } from './run-steps.ts';
@@ -98,7 +99,8 @@ export async function runJob(jobAsBuilt: Job, opts: RunOptions): Promise<RunSumm
       state,
       window: job.window,
       signal: opts.signal ?? new AbortController().signal,
-      stageInWarehouse: opts.stageInWarehouse ?? true,
+      // DuckDB reads the landed pages from the local filesystem only (an s3:// lake would need httpfs).
+      stageInWarehouse: (opts.stageInWarehouse ?? true) && !lake.root.startsWith('s3://'),
       nextPage: () => ++page,
       onPage: (b) => {
         extracted = b.records;
@@ -140,6 +142,11 @@ export async function runJob(jobAsBuilt: Job, opts: RunOptions): Promise<RunSumm
       },
     });
     lakePaths.push(...(await publishCurated(scope, committed.curated)));
+    if (job.external) {
+      const view = await refreshExternalView(session, lake, job.table, job.writeMode).catch((e: unknown) => ({ view: job.table.name, status: 'failed', reason: errorMessage(e) }));
+      if (view.status === 'created') log.info({ view: view.view }, 'external view refreshed');
+      else log.warn({ view: view.view, reason: view.reason }, 'external view not refreshed');
+    }
     const load = committed.load;
     const timings = { extract: extractMs, ...committed.timings };
     const typing = staged ? { recordsTypedInJs: staged.recordsTypedHere } : {};
@@ -170,5 +177,7 @@ export async function runJob(jobAsBuilt: Job, opts: RunOptions): Promise<RunSumm
     throw new RunFailedError({ processId, runId, logPath, job: job.name }, err);
   } finally {
     log.flush?.();
+    // An object-storage lake gets the run's log once the run ended (a local lake has it in place already).
+    await lake.finishLog(runId).catch((e: unknown) => log.warn({ error: errorMessage(e) }, 'could not upload the run log to the lake'));
   }
 }

@@ -63,7 +63,7 @@ export async function openRunScope(session: Session, lake: LocalLake, info: Open
 
 /** A lake path relative to the lake root, as run rows record them. */
 export function lakeRelative(scope: RunScope, file: string): string {
-  return path.relative(scope.lake.root, file);
+  return scope.lake.relative(file);
 }
 
 /** Typed rows of one batch, with what was landed and set aside on the way. */

@@ -1,0 +1,125 @@
+// Distributed backfill, two `coinlake worker` processes against one: the same klines backfill (BENCH_DIST_SYMBOLS
+// symbols × BENCH_DIST_DAYS daily chunks of 1m candles) published to the NATS JetStream work queue and loaded into a
+// fresh PostgreSQL database, with a replay server without rate limits in a child process. Workers are started and
+// ready before the clock starts; the time is publish → run closed. The single-process `runBackfill` of the same range
+// is measured too, as the baseline the distributed runs compare with.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { createTestDatabase } from '../src/destinations/postgres/postgres-test-database.ts';
+import { openWarehouse } from '../src/destinations/registry.ts';
+import { runDistributedBackfill } from '../src/distributed/distributed-backfill.ts';
+import { taskQueueNames } from '../src/distributed/task-queue.ts';
+import { LocalLake } from '../src/lake/local-lake.ts';
+import { REPLAY_BINANCE_SYMBOLS } from '../src/replay/index.ts';
+import { runBackfill, type BackfillRequest } from '../src/runner/backfill.ts';
+import { connectNats } from '../src/streaming/jetstream-streams.ts';
+
+const SYMBOLS = REPLAY_BINANCE_SYMBOLS.slice(0, Number(process.env.BENCH_DIST_SYMBOLS ?? 4));
+const DAYS = Number(process.env.BENCH_DIST_DAYS ?? 30);
+/** Tasks each worker works on at once (the same for one and two workers). */
+const CONCURRENCY = Number(process.env.BENCH_DIST_CONCURRENCY ?? 2);
+const DAY = 86_400_000;
+const BIN = path.resolve('bin/coinlake.mjs');
+
+/** Starts the replay server in a child process (unlimited Binance weight); resolves with its URL. */
+async function replayChild(): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('bench/replay-child.ts'), JSON.stringify({ binanceWeightPerMinute: 1e9 })], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`replay child exited with ${code}`)));
+  });
+  return { url: (JSON.parse(line) as { url: string }).url, child };
+}
+
+/** A `coinlake worker` subprocess, resolved once it pulls. */
+async function startWorker(name: string, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [BIN, 'worker', '--name', name, '--concurrency', String(CONCURRENCY)], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (l) => l.startsWith(`worker ${name} ready`) && resolve());
+    child.once('exit', (code) => reject(new Error(`worker ${name} exited with ${code}`)));
+  });
+  return child;
+}
+
+function request(binanceUrl: string): BackfillRequest {
+  const from = Date.UTC(2023, 0, 1);
+  return {
+    job: 'binance.klines',
+    from: new Date(from),
+    to: new Date(from + DAYS * DAY),
+    symbols: [...SYMBOLS],
+    // No client-side weight budget either: the server has no limit to respect.
+    params: { interval: '1m', weightLimit: 1e9 },
+    concurrency: CONCURRENCY,
+    endpoints: { baseUrls: { binance: binanceUrl }, rateLimitPerMinute: 0 },
+  };
+}
+
+/** The single-process backfill into a fresh database: seconds and rows. */
+async function single(binanceUrl: string, dir: string): Promise<{ s: number; rows: number }> {
+  const db = await createTestDatabase();
+  const session = await openWarehouse(db.url);
+  try {
+    const t0 = Date.now();
+    const r = await runBackfill(request(binanceUrl), { session, lake: new LocalLake(path.join(dir, 'lake-single')), progress: false });
+    return { s: (Date.now() - t0) / 1000, rows: r.rowsLoaded };
+  } finally {
+    await session.close();
+    await db.drop();
+  }
+}
+
+/** The distributed backfill with `n` worker processes into a fresh database: seconds and rows. */
+async function distributed(n: number, binanceUrl: string, dir: string): Promise<{ s: number; rows: number }> {
+  const db = await createTestDatabase();
+  const queue = taskQueueNames(`bench${randomBytes(3).toString('hex')}`);
+  const lake = path.join(dir, `lake-${n}`);
+  const env = { ...process.env, COINLAKE_WAREHOUSE: db.url, COINLAKE_LAKE: lake, COINLAKE_BINANCE_URL: binanceUrl, COINLAKE_QUEUE: queue.queue, COINLAKE_REPLAY: '' };
+  const nc = await connectNats();
+  const session = await openWarehouse(db.url);
+  const workers: ChildProcess[] = [];
+  try {
+    for (let i = 1; i <= n; i++) workers.push(await startWorker(`bench${i}`, env));
+    const t0 = Date.now();
+    const out = await runDistributedBackfill(request(binanceUrl), { session, lake: new LocalLake(lake), nc, queue, progress: false, pollMs: 100 });
+    const s = (Date.now() - t0) / 1000;
+    if (out.summary?.status !== 1) throw new Error(`distributed run ended with status ${out.summary?.status}`);
+    return { s, rows: out.summary.rowsLoaded };
+  } finally {
+    for (const w of workers) w.kill('SIGTERM');
+    await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : w.once('exit', r)))));
+    await session.close();
+    await (await jetstreamManager(nc)).streams.delete(queue.stream).catch(() => undefined);
+    await nc.close();
+    await db.drop();
+  }
+}
+
+export async function main(): Promise<void> {
+  const loadBefore = os.loadavg()[0];
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'coinlake-bench-distributed-'));
+  const replay = await replayChild();
+  const binanceUrl = `${replay.url}/binance`;
+  try {
+    const chunks = SYMBOLS.length * DAYS;
+    console.log(`${SYMBOLS.length} symbols × ${DAYS} daily chunks of 1m candles = ${chunks} chunks into PostgreSQL; replay server (no rate limit) in a child process; ${CONCURRENCY} task(s) at a time per worker`);
+    const base = await single(binanceUrl, dir);
+    console.log(`single process (runBackfill, concurrency ${CONCURRENCY}): ${base.rows.toLocaleString('en-US')} rows in ${base.s.toFixed(1)} s (${Math.round(base.rows / base.s).toLocaleString('en-US')} rows/s) — baseline`);
+    const one = await distributed(1, binanceUrl, dir);
+    console.log(`1 worker:  ${one.rows.toLocaleString('en-US')} rows in ${one.s.toFixed(1)} s (${Math.round(one.rows / one.s).toLocaleString('en-US')} rows/s) = ${(base.s / one.s).toFixed(2)} × the single process`);
+    const two = await distributed(2, binanceUrl, dir);
+    console.log(`2 workers: ${two.rows.toLocaleString('en-US')} rows in ${two.s.toFixed(1)} s (${Math.round(two.rows / two.s).toLocaleString('en-US')} rows/s) = ${(base.s / two.s).toFixed(2)} × the single process`);
+    console.log(
+      `speed-up 2 workers vs 1: ${(one.s / two.s).toFixed(2)}× — on a machine with ${os.cpus().length} cores shared by both workers, the replay server, PostgreSQL and the coordinator (1-minute load average when the bench started: ${loadBefore.toFixed(1)})`,
+    );
+  } finally {
+    replay.child.stdin?.end();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
