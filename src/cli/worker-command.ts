@@ -7,7 +7,7 @@ import { durationMs, DURATION_FORM } from '../core/duration.ts';
 import { ConfigError } from '../core/errors.ts';
 import { BackfillWorker } from '../distributed/backfill-worker.ts';
 import { taskQueueNames } from '../distributed/task-queue.ts';
-import { LocalLake } from '../lake/local-lake.ts';
+import { openLake, requireLocalLake } from '../lake/lake.ts';
 import { connectNats } from '../streaming/jetstream-streams.ts';
 import type { GlobalOptions } from './cli-context.ts';
 import { replayEndpoints } from './replay-endpoints.ts';
@@ -65,7 +65,7 @@ export function registerWorkerCommand(program: Command, globals: () => GlobalOpt
       const out = (line: string) => process.stdout.write(line + '\n');
       const worker = new BackfillWorker({
         warehouse: settings.warehouse,
-        lake: new LocalLake(settings.lake),
+        lake: requireLocalLake(openLake(settings.lake), 'coinlake worker'),
         nc,
         queue,
         name: o.name,
