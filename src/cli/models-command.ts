@@ -36,12 +36,13 @@ export function registerModelsCommand(program: Command, globals: () => GlobalOpt
     .command('run')
     .description('build models in dependency order (all, or --select NAME, NAME+ with downstream, +NAME with upstream)')
     .option('-s, --select <selector>', 'NAME | NAME+ | +NAME (repeatable, or comma-separated)', collect, [])
-    .option('--full', 'rebuild incremental models completely', false)
+    .option('--full', 'rebuild incremental models (rollups, snapshot facts, fact_indicators) completely', false)
     .option('--param <NAME=VALUE>', `indicator window, e.g. window=20,rsi=14 (defaults ${JSON.stringify(DEFAULT_INDICATOR_PARAMS)})`, collect, [])
     .action(async (o: { select: string[]; full: boolean; param: string[] }) => {
       selectModels(MODELS, o.select); // unknown names fail before the warehouse opens
       const indicators = parseParams(o.param);
       const { runId, results } = await withWarehouse(globals(), (s) => runModels(s, { select: o.select, full: o.full, indicators }));
-      process.stdout.write(`models run ${runId}\n` + formatTable(results.map((r) => ({ model: r.model, rows_written: r.rows, ms: r.ms })), ['model', 'rows_written', 'ms']) + '\n');
+      const rows = results.map((r) => ({ model: r.model, rows_written: r.rows, ms: r.ms, how: r.detail ?? '' }));
+      process.stdout.write(`models run ${runId}\n` + formatTable(rows, ['model', 'rows_written', 'ms', 'how']) + '\n');
     });
 }

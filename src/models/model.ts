@@ -37,6 +37,13 @@ export interface Model {
   description: string;
   /** Models this one reads; they run first. Source tables (loaded by jobs) are not listed. */
   dependsOn: string[];
-  /** Builds the model's table inside the caller's transaction; returns how many rows it wrote. */
-  run(ctx: ModelContext): Promise<number>;
+  /** Builds the model's table inside the caller's transaction; returns how many rows it wrote (and how, optionally). */
+  run(ctx: ModelContext): Promise<number | ModelOutput>;
+}
+
+/** What a model run reports beyond its row count. */
+export interface ModelOutput {
+  rows: number;
+  /** One line on how the model ran, e.g. `incremental: 3 series with new candles` or `full (parameters changed)`. */
+  detail: string;
 }

@@ -20,6 +20,8 @@ export interface ModelRunResult {
   model: string;
   rows: number;
   ms: number;
+  /** How the model ran, when it says (incremental models). */
+  detail?: string;
 }
 
 /** Runs the selected models in order; a failing model rolls back its own transaction and stops the run. */
@@ -32,8 +34,10 @@ export async function runModels(session: Session, opts: RunModelsOptions = {}): 
   for (const m of chosen) {
     const t0 = Date.now();
     const loadedAt = (opts.now ?? (() => new Date()))();
-    const rows = await session.transaction(() => m.run({ session, indicators, runId, loadedAt, full: opts.full ?? false }));
-    results.push({ model: m.name, rows, ms: Date.now() - t0 });
+    const out = await session.transaction(() => m.run({ session, indicators, runId, loadedAt, full: opts.full ?? false }));
+    const result: ModelRunResult = typeof out === 'number' ? { model: m.name, rows: out, ms: 0 } : { model: m.name, rows: out.rows, ms: 0, detail: out.detail };
+    result.ms = Date.now() - t0;
+    results.push(result);
   }
   return { runId, results };
 }
