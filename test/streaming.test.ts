@@ -1,5 +1,7 @@
-// Websocket feeds → NATS JetStream (the real nats-server on 127.0.0.1:4222) → micro-batches → DuckDB, end to end.
-// Every test uses its own subject prefix and stream, deleted afterwards.
+// Live feeds → NATS JetStream (the real nats-server on 127.0.0.1:4222) → micro-batches → the warehouse, end to end,
+// on DuckDB and on PostgreSQL: websocket feeds from the websocket replay server, polled feeds from the REST replay
+// server. Every test uses its own subject prefix and stream, deleted afterwards.
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -10,16 +12,20 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Session } from '../src/core/destination.ts';
+import { createTestDatabase, type TestDatabase } from '../src/destinations/postgres/postgres-test-database.ts';
 import { openWarehouse } from '../src/destinations/registry.ts';
 import { LocalLake } from '../src/lake/local-lake.ts';
-import { startReplayServer } from '../src/replay/index.ts';
+import { loadCoinloreData, startReplayServer, type ReplayServer } from '../src/replay/index.ts';
 import { startWsReplay } from '../src/replay/ws-replay.ts';
 import { binanceKlinesFeed, binanceTradesFeed } from '../src/streaming/binance-feeds.ts';
 import { coincapPricesFeed, coincapTradesFeed } from '../src/streaming/coincap-feeds.ts';
 import { connectNats, ensureFeedStream, feedSubject } from '../src/streaming/jetstream-streams.ts';
+import { coincapAssetsFeed, coincapExchangesFeed, coinloreExchangesFeed, coinloreTickersFeed } from '../src/streaming/poll-feeds.ts';
+import { PollProducer } from '../src/streaming/poll-producer.ts';
 import { StreamConsumer } from '../src/streaming/stream-consumer.ts';
 import { startStreamPipeline } from '../src/streaming/stream-pipeline.ts';
 import { WsProducer } from '../src/streaming/ws-producer.ts';
+import { WAREHOUSES, type WarehouseKind } from './helpers/spine-env.ts';
 
 const FORMATS = '/work/shared/fixtures/formats';
 const frames = (file: string) => readFileSync(path.join(FORMATS, file), 'utf8').split('\n').filter(Boolean);
@@ -33,14 +39,15 @@ async function until(what: string, cond: () => boolean | Promise<boolean>, timeo
 }
 
 let nc: NatsConnection;
-let dir: string;
-let session: Session;
+let dir: string | undefined;
+let db: TestDatabase | undefined;
+let session: Session | undefined;
 let lake: LocalLake;
 const streams: string[] = [];
 const closers: (() => Promise<void>)[] = [];
 
 const prefix = () => `t${randomBytes(4).toString('hex')}`;
-const count = async (table: string) => Number((await session.query<{ n: number }>(`SELECT count(*) AS n FROM coinlake.${table}`))[0].n);
+const count = async (table: string) => Number((await session!.query<{ n: number }>(`SELECT count(*) AS n FROM coinlake.${table}`))[0].n);
 
 beforeAll(async () => {
   nc = await connectNats();
@@ -53,13 +60,20 @@ afterEach(async () => {
   const jsm = await jetstreamManager(nc);
   for (const s of streams.splice(0)) await jsm.streams.delete(s).catch(() => undefined);
   await session?.close();
+  session = undefined;
+  await db?.drop();
+  db = undefined;
   if (dir) await rm(dir, { recursive: true, force: true });
+  dir = undefined;
 });
 
-async function freshWarehouse(): Promise<void> {
+/** A fresh warehouse (a DuckDB file in a temp dir, or a new PostgreSQL database) and lake; returns the session. */
+async function freshWarehouse(kind: WarehouseKind): Promise<Session> {
   dir = await mkdtemp(path.join(os.tmpdir(), 'coinlake-stream-'));
-  session = await openWarehouse(path.join(dir, 'coinlake.duckdb'));
+  if (kind === 'postgres') db = await createTestDatabase();
+  session = await openWarehouse(db ? db.url : path.join(dir, 'coinlake.duckdb'));
   lake = new LocalLake(path.join(dir, 'lake'));
+  return session;
 }
 
 describe('feed parsers (recorded frames)', () => {
@@ -95,9 +109,25 @@ describe('feed parsers (recorded frames)', () => {
   });
 });
 
-describe('streaming', () => {
+describe('JetStream de-duplication', () => {
+  it('a message published twice is stored once (Nats-Msg-Id)', async () => {
+    const names = feedSubject(coincapPricesFeed, prefix());
+    const jsm = await jetstreamManager(nc);
+    await ensureFeedStream(jsm, names);
+    await ensureFeedStream(jsm, names); // idempotent
+    streams.push(names.stream);
+    const producer = new WsProducer({ feed: coincapPricesFeed, nc, subject: names.subject, url: 'ws://unused' });
+    const records = coincapPricesFeed.parse('{"bitcoin":"69649.73","ethereum":"3682.18"}', 1717978201000);
+    await producer.publish(records);
+    await producer.publish(records);
+    expect(producer.stats).toMatchObject({ published: 4, duplicates: 2 });
+    expect((await jsm.streams.info(names.stream)).state.messages).toBe(2);
+  });
+});
+
+describe.each(WAREHOUSES)('websocket feeds on %s', (kind) => {
   it('recorded CoinCap prices and trades frames become exactly their rows', async () => {
-    await freshWarehouse();
+    const session = await freshWarehouse(kind);
     const ws = await startWsReplay({ ticksPerSecond: 50, frames: { '/prices': frames('coincap-ws-prices.jsonl'), '/trades/binance': frames('coincap-ws-trades-binance.jsonl') } });
     closers.push(() => ws.close());
     const p = prefix();
@@ -125,7 +155,7 @@ describe('streaming', () => {
   });
 
   it('generated Binance trades of two symbols become exactly their rows', async () => {
-    await freshWarehouse();
+    const session = await freshWarehouse(kind);
     const ws = await startWsReplay({ ticksPerSecond: 50, maxTicks: 15 });
     closers.push(() => ws.close());
     const pipe = await startStreamPipeline({ feed: binanceTradesFeed, nc, session, lake, prefix: prefix(), wsBaseUrl: ws.url, symbols: ['BTCUSDT', 'ETHBTC'], batchSize: 8, batchMs: 50 });
@@ -136,22 +166,8 @@ describe('streaming', () => {
     expect(rows.map((r) => [r.symbol, Number(r.n)])).toEqual([['BTC-USDT', 15], ['ETH-BTC', 15]]);
   });
 
-  it('a message published twice is stored once (Nats-Msg-Id)', async () => {
-    const names = feedSubject(coincapPricesFeed, prefix());
-    const jsm = await jetstreamManager(nc);
-    await ensureFeedStream(jsm, names);
-    await ensureFeedStream(jsm, names); // idempotent
-    streams.push(names.stream);
-    const producer = new WsProducer({ feed: coincapPricesFeed, nc, subject: names.subject, url: 'ws://unused' });
-    const records = coincapPricesFeed.parse('{"bitcoin":"69649.73","ethereum":"3682.18"}', 1717978201000);
-    await producer.publish(records);
-    await producer.publish(records);
-    expect(producer.stats).toMatchObject({ published: 4, duplicates: 2 });
-    expect((await jsm.streams.info(names.stream)).state.messages).toBe(2);
-  });
-
   it('a batch that fails before COMMIT is redelivered: no loss, no duplicates', async () => {
-    await freshWarehouse();
+    const session = await freshWarehouse(kind);
     const names = feedSubject(coincapPricesFeed, prefix());
     const jsm = await jetstreamManager(nc);
     await ensureFeedStream(jsm, names);
@@ -187,7 +203,7 @@ describe('streaming', () => {
   });
 
   it('a batch committed but never acked is recognised when redelivered: loaded once', async () => {
-    await freshWarehouse();
+    const session = await freshWarehouse(kind);
     const names = feedSubject(coincapPricesFeed, prefix());
     await ensureFeedStream(await jetstreamManager(nc), names);
     streams.push(names.stream);
@@ -207,22 +223,8 @@ describe('streaming', () => {
     expect(await count('stream_prices')).toBe(12);
   });
 
-  it('a silent feed is reconnected by the watchdog', async () => {
-    await freshWarehouse();
-    const ws = await startWsReplay({ ticksPerSecond: 50 });
-    closers.push(() => ws.close());
-    const pipe = await startStreamPipeline({ feed: coincapPricesFeed, nc, session, lake, prefix: prefix(), wsBaseUrl: ws.url, symbols: ['bitcoin'], batchMs: 50, silenceMs: 200, minBackoffMs: 20 });
-    streams.push(pipe.names.stream);
-    closers.push(() => pipe.stop());
-    await until('first frames', () => pipe.producer.stats.frames > 5);
-    ws.silence(600);
-    await until('a watchdog reconnect', () => pipe.producer.stats.watchdogReconnects >= 1 && pipe.producer.stats.connects >= 2, 5000);
-    const frames = pipe.producer.stats.frames;
-    await until('frames after the reconnect', () => pipe.producer.stats.frames > frames + 5, 5000);
-  });
-
   it('a dropped websocket reconnects and the missed minutes are filled from REST klines', async () => {
-    await freshWarehouse();
+    const session = await freshWarehouse(kind);
     const rest = await startReplayServer();
     closers.push(() => rest.close());
     const ws = await startWsReplay({ ticksPerSecond: 25, maxTicks: 40 });
@@ -245,4 +247,219 @@ describe('streaming', () => {
     const stored = (await jetstreamManager(nc).then((j) => j.streams.info(pipe.names.stream))).state.messages;
     expect(stored).toBe(40);
   });
+});
+
+describe('websocket watchdog', () => {
+  it('a silent feed is reconnected by the watchdog', async () => {
+    const session = await freshWarehouse('duckdb');
+    const ws = await startWsReplay({ ticksPerSecond: 50 });
+    closers.push(() => ws.close());
+    const pipe = await startStreamPipeline({ feed: coincapPricesFeed, nc, session, lake, prefix: prefix(), wsBaseUrl: ws.url, symbols: ['bitcoin'], batchMs: 50, silenceMs: 200, minBackoffMs: 20 });
+    streams.push(pipe.names.stream);
+    closers.push(() => pipe.stop());
+    await until('first frames', () => pipe.producer.stats.frames > 5);
+    ws.silence(600);
+    await until('a watchdog reconnect', () => pipe.producer.stats.watchdogReconnects >= 1 && pipe.producer.stats.connects >= 2, 5000);
+    const frames = pipe.producer.stats.frames;
+    await until('frames after the reconnect', () => pipe.producer.stats.frames > frames + 5, 5000);
+  });
+});
+
+/** Replay endpoints of the polled feeds, without rate limits. */
+function replayEndpoints(replay: ReplayServer) {
+  return { baseUrls: { coincap: replay.coincapV2Url, coinlore: replay.coinloreUrl }, rateLimitPerMinute: 0, http: { minBackoffMs: 20, maxBackoffMs: 200, retries: 4 } };
+}
+
+const SLOT = Date.parse('2024-06-10T23:59:00Z');
+const MINUTE = 60_000;
+
+describe.each(WAREHOUSES)('polled feeds on %s', (kind) => {
+  it('CoinCap assets polled three times: 100 rows per snapshot, keyed by id and processing_timestamp; a re-poll of a slot is stored once', async () => {
+    const session = await freshWarehouse(kind);
+    const replay = await startReplayServer();
+    closers.push(() => replay.close());
+    const names = feedSubject(coincapAssetsFeed, prefix());
+    await ensureFeedStream(await jetstreamManager(nc), names);
+    streams.push(names.stream);
+    const producer = new PollProducer({ feed: coincapAssetsFeed, nc, subject: names.subject, endpoints: replayEndpoints(replay), intervalMs: MINUTE });
+    // Three polls, the last one across midnight: two dates of processing_timestamp.
+    for (const slot of [SLOT - MINUTE, SLOT, SLOT + MINUTE]) expect(await producer.pollOnce(slot)).toBe(100);
+    // The same slot again (a restarted producer, a second one): every message id is a repeat.
+    expect(await producer.pollOnce(SLOT)).toBe(100);
+    expect(producer.stats).toMatchObject({ polls: 4, records: 400, published: 400, duplicates: 100 });
+    expect((await (await jetstreamManager(nc)).streams.info(names.stream)).state.messages).toBe(300);
+
+    const consumer = new StreamConsumer({ feed: coincapAssetsFeed, names, nc, session, lake, batchSize: 120, batchMs: 50 });
+    await consumer.start();
+    await until('300 rows', () => consumer.stats.rowsLoaded === 300);
+    await consumer.stop();
+
+    const t = coincapAssetsFeed.table;
+    expect(t.name).toBe('stream_coincap_assets');
+    expect(t.primaryKey).toEqual(['id', 'processing_timestamp']);
+    expect(t.partitionBy).toBe('processing_timestamp');
+    expect(t.clusteredBy).toEqual(['id']);
+    const bySlot = await session.query<{ processing_timestamp: Date; n: number; ids: number }>(
+      `SELECT processing_timestamp, count(*) AS n, count(DISTINCT id) AS ids FROM coinlake.stream_coincap_assets GROUP BY processing_timestamp ORDER BY processing_timestamp`,
+    );
+    expect(bySlot.map((r) => [r.processing_timestamp.toISOString(), Number(r.n), Number(r.ids)])).toEqual([
+      ['2024-06-10T23:58:00.000Z', 100, 100],
+      ['2024-06-10T23:59:00.000Z', 100, 100],
+      ['2024-06-11T00:00:00.000Z', 100, 100],
+    ]);
+    const btc = await session.query<{ symbol: string; rank: number; max_supply: number }>(
+      `SELECT symbol, rank, max_supply FROM coinlake.stream_coincap_assets WHERE id = 'bitcoin' ORDER BY processing_timestamp`,
+    );
+    expect(btc).toEqual([1, 2, 3].map(() => ({ symbol: 'BTC', rank: 1, max_supply: 21000000 })));
+    // The curated lake is partitioned by the date of processing_timestamp.
+    const { readdir } = await import('node:fs/promises');
+    expect((await readdir(path.join(dir!, 'lake', 'curated', 'stream_coincap_assets'))).sort()).toEqual(['dt=2024-06-10', 'dt=2024-06-11']);
+    if (kind === 'postgres') {
+      // Range-partitioned by processing_timestamp (monthly); the key's index leads with the clustering column (id), so
+      // it serves the clustering too and no second index is made.
+      const parts = await session.query<{ name: string }>(
+        `SELECT c.relname::text AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'coinlake.stream_coincap_assets'::regclass ORDER BY 1`,
+      );
+      expect(parts.map((p) => p.name)).toEqual(['stream_coincap_assets_default', 'stream_coincap_assets_p202406']);
+      const idx = await session.query<{ def: string }>(`SELECT indexdef AS def FROM pg_indexes WHERE schemaname = 'coinlake' AND tablename = 'stream_coincap_assets' ORDER BY indexname`);
+      expect(idx.map((i) => i.def.replace(/^.* USING btree /, ''))).toEqual(['(id, processing_timestamp)']);
+    }
+  });
+
+  it('the producer polls at every slot of its interval; each poll is one snapshot', async () => {
+    const session = await freshWarehouse(kind);
+    const replay = await startReplayServer();
+    closers.push(() => replay.close());
+    const pipe = await startStreamPipeline({ feed: coincapExchangesFeed, nc, session, lake, prefix: prefix(), endpoints: replayEndpoints(replay), intervalMs: 400, batchSize: 500, batchMs: 50 });
+    streams.push(pipe.names.stream);
+    await until('3 polls', () => pipe.producer.stats.polls >= 3);
+    await pipe.stop();
+    const polls = pipe.producer.stats.polls;
+    expect(pipe.producer.stats).toMatchObject({ failedPolls: 0, records: polls * 100, published: polls * 100, duplicates: 0 });
+    expect(await count('stream_coincap_exchanges')).toBe(polls * 100);
+    const slots = await session.query<{ processing_timestamp: Date; n: number }>(
+      `SELECT processing_timestamp, count(DISTINCT exchange_id) AS n FROM coinlake.stream_coincap_exchanges GROUP BY 1 ORDER BY 1`,
+    );
+    expect(slots).toHaveLength(polls);
+    for (const s of slots) {
+      expect(Number(s.n)).toBe(100);
+      expect(s.processing_timestamp.getTime() % 400).toBe(0);
+    }
+  });
+
+  it('CoinLore tickers (3 pages) and exchanges are merged into their snapshot tables', async () => {
+    const session = await freshWarehouse(kind);
+    const replay = await startReplayServer();
+    closers.push(() => replay.close());
+    const data = await loadCoinloreData();
+    const p = prefix();
+    for (const feed of [coinloreTickersFeed, coinloreExchangesFeed]) {
+      const names = feedSubject(feed, p);
+      await ensureFeedStream(await jetstreamManager(nc), names);
+      streams.push(names.stream);
+      const producer = new PollProducer({ feed, nc, subject: names.subject, endpoints: replayEndpoints(replay), intervalMs: MINUTE });
+      await producer.pollOnce(SLOT);
+      await producer.pollOnce(SLOT + MINUTE);
+      const consumer = new StreamConsumer({ feed, names, nc, session, lake, batchSize: 1000, batchMs: 50 });
+      await consumer.start();
+      await until(`${feed.job} loaded`, () => consumer.stats.messages === producer.stats.records);
+      await consumer.stop();
+    }
+    expect(data.tickers).toHaveLength(250);
+    expect(await count('stream_coinlore_tickers')).toBe(2 * 250);
+    const exchanges = Object.keys(data.exchanges).length;
+    expect(await count('stream_coinlore_exchanges')).toBe(2 * exchanges);
+    const ids = await session.query<{ id: string }>(`SELECT DISTINCT id FROM coinlake.stream_coinlore_exchanges ORDER BY id`);
+    expect(ids.map((r) => r.id)).toEqual(Object.keys(data.exchanges).sort());
+    // `0000-00-00 00:00:00` is no date: NULL, and the value in the quarantine file, as in the batch job.
+    const added = await session.query<{ n: number }>(`SELECT count(*) AS n FROM coinlake.stream_coinlore_exchanges WHERE id = '21' AND date_added IS NULL`);
+    expect(Number(added[0].n)).toBe(2);
+  });
+});
+
+describe.each(WAREHOUSES)('poison messages and publish retries on %s', (kind) => {
+  it('a message that is not JSON is quarantined, not redelivered for ever; the others load', async () => {
+    const session = await freshWarehouse(kind);
+    const names = feedSubject(coincapPricesFeed, prefix());
+    await ensureFeedStream(await jetstreamManager(nc), names);
+    streams.push(names.stream);
+    const producer = new WsProducer({ feed: coincapPricesFeed, nc, subject: names.subject, url: 'ws://unused' });
+    await producer.publish(coincapPricesFeed.parse('{"bitcoin":"69649.73","ethereum":"3682.18"}', 1717978201000));
+    nc.publish(names.subject, 'not json {');
+    await producer.publish(coincapPricesFeed.parse('{"tether":"1.0001"}', 1717978202000));
+    const consumer = new StreamConsumer({ feed: coincapPricesFeed, names, nc, session, lake, batchSize: 100, batchMs: 50 });
+    await consumer.start();
+    await until('4 messages', () => consumer.stats.messages === 4);
+    await consumer.stop();
+    expect(consumer.stats).toMatchObject({ messages: 4, rowsLoaded: 3 });
+    const rows = await session.query<{ asset_id: string }>(`SELECT asset_id FROM coinlake.stream_prices ORDER BY asset_id`);
+    expect(rows.map((r) => r.asset_id)).toEqual(['bitcoin', 'ethereum', 'tether']);
+    const run = await session.query<{ execution_status: number; rows_quarantined: number }>(`SELECT execution_status, rows_quarantined FROM coinlake_meta.workflow_action_history`);
+    expect(run.map((r) => [r.execution_status, Number(r.rows_quarantined)])).toEqual([[1, 1]]);
+    const info = await (await jetstreamManager(nc)).consumers.info(names.stream, 'coinlake_coincap_prices');
+    expect([info.num_pending, info.num_ack_pending]).toEqual([0, 0]);
+  });
+});
+
+describe('publish retries', () => {
+  it('a publish nobody stores yet (no stream) is retried until the stream exists, then stored once', async () => {
+    const names = feedSubject(coincapTradesFeed, prefix());
+    const warnings: string[] = [];
+    const producer = new WsProducer({ feed: coincapTradesFeed, nc, subject: names.subject, url: 'ws://unused', log: { info: () => undefined, warn: (_o, msg) => warnings.push(msg) } });
+    const records = frames('coincap-ws-trades-binance.jsonl').flatMap((f) => coincapTradesFeed.parse(f, 1));
+    const published = producer.publish(records);
+    await until('a refused publish', () => warnings.length > 0);
+    expect(warnings[0]).toBe('publish not acked; retrying');
+    await ensureFeedStream(await jetstreamManager(nc), names);
+    streams.push(names.stream);
+    await published;
+    expect(producer.stats).toMatchObject({ published: 3, duplicates: 0 });
+    expect((await (await jetstreamManager(nc)).streams.info(names.stream)).state.messages).toBe(3);
+  });
+});
+
+describe('coinlake stream produce | consume', () => {
+  it('a polling producer and a consumer in two processes: every snapshot row loaded once', async () => {
+    // The warehouse belongs to the consumer process while it runs.
+    await (await freshWarehouse('duckdb')).close();
+    session = undefined;
+    const p = prefix();
+    const names = feedSubject(coincapAssetsFeed, p);
+    streams.push(names.stream);
+    const bin = path.resolve(import.meta.dirname, '..', 'bin', 'coinlake.mjs');
+    const cli = (args: string[]) => {
+      const child = spawn(process.execPath, [bin, '--warehouse', path.join(dir!, 'coinlake.duckdb'), '--lake', path.join(dir!, 'lake'), ...args], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      closers.push(async () => {
+        if (child.exitCode === null) child.kill('SIGKILL');
+        await exited;
+      });
+      return { child, out: () => out, exited };
+    };
+    const producer = cli(['--replay', 'stream', 'produce', '--source', 'coincap.assets', '--subject-prefix', p, '--interval', '1', '--duration', '4']);
+    const consumer = cli(['stream', 'consume', '--source', 'coincap.assets', '--subject-prefix', p, '--batch-ms', '100']);
+    expect(await producer.exited, producer.out()).toBe(0);
+    const stopped = /stopped: polls (\d+) \(0 failed\)  records (\d+)  published (\d+) \(0 duplicates\)/.exec(producer.out());
+    expect(stopped, producer.out()).not.toBeNull();
+    const [polls, records, published] = stopped!.slice(1).map(Number);
+    expect(polls).toBeGreaterThanOrEqual(3);
+    expect([records, published]).toEqual([polls * 100, polls * 100]);
+    const jsm = await jetstreamManager(nc);
+    await until('the consumer to ack every message', async () => {
+      const info = await jsm.consumers.info(names.stream, 'coinlake_coincap_assets').catch(() => undefined);
+      return info !== undefined && info.num_pending === 0 && info.num_ack_pending === 0 && info.ack_floor.stream_seq === published;
+    }, 60_000);
+    consumer.child.kill('SIGTERM');
+    expect(await consumer.exited, consumer.out()).toBe(0);
+    expect(consumer.out()).toContain(`consuming coincap.assets → ${p}.coincap.assets (stream ${names.stream}) → coinlake.stream_coincap_assets [merge]`);
+    const after = await openWarehouse(path.join(dir!, 'coinlake.duckdb'));
+    session = after;
+    const rows = await after.query<{ n: number; keys: number; slots: number }>(
+      `SELECT count(*) AS n, count(DISTINCT (id, processing_timestamp)) AS keys, count(DISTINCT processing_timestamp) AS slots FROM coinlake.stream_coincap_assets`,
+    );
+    expect(rows.map((r) => [Number(r.n), Number(r.keys), Number(r.slots)])).toEqual([[published, published, polls]]);
+  }, 120_000);
 });

@@ -16,7 +16,7 @@ export function registerSetupCommand(program: Command, globals: () => GlobalOpti
   program
     .command('setup')
     .description('create the coinlake and coinlake_meta schemas and the metadata tables, and load the catalog into them (safe to run again)')
-    .option('--streams', 'also create the JetStream streams of the websocket feeds (NATS at COINLAKE_NATS_URL)', false)
+    .option('--streams', 'also create the JetStream streams of the live feeds, websocket and polled (NATS at COINLAKE_NATS_URL)', false)
     .action(async (o: { streams: boolean }) => {
       const cfg = await commandConfig();
       checkCatalog(cfg.catalog, cfg.catalogOrigin);

@@ -1,21 +1,29 @@
-// `coinlake stream --source <feed>`: a websocket producer and a JetStream consumer of one feed in one process,
-// until SIGINT/SIGTERM (or --duration). Stopping publishes what arrived and commits or rolls back the open batch.
+// `coinlake stream [run] --source <feed>`: a feed's producer and its JetStream consumer in one process;
+// `coinlake stream produce --source <feed>` and `coinlake stream consume --source <feed>`: one side each, so they can
+// run in different processes (or machines). All run until SIGINT/SIGTERM (or --duration); stopping publishes what
+// arrived and commits or rolls back the open batch.
 import type { Command } from 'commander';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { ConfigError } from '../core/errors.ts';
-import { startReplayServer } from '../replay/index.ts';
-import { startWsReplay } from '../replay/ws-replay.ts';
+import { startWsReplay, type WsReplayServer } from '../replay/ws-replay.ts';
 import { BINANCE_URL } from '../sources/binance/binance-source.ts';
+import type { Feed } from '../streaming/feed.ts';
+import type { ProducerLog } from '../streaming/feed-publisher.ts';
 import { FEEDS, feedByName } from '../streaming/feed-registry.ts';
-import { connectNats } from '../streaming/jetstream-streams.ts';
-import { startStreamPipeline } from '../streaming/stream-pipeline.ts';
+import { connectNats, type FeedSubject } from '../streaming/jetstream-streams.ts';
+import type { StreamConsumer } from '../streaming/stream-consumer.ts';
+import { startFeedConsumer, startFeedProducer, type FeedProducer, type ProducerSettings } from '../streaming/stream-pipeline.ts';
 import { withWarehouse, type GlobalOptions } from './cli-context.ts';
+import { replayEndpoints } from './replay-endpoints.ts';
 
 interface StreamOptions {
   source: string;
-  symbols?: string;
-  batchSize: string;
-  batchMs: string;
+  subjectPrefix: string;
   duration?: string;
+  symbols?: string;
+  interval?: string;
+  batchSize?: string;
+  batchMs?: string;
 }
 
 function positive(name: string, value: string): number {
@@ -24,67 +32,126 @@ function positive(name: string, value: string): number {
   return n;
 }
 
-export function registerStreamCommand(program: Command, globals: () => GlobalOptions): void {
-  program
-    .command('stream')
-    .description('stream a websocket feed through NATS JetStream into the warehouse until Ctrl-C (NATS at COINLAKE_NATS_URL, default nats://127.0.0.1:4222)')
-    .requiredOption('--source <feed>', `one of ${Object.keys(FEEDS).join(', ')}`)
-    .option('--symbols <list>', 'CoinCap asset ids (prices), the exchange (coincap.trades) or Binance symbols, comma-separated')
+const FEED_HELP = `one of ${Object.keys(FEEDS).join(', ')}`;
+
+function common(cmd: Command): Command {
+  return cmd
+    .requiredOption('--source <feed>', FEED_HELP)
+    .option('--subject-prefix <prefix>', 'subjects <prefix>.<source>.<stream>, stream and consumer names follow it', 'coinlake')
+    .option('--duration <seconds>', 'stop by itself after this many seconds');
+}
+
+function producerOptions(cmd: Command): Command {
+  return cmd
+    .option('--symbols <list>', 'websocket feeds: CoinCap asset ids (prices), the exchange (coincap.trades) or Binance symbols, comma-separated')
+    .option('--interval <seconds>', 'polled feeds (coincap.assets, coincap.exchanges, coinlore.tickers, coinlore.exchanges): seconds between polls (default 60)');
+}
+
+function consumerOptions(cmd: Command): Command {
+  return cmd
     .option('--batch-size <n>', 'load a batch when it holds this many messages', '1000')
-    .option('--batch-ms <n>', '… or when its first message waited this long (ms)', '1000')
-    .option('--duration <seconds>', 'stop by itself after this many seconds')
-    .action(async (o: StreamOptions) => {
-      const g = globals();
-      const feed = feedByName(o.source);
-      const symbols = (o.symbols ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-      const batchSize = positive('--batch-size', o.batchSize);
-      const batchMs = positive('--batch-ms', o.batchMs);
-      const replay = g.replay || process.env.COINLAKE_REPLAY === '1';
-      const ws = replay ? await startWsReplay({ ticksPerSecond: 5 }) : undefined;
-      const rest = replay && feed.seriesPoint ? await startReplayServer() : undefined;
-      const nc = await connectNats();
-      try {
-        await withWarehouse(g, async (session, lake) => {
-          const pipe = await startStreamPipeline({
-            feed,
-            nc,
-            session,
-            lake,
-            symbols,
-            batchSize,
-            batchMs,
-            wsBaseUrl: ws?.url ?? process.env[`COINLAKE_${feed.source.toUpperCase()}_WS_URL`] ?? feed.defaultBaseUrl,
-            restBaseUrl: feed.seriesPoint ? (rest?.binanceUrl ?? process.env.COINLAKE_BINANCE_URL ?? BINANCE_URL) : undefined,
-            logLevel: g.logLevel,
-            printLog: g.printLog,
-            log: {
-              info: (obj, msg) => g.logLevel === 'debug' && process.stderr.write(`${msg} ${JSON.stringify(obj)}\n`),
-              warn: (obj, msg) => process.stderr.write(`warning: ${msg} ${JSON.stringify(obj)}\n`),
-            },
-          });
-          const table = `${feed.table.schema}.${feed.table.name}`;
-          process.stdout.write(`streaming ${o.source} → ${pipe.names.subject} (stream ${pipe.names.stream}) → ${table} [${feed.writeMode}]; Ctrl-C stops\n`);
-          const line = () => {
-            const p = pipe.producer.stats;
-            const c = pipe.consumer.stats;
-            return `frames ${p.frames}  published ${p.published} (${p.duplicates} duplicates)  gap-filled ${p.gapFilled}  connects ${p.connects}  batches ${c.batches}  rows ${c.rowsLoaded}`;
-          };
-          const ticker = setInterval(() => process.stdout.write(line() + '\n'), 5000);
-          await new Promise<void>((resolve) => {
-            process.once('SIGINT', resolve);
-            process.once('SIGTERM', resolve);
-            if (o.duration) setTimeout(resolve, positive('--duration', o.duration) * 1000);
-            pipe.consumer.done.then(resolve, resolve);
-          });
-          clearInterval(ticker);
-          process.stdout.write('stopping: publishing what arrived, committing the open batch…\n');
-          await pipe.stop();
-          process.stdout.write(`stopped: ${line()}\n`);
-        });
-      } finally {
-        await nc.close();
-        await ws?.close();
-        await rest?.close();
+    .option('--batch-ms <n>', '… or when its first message waited this long (ms)', '1000');
+}
+
+/** What a producer needs to reach its source: replay servers under --replay, else the real APIs or env overrides. */
+async function producerSettings(feed: Feed, o: StreamOptions, replay: boolean, nc: NatsConnection): Promise<{ settings: ProducerSettings; close: () => Promise<void> }> {
+  const log: ProducerLog = {
+    info: (obj, msg) => process.env.COINLAKE_STREAM_VERBOSE === '1' && process.stderr.write(`${msg} ${JSON.stringify(obj)}\n`),
+    warn: (obj, msg) => process.stderr.write(`warning: ${msg} ${JSON.stringify(obj)}\n`),
+  };
+  const base = { feed, nc, prefix: o.subjectPrefix, log };
+  if (feed.kind === 'polling') {
+    const { endpoints, close } = await replayEndpoints(replay);
+    return { settings: { ...base, endpoints, intervalMs: o.interval ? positive('--interval', o.interval) * 1000 : undefined }, close };
+  }
+  const symbols = (o.symbols ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  let ws: WsReplayServer | undefined;
+  const rest = feed.seriesPoint ? await replayEndpoints(replay) : undefined;
+  if (replay) ws = await startWsReplay({ ticksPerSecond: 5 });
+  const settings: ProducerSettings = {
+    ...base,
+    symbols,
+    wsBaseUrl: ws?.url ?? process.env[`COINLAKE_${feed.source.toUpperCase()}_WS_URL`] ?? feed.defaultBaseUrl,
+    restBaseUrl: feed.seriesPoint ? (rest?.endpoints.baseUrls?.binance ?? BINANCE_URL) : undefined,
+  };
+  return {
+    settings,
+    close: async () => {
+      await ws?.close();
+      await rest?.close();
+    },
+  };
+}
+
+/** Resolves on Ctrl-C, SIGTERM, --duration, or when `done` settles. */
+function untilStopped(o: StreamOptions, done?: Promise<unknown>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+    if (o.duration) setTimeout(resolve, positive('--duration', o.duration) * 1000).unref();
+    done?.then(() => resolve(), () => resolve());
+  });
+}
+
+function consumerLine(c: StreamConsumer): string {
+  const s = c.stats;
+  return `batches ${s.batches}  messages ${s.messages}  rows ${s.rowsLoaded}  redeliveries skipped ${s.skipped}`;
+}
+
+/** Runs the producer, the consumer, or both, of one feed until stopped. */
+async function runStream(g: GlobalOptions, o: StreamOptions, sides: { produce: boolean; consume: boolean }): Promise<void> {
+  const feed = feedByName(o.source);
+  const replay = Boolean(g.replay) || process.env.COINLAKE_REPLAY === '1';
+  const batchSize = positive('--batch-size', o.batchSize ?? '1000');
+  const batchMs = positive('--batch-ms', o.batchMs ?? '1000');
+  if (o.duration) positive('--duration', o.duration);
+  const nc = await connectNats();
+  const closers: (() => Promise<void>)[] = [];
+  try {
+    const produceAndWait = async (consumer?: StreamConsumer, names?: FeedSubject) => {
+      let producer: FeedProducer | undefined;
+      if (sides.produce) {
+        const p = await producerSettings(feed, o, replay, nc);
+        closers.push(p.close);
+        const started = await startFeedProducer(p.settings);
+        producer = started.producer;
+        names ??= started.names;
       }
+      const table = `${feed.table.schema}.${feed.table.name}`;
+      const what = sides.produce && sides.consume ? 'streaming' : sides.produce ? 'producing' : 'consuming';
+      const target = sides.consume ? ` → ${table} [${feed.writeMode}]` : '';
+      process.stdout.write(`${what} ${o.source} → ${names!.subject} (stream ${names!.stream})${target}; Ctrl-C stops\n`);
+      const line = () => [producer?.summary(), consumer && consumerLine(consumer)].filter(Boolean).join('  ');
+      const ticker = setInterval(() => process.stdout.write(line() + '\n'), 5000);
+      await untilStopped(o, consumer?.done);
+      clearInterval(ticker);
+      process.stdout.write(`stopping: ${[producer && 'publishing what arrived', consumer && 'committing the open batch'].filter(Boolean).join(', ')}…\n`);
+      await producer?.stop();
+      await consumer?.stop();
+      process.stdout.write(`stopped: ${line()}\n`);
+    };
+    if (!sides.consume) return await produceAndWait();
+    await withWarehouse(g, async (session, lake) => {
+      const { names, consumer } = await startFeedConsumer({ feed, nc, session, lake, prefix: o.subjectPrefix, batchSize, batchMs, logLevel: g.logLevel, printLog: g.printLog });
+      await produceAndWait(consumer, names);
     });
+  } finally {
+    await nc.close();
+    for (const c of closers.reverse()) await c();
+  }
+}
+
+export function registerStreamCommand(program: Command, globals: () => GlobalOptions): void {
+  const stream = program
+    .command('stream')
+    .description(`stream a live feed through NATS JetStream into the warehouse until Ctrl-C (NATS at COINLAKE_NATS_URL, default nats://127.0.0.1:4222); feeds: ${Object.keys(FEEDS).join(', ')}`);
+  consumerOptions(producerOptions(common(stream.command('run', { isDefault: true }))))
+    .description('the producer and the consumer of a feed in one process (the default: `coinlake stream --source …`)')
+    .action((o: StreamOptions) => runStream(globals(), o, { produce: true, consume: true }));
+  producerOptions(common(stream.command('produce')))
+    .description('publish a feed to JetStream (websocket feeds, or polled REST snapshots every --interval seconds)')
+    .action((o: StreamOptions) => runStream(globals(), o, { produce: true, consume: false }));
+  consumerOptions(common(stream.command('consume')))
+    .description("load a feed's JetStream stream into the warehouse with a durable pull consumer, in micro-batches")
+    .action((o: StreamOptions) => runStream(globals(), o, { produce: false, consume: true }));
 }

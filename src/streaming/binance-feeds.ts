@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ohlcv1mTable } from '../sources/ohlcv-table.ts';
 import { canonicalPair } from '../sources/pair-symbol.ts';
 import { streamTradesTable } from './stream-tables.ts';
-import type { Feed, FeedOptions } from './feed.ts';
+import type { FeedOptions, WsFeed } from './feed.ts';
 
 export const BINANCE_WS_URL = 'wss://stream.binance.com:9443';
 
@@ -41,7 +41,8 @@ export function klineRecord(symbol: string, k: { t: number; o: string; h: string
 }
 
 /** Closed 1m candles only: an open candle still changes, and its id would make JetStream keep the first update. */
-export const binanceKlinesFeed: Feed = {
+export const binanceKlinesFeed: WsFeed = {
+  kind: 'websocket',
   source: 'binance',
   stream: 'klines',
   table: ohlcv1mTable,
@@ -59,7 +60,8 @@ export const binanceKlinesFeed: Feed = {
 };
 
 /** Binance trade streams; the natural key is symbol + trade id. */
-export const binanceTradesFeed: Feed = {
+export const binanceTradesFeed: WsFeed = {
+  kind: 'websocket',
   source: 'binance',
   stream: 'trades',
   table: streamTradesTable,

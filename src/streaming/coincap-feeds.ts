@@ -1,7 +1,7 @@
 // CoinCap's websocket feeds: `/prices?assets=…` ({ "bitcoin": "69649.73", … }) and `/trades/<exchange>`.
 import { z } from 'zod';
 import { streamPricesTable, streamTradesTable } from './stream-tables.ts';
-import type { Feed, FeedRecord } from './feed.ts';
+import type { FeedRecord, WsFeed } from './feed.ts';
 
 export const COINCAP_WS_URL = 'wss://ws.coincap.io';
 
@@ -26,7 +26,8 @@ function json(frame: string): unknown {
 }
 
 /** Prices of the assets asked for (default `ALL`); the natural key is asset + receipt time, as the frame has no time. */
-export const coincapPricesFeed: Feed = {
+export const coincapPricesFeed: WsFeed = {
+  kind: 'websocket',
   source: 'coincap',
   stream: 'prices',
   table: streamPricesTable,
@@ -44,7 +45,8 @@ export const coincapPricesFeed: Feed = {
 };
 
 /** Trades of one exchange (default binance; `--symbols` names the exchange). */
-export const coincapTradesFeed: Feed = {
+export const coincapTradesFeed: WsFeed = {
+  kind: 'websocket',
   source: 'coincap',
   stream: 'trades',
   table: streamTradesTable,

@@ -1,17 +1,29 @@
-// Contract of a websocket feed (streaming/<source>-feeds.ts): where to connect, and how one frame becomes records
-// with the table's column names, each with its natural key (the JetStream `Nats-Msg-Id`, so a re-publish is stored once).
+// Contract of a live feed (`coinlake stream --source <source>.<stream>`): what its records are and where they land
+// (all the consumer needs), plus how they are produced — from websocket frames (streaming/<source>-feeds.ts) or by
+// polling a REST stream every N seconds (streaming/poll-feeds.ts). Every record carries its natural key, the
+// JetStream `Nats-Msg-Id`, so a re-publish is stored once.
 import type { WriteMode } from '../core/destination.ts';
-import type { TableSpec } from '../core/table.ts';
+import type { Row, TableSpec } from '../core/table.ts';
 
-/** One record of a frame, ready to publish. */
+/** One record, ready to publish. */
 export interface FeedRecord {
   /** Natural key of the record: the message id JetStream de-duplicates on. */
   msgId: string;
-  /** Values under the table's column names (typed by the normalizer in the consumer). */
+  /** Values under the table's column (source) names, typed by the normalizer in the consumer. */
   record: Record<string, unknown>;
 }
 
-/** Options a feed's URL depends on. */
+/** What the consumer of a feed needs: the stream name is `<source>.<stream>`, its subject `coinlake.<source>.<stream>`. */
+interface FeedBase {
+  source: string;
+  stream: string;
+  table: TableSpec;
+  writeMode: WriteMode;
+  /** Adds derived columns to a typed row (runs after typing, as a batch job's stream derive() does). */
+  derive?(row: Row): void;
+}
+
+/** Options a websocket feed's URL depends on. */
 export interface FeedOptions {
   /** Websocket base URL (the replay server's under --replay). */
   baseUrl: string;
@@ -19,12 +31,9 @@ export interface FeedOptions {
   symbols: string[];
 }
 
-/** A websocket feed: the stream name is `<source>.<stream>`, its subject `coinlake.<source>.<stream>`. */
-export interface Feed {
-  source: string;
-  stream: string;
-  table: TableSpec;
-  writeMode: WriteMode;
+/** A websocket feed. */
+export interface WsFeed extends FeedBase {
+  kind: 'websocket';
   defaultBaseUrl: string;
   /** The websocket URL to open. */
   url(opts: FeedOptions): string;
@@ -33,3 +42,16 @@ export interface Feed {
   /** Feeds of time series with a REST history (klines): the minute a record is about, per series, for gap-fill. */
   seriesPoint?(record: Record<string, unknown>): { series: string; openTime: number } | undefined;
 }
+
+/** A feed that polls a REST stream of a source (`coincap.assets`) and publishes every record of each snapshot. */
+export interface PollFeed extends FeedBase {
+  kind: 'polling';
+  /** The batch job whose stream is polled (`coincap.assets`): same requests, paging, rate limit and record shapes. */
+  job: string;
+  /** Default seconds between polls. */
+  defaultIntervalSeconds: number;
+  /** Records of one snapshot taken at `snapshotAt` (ms): the source's records, each with its message id. */
+  snapshot(records: Record<string, unknown>[], snapshotAt: number): FeedRecord[];
+}
+
+export type Feed = WsFeed | PollFeed;

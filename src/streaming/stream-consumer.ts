@@ -8,14 +8,17 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Session } from '../core/destination.ts';
+import type { Row } from '../core/table.ts';
 import { errorMessage } from '../core/errors.ts';
-import type { LocalLake } from '../lake/local-lake.ts';
+import type { LocalLake, QuarantineEntry } from '../lake/local-lake.ts';
+import { physicalTable } from '../load/scd2.ts';
 import { normalizeRecords } from '../normalize/normalizer.ts';
 import { RUN_COMPLETE, closeRun } from '../runner/run-history.ts';
 import { commitBatch, failRunScope, landQuarantine, lakeRelative, openRunScope, publishCurated, type RunScope } from '../runner/run-steps.ts';
 import { readState, writeState } from '../runner/state-store.ts';
 import type { Feed } from './feed.ts';
 import type { FeedSubject } from './jetstream-streams.ts';
+import { decodeBatch } from './message-batch.ts';
 
 const nanos = (ms: number) => ms * 1_000_000;
 
@@ -39,6 +42,16 @@ export interface ConsumerOptions {
   beforeCommit?: () => Promise<void>;
   /** Test hook: runs after COMMIT, before the acks (a throw is a crash between the two). */
   beforeAck?: () => Promise<void>;
+  /** Called after each batch commits (metrics, benchmarks): its typed rows and when COMMIT returned (ms). */
+  onBatch?: (batch: CommittedStreamBatch) => void;
+}
+
+/** A batch the consumer committed. */
+export interface CommittedStreamBatch {
+  batch: number;
+  messages: number;
+  rows: Row[];
+  committedAt: number;
 }
 
 /** State committed with every batch: every stream sequence ≤ floor is loaded, and so is each one in `above`. */
@@ -80,20 +93,36 @@ export interface ConsumerStats {
   batches: number;
   messages: number;
   rowsLoaded: number;
+  /** Values (or whole messages that were no record) set aside in the quarantine file. */
+  quarantined: number;
   /** Redelivered messages already committed, acked without loading. */
   skipped: number;
 }
 
+/** A batch decoded and typed, ready to commit. */
+interface PreparedBatch {
+  batch: JsMsg[];
+  /** Messages to load, in stream order. */
+  msgs: JsMsg[];
+  /** Repeats of loaded messages: acked without loading. */
+  old: JsMsg[];
+  /** Batch number (raw page, curated file); 0 when nothing is to load. */
+  number: number;
+  rows: Row[];
+  quarantined: QuarantineEntry[];
+  lakePaths: string[];
+}
+
 /** Loads a feed's stream into the warehouse until stop(). */
 export class StreamConsumer {
-  readonly stats: ConsumerStats = { batches: 0, messages: 0, rowsLoaded: 0, skipped: 0 };
+  readonly stats: ConsumerStats = { batches: 0, messages: 0, rowsLoaded: 0, quarantined: 0, skipped: 0 };
   /** Settles when the consumer stops: rejects with the error of a batch that failed. */
   done!: Promise<void>;
   private scope?: RunScope;
   private messages?: ConsumerMessages;
   private buffer: JsMsg[] = [];
-  /** The batch being loaded: given back (nak) when it fails. */
-  private inFlight: JsMsg[] = [];
+  /** Batches taken from the buffer and not yet acked: given back (nak) when the consumer fails. */
+  private inFlight: JsMsg[][] = [];
   private firstAt = 0;
   private stopping = false;
   private loaded = new LoadedSequences();
@@ -126,6 +155,8 @@ export class StreamConsumer {
       });
     }
     this.scope = await openRunScope(session, lake, { connectionName: this.connectionName, tableName: this.durable, logLevel: this.opts.logLevel, printLog: this.opts.printLog });
+    // The table before the first message: the first batch then waits for no DDL.
+    await session.ensureTable(physicalTable(this.opts.feed.table, this.opts.feed.writeMode));
     const state = await readState<ConsumerState>(session, this.connectionName, this.durable);
     this.loaded = new LoadedSequences(state?.floor, state?.above);
     const consumer = await jetstream(nc).consumers.get(names.stream, this.durable);
@@ -150,65 +181,100 @@ export class StreamConsumer {
     await this.done;
   }
 
+  /** Takes the next batch when one is due: batchSize messages, or what waited batchMs (everything when stopping). */
+  private takeDue(batchSize: number, batchMs: number): JsMsg[] | undefined {
+    const due = this.buffer.length >= batchSize || (this.buffer.length > 0 && (this.stopping || Date.now() - this.firstAt >= batchMs));
+    if (!due) return undefined;
+    const batch = this.buffer.splice(0, batchSize);
+    if (this.buffer.length) this.firstAt = Date.now();
+    this.inFlight.push(batch);
+    return batch;
+  }
+
+  /**
+   * Loads batches in order. While one batch commits (mostly DuckDB/PostgreSQL work off the JavaScript thread), the next
+   * one due is decoded and typed; commits themselves never overlap, so state and acks follow the stream's order.
+   */
   private async loop(): Promise<void> {
     const scope = this.scope!;
     const batchSize = this.opts.batchSize ?? 1000;
     const batchMs = this.opts.batchMs ?? 1000;
+    let committing: { done: Promise<void>; seqs: Set<number> } | undefined;
     try {
       for (;;) {
-        const due = this.buffer.length >= batchSize || (this.buffer.length > 0 && (this.stopping || Date.now() - this.firstAt >= batchMs));
-        if (due) {
-          const batch = this.buffer.splice(0, batchSize);
-          if (this.buffer.length) this.firstAt = Date.now();
-          await this.load(batch);
+        const batch = this.takeDue(batchSize, batchMs);
+        if (batch) {
+          const prepared = await this.prepare(batch, committing?.seqs);
+          if (committing) await committing.done;
+          const done = this.commit(prepared);
+          done.catch(() => undefined); // awaited below or at the next batch
+          committing = { done, seqs: new Set(prepared.msgs.map((m) => m.seq)) };
+        } else if (committing) {
+          await committing.done;
+          committing = undefined;
         } else if (this.stopping) break;
         else await sleep(Math.min(10, batchMs));
       }
+      await this.flushAcks(this.opts.nc, 2000);
       await closeRun(scope.session, scope.processId, {
         status: RUN_COMPLETE,
         rowsExtracted: this.stats.messages,
         rowsLoaded: this.stats.rowsLoaded,
-        rowsQuarantined: 0,
+        rowsQuarantined: this.stats.quarantined,
         lakePaths: this.lakePaths,
         details: { ...this.stats, loaded: this.loaded.state().floor },
       });
       scope.log.info({ ...this.stats }, 'stream consumer stopped');
     } catch (err) {
       this.stopping = true;
+      await committing?.done.catch(() => undefined);
       // Stop pulling first, so the messages given back go to the next consumer rather than to this one.
       await this.messages?.close().catch(() => undefined);
-      for (const m of [...this.inFlight.splice(0), ...this.buffer.splice(0)]) m.nak();
-      await failRunScope(scope, err, { rowsExtracted: this.stats.messages, rowsLoaded: this.stats.rowsLoaded, rowsQuarantined: 0, lakePaths: this.lakePaths });
+      for (const m of [...this.inFlight.splice(0).flat(), ...this.buffer.splice(0)]) m.nak();
+      await failRunScope(scope, err, { rowsExtracted: this.stats.messages, rowsLoaded: this.stats.rowsLoaded, rowsQuarantined: this.stats.quarantined, lakePaths: this.lakePaths });
       throw err;
     } finally {
       scope.log.flush?.();
     }
   }
 
-  /** Loads one micro-batch in one transaction, then acks it; on failure throws, and the loop gives it back (nak). */
-  private async load(batch: JsMsg[]): Promise<void> {
+  /**
+   * Splits a batch into messages to load (in stream order) and repeats of loaded ones — or of the batch committing
+   * now (`committing`) — then lands the raw page and types the records.
+   */
+  private async prepare(batch: JsMsg[], committing?: Set<number>): Promise<PreparedBatch> {
     const scope = this.scope!;
-    const { feed, session, nc } = this.opts;
+    const { feed } = this.opts;
     const fresh = new Map<number, JsMsg>();
     const old: JsMsg[] = [];
     for (const m of batch) {
-      if (this.loaded.has(m.seq)) old.push(m);
-      else if (fresh.has(m.seq)) old.push(m);
-      else fresh.set(m.seq, m);
+      const seq = m.seq;
+      if (this.loaded.has(seq) || committing?.has(seq) || fresh.has(seq)) old.push(m);
+      else fresh.set(seq, m);
     }
     const msgs = [...fresh.values()].sort((a, b) => a.seq - b.seq);
-    this.inFlight = batch;
+    if (msgs.length === 0) return { batch, msgs, old, number: 0, rows: [], quarantined: [], lakePaths: [] };
+    const number = ++this.stats.batches;
+    const { raw, records } = decodeBatch(msgs);
+    const rawFile = lakeRelative(scope, await scope.lake.writeRawPage(feed.source, feed.stream, scope.startedAt, scope.runId, number, raw));
+    const n = normalizeRecords(feed.table, records as Record<string, unknown>[], { origin: this.opts.names.subject });
+    if (feed.derive) for (const r of n.rows) feed.derive(r);
+    const qFile = await landQuarantine(scope, feed.table, n.quarantined);
+    return { batch, msgs, old, number, rows: n.rows, quarantined: n.quarantined, lakePaths: [rawFile, ...(qFile ? [qFile] : [])] };
+  }
+
+  /** Loads a prepared batch in one transaction with the consumer's state, then acks it; on failure throws. */
+  private async commit(p: PreparedBatch): Promise<void> {
+    const scope = this.scope!;
+    const { feed, session, nc } = this.opts;
+    const { msgs, number } = p;
     try {
       if (msgs.length) {
-        const number = ++this.stats.batches;
+        scope.log.debug({ batch: number, messages: msgs.length, firstSeq: msgs[0].seq, lastSeq: msgs[msgs.length - 1].seq }, 'batch loading');
         const next = this.loaded.with(msgs.map((m) => m.seq));
-        const raw = new TextEncoder().encode(msgs.map((m) => m.string()).join('\n') + '\n');
-        const rawFile = lakeRelative(scope, await scope.lake.writeRawPage(feed.source, feed.stream, scope.startedAt, scope.runId, number, raw));
-        const n = normalizeRecords(feed.table, msgs.map((m) => m.json<Record<string, unknown>>()), { origin: this.opts.names.subject });
-        const qFile = await landQuarantine(scope, feed.table, n.quarantined);
         const committed = await commitBatch(scope, {
           table: feed.table,
-          rows: n.rows,
+          rows: p.rows,
           writeMode: feed.writeMode,
           lockKey: `stream/${this.durable}`,
           fileStem: `${scope.runId}-${number}`,
@@ -219,25 +285,38 @@ export class StreamConsumer {
               `UPDATE coinlake_meta.workflow_action_history
                   SET rows_extracted = COALESCE(rows_extracted, 0) + $2, rows_loaded = COALESCE(rows_loaded, 0) + $3, rows_quarantined = COALESCE(rows_quarantined, 0) + $4
                 WHERE process_id = $1`,
-              [scope.processId, msgs.length, n.rows.length, n.quarantined.length],
+              [scope.processId, msgs.length, p.rows.length, p.quarantined.length],
             );
             await this.opts.beforeCommit?.();
           },
         });
+        const committedAt = Date.now();
         this.loaded = new LoadedSequences(next.floor, next.above);
-        this.lakePaths.push(rawFile, ...(qFile ? [qFile] : []), ...(await publishCurated(scope, committed.curated)));
+        this.lakePaths.push(...p.lakePaths, ...(await publishCurated(scope, committed.curated)));
         this.stats.messages += msgs.length;
-        this.stats.rowsLoaded += n.rows.length;
+        this.stats.rowsLoaded += p.rows.length;
+        this.stats.quarantined += p.quarantined.length;
         await this.opts.beforeAck?.();
-        scope.log.debug({ batch: number, messages: msgs.length, rows: n.rows.length, floor: next.floor, ...committed.load }, 'batch committed');
+        scope.log.debug({ batch: number, messages: msgs.length, rows: p.rows.length, floor: next.floor, ...committed.load }, 'batch committed');
+        this.opts.onBatch?.({ batch: number, messages: msgs.length, rows: p.rows, committedAt });
       }
     } catch (err) {
-      scope.log.error({ error: errorMessage(err), messages: batch.length }, 'batch rolled back; its messages will be redelivered');
+      scope.log.error({ error: errorMessage(err), batch: number, messages: p.batch.length }, 'batch rolled back; its messages will be redelivered');
       throw err;
     }
-    this.inFlight = [];
-    this.stats.skipped += old.length;
-    for (const m of [...msgs, ...old]) m.ack();
-    await nc.flush();
+    this.inFlight.splice(this.inFlight.indexOf(p.batch), 1);
+    this.stats.skipped += p.old.length;
+    // An ack that never arrives (NATS restarting) only means a redelivery, which the loaded sequences recognise: the
+    // loop does not wait for the server's answer, except briefly when it stops.
+    for (const m of msgs) m.ack();
+    for (const m of p.old) m.ack();
+    this.flushAcks(nc);
+  }
+
+  /** Sends the acks written so far; resolves within `waitMs` whatever the connection's state. */
+  private flushAcks(nc: NatsConnection, waitMs = 0): Promise<void> {
+    const flushed = nc.flush().catch((err) => this.scope?.log.warn({ error: errorMessage(err) }, 'acks not confirmed; unconfirmed messages will be redelivered and skipped'));
+    if (waitMs <= 0) return Promise.resolve();
+    return Promise.race([flushed, sleep(waitMs)]).then(() => undefined);
   }
 }

@@ -1,60 +1,93 @@
-// Producer and consumer of one feed in one process (`coinlake stream --source …`): websocket → JetStream →
-// micro-batches → warehouse. stop() closes the websocket, publishes what arrived, then loads what was received.
+// Starting a feed's producer, its consumer, or both in one process (`coinlake stream produce|consume|<both> --source …`):
+// source → JetStream → micro-batches → warehouse. Every start ensures the feed's stream first.
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
-import type { Session } from '../core/destination.ts';
-import type { LocalLake } from '../lake/local-lake.ts';
-import type { Feed } from './feed.ts';
+import type { StreamParams } from '../core/source.ts';
+import type { Endpoints } from '../runner/job-builder.ts';
+import type { Feed, PollFeed, WsFeed } from './feed.ts';
+import type { ProducerLog } from './feed-publisher.ts';
 import { ensureFeedStream, feedSubject, type FeedSubject } from './jetstream-streams.ts';
 import { klineGapFiller } from './kline-gap-fill.ts';
+import { PollProducer } from './poll-producer.ts';
 import { StreamConsumer, type ConsumerOptions } from './stream-consumer.ts';
-import { WsProducer, type ProducerLog } from './ws-producer.ts';
+import { WsProducer } from './ws-producer.ts';
 
-export interface StreamPipelineOptions extends Pick<ConsumerOptions, 'batchSize' | 'batchMs' | 'ackWaitMs' | 'durable' | 'beforeCommit' | 'logLevel' | 'printLog'> {
+/** Where a feed's producer reads from and how. */
+export interface ProducerSettings {
   feed: Feed;
   nc: NatsConnection;
-  session: Session;
-  lake: LocalLake;
-  /** Asset ids or symbols; the feed's default when empty. */
-  symbols?: string[];
-  /** Websocket base URL; default the feed's. */
-  wsBaseUrl?: string;
-  /** Binance REST base URL for gap-fill of klines; none: gaps are only logged by the quality checks. */
-  restBaseUrl?: string;
   /** Subject prefix; default `coinlake`. */
   prefix?: string;
+  log?: ProducerLog;
+  /** Websocket feeds: asset ids or symbols; the feed's default when empty. */
+  symbols?: string[];
+  /** Websocket feeds: base URL; default the feed's. */
+  wsBaseUrl?: string;
+  /** binance.klines: Binance REST base URL for gap-fill; none: gaps are only reported by the quality checks. */
+  restBaseUrl?: string;
   silenceMs?: number;
   minBackoffMs?: number;
   maxBackoffMs?: number;
-  log?: ProducerLog;
+  /** Polled feeds: where the source is reached (replay URLs); default the real API. */
+  endpoints?: Endpoints;
+  /** Polled feeds: stream parameters (`limit`, `max`, …). */
+  params?: StreamParams;
+  /** Polled feeds: milliseconds between polls; default the feed's. */
+  intervalMs?: number;
 }
 
-export interface StreamPipeline {
+export type FeedProducer = WsProducer | PollProducer;
+/** The producer class of a feed type. */
+export type ProducerOf<F extends Feed> = F extends PollFeed ? PollProducer : F extends WsFeed ? WsProducer : FeedProducer;
+
+/** Ensures the feed's stream and starts its producer (websocket or polling). */
+export async function startFeedProducer<F extends Feed>(s: ProducerSettings & { feed: F }): Promise<{ names: FeedSubject; producer: ProducerOf<F> }> {
+  const names = feedSubject(s.feed, s.prefix);
+  await ensureFeedStream(await jetstreamManager(s.nc), names);
+  const feed = s.feed;
+  const producer =
+    feed.kind === 'polling'
+      ? new PollProducer({ feed, nc: s.nc, subject: names.subject, endpoints: s.endpoints, params: s.params, intervalMs: s.intervalMs, log: s.log })
+      : new WsProducer({
+          feed,
+          nc: s.nc,
+          subject: names.subject,
+          url: feed.url({ baseUrl: s.wsBaseUrl ?? feed.defaultBaseUrl, symbols: s.symbols ?? [] }),
+          silenceMs: s.silenceMs,
+          minBackoffMs: s.minBackoffMs,
+          maxBackoffMs: s.maxBackoffMs,
+          gapFiller: feed.seriesPoint && s.restBaseUrl ? klineGapFiller(s.restBaseUrl) : undefined,
+          log: s.log,
+        });
+  producer.start();
+  return { names, producer: producer as ProducerOf<F> };
+}
+
+export type ConsumerSettings = Omit<ConsumerOptions, 'names'> & { prefix?: string };
+
+/** Ensures the feed's stream and starts its durable consumer. */
+export async function startFeedConsumer(s: ConsumerSettings): Promise<{ names: FeedSubject; consumer: StreamConsumer }> {
+  const names = feedSubject(s.feed, s.prefix);
+  await ensureFeedStream(await jetstreamManager(s.nc), names);
+  const consumer = new StreamConsumer({ ...s, names });
+  await consumer.start();
+  return { names, consumer };
+}
+
+export type StreamPipelineOptions = ProducerSettings & ConsumerSettings;
+
+export interface StreamPipeline<F extends Feed = Feed> {
   names: FeedSubject;
-  producer: WsProducer;
+  producer: ProducerOf<F>;
   consumer: StreamConsumer;
+  /** Stops the producer (publishing what arrived), then the consumer (loading what it received). */
   stop(): Promise<void>;
 }
 
-/** Ensures the feed's stream, starts its consumer, then its producer. */
-export async function startStreamPipeline(opts: StreamPipelineOptions): Promise<StreamPipeline> {
-  const { feed, nc } = opts;
-  const names = feedSubject(feed, opts.prefix);
-  await ensureFeedStream(await jetstreamManager(nc), names);
-  const consumer = new StreamConsumer({ ...opts, names });
-  await consumer.start();
-  const producer = new WsProducer({
-    feed,
-    nc,
-    subject: names.subject,
-    url: feed.url({ baseUrl: opts.wsBaseUrl ?? feed.defaultBaseUrl, symbols: opts.symbols ?? [] }),
-    silenceMs: opts.silenceMs,
-    minBackoffMs: opts.minBackoffMs,
-    maxBackoffMs: opts.maxBackoffMs,
-    gapFiller: feed.seriesPoint && opts.restBaseUrl ? klineGapFiller(opts.restBaseUrl) : undefined,
-    log: opts.log,
-  });
-  producer.start();
+/** Starts a feed's consumer, then its producer, in this process. */
+export async function startStreamPipeline<F extends Feed>(opts: StreamPipelineOptions & { feed: F }): Promise<StreamPipeline<F>> {
+  const { names, consumer } = await startFeedConsumer(opts);
+  const { producer } = await startFeedProducer(opts);
   return {
     names,
     producer,

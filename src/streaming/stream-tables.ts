@@ -1,4 +1,5 @@
-// Tables the websocket feeds append to: ticks as they arrive, partitioned by time and clustered by their id.
+// Tables the live feeds load: ticks as they arrive (partitioned by time, clustered by their id) and the snapshot tables
+// of polled feeds.
 import type { TableSpec } from '../core/table.ts';
 
 /** `coinlake.stream_prices`: one row per asset price in a CoinCap prices frame. */
@@ -41,3 +42,23 @@ export const streamTradesTable: TableSpec = {
   partitionBy: 'ts',
   clusteredBy: ['exchange', 'symbol', 'ts'],
 };
+
+/** Column every snapshot table of a polled feed carries: the poll's time slot (ms, a multiple of the poll interval). */
+export const PROCESSING_TIMESTAMP = 'processing_timestamp';
+
+/**
+ * The snapshot table of a polled stream (`stream_coincap_assets` for `coincap.assets`): the stream's columns plus
+ * `processing_timestamp`, one row per key and poll (primary key: the stream's key + processing_timestamp), so a
+ * redelivered or re-published record merges onto itself. Partitioned by the date of processing_timestamp and
+ * clustered by the stream's key (id / exchange id).
+ */
+export function snapshotTable(base: TableSpec, name: string): TableSpec {
+  return {
+    schema: 'coinlake',
+    name,
+    columns: [...base.columns, { name: PROCESSING_TIMESTAMP, type: 'timestamptz' }],
+    primaryKey: [...base.primaryKey, PROCESSING_TIMESTAMP],
+    partitionBy: PROCESSING_TIMESTAMP,
+    clusteredBy: [...base.primaryKey],
+  };
+}

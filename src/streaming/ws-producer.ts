@@ -2,25 +2,20 @@
 // natural key as `Nats-Msg-Id`. Reconnects with exponential backoff, a watchdog reconnects a feed that falls
 // silent, and for time-series feeds a jump in a series' minutes is filled from REST before the new record.
 import type { NatsConnection } from '@nats-io/transport-node';
-import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
-import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import { errorMessage } from '../core/errors.ts';
-import type { Feed, FeedRecord } from './feed.ts';
+import type { FeedRecord, WsFeed } from './feed.ts';
+import { FeedPublisher, type ProducerLog, type PublishCounters } from './feed-publisher.ts';
+
+export type { ProducerLog } from './feed-publisher.ts';
 
 const MINUTE = 60_000;
 
 /** Fills the minutes [fromOpenTime, toOpenTime] (both inclusive) of a series; returns their records. */
 export type GapFiller = (series: string, fromOpenTime: number, toOpenTime: number) => Promise<FeedRecord[]>;
 
-/** What the producer reports as it runs (logs). */
-export interface ProducerLog {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-}
-
 export interface ProducerOptions {
-  feed: Feed;
+  feed: WsFeed;
   url: string;
   subject: string;
   nc: NatsConnection;
@@ -31,15 +26,14 @@ export interface ProducerOptions {
   /** A feed silent this long is reconnected. Default 30 s. */
   silenceMs?: number;
   gapFiller?: GapFiller;
+  /** Publishes awaiting their JetStream ack at once. Default 512. */
+  maxInFlight?: number;
   log?: ProducerLog;
 }
 
-/** Counters of a producer. */
-export interface ProducerStats {
+/** Counters of a websocket producer. */
+export interface ProducerStats extends PublishCounters {
   frames: number;
-  published: number;
-  /** Publishes JetStream recognised as repeats of a stored message id. */
-  duplicates: number;
   connects: number;
   watchdogReconnects: number;
   gapFilled: number;
@@ -48,7 +42,7 @@ export interface ProducerStats {
 /** Publishes one feed until stop(). */
 export class WsProducer {
   readonly stats: ProducerStats = { frames: 0, published: 0, duplicates: 0, connects: 0, watchdogReconnects: 0, gapFilled: 0 };
-  private readonly js: JetStreamClient;
+  private readonly publisher: FeedPublisher;
   private ws?: WebSocket;
   private stopped = false;
   private attempt = 0;
@@ -56,10 +50,9 @@ export class WsProducer {
   private watchdog?: NodeJS.Timeout;
   private chain: Promise<void> = Promise.resolve();
   private readonly lastPoint = new Map<string, number>();
-  private failure?: unknown;
 
   constructor(private readonly opts: ProducerOptions) {
-    this.js = jetstream(opts.nc);
+    this.publisher = new FeedPublisher(opts.nc, opts.subject, this.stats, { maxInFlight: opts.maxInFlight, log: opts.log });
   }
 
   /** Opens the websocket and starts the watchdog. */
@@ -81,15 +74,20 @@ export class WsProducer {
     clearInterval(this.watchdog);
     this.ws?.terminate();
     await this.chain;
+    this.publisher.close();
+    await this.publisher.flush();
   }
 
-  /** Publishes records directly (tests re-publish with this; gap-fill uses it too). */
+  /** One line of counters for the console. */
+  summary(): string {
+    const s = this.stats;
+    return `frames ${s.frames}  published ${s.published} (${s.duplicates} duplicates)  gap-filled ${s.gapFilled}  connects ${s.connects}`;
+  }
+
+  /** Publishes records directly and waits for their acks (tests re-publish with this). */
   async publish(records: FeedRecord[]): Promise<void> {
-    for (const r of records) {
-      const ack = await this.publishOne(r);
-      this.stats.published++;
-      if (ack) this.stats.duplicates++;
-    }
+    await this.publisher.publish(records);
+    await this.publisher.flush();
   }
 
   private connect(): void {
@@ -109,7 +107,6 @@ export class WsProducer {
       this.stats.frames++;
       const frame = data.toString();
       this.chain = this.chain.then(() => this.handle(frame, receivedAt)).catch((err) => {
-        this.failure ??= err;
         this.opts.log?.warn({ error: errorMessage(err) }, 'frame not published');
       });
     });
@@ -129,29 +126,21 @@ export class WsProducer {
       if (point) {
         const last = this.lastPoint.get(point.series);
         if (last !== undefined && point.openTime > last + MINUTE && this.opts.gapFiller) {
-          const filled = await this.opts.gapFiller(point.series, last + MINUTE, point.openTime - MINUTE);
-          this.opts.log?.info({ series: point.series, from: new Date(last + MINUTE).toISOString(), to: new Date(point.openTime - MINUTE).toISOString(), records: filled.length }, 'gap filled from REST');
-          await this.publish(filled);
+          const gap = { series: point.series, from: new Date(last + MINUTE).toISOString(), to: new Date(point.openTime - MINUTE).toISOString() };
+          let filled: FeedRecord[] = [];
+          try {
+            filled = await this.opts.gapFiller(point.series, last + MINUTE, point.openTime - MINUTE);
+            this.opts.log?.info({ ...gap, records: filled.length }, 'gap filled from REST');
+          } catch (err) {
+            // The new record is still published; the quality checks report the minutes that stay missing.
+            this.opts.log?.warn({ ...gap, error: errorMessage(err) }, 'gap not filled: REST klines failed');
+          }
+          await this.publisher.publish(filled);
           this.stats.gapFilled += filled.length;
         }
         if (last === undefined || point.openTime > last) this.lastPoint.set(point.series, point.openTime);
       }
-      await this.publish([r]);
-    }
-  }
-
-  /** Publishes until JetStream stores it (retrying while NATS is away); true when it was a duplicate. */
-  private async publishOne(r: FeedRecord): Promise<boolean> {
-    const payload = new TextEncoder().encode(JSON.stringify(r.record));
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const ack = await this.js.publish(this.opts.subject, payload, { msgID: r.msgId, timeout: 5000 });
-        return ack.duplicate;
-      } catch (err) {
-        if (this.stopped && attempt > 3) throw err;
-        this.opts.log?.warn({ subject: this.opts.subject, error: errorMessage(err) }, 'publish failed; retrying');
-        await sleep(Math.min(5000, 100 * 2 ** attempt));
-      }
+      await this.publisher.publish([r]);
     }
   }
 }

@@ -1,0 +1,263 @@
+// Fault trials of the live streams, on DuckDB and PostgreSQL, recorded in the fault ledger (suite `streams`):
+// - a `coinlake stream consume` process SIGKILLed while a batch is in flight, then started again: every message
+//   is in the table exactly once (the shared nats-server on 4222, a stream of the test's own);
+// - a private nats-server stopped and started again (same port and store) while a websocket feed streams through it:
+//   no message lost, none twice.
+// Trials per case: COINLAKE_FAULT_TRIALS (default 1).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AckPolicy, DeliverPolicy, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Session } from '../src/core/destination.ts';
+import { createTestDatabase, type TestDatabase } from '../src/destinations/postgres/postgres-test-database.ts';
+import { openWarehouse } from '../src/destinations/registry.ts';
+import { LocalLake } from '../src/lake/local-lake.ts';
+import { startWsReplay } from '../src/replay/ws-replay.ts';
+import { binanceTradesFeed } from '../src/streaming/binance-feeds.ts';
+import { coincapPricesFeed } from '../src/streaming/coincap-feeds.ts';
+import { connectNats, DEFAULT_NATS_URL, ensureFeedStream, feedSubject } from '../src/streaming/jetstream-streams.ts';
+import { startStreamPipeline } from '../src/streaming/stream-pipeline.ts';
+import { WsProducer } from '../src/streaming/ws-producer.ts';
+import { ABANDONED_MESSAGE } from '../src/runner/abandoned-runs.ts';
+import { recordTrial } from './faults/fault-ledger.ts';
+import { startPrivateNats, type PrivateNats } from './helpers/private-nats.ts';
+import { WAREHOUSES, type WarehouseKind } from './helpers/spine-env.ts';
+
+const TRIALS = Math.max(1, Number(process.env.COINLAKE_FAULT_TRIALS ?? 1) || 1);
+const ROOT = path.resolve(import.meta.dirname, '..');
+const BIN = path.join(ROOT, 'bin', 'coinlake.mjs');
+const NATS_URL = process.env.COINLAKE_NATS_URL ?? DEFAULT_NATS_URL;
+
+async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+/** A warehouse of the test's own: a DuckDB file, or a fresh PostgreSQL database. */
+interface Warehouse {
+  location: string;
+  dir: string;
+  open(): Promise<Session>;
+  close(): Promise<void>;
+}
+
+async function warehouse(kind: WarehouseKind): Promise<Warehouse> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'coinlake-stream-fault-'));
+  const db: TestDatabase | undefined = kind === 'postgres' ? await createTestDatabase() : undefined;
+  const location = db ? db.url : path.join(dir, 'coinlake.duckdb');
+  return {
+    location,
+    dir,
+    open: () => openWarehouse(location),
+    async close() {
+      await db?.drop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Exactly-once check of a table against the message ids published: rows lost and rows held more than once. */
+async function exactlyOnce(session: Session, table: string, expected: Set<string>): Promise<{ rows: number; lost: number; duplicated: number }> {
+  const rows = await session.query<{ msg_id: string; n: number }>(`SELECT msg_id, count(*) AS n FROM coinlake.${table} GROUP BY msg_id`);
+  let duplicated = 0;
+  let total = 0;
+  const seen = new Set<string>();
+  for (const r of rows) {
+    const n = Number(r.n);
+    total += n;
+    // A row that was never published counts as a duplicate too: the table holds more than it should.
+    duplicated += expected.has(r.msg_id) ? n - 1 : n;
+    seen.add(r.msg_id);
+  }
+  let lost = 0;
+  for (const id of expected) if (!seen.has(id)) lost++;
+  return { rows: total, lost, duplicated };
+}
+
+let nc: NatsConnection;
+const cleanups: (() => Promise<void>)[] = [];
+
+beforeAll(async () => {
+  nc = await connectNats(NATS_URL);
+});
+afterAll(async () => {
+  await nc.close();
+});
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
+});
+
+/** `coinlake stream consume` as a child process, its stderr kept (debug log lines included). */
+interface ConsumerProcess {
+  child: ChildProcess;
+  stderr(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+function spawnConsumer(w: Warehouse, prefix: string, batchSize: number, onLine?: (line: string, p: ChildProcess) => void): ConsumerProcess {
+  const args = [BIN, '-l', 'debug', '--print-log', '--warehouse', w.location, '--lake', path.join(w.dir, 'lake'), 'stream', 'consume', '--source', 'coincap.prices', '--subject-prefix', prefix, '--batch-size', String(batchSize), '--batch-ms', '200'];
+  const child = spawn(process.execPath, args, { cwd: w.dir, env: { ...process.env, COINLAKE_NATS_URL: NATS_URL }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  let partial = '';
+  child.stderr!.on('data', (chunk: Buffer) => {
+    err += chunk.toString();
+    partial += chunk.toString();
+    const lines = partial.split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) onLine?.(line, child);
+  });
+  child.stdout!.resume();
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  cleanups.push(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  });
+  return { child, stderr: () => err, exited };
+}
+
+const BATCH_LINE = /batch loading batch=(\d+) messages=(\d+) firstSeq=(\d+) lastSeq=(\d+)/;
+
+describe.each(WAREHOUSES)('stream consumer killed mid-batch on %s', (kind) => {
+  it(`SIGKILL while a batch is in flight, then a restart: every message exactly once (${TRIALS} trial(s))`, async () => {
+    for (let trial = 1; trial <= TRIALS; trial++) {
+      const w = await warehouse(kind);
+      cleanups.push(() => w.close());
+      const prefix = `k${randomBytes(4).toString('hex')}`;
+      const names = feedSubject(coincapPricesFeed, prefix);
+      const jsm: JetStreamManager = await jetstreamManager(nc);
+      await ensureFeedStream(jsm, names);
+      cleanups.push(() => jsm.streams.delete(names.stream).then(() => undefined));
+      // The durable consumer with a short ack wait, so messages the killed process held come back within seconds.
+      const batchSize = 2000;
+      await jsm.consumers.add(names.stream, {
+        durable_name: 'coinlake_coincap_prices',
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: 3_000_000_000,
+        max_ack_pending: batchSize * 4,
+        filter_subject: names.subject,
+      });
+      const producer = new WsProducer({ feed: coincapPricesFeed, nc, subject: names.subject, url: 'ws://unused' });
+      const published = new Set<string>();
+      const publish = async (from: number, to: number) => {
+        const records = [];
+        for (let i = from; i < to; i++) records.push(...coincapPricesFeed.parse(`{"bitcoin":"${60000 + i}","ethereum":"${3000 + i}"}`, 1717978200000 + i));
+        for (const r of records) published.add(r.msgId);
+        await producer.publish(records);
+      };
+      await publish(0, 5000); // 10,000 messages
+
+      // Killed the moment it announces its third batch: batches 1 and 2 committed, the third one in flight.
+      const batches: number[][] = [];
+      const first = spawnConsumer(w, prefix, batchSize, (line, p) => {
+        const m = BATCH_LINE.exec(line);
+        if (!m) return;
+        batches.push(m.slice(1).map(Number));
+        if (Number(m[1]) === 3) p.kill('SIGKILL');
+      });
+      const killed = await first.exited;
+      expect(killed.signal, first.stderr()).toBe('SIGKILL');
+      expect(batches.map((b) => b[0])).toEqual([1, 2, 3]);
+      const [, inFlight, firstSeq, lastSeq] = batches[2];
+      expect(inFlight).toBeGreaterThan(0);
+      let session = await w.open();
+      const committed = batches[0][1] + batches[1][1];
+      const afterKill = await session.query<{ n: number }>(`SELECT count(*) AS n FROM coinlake.stream_prices`);
+      // What the two committed batches held, and nothing of the one in flight.
+      expect(Number(afterKill[0].n)).toBe(committed);
+      const inFlightIds = await Promise.all(
+        [firstSeq, lastSeq].map(async (seq) => {
+          const m = await jsm.streams.getMessage(names.stream, { seq });
+          if (!m) throw new Error(`message ${seq} of ${names.stream} not found`);
+          return m.json<{ msg_id: string }>().msg_id;
+        }),
+      );
+      const leaked = await session.query<{ n: number }>(`SELECT count(*) AS n FROM coinlake.stream_prices WHERE msg_id IN ($1, $2)`, inFlightIds);
+      expect(Number(leaked[0].n)).toBe(0);
+      const run = await session.query<{ execution_status: number; rows_loaded: number }>(`SELECT execution_status, rows_loaded FROM coinlake_meta.workflow_action_history`);
+      // The killed run's row says what it committed (its counters commit with each batch); it never closed.
+      expect(run.map((r) => [r.execution_status, Number(r.rows_loaded)])).toEqual([[0, committed]]);
+      await session.close();
+
+      // More messages while no consumer runs, then the consumer again until the stream is drained.
+      await publish(5000, 6000);
+      const second = spawnConsumer(w, prefix, batchSize);
+      await until('every message acked', async () => {
+        const info = await jsm.consumers.info(names.stream, 'coinlake_coincap_prices');
+        return info.num_pending === 0 && info.num_ack_pending === 0 && info.ack_floor.stream_seq === 12_000;
+      }, 60_000);
+      second.child.kill('SIGTERM');
+      const stopped = await second.exited;
+      expect(stopped, second.stderr()).toEqual({ code: 0, signal: null });
+
+      session = await w.open();
+      const result = await exactlyOnce(session, 'stream_prices', published);
+      const runs = await session.query<{ execution_status: number; error_message: string | null }>(`SELECT execution_status, error_message FROM coinlake_meta.workflow_action_history ORDER BY process_id`);
+      await session.close();
+      recordTrial({ suite: 'streams', case: `consumer SIGKILL mid-batch, restart (${kind})`, faults: 1, rowsLost: result.lost, rowsDuplicated: result.duplicated, clearError: null });
+      expect(result).toEqual({ rows: 12_000, lost: 0, duplicated: 0 });
+      // The restarted consumer marked the killed one's run failed (its process is gone), and completed its own.
+      expect(runs.map((r) => [r.execution_status, r.error_message])).toEqual([[-1, ABANDONED_MESSAGE], [1, null]]);
+      for (const c of cleanups.splice(0).reverse()) await c();
+    }
+  }, 120_000 * TRIALS);
+});
+
+describe.each(WAREHOUSES)('nats-server restarted mid-stream on %s', (kind) => {
+  for (const signal of ['SIGTERM', 'SIGKILL'] as const) {
+    it(`a private nats-server stopped (${signal}) and started again while trades stream: every trade exactly once (${TRIALS} trial(s))`, async () => {
+      for (let trial = 1; trial <= TRIALS; trial++) {
+        const nats: PrivateNats = await startPrivateNats();
+        cleanups.push(() => nats.close());
+        const pnc = await connectNats(nats.url);
+        cleanups.push(() => pnc.close());
+        const events: string[] = [];
+        void (async () => {
+          for await (const e of pnc.status()) if (e.type === 'disconnect' || e.type === 'reconnect') events.push(e.type);
+        })();
+        const w = await warehouse(kind);
+        cleanups.push(() => w.close());
+        const session = await w.open();
+        cleanups.push(() => session.close());
+        // 2 symbols × 400 ticks at 100 ticks/s: 800 trades over 4 s; the server goes away for 1 s in the middle.
+        const ws = await startWsReplay({ ticksPerSecond: 100, maxTicks: 400 });
+        cleanups.push(() => ws.close());
+        const pipe = await startStreamPipeline({
+          feed: binanceTradesFeed, nc: pnc, session, lake: new LocalLake(path.join(w.dir, 'lake')), prefix: `r${randomBytes(4).toString('hex')}`,
+          wsBaseUrl: ws.url, symbols: ['BTCUSDT', 'ETHBTC'], batchSize: 100, batchMs: 100, ackWaitMs: 3000,
+        });
+        cleanups.push(() => pipe.stop());
+        const feedPath = '/stream?streams=btcusdt@trade/ethbtc@trade';
+        await until('100 trades loaded', () => pipe.consumer.stats.rowsLoaded >= 100);
+        const ticksAtStop = ws.ticks(feedPath);
+        await nats.restart({ signal, downMs: 1000 });
+        expect(ticksAtStop).toBeLessThan(300);
+        // The producer and the consumer lost their connection and got it back.
+        await until('the client to reconnect', () => events.includes('reconnect'));
+        expect(events.slice(0, 2)).toEqual(['disconnect', 'reconnect']);
+        await until('the feed to end', () => ws.ticks(feedPath) === 400);
+        await until('800 trades loaded', () => pipe.consumer.stats.rowsLoaded >= 800, 60_000);
+        await pipe.stop();
+        cleanups.pop();
+
+        const expected = new Set<string>();
+        for (const symbol of ['BTCUSDT', 'ETHBTC']) for (let i = 0; i < 400; i++) expected.add(`binance.trades:${symbol}:${1_000_000 + i}`);
+        const result = await exactlyOnce(session, 'stream_trades', expected);
+        recordTrial({ suite: 'streams', case: `nats-server ${signal} + restart mid-stream (${kind})`, faults: 1, rowsLost: result.lost, rowsDuplicated: result.duplicated, clearError: null });
+        expect(result).toEqual({ rows: 800, lost: 0, duplicated: 0 });
+        expect(pipe.consumer.stats.rowsLoaded).toBe(800);
+        const stored = (await (await jetstreamManager(pnc)).streams.info(pipe.names.stream)).state.messages;
+        expect(stored).toBe(800);
+        for (const c of cleanups.splice(0).reverse()) await c();
+      }
+    }, 120_000 * TRIALS);
+  }
+});
