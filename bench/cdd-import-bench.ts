@@ -2,6 +2,8 @@
 // Parquet + merged coinlake.ohlcv_1m) vs raw DuckDB `CREATE TABLE … AS SELECT * FROM read_csv(…)` of the same file,
 // each in its own process, alternating, in the same run. Prints both rates, the ratio and coinlake's peak RSS.
 // Targets: ratio ≥ 0.7, peak RSS < 512 MB. BENCH_CDD_ROWS and BENCH_REPEAT change the size and repetitions.
+// Also printed: each side's CPU time (user + system) and their ratio — the work each side does, which other
+// processes on a shared machine disturb far less than the wall-clock rates.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream, existsSync } from 'node:fs';
@@ -49,6 +51,7 @@ async function generatedFile(): Promise<string> {
 
 interface ChildResult {
   ms: number;
+  cpuMs: number;
   rows: number;
   maxRssMb: number;
 }
@@ -79,7 +82,9 @@ export async function main(): Promise<void> {
   for (let i = 0; i < REPEAT; i++) {
     raw.push(await runChild('raw', file));
     coinlake.push(await runChild('coinlake', file));
-    console.log(`  round ${i + 1}: raw ${raw[i].ms} ms, coinlake ${coinlake[i].ms} ms (peak RSS ${coinlake[i].maxRssMb} MB)`);
+    console.log(
+      `  round ${i + 1}: raw ${raw[i].ms} ms (CPU ${raw[i].cpuMs} ms), coinlake ${coinlake[i].ms} ms (CPU ${coinlake[i].cpuMs} ms, peak RSS ${coinlake[i].maxRssMb} MB)`,
+    );
   }
   for (const r of [...raw, ...coinlake]) if (r.rows !== ROWS) throw new Error(`expected ${ROWS} rows, a run loaded ${r.rows}`);
   // Best of each: other processes on the machine only ever slow a run down.
@@ -91,4 +96,8 @@ export async function main(): Promise<void> {
   console.log(`coinlake import cdd end to end: ${rate(bestCoinlake).toLocaleString('en-US')} rows/s (${bestCoinlake.ms} ms, best of ${REPEAT}; lake Parquet + merged ohlcv_1m)`);
   console.log(`ratio coinlake / raw: ${ratio.toFixed(2)}× (target ≥ 0.70: ${ratio >= 0.7 ? 'met' : 'NOT met'})`);
   console.log(`coinlake peak RSS: ${peak} MB (target < 512 MB: ${peak < 512 ? 'met' : 'NOT met'})`);
+  const leastCpu = (rs: ChildResult[]) => Math.min(...rs.map((r) => r.cpuMs));
+  console.log(
+    `CPU time (least of ${REPEAT}): raw ${leastCpu(raw)} ms, coinlake ${leastCpu(coinlake)} ms — work ratio raw / coinlake ${(leastCpu(raw) / leastCpu(coinlake)).toFixed(2)}`,
+  );
 }

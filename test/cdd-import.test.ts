@@ -214,6 +214,40 @@ describe('import cdd on DuckDB', () => {
     expect(s.gaps[0]).toMatchObject({ expected: 12, present: 2, missing: 10 });
   });
 
+  it('a file across a new year: one curated file per year folder, on the first import and on a rerun', async () => {
+    const at = (iso: string) => Date.parse(iso);
+    const times = ['2024-01-01T00:01:00Z', '2024-01-01T00:00:00Z', '2023-12-31T23:59:00Z', '2023-12-31T23:58:00Z'].map(at);
+    const file = path.join(e.dir, 'Binance_BTCUSDT_minute.csv');
+    const lines = times.map((ms, i) => `${ms},${new Date(ms).toISOString().slice(0, 19).replace('T', ' ')},BTCUSDT,${100 + i},${101 + i},${99 + i},${100.5 + i},1.5,150,${10 + i}`);
+    await writeFile(file, ['https://www.CryptoDataDownload.com', 'Unix,Date,Symbol,Open,High,Low,Close,Volume BTC,Volume USDT,tradecount', ...lines].join('\n') + '\n');
+    const perYear = async (s: CddImportSummary) =>
+      Promise.all(
+        [...s.lakePaths].sort().map(async (p) => {
+          const [r] = await e.session.query<{ n: number; lo: Date; hi: Date; runs: number }>(
+            `SELECT count(*) AS n, min(ts) AS lo, max(ts) AS hi, count(DISTINCT _run_id) AS runs FROM read_parquet('${path.join(e.lake.root, p)}')`,
+          );
+          return [p.replace(s.runId, 'RUN'), r.n, r.lo.toISOString(), r.hi.toISOString(), r.runs];
+        }),
+      );
+    const expected = [
+      ['curated/ohlcv_1m/dt=2023/RUN-0001.parquet', 2, '2023-12-31T23:58:00.000Z', '2023-12-31T23:59:00.000Z', 1],
+      ['curated/ohlcv_1m/dt=2024/RUN-0001.parquet', 2, '2024-01-01T00:00:00.000Z', '2024-01-01T00:01:00.000Z', 1],
+    ];
+    const first = await e.run([file]);
+    expect(first.load).toEqual({ inserted: 4, updated: 0, deleted: 0 });
+    expect(await perYear(first)).toEqual(expected);
+    // The rerun settles against the rows already there (nothing changes), and its Parquet holds the rows as read.
+    const again = await e.run([file]);
+    expect(again.load).toEqual({ inserted: 0, updated: 0, deleted: 0 });
+    expect(await perYear(again)).toEqual(expected);
+    expect((await candles(e.session)).map((r) => [r.ts.toISOString(), r.trade_count])).toEqual([
+      ['2023-12-31T23:58:00.000Z', 13],
+      ['2023-12-31T23:59:00.000Z', 12],
+      ['2024-01-01T00:00:00.000Z', 11],
+      ['2024-01-01T00:01:00.000Z', 10],
+    ]);
+  });
+
   it('takes files, directories and name patterns; one run row for all of them', async () => {
     expect(await expandCddArguments([path.join(FIXTURES, 'real')])).toEqual([BNB, HOSTILE]);
     expect(await expandCddArguments([path.join(FIXTURES, 'real/Binance_*_minute.csv'), BNB])).toEqual([BNB]);

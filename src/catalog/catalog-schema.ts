@@ -84,7 +84,7 @@ export const ingestionSchema = z.strictObject({
     z.array(z.record(z.string(), z.unknown())).superRefine((list, ctx) => {
       list.forEach((c, i) => {
         const r = qualityCheckSchema.safeParse(c);
-        if (!r.success) ctx.addIssue({ code: 'custom', path: [i, ...r.error.issues[0].path.map(String)], message: r.error.issues[0].message });
+        if (!r.success) ctx.addIssue({ code: 'custom', path: [i, ...r.error.issues[0].path.map((p) => (typeof p === 'number' ? p : String(p)))], message: r.error.issues[0].message });
       });
     }),
   ),

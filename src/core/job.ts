@@ -31,5 +31,5 @@ export interface Job {
   /** `strict`: a value that fails its cast fails the run instead of loading NULL. */
   onInvalid?: InvalidPolicy;
   /** Retry and timeout settings of the job's HTTP client (defaults in HttpClient). */
-  http?: Pick<HttpClientOptions, 'retries' | 'minBackoffMs' | 'maxBackoffMs' | 'timeoutMs'>;
+  http?: Pick<HttpClientOptions, 'retries' | 'minBackoffMs' | 'maxBackoffMs' | 'timeoutMs' | 'maxBodyBytes'>;
 }

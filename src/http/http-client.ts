@@ -31,6 +31,11 @@ export interface HttpClientOptions {
   timeoutMs?: number;
   /** Longest Retry-After the client will wait, in ms; default 120 s. */
   maxRetryAfterMs?: number;
+  /**
+   * Largest response body read (after decompression), in bytes; default 256 MiB. A larger body fails the request
+   * with a TerminalError naming the URL as soon as it passes the limit, instead of exhausting memory.
+   */
+  maxBodyBytes?: number;
   /** Headers sent with every request (e.g. Authorization); they are redacted in logs. */
   headers?: Record<string, string>;
   logger?: HttpLogger;
@@ -67,6 +72,7 @@ export class HttpClient {
       maxBackoffMs: opts.maxBackoffMs ?? 30_000,
       timeoutMs: opts.timeoutMs ?? 30_000,
       maxRetryAfterMs: opts.maxRetryAfterMs ?? 120_000,
+      maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       headers: opts.headers,
       logger: opts.logger,
     };
@@ -131,7 +137,16 @@ export class HttpClient {
           throw new TransientError(`invalid JSON from ${safeUrl} (content-type ${ct}, ${response.body.length} bytes): ${errorMessage(err)}`, { url: safeUrl });
         }
       },
-      { retries: Math.min(2, this.opts.retries), minTimeout: this.opts.minBackoffMs, maxTimeout: this.opts.maxBackoffMs, randomize: true, signal: req.signal },
+      {
+        retries: Math.min(2, this.opts.retries),
+        minTimeout: this.opts.minBackoffMs,
+        maxTimeout: this.opts.maxBackoffMs,
+        randomize: true,
+        signal: req.signal,
+        onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+          if (error instanceof TransientError) this.opts.logger?.warn({ url: safeUrl, attempt: attemptNumber, retriesLeft, error: error.message }, 'response is not JSON, retrying');
+        },
+      },
     );
   }
 
@@ -151,8 +166,9 @@ export class HttpClient {
     }
     let body: Uint8Array;
     try {
-      body = new Uint8Array(await res.arrayBuffer());
+      body = await readBody(res, this.opts.maxBodyBytes, safeUrl);
     } catch (err) {
+      if (err instanceof TerminalError) throw err;
       if (timeout.aborted) throw new TransientError(`reading the body of ${safeUrl} timed out after ${this.opts.timeoutMs} ms`, { url: safeUrl });
       throw new TransientError(`the response body from ${safeUrl} was cut off (${causeText(err)})`, { url: safeUrl }, { cause: err });
     }
@@ -169,6 +185,29 @@ export class HttpClient {
     const hint = res.status === 401 || res.status === 403 ? 'check the API key of this connection' : undefined;
     throw new TerminalError(`HTTP ${res.status} from ${safeUrl}: ${snippet}`, { url: safeUrl, hint });
   }
+}
+
+/** Default of HttpClientOptions.maxBodyBytes. */
+export const DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024;
+
+const mib = (bytes: number) => `${Math.round((bytes / 1024 / 1024) * 10) / 10} MiB`;
+
+/** Reads a body in full, stopping (and cancelling the download) once it grows past `max` bytes. */
+async function readBody(res: Response, max: number, safeUrl: string): Promise<Uint8Array> {
+  if (!res.body) return new Uint8Array(0);
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of res.body) {
+    size += chunk.byteLength;
+    if (size > max) {
+      throw new TerminalError(`the response body from ${safeUrl} is larger than ${mib(max)} (maxBodyBytes); reading stopped there`, {
+        url: safeUrl,
+        hint: 'ask for smaller pages (a lower limit or a shorter window), or raise the http maxBodyBytes of this job',
+      });
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
 }
 
 function causeText(err: unknown): string {

@@ -44,32 +44,59 @@ export interface AppendMergeOptions {
    * wins; default every compared column in table order. (Parallel bulk reads keep no line order to go by.)
    */
   preferDescending?: string[];
+  /**
+   * With gridMicros: every appended time lies in [loUs, hiUs] µs (the caller validated it), so the distinct times
+   * are counted in the same pass as the other figures, with a bitmap over that range.
+   */
+  timeBounds?: { loUs: number; hiUs: number };
 }
 
 /** Largest bitmap (bits) used to count distinct grid points; wider ranges count with a hash table. */
 const MAX_BITMAP = 200_000_000;
 
-/**
- * Settles the rows of `batch` in `t` (appended by the caller in this transaction) against the other rows. The key
- * must contain the partition column, e.g. (exchange, symbol, ts) partitioned by ts; keys must be non-NULL.
- */
-export async function mergeAppended(s: Session, t: TableSpec, batch: AppendedBatch, opts: AppendMergeOptions = {}): Promise<AppendMergeResult> {
-  const d = s.dialect;
+/** The appended batch before settling: its series, whether it repeats a key, and how many other rows fall in its series' time ranges. */
+export interface AppendedShape {
+  series: AppendedSeries[];
+  repeatedKeys: boolean;
+  overlap: number;
+}
+
+/** Lineage test of the batch's rows ($1 run id, $2 load time), optionally on a table alias. */
+function batchRows(s: Session, a?: string): string {
+  const p = a ? `${a}.` : '';
+  return `(${p}${s.dialect.ident('_run_id')} = $1 AND ${p}${s.dialect.ident('_loaded_at')} = $2)`;
+}
+
+function partitionColumn(t: TableSpec): string {
   const time = t.partitionBy;
   if (!time || !t.primaryKey.includes(time)) {
     throw new ConfigError(`bulk merge into ${t.schema}.${t.name} needs its partition column in the primary key`);
   }
+  return time;
+}
+
+/**
+ * Describes the rows of `batch` in `t` (appended by the caller in this transaction): per series its rows, distinct
+ * times, first and last time; whether a key repeats; how many other rows share the series' time ranges. When
+ * nothing repeats and nothing overlaps, settling would change no row (a fresh range).
+ */
+export async function describeAppended(s: Session, t: TableSpec, batch: AppendedBatch, opts: AppendMergeOptions = {}): Promise<AppendedShape> {
+  const d = s.dialect;
+  const time = partitionColumn(t);
   const target = d.table(t.schema, t.name);
   const seriesCols = t.primaryKey.filter((k) => k !== time);
   const q = (c: string) => d.ident(c);
   const tm = q(time);
-  // $1/$2: this batch's lineage; mine(a) / others(a) tell its rows from the rest.
-  const mine = (a?: string) => `(${a ? `${a}.` : ''}${q('_run_id')} = $1 AND ${a ? `${a}.` : ''}${q('_loaded_at')} = $2)`;
-  const others = (a?: string) => `NOT ${mine(a)}`;
+  const mine = () => batchRows(s);
+  const others = () => `NOT ${batchRows(s)}`;
   const lineage = [batch.runId, batch.loadedAt];
   const group = seriesCols.map(q).join(', ');
-  const stats = await s.query<Record<string, unknown> & { n: number; first_t: Date; last_t: Date; lo: number; hi: number }>(
+  const step = opts.gridMicros;
+  const bitmap = (lo: number, hi: number) => `bit_count(bitstring_agg(CAST((epoch_us(${tm}) - ${lo}) // ${step} AS BIGINT), 0, ${Math.floor((hi - lo) / step!)}))`;
+  const bounds = step && opts.timeBounds && (opts.timeBounds.hiUs - opts.timeBounds.loUs) / step < MAX_BITMAP ? opts.timeBounds : undefined;
+  const stats = await s.query<Record<string, unknown> & { n: number; first_t: Date; last_t: Date; lo: number; hi: number; d?: number }>(
     `SELECT ${group ? `${group}, ` : ''}count(*) AS n, min(${tm}) AS first_t, max(${tm}) AS last_t, min(epoch_us(${tm})) AS lo, max(epoch_us(${tm})) AS hi
+            ${bounds ? `, ${bitmap(bounds.loUs, bounds.hiUs)} AS d` : ''}
        FROM ${target} WHERE ${mine()} ${group ? `GROUP BY ${group}` : ''}`,
     lineage,
   );
@@ -77,18 +104,16 @@ export async function mergeAppended(s: Session, t: TableSpec, batch: AppendedBat
   for (const r of stats) {
     if (Number(r.n) === 0) continue;
     const values = Object.fromEntries(seriesCols.map((c) => [c, String(r[c])]));
-    const where = [mine(), ...seriesCols.map((c, i) => `${q(c)} = $${i + 3}`)].join(' AND ');
-    const params = [...lineage, ...seriesCols.map((c) => values[c])];
-    const step = opts.gridMicros;
-    const span = step ? (Number(r.hi) - Number(r.lo)) / step : Infinity;
-    const distinctSql =
-      step && span < MAX_BITMAP
-        ? `bit_count(bitstring_agg(CAST((epoch_us(${tm}) - ${Number(r.lo)}) // ${step} AS BIGINT), 0, ${Math.floor(span)}))`
-        : `count(DISTINCT ${tm})`;
-    const [{ d: distinct }] = await s.query<{ d: number }>(`SELECT ${distinctSql} AS d FROM ${target} WHERE ${where}`, params);
+    let distinct = r.d;
+    if (distinct === undefined) {
+      const where = [mine(), ...seriesCols.map((c, i) => `${q(c)} = $${i + 3}`)].join(' AND ');
+      const params = [...lineage, ...seriesCols.map((c) => values[c])];
+      const span = step ? (Number(r.hi) - Number(r.lo)) / step : Infinity;
+      const distinctSql = step && span < MAX_BITMAP ? bitmap(Number(r.lo), Number(r.hi)) : `count(DISTINCT ${tm})`;
+      [{ d: distinct }] = await s.query<{ d: number }>(`SELECT ${distinctSql} AS d FROM ${target} WHERE ${where}`, params);
+    }
     series.push({ series: values, rows: Number(r.n), distinct: Number(distinct), first: r.first_t, last: r.last_t });
   }
-  const appended = series.reduce((a, x) => a + x.rows, 0);
   const repeatedKeys = series.some((x) => x.distinct < x.rows);
   let overlap = 0;
   for (const x of series) {
@@ -101,6 +126,24 @@ export async function mergeAppended(s: Session, t: TableSpec, batch: AppendedBat
     );
     overlap += Number(row.n);
   }
+  return { series, repeatedKeys, overlap };
+}
+
+/**
+ * Settles the rows of `batch` in `t` (appended by the caller in this transaction) against the other rows. The key
+ * must contain the partition column, e.g. (exchange, symbol, ts) partitioned by ts; keys must be non-NULL. `shape`
+ * is describeAppended's answer when the caller already asked for it.
+ */
+export async function mergeAppended(s: Session, t: TableSpec, batch: AppendedBatch, opts: AppendMergeOptions = {}, shape?: AppendedShape): Promise<AppendMergeResult> {
+  const d = s.dialect;
+  partitionColumn(t);
+  const target = d.table(t.schema, t.name);
+  const q = (c: string) => d.ident(c);
+  const mine = (a?: string) => batchRows(s, a);
+  const others = (a?: string) => `NOT ${mine(a)}`;
+  const lineage = [batch.runId, batch.loadedAt];
+  const { series, repeatedKeys, overlap } = shape ?? (await describeAppended(s, t, batch, opts));
+  const appended = series.reduce((a, x) => a + x.rows, 0);
   if (!repeatedKeys && overlap === 0) return { inserted: appended, updated: 0, deleted: 0, repeated: 0, unchanged: 0, series };
 
   const key = t.primaryKey.map(q);

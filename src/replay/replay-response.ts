@@ -14,6 +14,8 @@ export interface ReplayResponse {
   /** A Buffer is sent with Content-Length; an iterable is streamed with chunked encoding. */
   body: Buffer | Iterable<string>;
   headers?: Record<string, string>;
+  /** Send the body as it is even when the client accepts gzip (a server that does not compress). */
+  identity?: boolean;
 }
 
 const JSON_TYPE = 'application/json';
@@ -82,7 +84,7 @@ export async function encodedBody(response: ReplayResponse, gzipped: boolean): P
 
 /** Send a response in full, compressing it when the request accepts gzip. */
 export async function writeResponse(req: IncomingMessage, res: ServerResponse, response: ReplayResponse): Promise<void> {
-  const gzipped = acceptsGzip(req);
+  const gzipped = acceptsGzip(req) && !response.identity;
   const headers = baseHeaders(response, gzipped);
   if (Buffer.isBuffer(response.body)) {
     const body = await encodedBody(response, gzipped);

@@ -12,7 +12,7 @@ import { routeCoinlore } from './coinlore-routes.ts';
 import { EvmChain } from './evm-chain.ts';
 import { EvmRpcNode } from './evm-rpc.ts';
 import { loadGeckoMarkets, routeCoingecko, routeRest } from './rest-routes.ts';
-import { FaultQueue, type Fault } from './faults.ts';
+import { FaultQueue, faultResponse, reshapeResponse, type Fault } from './faults.ts';
 import { assetsOfCount } from './generated-assets.ts';
 import { REPLAY_BINANCE_SYMBOLS } from './kline-series.ts';
 import { loadRecordedFixtures, type CollectionName } from './recorded-fixtures.ts';
@@ -102,9 +102,6 @@ const DEFAULT_HISTORY_START = '2023-01-01T00:00:00Z';
 const DEFAULT_HISTORY_END = '2025-01-01T00:00:00Z';
 const DEFAULT_SLOW_MS = 1000;
 
-const HTML_ERROR_PAGE =
-  '<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n';
-
 function parseIso(name: string, value: string): number {
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) throw new Error(`${name} is not an ISO date: ${value}`);
@@ -125,24 +122,6 @@ function firstValues(query: URLSearchParams): Record<string, string> {
 
 function isAuthorized(req: IncomingMessage, query: URLSearchParams, apiKey: string): boolean {
   return req.headers.authorization === `Bearer ${apiKey}` || query.get('apiKey') === apiKey;
-}
-
-/** Fixed answers of the faults that produce an ordinary HTTP response. */
-function faultResponse(fault: Fault): ReplayResponse | undefined {
-  switch (fault.kind) {
-    case 'status429':
-      return { ...errorResponse(429, 'rate limit exceeded'), headers: { 'retry-after': String(fault.retryAfterSeconds ?? 1) } };
-    case 'status500':
-      return errorResponse(500, 'internal server error');
-    case 'status503':
-      return errorResponse(503, 'service unavailable');
-    case 'html':
-      return { status: 502, contentType: 'text/html', body: Buffer.from(HTML_ERROR_PAGE) };
-    case 'invalidJson':
-      return { status: 200, contentType: 'application/json', body: Buffer.from('{"data":[{"id":') };
-    default:
-      return undefined;
-  }
 }
 
 /** Start a replay server on 127.0.0.1; call close() when done. Defaults are listed on ReplayOptions. */
@@ -210,7 +189,7 @@ export async function startReplayServer(opts: ReplayOptions = {}): Promise<Repla
       return;
     }
     if (fault?.kind === 'slow') await sleep(fault.delayMs ?? DEFAULT_SLOW_MS, undefined, { signal: closing.signal });
-    const response = rpc ? await evm.answer(req) : answer(req, url.pathname, url.searchParams);
+    const response = reshapeResponse(fault, rpc ? await evm.answer(req) : answer(req, url.pathname, url.searchParams));
     if (fault?.kind === 'truncate') {
       entry.status = response.status;
       return writeTruncated(req, res, response);

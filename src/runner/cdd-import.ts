@@ -1,12 +1,15 @@
 // `coinlake import cdd`: CryptoDataDownload CSV files → coinlake.ohlcv_<interval> (merged on exchange, symbol, ts)
 // and the curated lake as Parquet, under ONE run row. DuckDB reads every file itself, streaming (a multi-GB file is
 // never in memory, and no row passes through JS on a DuckDB warehouse); malformed lines go to quarantine with their
-// line numbers and the reason, the rest load. Each file commits in its own transaction.
+// line numbers and the reason, the rest load. Each file commits in its own transaction; its curated Parquet is
+// published after that commit (on DuckDB, a file whose candles needed no settling has its Parquet written from the
+// committed rows right after the commit — see landInWarehouse).
 import { nextOpenTime } from '../core/candle-interval.ts';
 import type { LoadContext, LoadResult, Session } from '../core/destination.ts';
+import { errorMessage } from '../core/errors.ts';
 import type { LocalLake } from '../lake/local-lake.ts';
 import { expandCddArguments, sniffCddFile } from '../sources/cryptodatadownload/cdd-file.ts';
-import { landInWarehouse, landThroughDuckdb, planFile, tuneForImport, type Landing, type Planned } from './cdd-landing.ts';
+import { ReadAgain, landInWarehouse, landThroughDuckdb, planFile, tuneForImport, type Landed, type Planned } from './cdd-landing.ts';
 import { gapLine, gapReport, type GapReport } from './gap-report.ts';
 import { createBarProgress } from './progress.ts';
 import { RUN_COMPLETE, closeRun } from './run-history.ts';
@@ -107,28 +110,39 @@ export async function importCddFiles(args: string[], opts: CddImportOptions): Pr
       lastLoadedAt = Math.max(Date.now(), lastLoadedAt + 1);
       const ctx: LoadContext = { runId, processId, loadedAt: new Date(lastLoadedAt) };
       const stem = `${runId}-${String(i + 1).padStart(4, '0')}`;
-      const landing = inWarehouse ? await landInWarehouse(scope, p, ctx, stem) : await landThroughDuckdb(scope, p, ctx, stem, memoryLimit);
-      let loaded!: Awaited<ReturnType<Landing['load']>>;
+      const landing = inWarehouse ? landInWarehouse(scope, p, ctx, stem) : await landThroughDuckdb(scope, p, ctx, stem, memoryLimit);
+      let loaded!: Landed;
       let gaps: GapReport[] = [];
-      const result = { lines: 0, loaded: 0, quarantined: landing.rejected + landing.invalid };
+      const result = { lines: 0, loaded: 0, quarantined: 0 };
       try {
-        await session.transaction(async () => {
-          await session.lockKey(`${CDD_CONNECTION}/${p.table.name}`);
-          await session.ensureTable(p.table);
-          loaded = await landing.load();
-          result.lines = loaded.appended + landing.invalid + landing.rejected;
-          result.loaded = loaded.appended;
-          gaps = [];
-          for (const x of loaded.series) {
-            gaps.push(await gapReport(session, p.table, { filter: x.series, timeColumn: 'ts', interval: p.interval }, x.first, new Date(nextOpenTime(x.last.getTime(), p.interval))));
+        // A second round only when the fast read met a row that is not a candle (ReadAgain): the first rolled back.
+        for (let round = 1; ; round++) {
+          try {
+            await session.transaction(async () => {
+              await session.lockKey(`${CDD_CONNECTION}/${p.table.name}`);
+              await session.ensureTable(p.table);
+              loaded = await landing.load();
+              result.quarantined = loaded.rejected + loaded.invalid;
+              result.lines = loaded.appended + result.quarantined;
+              result.loaded = loaded.appended;
+              gaps = [];
+              for (const x of loaded.series) {
+                gaps.push(await gapReport(session, p.table, { filter: x.series, timeColumn: 'ts', interval: p.interval }, x.first, new Date(nextOpenTime(x.last.getTime(), p.interval))));
+              }
+              await updateRunProgress(session, processId, {
+                lines: totals.lines + result.lines,
+                loaded: totals.loaded + result.loaded,
+                quarantined: totals.quarantined + result.quarantined,
+                files: i + 1,
+              });
+            });
+            break;
+          } catch (err) {
+            if (!(err instanceof ReadAgain) || round > 1) throw err;
+            log.debug({ file: p.layout.file }, errorMessage(err));
           }
-          await updateRunProgress(session, processId, {
-            lines: totals.lines + result.lines,
-            loaded: totals.loaded + result.loaded,
-            quarantined: totals.quarantined + result.quarantined,
-            files: i + 1,
-          });
-        });
+        }
+        await landing.afterCommit();
       } catch (err) {
         await discardCurated(scope, landing.curated);
         throw err;
@@ -136,7 +150,7 @@ export async function importCddFiles(args: string[], opts: CddImportOptions): Pr
         await landing.close();
       }
       lakePaths.push(...(await publishCurated(scope, landing.curated)));
-      const q = await landQuarantine(scope, p.table, landing.quarantine);
+      const q = await landQuarantine(scope, p.table, loaded.quarantine);
       if (q && !lakePaths.includes(q)) lakePaths.push(q);
       totals.lines += result.lines;
       totals.loaded += result.loaded;

@@ -38,3 +38,12 @@ export function parseShape<S extends z.ZodType>(schema: S, json: unknown, url: s
     hint: 'the API changed its response shape, or the URL points at something else',
   });
 }
+
+/**
+ * A source record with one more field (the snapshot time of its response). A value that is not a JSON object
+ * passes unchanged, for the normalizer to quarantine as a record: spreading it would make a record of nothing.
+ */
+export function withField(record: unknown, name: string, value: unknown): Record<string, unknown> {
+  const isObject = record !== null && typeof record === 'object' && !Array.isArray(record);
+  return (isObject ? { ...record, [name]: value } : record) as Record<string, unknown>;
+}

@@ -5,6 +5,7 @@ import type { Page, ReadContext, Source, Stream, StreamParams } from '../../core
 import type { HttpResponse } from '../../http/http-client.ts';
 import { redactUrl } from '../../http/redact.ts';
 import { canonicalPair } from '../pair-symbol.ts';
+import { withField } from '../response-shape.ts';
 import {
   parseExchange,
   parseExchanges,
@@ -67,7 +68,7 @@ function idList(params: StreamParams, name: string): string[] | undefined {
  * `volume24_native` and no `volume24a`, which is then NULL (volume24_native stays in the raw lake).
  */
 export function currentTickerShape(r: CoinloreRecord): CoinloreRecord {
-  if (!('volume24a' in r) && 'volume24_native' in r) return { ...r, volume24a: null };
+  if (r !== null && typeof r === 'object' && !('volume24a' in r) && 'volume24_native' in r) return { ...r, volume24a: null };
   return r;
 }
 
@@ -101,7 +102,7 @@ const tickersStream: Stream = {
       const { response, json, origin } = await getJson(ctx, '/tickers/', { start, limit: Math.min(limit, max - start) });
       const page = parseTickersPage(json, origin);
       const time = page.time ?? responseTime(response).getTime();
-      yield { raw: response.body, origin, records: asRecords(page.data).map((r) => ({ ...r, snapshot_time: time })) };
+      yield { raw: response.body, origin, records: asRecords(page.data).map((r) => withField(r, 'snapshot_time', time)) };
       if (page.data.length === 0 || start + limit >= page.coinsNum) return;
     }
   },
@@ -117,7 +118,7 @@ const tickerStream: Stream = {
     const { response, json, origin } = await getJson(ctx, '/ticker/', { id: ids.join(',') });
     const items = parseRecordArray(json, origin, '[ {ticker}… ]');
     const time = responseTime(response).getTime();
-    yield { raw: response.body, origin, records: asRecords(items).map((r) => ({ ...currentTickerShape(r), snapshot_time: time })) };
+    yield { raw: response.body, origin, records: asRecords(items).map((r) => withField(currentTickerShape(r), 'snapshot_time', time)) };
   },
 };
 
@@ -174,7 +175,7 @@ function perCoin(name: string, table: Stream['table'], path: string, toRecords: 
       for (const id of await coinsOf(ctx)) {
         const { response, json, origin } = await getJson(ctx, path, { id });
         const time = responseTime(response).getTime();
-        const records = toRecords(json, origin, id).map((r) => (snapshot ? { ...r, snapshot_time: time } : r));
+        const records = toRecords(json, origin, id).map((r) => (snapshot ? withField(r, 'snapshot_time', time) : r));
         yield { raw: response.body, origin, records };
       }
     },

@@ -1,8 +1,12 @@
 // A CryptoDataDownload CSV file before it is read: which files an argument names, the banner line, the header in
 // either style (`Unix,Date,Symbol,…` or the older `unix,date,symbol,…`), the assets named by the volume columns,
 // and the exchange, symbol and interval the file name tells (`Binance_BTCUSDT_minute.csv`).
+import { createReadStream } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 import { isCandleInterval, type CandleInterval } from '../../core/candle-interval.ts';
 import { ConfigError, TerminalError } from '../../core/errors.ts';
 
@@ -19,7 +23,10 @@ export interface CddColumn {
 /** What the first lines of a file say. */
 export interface CddLayout {
   file: string;
+  /** Size of the file as stored (compressed, for a .csv.gz). */
   bytes: number;
+  /** The file is gzip-compressed (`.csv.gz`); DuckDB and the line locator read it through gunzip. */
+  gzip?: boolean;
   /** Lines before the header (1 with the banner, 0 without). */
   skipLines: number;
   /** 1-based line number of the header. */
@@ -63,23 +70,76 @@ function roleOf(name: string): CddRole | 'volume' | undefined {
 }
 
 /** Reads up to `max` bytes from the start of a file: enough for the banner, the header and the first data row. */
-async function head(file: string, max = 64 * 1024): Promise<string> {
+async function head(file: string, max = 64 * 1024): Promise<Buffer> {
   const fh = await open(file, 'r');
   try {
     const buf = Buffer.alloc(max);
     const { bytesRead } = await fh.read(buf, 0, max, 0);
-    return buf.subarray(0, bytesRead).toString('utf8');
+    return buf.subarray(0, bytesRead);
   } finally {
     await fh.close();
   }
 }
 
+const isGzip = (bytes: Buffer) => bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
+
+/**
+ * Decompresses a whole .csv.gz once without keeping it, and returns its first `max` bytes. DuckDB reads a truncated
+ * gzip file up to where it breaks without an error, so a file that does not decompress to its end is refused here,
+ * before anything of it is imported.
+ */
+async function gzipHead(file: string, max = 64 * 1024): Promise<Buffer> {
+  const start: Buffer[] = [];
+  let kept = 0;
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      if (kept < max) {
+        start.push(chunk.subarray(0, max - kept));
+        kept += Math.min(chunk.length, max - kept);
+      }
+      cb();
+    },
+  });
+  try {
+    await pipeline(createReadStream(file), createGunzip(), sink);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new TerminalError(`${file} is not a complete gzip file (${reason}); nothing of it was imported`, {
+      file,
+      hint: 'the download or copy was cut off: fetch the file again (gzip -t checks it)',
+    });
+  }
+  return Buffer.concat(start);
+}
+
+/** What separates the header's fields, when it is not the comma CryptoDataDownload files use. */
+function otherDelimiter(header: string): string | undefined {
+  if (header.includes(',')) return undefined;
+  return [';', '\t', '|'].find((d) => header.includes(d));
+}
+
 /** Reads the banner, header and first data row of a CDD file; throws a TerminalError naming the file when it is not one. */
 export async function sniffCddFile(file: string): Promise<CddLayout> {
   const bytes = (await stat(file)).size;
-  const lines = (await head(file)).replace(/^\uFEFF/, '').split(/\r?\n/);
+  if (bytes === 0) throw new TerminalError(`${file} is empty`, { file, hint: 'a CryptoDataDownload file starts with a banner line and a header; remove the file from the arguments' });
+  const start = await head(file);
+  const gzip = isGzip(start);
+  if (gzip && !/\.gz$/i.test(file)) {
+    throw new TerminalError(`${file} is gzip-compressed but not named .gz`, { file, hint: `rename it to ${path.basename(file)}.gz (or gunzip it)` });
+  }
+  const text = gzip ? await gzipHead(file) : start;
+  /** The head is the whole file: no data line in it means none at all. */
+  const whole = text.length < 64 * 1024;
+  const lines = text.toString('utf8').replace(/^\uFEFF/, '').split(/\r?\n/);
   const skipLines = BANNER.test(lines[0] ?? '') ? 1 : 0;
   const headerText = lines[skipLines] ?? '';
+  const delimiter = otherDelimiter(headerText);
+  if (delimiter) {
+    throw new TerminalError(`${file} separates its fields with ${JSON.stringify(delimiter)} (line ${skipLines + 1}: "${headerText.slice(0, 120)}"); CryptoDataDownload files use ","`, {
+      file,
+      hint: 'convert the file to comma-separated values first',
+    });
+  }
   const names = headerText.split(',');
   const columns: CddColumn[] = [];
   const volumes: CddColumn[] = [];
@@ -106,10 +166,14 @@ export async function sniffCddFile(file: string): Promise<CddLayout> {
   const asset = (c?: CddColumn) => c?.header.trim().replace(/^volume[\s_]*/i, '').toUpperCase() || undefined;
   const symbolIndex = columns.find((c) => c.role === 'symbol')!.index;
   const firstData = lines.slice(skipLines + 1).find((l) => l.trim() !== '');
+  if (firstData === undefined && whole) {
+    throw new TerminalError(`${file} has a header but no data lines`, { file, hint: 'remove the file from the arguments' });
+  }
   const fromName = parseCddFileName(file);
   return {
     file,
     bytes,
+    ...(gzip ? { gzip } : {}),
     skipLines,
     headerLine: skipLines + 1,
     style: /^unix$/.test(names[columns.find((c) => c.role === 'unix')!.index].trim()) ? 'legacy' : 'current',
@@ -144,7 +208,7 @@ export async function expandCddArguments(args: string[]): Promise<string[]> {
     } else {
       const st = await stat(arg).catch(() => undefined);
       if (st?.isDirectory()) {
-        for (const e of await readdir(arg, { withFileTypes: true })) if (e.isFile() && /\.csv$/i.test(e.name)) found.push(path.join(arg, e.name));
+        for (const e of await readdir(arg, { withFileTypes: true })) if (e.isFile() && /\.csv(\.gz)?$/i.test(e.name)) found.push(path.join(arg, e.name));
       } else if (st?.isFile()) {
         found.push(arg);
       }

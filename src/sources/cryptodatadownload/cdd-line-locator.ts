@@ -2,6 +2,7 @@
 // numbers only the lines it rejects, so the file is streamed once, line by line, and matched on its first fields.
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { createGunzip } from 'node:zlib';
 
 /** Key of a data line: its epoch and symbol fields as written (`1640823420000|BNB/USDT`). */
 export function lineKey(unix: string | number | bigint, symbol: string | null): string {
@@ -16,7 +17,8 @@ export function lineKey(unix: string | number | bigint, symbol: string | null): 
 export async function locateLines(file: string, keys: Set<string>, cols: { unixIndex: number; symbolIndex: number; headerLine: number }): Promise<Map<string, number[]>> {
   const out = new Map<string, number[]>();
   if (keys.size === 0) return out;
-  const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Infinity });
+  const input = /\.gz$/i.test(file) ? createReadStream(file).pipe(createGunzip()).setEncoding('utf8') : createReadStream(file, { encoding: 'utf8' });
+  const lines = createInterface({ input, crlfDelay: Infinity });
   let n = 0;
   const last = Math.max(cols.unixIndex, cols.symbolIndex);
   for await (const line of lines) {

@@ -25,6 +25,11 @@ const NUMBERS = ['open', 'high', 'low', 'close', 'volume_base', 'volume_quote'];
 /** 2009-01-03, the first Bitcoin block, in µs: no candle is older. */
 const EARLIEST_US = 1_230_940_800_000_000;
 
+/** The open times (µs) a candle may have when read at `nowMs`: from the first Bitcoin block to a day ahead. */
+export function candleTimeBounds(nowMs: number): { loUs: number; hiUs: number } {
+  return { loUs: EARLIEST_US, hiUs: (nowMs + 86_400_000) * 1000 };
+}
+
 /** A SQL string literal (DuckDB strings have no backslash escapes). */
 export function sqlText(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
@@ -79,15 +84,28 @@ function pairSql(layout: CddLayout): string {
 }
 
 /**
- * SELECT over the file with the typed source columns plus `us` (open time in µs), `pair` and `reason` (NULL for a
- * good row, else why the row cannot be a candle). `nowMs` bounds the plausible open times.
+ * SELECT over the file with the typed source columns plus `us` (open time in µs), `pair`, `ok` (the row is a
+ * candle) and `reason` (NULL for a candle, else why the row cannot be one). `nowMs` bounds the plausible open times.
+ * `ok` is the cheap test every row takes (one `least` and one sum cover "finite and not negative" for all six
+ * numbers); the reason is worked out only for the rows that fail it.
  */
 export function normalizedSql(layout: CddLayout, interval: CandleInterval, read: string, nowMs: number): string {
   const stepUs = interval === '1w' || interval === '1M' ? undefined : intervalMs(interval) * 1000;
-  const latestUs = (nowMs + 86_400_000) * 1000;
+  const latestUs = candleTimeBounds(nowMs).hiUs;
   const finite = NUMBERS.map((c) => `isfinite(${c})`).join(' AND ');
   const negative = NUMBERS.map((c) => `${c} < 0`).join(' OR ');
   const hasTrades = layout.columns.some((c) => c.role === 'tradecount');
+  // DuckDB sorts NaN above every number: least() skips it and the sum turns NaN; ±Infinity makes the sum infinite
+  // (or NaN), -Infinity also makes least() negative. A sum beyond the largest double is the one false alarm: the
+  // reason then says so.
+  const ok = [
+    'pair IS NOT NULL',
+    `us BETWEEN ${EARLIEST_US} AND ${latestUs}`,
+    stepUs ? `us % ${stepUs} = 0` : undefined,
+    `least(${NUMBERS.join(', ')}) >= 0`,
+    `isfinite(${NUMBERS.join(' + ')})`,
+    hasTrades ? '(tradecount IS NULL OR tradecount BETWEEN 0 AND 1e15)' : undefined,
+  ].filter((x) => x !== undefined);
   const reason = `CASE
       WHEN pair IS NULL THEN concat('symbol "', symbol, '" is not a pair (BASE/QUOTE, or a known quote asset at the end)')
       WHEN us < ${EARLIEST_US} OR us > ${latestUs} THEN concat('timestamp ', unix, ' is out of range')
@@ -95,17 +113,19 @@ export function normalizedSql(layout: CddLayout, interval: CandleInterval, read:
       WHEN NOT (${finite}) THEN 'a price or volume is not a finite number'
       WHEN ${negative} THEN 'a price or volume is negative'
       ${hasTrades ? `WHEN NOT isfinite(tradecount) OR tradecount < 0 OR tradecount > 1e15 THEN 'tradecount is not a count'` : ''}
+      ELSE 'the prices and volumes add up beyond the largest number'
     END`;
-  return `SELECT *, ${reason} AS reason FROM (
-    SELECT unix, symbol, open, high, low, close, volume_base, volume_quote, ${hasTrades ? 'tradecount' : 'CAST(NULL AS DOUBLE) AS tradecount'},
-      ${epochMicrosSql('unix')} AS us, ${pairSql(layout)} AS pair
-    FROM ${read})`;
+  return `SELECT *, CASE WHEN ok THEN NULL ELSE ${reason} END AS reason FROM (
+    SELECT *, COALESCE(${ok.join(' AND ')}, FALSE) AS ok FROM (
+      SELECT unix, symbol, open, high, low, close, volume_base, volume_quote, ${hasTrades ? 'tradecount' : 'CAST(NULL AS DOUBLE) AS tradecount'},
+        ${epochMicrosSql('unix')} AS us, ${pairSql(layout)} AS pair
+      FROM ${read}))`;
 }
 
-/** The candle columns from a normalised row (`n`): invalid rows get a NULL `ts` so they can be found and removed. */
+/** The candle columns from a normalised row: rows that are not candles get a NULL `ts` so they can be found and removed. */
 export function candleSelectSql(exchangeParam: string): string {
-  return `${exchangeParam} AS exchange, pair AS symbol, CASE WHEN reason IS NULL THEN make_timestamptz(us) END AS ts,
-    open, high, low, close, volume_base, volume_quote, CASE WHEN reason IS NULL THEN CAST(round(tradecount) AS BIGINT) END AS trade_count`;
+  return `${exchangeParam} AS exchange, pair AS symbol, CASE WHEN ok THEN make_timestamptz(us) END AS ts,
+    open, high, low, close, volume_base, volume_quote, CASE WHEN ok THEN CAST(round(tradecount) AS BIGINT) END AS trade_count`;
 }
 
 /** Lake folder value (`dt=`) of a timestamptz column at a grain, without time-zone arithmetic per row. */
