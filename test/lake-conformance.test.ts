@@ -6,7 +6,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lake } from '../src/lake/lake.ts';
-import { openLake } from '../src/lake/lake.ts';
+import { openLake, requireLocalLake } from '../src/lake/lake.ts';
 import { MULTIPART_THRESHOLD } from '../src/lake/s3-lake.ts';
 import { startS3Server, type S3TestServer } from './helpers/s3-server.ts';
 
@@ -121,6 +121,11 @@ describe('S3 lake locations', () => {
   it('rejects what is not s3://bucket/prefix with the expected form', () => {
     expect(() => openLake('s3://B!/x')).toThrow('lake "s3://B!/x" is not an S3 location; expected s3://bucket/prefix (bucket: 3–63 lower-case letters, digits, dots, hyphens)');
     expect(() => openLake('s3://bucket/../x')).toThrow('lake path segment ".." is not allowed');
+  });
+
+  it('commands that build files in place refuse an s3:// lake with what to do instead', () => {
+    expect(() => requireLocalLake(openLake('s3://my-bucket/x'), 'coinlake import cdd')).toThrow('coinlake import cdd needs a local lake for now, not s3://my-bucket/x');
+    expect(requireLocalLake(openLake(path.join(tmp, 'local')), 'coinlake import cdd').root).toBe(path.join(tmp, 'local'));
   });
 });
 

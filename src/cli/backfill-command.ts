@@ -1,6 +1,7 @@
 // `coinlake backfill --job J --from DATE --to DATE [--symbols …] [--concurrency N] [--limit ROWS]`: a time range in
 // chunks, committed chunk by chunk under one run row; run it again after a crash and it continues. With
 // `--distributed` the chunks go to the JetStream work queue instead, for `coinlake worker`s to load.
+import { requireLocalLake } from '../lake/lake.ts';
 import type { Command } from 'commander';
 import type { Session } from '../core/destination.ts';
 import type { LocalLake } from '../lake/local-lake.ts';
@@ -85,6 +86,7 @@ export function registerBackfillCommand(program: Command, globals: () => GlobalO
       const replay = await replayEndpoints(settings.replay);
       try {
         await withWarehouse(g, async (session, lake, resolved) => {
+          requireLocalLake(lake, 'coinlake backfill');
           const t0 = Date.now();
           const req: BackfillRequest = {
             job: o.job,

@@ -1,4 +1,5 @@
 // `coinlake import cdd <file|dir|glob>…`: CryptoDataDownload CSV files into coinlake.ohlcv_<interval> and the lake.
+import { requireLocalLake } from '../lake/lake.ts';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError } from '../core/errors.ts';
@@ -41,6 +42,7 @@ export function registerImportCommand(program: Command, globals: () => GlobalOpt
       if (format !== 'cdd') throw new ConfigError(`unknown import format "${format}"`, { hint: 'use `coinlake import cdd <files>`' });
       const g = globals();
       await withWarehouse(g, async (session, lake) => {
+        requireLocalLake(lake, 'coinlake import cdd');
         const t0 = Date.now();
         const summary = await importCddFiles(paths, { session, lake, exchange: o.exchange, interval: o.interval, memoryLimit: o.memoryLimit, logLevel: g.logLevel, printLog: g.printLog });
         process.stdout.write(importLines(summary, Date.now() - t0).join('\n') + '\n');

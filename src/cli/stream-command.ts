@@ -2,6 +2,7 @@
 // `coinlake stream produce --source <feed>` and `coinlake stream consume --source <feed>`: one side each, so they can
 // run in different processes (or machines). All run until SIGINT/SIGTERM (or --duration); stopping publishes what
 // arrived and commits or rolls back the open batch.
+import { requireLocalLake } from '../lake/lake.ts';
 import type { Command } from 'commander';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ConfigError } from '../core/errors.ts';
@@ -132,6 +133,7 @@ async function runStream(g: GlobalOptions, o: StreamOptions, sides: { produce: b
     };
     if (!sides.consume) return await produceAndWait();
     await withWarehouse(g, async (session, lake) => {
+      requireLocalLake(lake, 'coinlake stream');
       const { names, consumer } = await startFeedConsumer({ feed, nc, session, lake, prefix: o.subjectPrefix, batchSize, batchMs, logLevel: g.logLevel, printLog: g.printLog });
       await produceAndWait(consumer, names);
     });
