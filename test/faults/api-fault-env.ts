@@ -11,8 +11,12 @@ import type { RecordedRequest, ReplayServer } from '../../src/replay/index.ts';
 export const TRIALS = Math.max(1, Number(process.env.COINLAKE_FAULT_TRIALS ?? 3));
 
 /** mulberry32: a small seeded generator, so a failing trial can be replayed with COINLAKE_FAULT_SEED. */
-export function seededRandom(label: string): { seed: number; random: () => number; pick<T>(items: readonly T[]): T; between(min: number, max: number): number } {
-  const seed = Number(process.env.COINLAKE_FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
+export function seededRandom(
+  label: string,
+  /** Seed when COINLAKE_FAULT_SEED is not set; default a random one. */
+  defaultSeed?: number,
+): { seed: number; random: () => number; pick<T>(items: readonly T[]): T; between(min: number, max: number): number } {
+  const seed = Number(process.env.COINLAKE_FAULT_SEED ?? defaultSeed ?? Math.floor(Math.random() * 2 ** 31));
   console.log(`${label}: seed ${seed} (COINLAKE_FAULT_SEED=${seed} replays it), ${TRIALS} trial(s) per case`);
   let a = seed >>> 0;
   const random = () => {
