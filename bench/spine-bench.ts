@@ -3,7 +3,10 @@
 // The replay server runs in a child process behind a response cache, warmed by an untimed read of the same windows,
 // so generating and gzipping the responses (a real API's work, on its own machines) does not take this machine's
 // two cores from the timed run.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { constants as zlibConstants, gunzipSync, gzipSync } from 'node:zlib';
+import { recordInserts } from '../src/load/change-events.ts';
+import { assetHistoryTable } from '../src/sources/coincap/coincap-tables.ts';
 import os from 'node:os';
 import path from 'node:path';
 import { openWarehouse } from '../src/destinations/registry.ts';
@@ -47,6 +50,63 @@ function cpuSeconds(from: NodeJS.CpuUsage): number {
   return (u.user + u.system) / 1e6;
 }
 
+/** Every file under `dir`, recursively. */
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true });
+  return entries.filter((e) => e.isFile()).map((e) => path.join(e.parentPath, e.name)).sort();
+}
+
+/**
+ * The best ratio this path could reach on this machine, measured in the same run. The whole path must at least do
+ * what the spine and its sibling issues require: parse the pages the API sends, land them gzipped in the raw lake,
+ * fill a table with the typed rows (timed as a copy of the baseline's table), write the curated Parquet, and write one change event
+ * per new row. Each is timed here alone (parsing both ways it can be done: JavaScript gunzip + JSON.parse, or DuckDB
+ * read_json into typed columns; the cheaper counts). With N cores used perfectly the sum of their CPU takes at least
+ * sum / N seconds; the ceiling is the baseline's wall time over that.
+ */
+async function printCeiling(session: Awaited<ReturnType<typeof openWarehouse>>, lakeRoot: string, base: { rawSec: number; rawCpu: number; rows: number }): Promise<void> {
+  const pages = (await filesUnder(path.join(lakeRoot, 'raw'))).filter((f) => f.endsWith('.json.gz'));
+  const bodies = await Promise.all(pages.map((f) => readFile(f)));
+  let c = process.cpuUsage();
+  let parsed = 0;
+  const plain = bodies.map((b) => gunzipSync(b));
+  for (const b of plain) parsed += (JSON.parse(b.toString('utf8')) as { data: unknown[] }).data.length;
+  const jsCpu = cpuSeconds(c);
+  if (parsed !== base.rows) throw new Error(`the landed pages hold ${parsed} records, expected ${base.rows}`);
+  c = process.cpuUsage();
+  for (const b of plain) gzipSync(b, { level: zlibConstants.Z_BEST_SPEED });
+  const gzipCpu = cpuSeconds(c);
+  const list = `[${pages.map((f) => `'${f}'`).join(', ')}]`;
+  c = process.cpuUsage();
+  await session.exec(
+    `CREATE TEMP TABLE bench_json AS SELECT r.time, CAST(r.priceUsd AS DOUBLE) AS price_usd, CAST(r.circulatingSupply AS DOUBLE) AS circulating_supply, r.date
+       FROM (SELECT unnest(data) AS r FROM read_json(${list}, columns = {data: 'STRUCT(priceUsd VARCHAR, time BIGINT, circulatingSupply VARCHAR, date VARCHAR)[]'}, maximum_object_size = 2147483647))`,
+  );
+  const duckCpu = cpuSeconds(c);
+  c = process.cpuUsage();
+  await session.exec(`COPY bench_raw TO '${path.join(lakeRoot, 'bench-ceiling.parquet')}' (FORMAT parquet)`);
+  const parquetCpu = cpuSeconds(c);
+  c = process.cpuUsage();
+  await session.exec(`CREATE TEMP TABLE bench_fill AS SELECT * FROM bench_raw`);
+  const fillCpu = cpuSeconds(c);
+  c = process.cpuUsage();
+  await session.transaction(async () => {
+    await recordInserts({ s: session, t: assetHistoryTable, target: 'bench_raw', staging: 'bench_raw', ctx: { runId: 'bench', processId: 0, loadedAt: new Date() } }, { allNew: true });
+    throw new Error('rolled back on purpose');
+  }).catch((e: unknown) => {
+    if (!(e instanceof Error && e.message === 'rolled back on purpose')) throw e;
+  });
+  const eventsCpu = cpuSeconds(c);
+  const cores = os.availableParallelism();
+  const parseCpu = Math.min(jsCpu, duckCpu);
+  const floorCpu = parseCpu + gzipCpu + fillCpu + parquetCpu + eventsCpu;
+  console.log(
+    `  the required work alone, same run (CPU s): parse pages ${parseCpu.toFixed(2)} (JS gunzip+JSON.parse ${jsCpu.toFixed(2)}, DuckDB read_json ${duckCpu.toFixed(2)}), ` +
+      `land them gzipped ${gzipCpu.toFixed(2)}, fill a table from typed rows ${fillCpu.toFixed(2)}, write Parquet ${parquetCpu.toFixed(2)}, one change event per row ${eventsCpu.toFixed(2)}; sum ${floorCpu.toFixed(2)}`,
+  );
+  console.log(`  ceiling on this machine (that work only, ${cores} cores used perfectly): ${(base.rawSec / (floorCpu / cores)).toFixed(3)}x; without change events ${(base.rawSec / ((floorCpu - eventsCpu) / cores)).toFixed(3)}x`);
+}
+
 export async function main(): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'coinlake-bench-spine-'));
   // m1 points: ROWS minutes from 2023-01-01.
@@ -60,7 +120,7 @@ export async function main(): Promise<void> {
     const warmPages = await warmReplayCache(job);
     const c0 = process.cpuUsage();
     const t0 = performance.now();
-    const s = await runJob(job, { session, lake, progress: false });
+    const s = await runJob(job, { session, lake, progress: false, stageInWarehouse: process.env.BENCH_SPINE_STAGE !== '0' });
     const coinlakeSec = (performance.now() - t0) / 1000;
     const coinlakeCpu = cpuSeconds(c0);
     if (s.rowsLoaded !== ROWS) throw new Error(`expected ${ROWS} rows, loaded ${s.rowsLoaded}`);
@@ -78,6 +138,7 @@ export async function main(): Promise<void> {
     console.log(`  DuckDB read_parquet of the same rows alone:       ${rawSec.toFixed(2)} s, ${Math.round(b).toLocaleString('en-US')} rows/s (CPU ${rawCpu.toFixed(2)} s)`);
     console.log(`  where the time went (s): ${Object.entries(s.timings).map(([k, v]) => `${k} ${(v / 1000).toFixed(2)}`).join(', ')}`);
     console.log(`  ratio: ${(a / b).toFixed(3)}x (target >= 0.5x)`);
+    await printCeiling(session, lake.root, { rawSec, rawCpu, rows: Number(n) });
   } finally {
     await session.close();
     await replay.close();
