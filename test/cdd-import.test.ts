@@ -214,6 +214,24 @@ describe('import cdd on DuckDB', () => {
     expect(s.gaps[0]).toMatchObject({ expected: 12, present: 2, missing: 10 });
   });
 
+  it('a .csv.gz that DuckDB could not sniff (BOM, CRLF, blank lines, a stray quote, bad lines early): each bad line quarantined, the rest load once', async () => {
+    // Written by the file fault suite (COINLAKE_FAULT_SEED=657866469): DuckDB's dialect sniffer gave up on it ("not
+    // possible to automatically detect the CSV parsing dialect") and the import failed. The dialect is now given.
+    const s = await e.run([path.join(FIXTURES, 'sniffer/Binance_BTCUSDT_minute.csv.gz')]);
+    expect(s.files[0]).toMatchObject({ lines: 39, loaded: 34, quarantined: 5, repeated: 1, load: { inserted: 33, updated: 0, deleted: 0 } });
+    const q = await quarantineLines(e, s);
+    expect(q.map((x) => [x.line, x.reason])).toEqual([
+      [3, 'too many columns: expected 10, found 11'],
+      [20, 'column "unix": "abc" is not a whole number'],
+      [27, 'column "close": "n/a" is not a number'],
+      [9, 'symbol "XYZ" is not a pair (BASE/QUOTE, or a known quote asset at the end)'],
+      [12, 'symbol ""BTCUSDT" is not a pair (BASE/QUOTE, or a known quote asset at the end)'],
+    ]);
+    const rows = await candles(e.session);
+    expect(rows).toHaveLength(33);
+    expect([rows[0].ts.toISOString(), rows[32].ts.toISOString()]).toEqual(['2024-07-27T05:11:00.000Z', '2024-07-27T05:47:00.000Z']);
+  });
+
   it('a file across a new year: one curated file per year folder, on the first import and on a rerun', async () => {
     const at = (iso: string) => Date.parse(iso);
     const times = ['2024-01-01T00:01:00Z', '2024-01-01T00:00:00Z', '2023-12-31T23:59:00Z', '2023-12-31T23:58:00Z'].map(at);

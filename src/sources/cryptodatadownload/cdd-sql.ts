@@ -41,7 +41,7 @@ function columnName(c: { index: number; role?: CddRole }): string {
 }
 
 /**
- * `read_csv(…)` of the file with every column named and typed. With `rejects`, lines that do not parse (wrong
+ * `read_csv(…)` of the file with every column named and typed and the dialect given (nothing sniffed). With `rejects`, lines that do not parse (wrong
  * number of columns, a value of the wrong type, an empty required value) go to that temp table with their line
  * number instead of failing the read; without it they are skipped.
  */
@@ -51,6 +51,10 @@ export function readCsvSql(layout: CddLayout, rejects?: { table: string; scan: s
     `skip = ${layout.skipLines + 1}`,
     'header = false',
     "delim = ','",
+    // The dialect is known, so nothing is sniffed: DuckDB's sniffer gives up on a sample of mostly malformed lines.
+    // CDD files quote nothing, so no quote character: a stray `"` makes its own line malformed instead of opening a
+    // quoted field that would swallow the lines after it.
+    "auto_detect = false, quote = '', escape = ''",
     `columns = {${columns}}`,
     `force_not_null = [${NOT_NULL.map((r) => sqlText(r)).join(', ')}]`,
     rejects ? `store_rejects = true, rejects_table = ${sqlText(rejects.table)}, rejects_scan = ${sqlText(rejects.scan)}` : 'ignore_errors = true',
