@@ -6,7 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ensureMetaTables } from '../src/catalog/meta-tables.ts';
 import { openWarehouse } from '../src/destinations/registry.ts';
+import { openRun } from '../src/runner/run-history.ts';
 
 const run = promisify(execFile);
 const BIN = path.resolve('bin/coinlake.mjs');
@@ -69,5 +71,27 @@ describe('coinlake CLI', () => {
     const r = await coinlake(['--replay', 'run', 'coincap.asset_history', '--interval', 'x9', '--from', '2024-01-01', '--to', '2024-01-02']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^error: unknown interval "x9": expected one of m1, m5, m15, m30, h1, h2, h6, h12, d1\nrun \S+ \(process 1\) failed; log: .*lake\/logs\/\S+\.log\n$/);
+  });
+
+  it('status marks a run whose process is gone (left at status 0, e.g. by kill -9) as failed instead of running', async () => {
+    const s = await openWarehouse(path.join(dir, 'coinlake.duckdb'));
+    try {
+      await ensureMetaTables(s);
+      await openRun(s, { connectionName: 'COINCAP', tableName: 'COINCAP_RATES', runId: '20260101T000000Z-0000dead' });
+    } finally {
+      await s.close();
+    }
+    const r = await coinlake(['status']);
+    expect(r.code).toBe(0);
+    const line = r.stdout.split('\n').find((l) => l.includes('20260101T000000Z-0000dead'));
+    expect(line).toMatch(/ FAILED .* abandoned: the process ended without closing the run/);
+    const again = await openWarehouse(path.join(dir, 'coinlake.duckdb'));
+    try {
+      expect(await again.query(`SELECT execution_status, error_message FROM coinlake_meta.workflow_action_history`)).toEqual([
+        { execution_status: -1, error_message: 'abandoned: the process ended without closing the run (killed?)' },
+      ]);
+    } finally {
+      await again.close();
+    }
   });
 });

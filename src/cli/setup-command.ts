@@ -6,6 +6,7 @@ import { syncCatalog } from '../catalog/catalog-store.ts';
 import { ensureMetaTables } from '../catalog/meta-tables.ts';
 import { externalViewLine, refreshCatalogExternalViews } from '../runner/external-refresh.ts';
 import { formatSyncResult } from './catalog-command.ts';
+import { markAbandonedRuns } from '../runner/abandoned-runs.ts';
 import { withWarehouse, type GlobalOptions } from './cli-context.ts';
 import { commandConfig } from './config-option.ts';
 import { errorMessage } from '../core/errors.ts';
@@ -22,6 +23,7 @@ export function registerSetupCommand(program: Command, globals: () => GlobalOpti
       checkCatalog(cfg.catalog, cfg.catalogOrigin);
       await withWarehouse(globals(), async (session, lake, settings) => {
         await ensureMetaTables(session);
+        await markAbandonedRuns(session, lake);
         const synced = await syncCatalog(session, cfg.catalog);
         process.stdout.write(`setup complete on ${redactUrl(settings.warehouse)}: schemas coinlake, coinlake_meta\n`);
         process.stdout.write(`catalog from ${cfg.catalogOrigin}:\n${formatSyncResult(synced)}\n`);

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { ensureMetaTables } from '../catalog/meta-tables.ts';
 import { distributedHeading, distributedStatuses } from '../distributed/distributed-status.ts';
+import { markAbandonedRuns } from '../runner/abandoned-runs.ts';
 import { recentRuns } from '../runner/run-history.ts';
 import { withWarehouse, type GlobalOptions } from './cli-context.ts';
 import { formatTable } from './format-table.ts';
@@ -15,8 +16,10 @@ export function registerStatusCommand(program: Command, globals: () => GlobalOpt
     .option('-n, --limit <n>', 'how many runs', '20')
     .option('--backfill <process>', 'the chunks per worker of this distributed backfill (default: the newest 3 among the runs shown)')
     .action(async (o: { limit: string; backfill?: string }) => {
-      await withWarehouse(globals(), async (session) => {
+      await withWarehouse(globals(), async (session, lake) => {
         await ensureMetaTables(session);
+        // A run whose process is gone (kill -9) shows as failed, not as running forever.
+        await markAbandonedRuns(session, lake);
         const runs = await recentRuns(session, Number(o.limit));
         const rows = runs.map((r) => ({
           process: r.process_id,
