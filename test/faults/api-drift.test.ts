@@ -111,7 +111,7 @@ describe('schema drift', () => {
         await w.close();
       }
     }
-  });
+  }, 60_000 + TRIALS * 10_000);
 
   it('a missing field: NULL in its column for that page (reported as drift, warned in the log); on_missing fail: the run fails naming field, table and URL', async () => {
     for (let trial = 0; trial < TRIALS; trial++) {
@@ -156,7 +156,7 @@ describe('schema drift', () => {
         await w.close();
       }
     }
-  });
+  }, 60_000 + TRIALS * 10_000);
 
   it('a changed type or "NaN": the value loads as NULL and is quarantined with field, value, reason and URL; the run row counts it', async () => {
     const changes: { field: string; value: unknown; reason: (v: unknown) => string }[] = [
@@ -200,7 +200,7 @@ describe('schema drift', () => {
         await w.close();
       }
     }
-  });
+  }, 60_000 + TRIALS * 10_000);
 
   it('records that are not objects (null, 42, "x", [1]) are quarantined as such; every real record loads', async () => {
     const w = await trialWarehouse(dir);
@@ -223,7 +223,7 @@ describe('schema drift', () => {
       recordTrial({ suite: 'api-drift', case: 'non-object records (quarantined)', faults: junk.length, rowsLost: outcome.lost, rowsDuplicated: outcome.duplicated, clearError: clear });
       await w.close();
     }
-  });
+  }, 60_000 + TRIALS * 10_000);
 });
 
 /**

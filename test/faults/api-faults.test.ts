@@ -162,7 +162,7 @@ describe('API faults the retries absorb: the run completes and equals a clean ru
           await w.close();
         }
       }
-    });
+    }, 60_000 + TRIALS * 15_000);
   }
 });
 
@@ -223,6 +223,6 @@ describe('API faults beyond the retries: the run fails with one line naming the 
           await w.close();
         }
       }
-    });
+    }, 60_000 + TRIALS * 15_000);
   }
 });
