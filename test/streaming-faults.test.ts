@@ -3,7 +3,8 @@
 //   is in the table exactly once (the shared nats-server on 4222, a stream of the test's own);
 // - a private nats-server stopped and started again (same port and store) while a websocket feed streams through it:
 //   no message lost, none twice.
-// Trials per case: COINLAKE_FAULT_TRIALS (default 1).
+// Trials per case: COINLAKE_STREAM_FAULT_TRIALS, else COINLAKE_FAULT_TRIALS up to 3 (default 1): each trial takes
+// 7–10 s of real streaming, so CI's 20 fault trials would add 17 minutes here; 20 run with COINLAKE_STREAM_FAULT_TRIALS=20.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -28,7 +29,7 @@ import { recordTrial } from './faults/fault-ledger.ts';
 import { startPrivateNats, type PrivateNats } from './helpers/private-nats.ts';
 import { WAREHOUSES, type WarehouseKind } from './helpers/spine-env.ts';
 
-const TRIALS = Math.max(1, Number(process.env.COINLAKE_FAULT_TRIALS ?? 1) || 1);
+const TRIALS = Math.max(1, Number(process.env.COINLAKE_STREAM_FAULT_TRIALS ?? Math.min(3, Number(process.env.COINLAKE_FAULT_TRIALS ?? 1))) || 1);
 const ROOT = path.resolve(import.meta.dirname, '..');
 const BIN = path.join(ROOT, 'bin', 'coinlake.mjs');
 const NATS_URL = process.env.COINLAKE_NATS_URL ?? DEFAULT_NATS_URL;
