@@ -5,10 +5,9 @@ import { requireLocalLake } from '../lake/lake.ts';
 import type { Command } from 'commander';
 import type { Session } from '../core/destination.ts';
 import type { LocalLake } from '../lake/local-lake.ts';
-import { requireSharedWarehouse, runDistributedBackfill, type DistributedBackfillOutcome } from '../distributed/distributed-backfill.ts';
-import { taskQueueNames } from '../distributed/task-queue.ts';
-import { workerCounts } from '../distributed/task-table.ts';
-import { connectNats } from '../streaming/jetstream-streams.ts';
+// The --distributed path (NATS, the work queue) is imported only when asked for.
+import type { DistributedBackfillOutcome } from '../distributed/distributed-backfill.ts';
+import type { taskQueueNames } from '../distributed/task-queue.ts';
 import { resolveSettings } from '../catalog/settings.ts';
 import { durationMs, DURATION_FORM } from '../core/duration.ts';
 import { ConfigError } from '../core/errors.ts';
@@ -76,7 +75,7 @@ export function registerBackfillCommand(program: Command, globals: () => GlobalO
       if (o.chunk !== undefined && chunkMs === undefined) throw new ConfigError(`--chunk must be ${DURATION_FORM}, got "${o.chunk}"`);
       const symbols = (o.symbols ?? '').split(',').map((s) => s.trim()).filter(Boolean);
       if (!o.distributed && (o.nats !== undefined || o.queue !== undefined || !o.wait)) throw new ConfigError('--nats, --queue and --no-wait go with --distributed');
-      const queue = o.distributed ? taskQueueNames(o.queue) : undefined;
+      const queue = o.distributed ? (await import('../distributed/task-queue.ts')).taskQueueNames(o.queue) : undefined;
       const settings = resolveSettings({ replay: g.replay || undefined });
       if (o.distributed && settings.replay && !o.wait) {
         throw new ConfigError('--replay cannot go with --no-wait: the replay server runs in this process and would stop with it', {
@@ -100,7 +99,7 @@ export function registerBackfillCommand(program: Command, globals: () => GlobalO
             endpoints: replay.endpoints,
           };
           if (o.distributed) {
-            requireSharedWarehouse(session, resolved.warehouse, 'backfill --distributed');
+            (await import('../distributed/distributed-backfill.ts')).requireSharedWarehouse(session, resolved.warehouse, 'backfill --distributed');
             const outcome = await distributed(req, session, lake, { ...g, nats: o.nats, queue: queue!, wait: o.wait });
             process.stdout.write((await distributedLines(session, outcome, Date.now() - t0)).join('\n') + '\n');
             return;
@@ -121,6 +120,7 @@ async function distributed(
   lake: LocalLake,
   o: GlobalOptions & { nats?: string; queue: ReturnType<typeof taskQueueNames>; wait: boolean },
 ): Promise<DistributedBackfillOutcome> {
+  const [{ connectNats }, { runDistributedBackfill }] = await Promise.all([import('../streaming/jetstream-streams.ts'), import('../distributed/distributed-backfill.ts')]);
   const nc = await connectNats(o.nats);
   const stop = new AbortController();
   const onSignal = () => stop.abort();
@@ -150,6 +150,7 @@ export async function distributedLines(session: Session, outcome: DistributedBac
   const p = outcome.published;
   const n = (v: number) => v.toLocaleString('en-US');
   if (outcome.summary) {
+    const { workerCounts } = await import('../distributed/task-table.ts');
     const workers = await workerCounts(session, p.processId);
     const done = workers.filter((w) => w.done > 0).map((w) => `${w.worker} ${n(w.done)} chunk(s) (${n(w.rows)} rows)`);
     return [...backfillLines(outcome.summary, ms), ...(done.length ? [`  workers: ${done.join(', ')}`] : [])];

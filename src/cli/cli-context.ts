@@ -6,7 +6,6 @@ import { resolveSettings, type Settings } from '../catalog/settings.ts';
 import { openWarehouse } from '../destinations/registry.ts';
 import type { LocalLake } from '../lake/local-lake.ts';
 import { openLake } from '../lake/lake.ts';
-import { RunFailedError } from '../runner/run-job.ts';
 
 /** Global options every command accepts. */
 export interface GlobalOptions {
@@ -32,7 +31,9 @@ export async function withWarehouse<T>(g: GlobalOptions, fn: (s: Session, lake: 
 }
 
 /** Prints an error as one readable line plus a hint (and the stack at debug level); returns the exit code. */
-export function reportError(err: unknown, debug: boolean): number {
+export async function reportError(err: unknown, debug: boolean): Promise<number> {
+  // The runner is loaded only here, on the error path: commands that never run a job start without it.
+  const { RunFailedError } = await import('../runner/run-job.ts');
   const inner = err instanceof RunFailedError ? err.cause : err;
   const lines = [`error: ${redactText(errorMessage(inner))}`];
   if (inner instanceof CoinlakeError && inner.hint) lines.push(`hint: ${inner.hint}`);

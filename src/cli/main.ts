@@ -65,5 +65,5 @@ try {
   for (const [, load] of only ? [only] : COMMANDS) (await load())(program, globals);
   await program.parseAsync(process.argv);
 } catch (err) {
-  process.exitCode = reportError(err, globals().logLevel === 'debug');
+  process.exitCode = await reportError(err, globals().logLevel === 'debug');
 }

@@ -1,7 +1,7 @@
 // With --replay (or COINLAKE_REPLAY=1) every source points at an in-process replay server; COINLAKE_<SOURCE>_URL
 // (e.g. COINLAKE_BINANCE_URL) points one source at another server, replay or not.
 import type { Endpoints } from '../runner/job-builder.ts';
-import { startReplayServer, type ReplayServer } from '../replay/index.ts';
+import type { ReplayServer } from '../replay/index.ts';
 import { SOURCES } from '../sources/registry.ts';
 
 /** Base URLs set by COINLAKE_<SOURCE>_URL environment variables. */
@@ -19,6 +19,7 @@ export async function replayEndpoints(enabled: boolean): Promise<{ endpoints: En
   const overrides = envBaseUrls();
   if (!enabled) return { endpoints: Object.keys(overrides).length ? { baseUrls: overrides } : {}, close: async () => {} };
   const apiKey = process.env.COINCAP_API_KEY || undefined;
+  const { startReplayServer } = await import('../replay/index.ts'); // loaded only for --replay
   const server = await startReplayServer({ apiKey });
   return {
     server,

@@ -1,7 +1,9 @@
 // A deterministic EVM chain for the replay server's JSON-RPC node: blocks every 12 s from a genesis time, three
 // ERC-20 tokens of the shapes met in the wild (string metadata; bytes32 name/symbol; none at all) and Transfer logs
 // in every 50th block. Everything is a pure function of the block number, so tests can compute what to expect.
-import { encodeAbiParameters, keccak256, pad, stringToHex, toHex, type Hex } from 'viem';
+import type { Hex } from 'viem';
+// From viem/utils: the main entry point loads all of viem (clients, chains, …), twice the start-up CPU.
+import { encodeAbiParameters, keccak256, pad, stringToHex, toHex } from 'viem/utils';
 
 /** keccak256("Transfer(address,address,uint256)"). */
 export const TRANSFER_TOPIC: Hex = '0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef';

@@ -2,7 +2,9 @@
 // eth_blockNumber, eth_getBlockByNumber, eth_getLogs (refusing ranges wider than a limit with the error real
 // providers send) and eth_call for symbol/name/decimals/totalSupply; single requests and batches.
 import type { IncomingMessage } from 'node:http';
-import { hexToNumber, isHex, type Hex } from 'viem';
+import type { Hex } from 'viem';
+// From viem/utils: the main entry point loads all of viem (clients, chains, …), twice the start-up CPU.
+import { hexToNumber, isHex } from 'viem/utils';
 import { EvmChain, TRANSFER_TOPIC, encodeMetadata } from './evm-chain.ts';
 import { jsonResponse, type ReplayResponse } from './replay-response.ts';
 

@@ -20,9 +20,9 @@ import { importCddFiles, type CddImportSummary } from '../../src/runner/cdd-impo
 import { compareRows, seededRandom, TRIALS } from './api-fault-env.ts';
 import { recordTrial } from './fault-ledger.ts';
 
-// A fixed seed by default while one bug found by this suite is open: with COINLAKE_FAULT_SEED=657866469 a gzip file
-// whose sample is dominated by malformed lines makes DuckDB's CSV sniffer give up ("not possible to automatically
-// detect the CSV parsing dialect") and the import fails instead of quarantining. Set COINLAKE_FAULT_SEED to explore.
+// A fixed seed by default, so every run checks the same files; COINLAKE_FAULT_SEED explores others. Seed 657866469
+// found a file DuckDB's CSV sniffer gave up on; import cdd now gives the dialect, and test/cdd-import.test.ts keeps
+// that file as a regression test.
 const { seed: SEED, random, pick, between } = seededRandom('file faults', 1787932394);
 const BANNER = 'https://www.CryptoDataDownload.com';
 const HEADER = 'Unix,Date,Symbol,Open,High,Low,Close,Volume BTC,Volume USDT,tradecount';

@@ -1,7 +1,9 @@
 // ERC-20 metadata by eth_call: symbol, name, decimals, totalSupply. Optional in EIP-20 and irregular in the wild:
 // a call may revert, answer nothing, answer bytes32 instead of string (MKR), or decimals beyond uint8; each of
 // those becomes NULL for that field, never a failed run.
-import { decodeAbiParameters, hexToBigInt, hexToString, isHex, trim, type Hex } from 'viem';
+import type { Hex } from 'viem';
+// From viem/utils: the main entry point loads all of viem (clients, chains, …), twice the start-up CPU.
+import { decodeAbiParameters, hexToBigInt, hexToString, isHex, trim } from 'viem/utils';
 import type { JsonRpcClient, RpcCall } from './json-rpc-client.ts';
 
 /** Selectors of the four metadata functions. */

@@ -1,7 +1,9 @@
 // ERC-20 transfers from any EVM JSON-RPC node: eth_getLogs on the Transfer topic over block ranges (split when the
 // node refuses one as too large), block timestamps, token metadata by eth_call. Reads whole UTC days of blocks with
 // at least `confirmations` confirmations, so `delete_insert` by block date replaces complete days (reorg safety).
-import { decodeEventLog, hexToNumber, isHex, parseAbi, toHex, type Hex } from 'viem';
+import type { Hex } from 'viem';
+// From viem/utils: the main entry point loads all of viem (clients, chains, …), twice the start-up CPU.
+import { decodeEventLog, hexToNumber, isHex, parseAbi, toHex } from 'viem/utils';
 import { TerminalError } from '../../core/errors.ts';
 import type { Page, ReadContext, Source, Stream, StreamParams } from '../../core/source.ts';
 import { adaptiveRanges, firstBlockAtOrAfter } from './block-range.ts';
