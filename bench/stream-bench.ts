@@ -1,15 +1,18 @@
 // Live-stream benchmark (`npm run bench -- stream`): producer → NATS JetStream → coinlake's consumer → DuckDB.
-// 1. baseline: the raw JetStream consume-with-ack rate (a pull consumer that only acks) of stored messages, same run;
+// 1. baseline: the raw JetStream consume-with-ack rate (a pull consumer that only acks) of stored messages, same run,
+//    with the consumer's ack policy (AckPolicy.All, one ack per batch) and, for reference, acking each message;
 //    then coinlake's consumer loads the same stored messages into DuckDB (its capacity with no producer competing);
 // 2. sustained: a producer process publishing Binance trade records as fast as JetStream takes them while the
 //    consumer loads them into stream_trades (micro-batches: raw lake page, curated Parquet, append, state, COMMIT,
 //    acks) — rows committed per second over the window, and as a ratio of the baseline;
 // 3. latency: the producer at a steady 5,000 msgs/s; end-to-end latency of every row = COMMIT of its batch − the time
 //    the producer published it (received_at), p50 / p99.
+// Runs 2 and 3 also print the mean / max milliseconds of each step of a batch (the consumer's timings).
 // NATS at COINLAKE_NATS_URL (default nats://127.0.0.1:4222); streams of the bench's own, deleted afterwards.
 // COINLAKE_BENCH_STREAM_SECONDS (default 60) sets the measured length of runs 2 and 3, which the producer starts
 // COINLAKE_BENCH_STREAM_WARMUP (default 5) seconds earlier; COINLAKE_BENCH_STREAM_BASELINE (default 300000) the
-// messages of run 1. The producer runs in a child process (this file, COINLAKE_STREAM_BENCH_ROLE=producer).
+// messages of run 1; COINLAKE_BENCH_STREAM_RUNS (default drain,sustained,steady) which runs follow the baseline.
+// The producer runs in a child process (this file, COINLAKE_STREAM_BENCH_ROLE=producer).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -37,6 +40,8 @@ const TARGET_P99_MS = 500;
 /** The consumer's settings under test: a batch closes at this size, or this long after its first message. */
 const BATCH_SIZE = Number(process.env.COINLAKE_BENCH_STREAM_BATCH_SIZE ?? 20_000);
 const BATCH_MS = Number(process.env.COINLAKE_BENCH_STREAM_BATCH_MS ?? 100);
+/** Runs after the baseline (COINLAKE_BENCH_STREAM_RUNS, comma-separated; default all): drain, sustained, steady. */
+const RUNS = new Set((process.env.COINLAKE_BENCH_STREAM_RUNS ?? 'drain,sustained,steady').split(',').map((r) => r.trim()));
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'ETHBTC', 'SOLUSDT', 'BNBUSDT'];
 
 /** Trade i as the Binance trade feed publishes it (same fields, same message id scheme). */
@@ -116,33 +121,44 @@ async function freshStream(nc: NatsConnection, streams: string[]): Promise<FeedS
   return names;
 }
 
-/** Run 1: publish `n` messages (untimed), then time a pull consumer that acks each one. */
-async function baseline(nc: NatsConnection, streams: string[], n: number): Promise<{ rate: number; names: FeedSubject }> {
+/** Run 1: publish `n` messages (untimed), then time pull consumers that only ack them, with either ack policy. */
+async function baseline(nc: NatsConnection, streams: string[], n: number): Promise<{ ackAll: number; ackEach: number; names: FeedSubject }> {
   const names = await freshStream(nc, streams);
   const counters = { published: 0, duplicates: 0 };
   const publisher = new FeedPublisher(nc, names.subject, counters, { maxInFlight: 4096 });
   const now = Date.now();
   for (let i = 0; i < n; i += 1000) await publisher.publish(Array.from({ length: Math.min(1000, n - i) }, (_, k) => tradeRecord(i + k, now)));
   await publisher.flush();
+  // As coinlake's consumer: one ack per batch of BATCH_SIZE acks the batch (AckPolicy.All).
+  const ackAll = await rawConsume(nc, names, n, 'raw_all', AckPolicy.All, BATCH_SIZE);
+  const ackEach = await rawConsume(nc, names, n, 'raw_each', AckPolicy.Explicit, 1);
+  return { ackAll, ackEach, names };
+}
+
+/** Messages per second of a pull consumer reading the `n` stored messages and acking every `ackEvery`-th (and the last). */
+async function rawConsume(nc: NatsConnection, names: FeedSubject, n: number, durable: string, policy: AckPolicy, ackEvery: number): Promise<number> {
   const jsm = await jetstreamManager(nc);
-  await jsm.consumers.add(names.stream, { durable_name: 'raw', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, max_ack_pending: BATCH_SIZE * 4, filter_subject: names.subject });
-  const consumer = await jetstream(nc).consumers.get(names.stream, 'raw');
-  let acked = 0;
+  await jsm.consumers.add(names.stream, { durable_name: durable, ack_policy: policy, deliver_policy: DeliverPolicy.All, max_ack_pending: BATCH_SIZE * 4, filter_subject: names.subject });
+  const consumer = await jetstream(nc).consumers.get(names.stream, durable);
+  let received = 0;
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
   const t0 = performance.now();
   const messages = await consumer.consume({
     max_messages: Math.max(BATCH_SIZE * 2, 100),
     callback: (m) => {
-      m.ack();
-      if (++acked === n) resolveDone();
+      received++;
+      if (received % ackEvery === 0 || received === n) m.ack();
+      if (received === n) resolveDone();
     },
   });
   await done;
   await nc.flush();
   const seconds = (performance.now() - t0) / 1000;
   await messages.close();
-  return { rate: n / seconds, names };
+  const info = await jsm.consumers.info(names.stream, durable);
+  if (info.ack_floor.stream_seq !== n) throw new Error(`baseline ${durable}: ack floor ${info.ack_floor.stream_seq}, expected ${n}`);
+  return n / seconds;
 }
 
 /** Run 1b: coinlake's consumer (another durable) loads the same `n` stored messages into DuckDB: its own capacity. */
@@ -175,6 +191,8 @@ interface LoadRun {
   meanBatch: number;
   /** Publish → COMMIT of every row published in the window, sorted (ms). */
   latencies: Float64Array;
+  /** Per step of a batch (decode, raw, normalize, stage, curated, writeMode, commit, …): mean and max ms over the window. */
+  steps: Record<string, { mean: number; max: number }>;
 }
 
 /**
@@ -189,7 +207,7 @@ async function loadRun(nc: NatsConnection, streams: string[], rate: number, seco
     let latencies = new Float64Array(1 << 16);
     let samples = 0;
     let measureFrom = Infinity;
-    const commits: { at: number; rows: number }[] = [];
+    const commits: { at: number; rows: number; timings: Record<string, number> }[] = [];
     const consumer = new StreamConsumer({
       feed: binanceTradesFeed,
       names,
@@ -198,8 +216,8 @@ async function loadRun(nc: NatsConnection, streams: string[], rate: number, seco
       lake: new LocalLake(path.join(dir, 'lake')),
       batchSize: BATCH_SIZE,
       batchMs: BATCH_MS,
-      onBatch: ({ rows, committedAt }) => {
-        commits.push({ at: committedAt, rows: rows.length });
+      onBatch: ({ rows, committedAt, timings }) => {
+        commits.push({ at: committedAt, rows: rows.length, timings });
         if (samples + rows.length > latencies.length) {
           const bigger = new Float64Array(Math.max(latencies.length * 2, samples + rows.length));
           bigger.set(latencies.subarray(0, samples));
@@ -224,7 +242,16 @@ async function loadRun(nc: NatsConnection, streams: string[], rate: number, seco
     const inWindow = commits.filter((c) => c.at >= measureFrom && c.at <= windowEnd);
     const loaded = inWindow.reduce((sum, c) => sum + c.rows, 0);
     const loadedByEnd = commits.filter((c) => c.at <= windowEnd).reduce((sum, c) => sum + c.rows, 0);
+    const steps: Record<string, { mean: number; max: number }> = {};
+    for (const c of inWindow) {
+      for (const [step, ms] of Object.entries(c.timings)) {
+        const s = (steps[step] ??= { mean: 0, max: 0 });
+        s.mean += ms / inWindow.length;
+        s.max = Math.max(s.max, ms);
+      }
+    }
     return {
+      steps,
       published: produced.published,
       publishSeconds: produced.seconds,
       loadedPerSecond: loaded / windowSeconds,
@@ -240,6 +267,12 @@ async function loadRun(nc: NatsConnection, streams: string[], rate: number, seco
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+/** `decode 12/40, …`: mean/max ms of each step of a batch. */
+const fmtSteps = (steps: LoadRun['steps']) =>
+  Object.entries(steps)
+    .filter(([, s]) => s.max >= 0.5)
+    .map(([step, s]) => `${step} ${s.mean.toFixed(0)}/${s.max.toFixed(0)}`)
+    .join(', ');
 
 export async function main(): Promise<void> {
   const nc = await connectNats();
@@ -249,30 +282,41 @@ export async function main(): Promise<void> {
     // The figures depend on what else runs on the machine's cores (nats-server, the producer and the consumer share them).
     const load = () => os.loadavg().map((l) => l.toFixed(1)).join(' ');
     console.log(`${os.cpus().length} cores, load average ${load()} at the start`);
-    const { rate: raw, names } = await baseline(nc, streams, BASELINE_MESSAGES);
-    console.log(`baseline  raw JetStream consume-with-ack: ${fmt(raw)} msgs/s (${fmt(BASELINE_MESSAGES)} stored messages)`);
-    const drained = await drain(nc, names, BASELINE_MESSAGES);
-    console.log(`drain     the same stored messages → coinlake consumer → DuckDB (no producer running): ${fmt(drained)} msgs/s (${(drained / raw).toFixed(2)}× baseline)`);
-
-    const max = await loadRun(nc, streams, 0, SECONDS);
+    const { ackAll: raw, ackEach, names } = await baseline(nc, streams, BASELINE_MESSAGES);
     console.log(
-      `sustained producer → JetStream → consumer → DuckDB: ${fmt(max.loadedPerSecond)} msgs/s loaded (${(max.loadedPerSecond / raw).toFixed(2)}× baseline); ` +
-        `published ${fmt(max.published / max.publishSeconds)} msgs/s for ${max.publishSeconds.toFixed(1)} s, backlog (published, not committed) at the end ${fmt(max.backlogAtEnd)}; ` +
-        `${fmt(max.batches)} batches of ${fmt(max.meanBatch)} on average`,
+      `baseline  raw JetStream consume-with-ack of ${fmt(BASELINE_MESSAGES)} stored messages: ${fmt(raw)} msgs/s with one ack per ${fmt(BATCH_SIZE)} (AckPolicy.All, as coinlake's consumer); ` +
+        `${fmt(ackEach)} msgs/s acking each message (AckPolicy.Explicit)`,
     );
-
-    const steady = await loadRun(nc, streams, STEADY_RATE, SECONDS);
-    const p50 = percentile(steady.latencies, 50);
-    const p99 = percentile(steady.latencies, 99);
-    console.log(
-      `steady ${fmt(STEADY_RATE)} msgs/s: published ${fmt(steady.published / steady.publishSeconds)} msgs/s, loaded ${fmt(steady.loadedPerSecond)} msgs/s; ` +
-        `end-to-end latency (publish → COMMIT) p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms, max ${steady.latencies[steady.latencies.length - 1]?.toFixed(0)} ms ` +
-        `over ${fmt(steady.latencies.length)} messages; ${fmt(steady.batches)} batches of ${fmt(steady.meanBatch)} on average`,
-    );
-    console.log(`load average ${load()} at the end`);
+    if (RUNS.has('drain')) {
+      const drained = await drain(nc, names, BASELINE_MESSAGES);
+      console.log(`drain     the same stored messages → coinlake consumer → DuckDB (no producer running): ${fmt(drained)} msgs/s (${(drained / raw).toFixed(2)}× baseline)`);
+    }
     const met = (ok: boolean) => (ok ? 'met' : 'NOT MET');
-    console.log(`target ≥ ${fmt(TARGET_RATE)} msgs/s into DuckDB: ${met(max.loadedPerSecond >= TARGET_RATE)} (${fmt(max.loadedPerSecond)})`);
-    console.log(`target p99 < ${TARGET_P99_MS} ms at ${fmt(STEADY_RATE)} msgs/s: ${met(p99 < TARGET_P99_MS)} (${p99.toFixed(0)} ms)`);
+    const verdicts: string[] = [];
+    if (RUNS.has('sustained')) {
+      const max = await loadRun(nc, streams, 0, SECONDS);
+      console.log(
+        `sustained producer → JetStream → consumer → DuckDB: ${fmt(max.loadedPerSecond)} msgs/s loaded (${(max.loadedPerSecond / raw).toFixed(2)}× baseline); ` +
+          `published ${fmt(max.published / max.publishSeconds)} msgs/s for ${max.publishSeconds.toFixed(1)} s, backlog (published, not committed) at the end ${fmt(max.backlogAtEnd)}; ` +
+          `${fmt(max.batches)} batches of ${fmt(max.meanBatch)} on average`,
+      );
+      console.log(`          per batch, mean/max ms: ${fmtSteps(max.steps)}`);
+      verdicts.push(`target ≥ ${fmt(TARGET_RATE)} msgs/s into DuckDB: ${met(max.loadedPerSecond >= TARGET_RATE)} (${fmt(max.loadedPerSecond)})`);
+    }
+    if (RUNS.has('steady')) {
+      const steady = await loadRun(nc, streams, STEADY_RATE, SECONDS);
+      const p50 = percentile(steady.latencies, 50);
+      const p99 = percentile(steady.latencies, 99);
+      console.log(
+        `steady ${fmt(STEADY_RATE)} msgs/s: published ${fmt(steady.published / steady.publishSeconds)} msgs/s, loaded ${fmt(steady.loadedPerSecond)} msgs/s; ` +
+          `end-to-end latency (publish → COMMIT) p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms, max ${steady.latencies[steady.latencies.length - 1]?.toFixed(0)} ms ` +
+          `over ${fmt(steady.latencies.length)} messages; ${fmt(steady.batches)} batches of ${fmt(steady.meanBatch)} on average`,
+      );
+      console.log(`          per batch, mean/max ms: ${fmtSteps(steady.steps)}`);
+      verdicts.push(`target p99 < ${TARGET_P99_MS} ms at ${fmt(STEADY_RATE)} msgs/s: ${met(p99 < TARGET_P99_MS)} (${p99.toFixed(0)} ms)`);
+    }
+    console.log(`load average ${load()} at the end`);
+    for (const v of verdicts) console.log(v);
   } finally {
     const jsm = await jetstreamManager(nc);
     for (const s of streams) await jsm.streams.delete(s).catch(() => undefined);

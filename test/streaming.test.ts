@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Session } from '../src/core/destination.ts';
@@ -122,6 +122,49 @@ describe('JetStream de-duplication', () => {
     await producer.publish(records);
     expect(producer.stats).toMatchObject({ published: 4, duplicates: 2 });
     expect((await jsm.streams.info(names.stream)).state.messages).toBe(2);
+  });
+});
+
+describe('consumer acks', () => {
+  /** A stream of `n` CoinCap price messages (stream sequences 1…n). */
+  async function pricesStream(n: number) {
+    const names = feedSubject(coincapPricesFeed, prefix());
+    const jsm = await jetstreamManager(nc);
+    await ensureFeedStream(jsm, names);
+    streams.push(names.stream);
+    const producer = new WsProducer({ feed: coincapPricesFeed, nc, subject: names.subject, url: 'ws://unused' });
+    for (let i = 0; i < n; i++) await producer.publish(coincapPricesFeed.parse(`{"bitcoin":"${69000 + i}"}`, 1717978200000 + i));
+    return { names, jsm };
+  }
+
+  it('one ack per batch (AckPolicy.All); a message deleted from the middle of the stream holds no ack back', async () => {
+    const session = await freshWarehouse('duckdb');
+    const { names, jsm } = await pricesStream(30);
+    await jsm.streams.deleteMessage(names.stream, 5);
+    const consumer = new StreamConsumer({ feed: coincapPricesFeed, names, nc, session, lake, batchSize: 10, batchMs: 50 });
+    await consumer.start();
+    await until('29 rows', () => consumer.stats.rowsLoaded === 29);
+    await consumer.stop();
+    const info = await jsm.consumers.info(names.stream, 'coinlake_coincap_prices');
+    expect(info.config.ack_policy).toBe('all');
+    expect([info.num_pending, info.num_ack_pending, info.ack_floor.stream_seq]).toEqual([0, 0, 30]);
+    expect(await count('stream_prices')).toBe(29);
+    const state = await session.query<{ state: string }>(`SELECT state FROM coinlake_meta.ingestion_state`);
+    expect(JSON.parse(state[0].state)).toEqual({ floor: 30, above: [] });
+  });
+
+  it('a durable made with AckPolicy.Explicit (an earlier version) keeps acking each message', async () => {
+    const session = await freshWarehouse('duckdb');
+    const { names, jsm } = await pricesStream(25);
+    await jsm.consumers.add(names.stream, { durable_name: 'coinlake_coincap_prices', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, filter_subject: names.subject });
+    const consumer = new StreamConsumer({ feed: coincapPricesFeed, names, nc, session, lake, batchSize: 10, batchMs: 50 });
+    await consumer.start();
+    await until('25 rows', () => consumer.stats.rowsLoaded === 25);
+    await consumer.stop();
+    const info = await jsm.consumers.info(names.stream, 'coinlake_coincap_prices');
+    expect(info.config.ack_policy).toBe('explicit');
+    expect([info.num_pending, info.num_ack_pending, info.ack_floor.stream_seq]).toEqual([0, 0, 25]);
+    expect(await count('stream_prices')).toBe(25);
   });
 });
 

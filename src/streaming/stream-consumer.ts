@@ -1,9 +1,10 @@
-// Durable pull consumer of a feed's stream: gathers messages into micro-batches (by size or time) and loads each
-// through the runner's one-transaction path (commitBatch): raw messages to the lake, rows by the feed's write mode,
+// Durable pull consumer of a feed's stream: gathers messages into micro-batches (by size or time) and loads each in
+// one transaction, with the runner's steps (run-steps.ts): raw messages to the lake, rows by the feed's write mode,
 // and the stream sequence reached as the job's state — all committed together. A message is acked only after the
-// batch holding it commits; one that arrives again after that (a crash between COMMIT and ack) is recognised by
-// its sequence and acked without loading it twice. Redeliveries come in any order, so the state is a set of
-// sequences: a floor (every sequence up to it is loaded) plus the loaded ones above it.
+// batch holding it commits — one ack per batch (AckPolicy.All acks every message up to the one acked); one that
+// arrives again after that (a crash between COMMIT and ack) is recognised by its sequence and acked without loading
+// it twice. Redeliveries come in any order, so the state is a set of sequences: a floor (every sequence up to it is
+// loaded) plus the loaded ones above it.
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -52,6 +53,11 @@ export interface CommittedStreamBatch {
   messages: number;
   rows: Row[];
   committedAt: number;
+  /**
+   * Milliseconds of each step: decode, normalize, then commitBatch's (prepare, stage, curated, writeMode, afterLoad,
+   * commit — which includes rawWait, the wait for the raw page still being written — and publish).
+   */
+  timings: Record<string, number>;
 }
 
 /** State committed with every batch: every stream sequence ≤ floor is loaded, and so is each one in `above`. */
@@ -63,12 +69,20 @@ interface ConsumerState {
 /** The loaded sequences of a consumer, as its state records them. */
 class LoadedSequences {
   private readonly above = new Set<number>();
-  constructor(private floor = 0, above: number[] = []) {
+  constructor(
+    /** Every sequence up to it is loaded. */
+    public floor = 0,
+    above: number[] = [],
+  ) {
     for (const s of above) this.above.add(s);
     this.advance();
   }
   has(seq: number): boolean {
     return seq <= this.floor || this.above.has(seq);
+  }
+  /** Whether a sequence is loaded above one that is not. */
+  hasGap(): boolean {
+    return this.above.size > 0;
   }
   /** The state after adding `seqs` (this object changes only by commit()). */
   with(seqs: number[]): ConsumerState {
@@ -110,7 +124,11 @@ interface PreparedBatch {
   number: number;
   rows: Row[];
   quarantined: QuarantineEntry[];
+  /** The raw page being landed (lake-relative once written). */
+  rawFile: Promise<string>;
+  /** The quarantine file, if any. */
   lakePaths: string[];
+  timings: Record<string, number>;
 }
 
 /** Loads a feed's stream into the warehouse until stop(). */
@@ -128,6 +146,11 @@ export class StreamConsumer {
   private loaded = new LoadedSequences();
   private lakePaths: string[] = [];
   private readonly durable: string;
+  /** The durable's ack policy is AckPolicy.All: one ack per batch (see ackThrough). */
+  private ackAll = false;
+  /** AckPolicy.All: the last ack sent (stream and delivery sequence), and the loaded messages not acked yet. */
+  private acked = { seq: 0, delivery: 0 };
+  private readonly held = new Map<number, JsMsg>();
 
   constructor(private readonly opts: ConsumerOptions) {
     this.durable = opts.durable ?? `coinlake_${opts.feed.source}_${opts.feed.stream}`;
@@ -143,11 +166,13 @@ export class StreamConsumer {
     const batchSize = this.opts.batchSize ?? 1000;
     const jsm = await jetstreamManager(nc);
     try {
-      await jsm.consumers.info(names.stream, this.durable);
+      // A durable made by an earlier version acks every message (AckPolicy.Explicit); it keeps doing so.
+      this.ackAll = (await jsm.consumers.info(names.stream, this.durable)).config.ack_policy === AckPolicy.All;
     } catch {
+      this.ackAll = true;
       await jsm.consumers.add(names.stream, {
         durable_name: this.durable,
-        ack_policy: AckPolicy.Explicit,
+        ack_policy: AckPolicy.All,
         deliver_policy: DeliverPolicy.All,
         ack_wait: nanos(this.opts.ackWaitMs ?? 30_000),
         max_ack_pending: Math.max(batchSize * 4, 1000),
@@ -161,6 +186,7 @@ export class StreamConsumer {
     this.loaded = new LoadedSequences(state?.floor, state?.above);
     const consumer = await jetstream(nc).consumers.get(names.stream, this.durable);
     const info = await consumer.info();
+    this.acked = { seq: info.ack_floor.stream_seq, delivery: info.ack_floor.consumer_seq };
     // Sequences before the stream's first (expired or purged) and those the server saw acked are loaded.
     this.loaded.raiseFloor(Math.max(info.ack_floor.stream_seq, (await jsm.streams.info(names.stream)).state.first_seq - 1));
     this.messages = await consumer.consume({
@@ -253,14 +279,26 @@ export class StreamConsumer {
       else fresh.set(seq, m);
     }
     const msgs = [...fresh.values()].sort((a, b) => a.seq - b.seq);
-    if (msgs.length === 0) return { batch, msgs, old, number: 0, rows: [], quarantined: [], lakePaths: [] };
+    if (msgs.length === 0) return { batch, msgs, old, number: 0, rows: [], quarantined: [], rawFile: Promise.resolve(''), lakePaths: [], timings: {} };
     const number = ++this.stats.batches;
+    const timings: Record<string, number> = {};
+    let mark = performance.now();
+    const lap = (step: string) => {
+      const now = performance.now();
+      timings[step] = now - mark;
+      mark = now;
+    };
     const { raw, records } = decodeBatch(msgs);
-    const rawFile = lakeRelative(scope, await scope.lake.writeRawPage(feed.source, feed.stream, scope.startedAt, scope.runId, number, raw));
+    lap('decode');
+    // The raw page is compressed and written off the JavaScript thread while the records are typed and staged; the
+    // batch's transaction waits for it before COMMIT.
+    const rawFile = scope.lake.writeRawPage(feed.source, feed.stream, scope.startedAt, scope.runId, number, raw).then((file) => lakeRelative(scope, file));
+    rawFile.catch(() => undefined); // awaited in commit(), or the batch is given back
     const n = normalizeRecords(feed.table, records as Record<string, unknown>[], { origin: this.opts.names.subject });
     if (feed.derive) for (const r of n.rows) feed.derive(r);
     const qFile = await landQuarantine(scope, feed.table, n.quarantined);
-    return { batch, msgs, old, number, rows: n.rows, quarantined: n.quarantined, lakePaths: [rawFile, ...(qFile ? [qFile] : [])] };
+    lap('normalize');
+    return { batch, msgs, old, number, rows: n.rows, quarantined: n.quarantined, rawFile, lakePaths: qFile ? [qFile] : [], timings };
   }
 
   /** Loads a prepared batch in one transaction with the consumer's state, then acks it; on failure throws. */
@@ -272,6 +310,7 @@ export class StreamConsumer {
       if (msgs.length) {
         scope.log.debug({ batch: number, messages: msgs.length, firstSeq: msgs[0].seq, lastSeq: msgs[msgs.length - 1].seq }, 'batch loading');
         const next = this.loaded.with(msgs.map((m) => m.seq));
+        let rawFile = '';
         const committed = await commitBatch(scope, {
           table: feed.table,
           rows: p.rows,
@@ -279,7 +318,11 @@ export class StreamConsumer {
           lockKey: `stream/${this.durable}`,
           fileStem: `${scope.runId}-${number}`,
           afterLoad: false,
+          tableReady: true, // ensured once, at start
           inTransaction: async () => {
+            const waitFrom = performance.now();
+            rawFile = await p.rawFile;
+            p.timings.rawWait = performance.now() - waitFrom;
             await writeState(session, this.connectionName, this.durable, next satisfies ConsumerState, scope.processId);
             await session.exec(
               `UPDATE coinlake_meta.workflow_action_history
@@ -290,15 +333,19 @@ export class StreamConsumer {
             await this.opts.beforeCommit?.();
           },
         });
+        const publishFrom = performance.now();
+        const curatedPaths = await publishCurated(scope, committed.curated);
+        committed.timings.publish = performance.now() - publishFrom;
         const committedAt = Date.now();
         this.loaded = new LoadedSequences(next.floor, next.above);
-        this.lakePaths.push(...p.lakePaths, ...(await publishCurated(scope, committed.curated)));
+        this.lakePaths.push(rawFile, ...p.lakePaths, ...curatedPaths);
         this.stats.messages += msgs.length;
         this.stats.rowsLoaded += p.rows.length;
         this.stats.quarantined += p.quarantined.length;
         await this.opts.beforeAck?.();
-        scope.log.debug({ batch: number, messages: msgs.length, rows: p.rows.length, floor: next.floor, ...committed.load }, 'batch committed');
-        this.opts.onBatch?.({ batch: number, messages: msgs.length, rows: p.rows, committedAt });
+        const timings = { ...p.timings, ...committed.timings };
+        scope.log.debug({ batch: number, messages: msgs.length, rows: p.rows.length, floor: next.floor, ...committed.load, timings }, 'batch committed');
+        this.opts.onBatch?.({ batch: number, messages: msgs.length, rows: p.rows, committedAt, timings });
       }
     } catch (err) {
       scope.log.error({ error: errorMessage(err), batch: number, messages: p.batch.length }, 'batch rolled back; its messages will be redelivered');
@@ -308,9 +355,64 @@ export class StreamConsumer {
     this.stats.skipped += p.old.length;
     // An ack that never arrives (NATS restarting) only means a redelivery, which the loaded sequences recognise: the
     // loop does not wait for the server's answer, except briefly when it stops.
-    for (const m of msgs) m.ack();
-    for (const m of p.old) m.ack();
+    if (this.ackAll) {
+      if (this.loaded.hasGap()) await this.skipMissing();
+      this.ackThrough([...msgs, ...p.old]);
+    } else {
+      for (const m of msgs) m.ack();
+      for (const m of p.old) m.ack();
+    }
     this.flushAcks(nc);
+  }
+
+  /**
+   * AckPolicy.All: one ack acks every message up to its stream sequence, so it must be of a loaded message at or below
+   * the floor. JetStream also ignores an ack whose delivery sequence is not above the last ack's, so the ack goes to
+   * the highest such message delivered before every unacked message above it. Messages that cannot be acked yet —
+   * above the floor (loaded while an earlier one is still to come back, after a crash), or delivered out of order
+   * (redeliveries) — are held and acked by a later ack, or come back after the ack wait and are acked then.
+   */
+  private ackThrough(batch: JsMsg[]): void {
+    for (const m of batch) {
+      const seq = m.seq;
+      if (seq > this.acked.seq) this.held.set(seq, m); // a newer delivery replaces an older one
+    }
+    const floor = this.loaded.floor;
+    const held = [...this.held.values()].sort((a, b) => a.seq - b.seq);
+    let minDeliveryAbove = Infinity;
+    for (let i = held.length - 1; i >= 0; i--) {
+      const m = held[i];
+      const delivery = m.info.deliverySequence;
+      if (m.seq <= floor && delivery < minDeliveryAbove && delivery > this.acked.delivery) {
+        m.ack();
+        this.acked = { seq: m.seq, delivery };
+        for (let k = 0; k <= i; k++) this.held.delete(held[k].seq);
+        return;
+      }
+      minDeliveryAbove = Math.min(minDeliveryAbove, delivery);
+    }
+  }
+
+  /**
+   * The floor waits for a sequence above it that may never be delivered: expired or purged from the stream's start,
+   * deleted, or of another subject. Such sequences have nothing to load; anything else is a message still pending
+   * with the server (delivered before a crash), which comes back after the ack wait.
+   */
+  private async skipMissing(): Promise<void> {
+    const { nc, names } = this.opts;
+    try {
+      const jsm = await jetstreamManager(nc);
+      this.loaded.raiseFloor((await jsm.streams.info(names.stream)).state.first_seq - 1);
+      while (this.loaded.hasGap()) {
+        const seq = this.loaded.floor + 1;
+        const m = await jsm.streams.getMessage(names.stream, { seq });
+        if (m && m.subject === names.subject) break;
+        this.loaded.raiseFloor(seq);
+      }
+    } catch (err) {
+      // The next batch looks again.
+      this.scope?.log.debug({ error: errorMessage(err) }, 'could not look up the missing sequence');
+    }
   }
 
   /** Sends the acks written so far; resolves within `waitMs` whatever the connection's state. */
