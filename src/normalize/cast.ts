@@ -29,12 +29,30 @@ function realDay(text: string): boolean {
   return d.getUTCMonth() === Number(m[2]) - 1 && d.getUTCDate() === Number(m[3]);
 }
 
+/**
+ * Text holding U+0000 is refused on every warehouse: PostgreSQL text and jsonb cannot store it, and the same payload
+ * must give the same table on DuckDB and on PostgreSQL. The value is NULL and quarantined with this reason (or fails
+ * the run under on_invalid: strict) instead of failing the whole load on PostgreSQL.
+ */
+export const NUL_TEXT = 'holds the NUL character (U+0000), which PostgreSQL cannot store';
+
+/** Whether a value parsed from JSON holds U+0000 in a string or a key, at any depth. */
+function holdsNul(v: unknown): boolean {
+  if (typeof v === 'string') return v.includes('\u0000');
+  if (Array.isArray(v)) return v.some(holdsNul);
+  if (typeof v === 'object' && v !== null) return Object.entries(v).some(([k, x]) => k.includes('\u0000') || holdsNul(x));
+  return false;
+}
+
 /** Casts one value to a column type. null, undefined and '' become NULL (sources send '' for "none"). */
 export function castValue(value: unknown, type: ColumnType): CastResult {
   if (value === null || value === undefined || value === '') return ok(null);
   switch (type) {
-    case 'varchar':
-      return ok(typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value));
+    case 'varchar': {
+      // An object is kept as its JSON text, where U+0000 is the escape \u0000: no NUL character left.
+      const text = typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
+      return text.includes('\u0000') ? fail(`the text ${NUL_TEXT}`) : ok(text);
+    }
     case 'double': {
       if (typeof value === 'number') return Number.isFinite(value) ? ok(value) : fail(`${value} is not a finite number`);
       if (typeof value === 'string' && NUMERIC.test(value.trim())) return finite(Number(value), value);
@@ -78,14 +96,15 @@ export function castValue(value: unknown, type: ColumnType): CastResult {
     case 'json':
       // Destinations take a string as JSON text: text that is not JSON is kept as a JSON string.
       if (typeof value === 'string') {
+        let parsed: unknown;
         try {
-          JSON.parse(value);
-          return ok(value);
+          parsed = JSON.parse(value);
         } catch {
-          return ok(JSON.stringify(value));
+          return value.includes('\u0000') ? fail(`the text ${NUL_TEXT}`) : ok(JSON.stringify(value));
         }
+        return holdsNul(parsed) ? fail(`the JSON ${NUL_TEXT}`) : ok(value);
       }
-      return ok(value);
+      return holdsNul(value) ? fail(`the JSON ${NUL_TEXT}`) : ok(value);
     default: {
       if (type.startsWith('decimal(')) {
         const [, p, s] = /^decimal\((\d+),(\d+)\)$/.exec(type) ?? [];
