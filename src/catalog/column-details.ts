@@ -57,7 +57,7 @@ export interface TableOptions {
  * The typed table of an ingestion in schema `coinlake`: columns from the column details ordered by
  * ordinal_position (`column_name` is the source field, `mapping_column` the target column), or the stream's own
  * columns when there are none. The stream's derived columns are kept at their place, and a column fed by a field the
- * stream marks volatile stays volatile. Key, partition and clustering default to the stream's when their columns exist.
+ * stream marks volatile stays volatile, and one it marks optional (sent by some versions only) stays optional. Key, partition and clustering default to the stream's when their columns exist.
  */
 export function ingestionTable(stream: Stream, o: TableOptions, details: ColumnDetail[] = []): TableSpec {
   const base = stream.table;
@@ -74,6 +74,7 @@ export function ingestionTable(stream: Stream, o: TableOptions, details: ColumnD
         const column: ColumnSpec = { name: d.mapping_column, type, source: d.column_name };
         if (!d.is_nullable) column.nullable = false;
         if (like?.volatile) column.volatile = true;
+        if (like?.optional) column.optional = true;
         return column;
       });
     base.columns.forEach((c, i) => {

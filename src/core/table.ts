@@ -24,6 +24,11 @@ export interface ColumnSpec {
   derived?: boolean;
   /** Written with a changed row but never itself a change (merge ignores it when comparing). */
   volatile?: boolean;
+  /**
+   * Sent by only some versions of the source (CoinCap v3's `tokens`): a record without it loads NULL, and that is
+   * neither drift (missingFields) nor an `on_missing: fail` failure.
+   */
+  optional?: boolean;
 }
 
 /** A typed table in the warehouse. */

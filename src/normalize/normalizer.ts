@@ -41,6 +41,8 @@ export function normalizeRecords(t: TableSpec, records: Record<string, unknown>[
     const row: Row = {};
     for (const c of cols) {
       if (!(c.src in record)) {
+        row[c.name] = null;
+        if (c.optional) continue;
         out.missingFields.add(c.src);
         if (opts.onMissing === 'fail') {
           throw new TerminalError(`field "${c.src}" is missing from a record of ${t.name}${opts.origin ? ` (${opts.origin})` : ''}`, {
@@ -48,7 +50,6 @@ export function normalizeRecords(t: TableSpec, records: Record<string, unknown>[
             hint: 'the source changed its schema; update the column details or set on_missing: null',
           });
         }
-        row[c.name] = null;
         continue;
       }
       const raw = record[c.src];

@@ -22,7 +22,8 @@ export const assetsTable: TableSpec = {
     d('change_percent_24hr', 'changePercent24Hr'),
     d('vwap_24hr', 'vwap24Hr'),
     v('explorer'),
-    { name: 'tokens', source: 'tokens', type: 'json' },
+    // CoinCap v3 only: v2 payloads never carry it.
+    { name: 'tokens', source: 'tokens', type: 'json', optional: true },
     { name: 'snapshot_time', source: 'timestamp', type: 'timestamptz', volatile: true },
   ],
 };
