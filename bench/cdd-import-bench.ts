@@ -4,6 +4,9 @@
 // Targets: ratio ≥ 0.7, peak RSS < 512 MB. BENCH_CDD_ROWS and BENCH_REPEAT change the size and repetitions.
 // Also printed: each side's CPU time (user + system) and their ratio — the work each side does, which other
 // processes on a shared machine disturb far less than the wall-clock rates.
+// Then the ceiling, measured in the same run (a third child, `floor`, each round): the work the import cannot do
+// without — fill a table with the contract's typed columns from the file, write those rows as Parquet — timed alone;
+// raw wall time over that work's wall time is the best ratio this import could reach on this machine.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createWriteStream, existsSync } from 'node:fs';
@@ -49,14 +52,22 @@ async function generatedFile(): Promise<string> {
   return file;
 }
 
-interface ChildResult {
+interface Span {
   ms: number;
   cpuMs: number;
-  rows: number;
-  maxRssMb: number;
 }
 
-async function runChild(mode: 'raw' | 'coinlake', file: string): Promise<ChildResult> {
+interface ChildResult extends Span {
+  rows: number;
+  maxRssMb: number;
+  /** coinlake: the import's own step log ('import step' lines of its run log). */
+  steps?: ({ step: string } & Span)[];
+  /** floor: the table fill and the Parquet write, each alone (ms and cpuMs are their sums). */
+  fill?: Span;
+  parquet?: Span;
+}
+
+async function runChild(mode: 'raw' | 'coinlake' | 'floor', file: string): Promise<ChildResult> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `coinlake-bench-${mode}-`));
   try {
     const child = spawn(process.execPath, ['--import', 'tsx', new URL('./cdd-import-child.ts', import.meta.url).pathname, mode, file, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -71,6 +82,37 @@ async function runChild(mode: 'raw' | 'coinlake', file: string): Promise<ChildRe
 }
 
 const rate = (r: ChildResult) => Math.round(r.rows / (r.ms / 1000));
+const leastCpu = (rs: ChildResult[]) => Math.min(...rs.map((r) => r.cpuMs));
+const sec = (ms: number) => (ms / 1000).toFixed(2);
+const span = (x: Span) => `${sec(x.ms)} s (CPU ${sec(x.cpuMs)} s)`;
+
+/**
+ * The best ratio this import could reach on this machine, measured in the same run: the `floor` child's table fill
+ * and Parquet write (the required work, alone, best of the rounds) against the raw CTAS's best wall time; then
+ * coinlake's own steps, from its run log, to set beside them.
+ */
+function printCeiling(bestRaw: ChildResult, bestCoinlake: ChildResult, floor: ChildResult[], ratio: number, cpu: { raw: number; coinlake: number }): void {
+  const best = floor.reduce((a, b) => (b.ms < a.ms ? b : a));
+  const peak = Math.max(...floor.map((r) => r.maxRssMb));
+  console.log(
+    `required work alone (own process, the import's SQL and DuckDB settings; best of ${floor.length}): fill a table with the contract's columns from the file ${span(best.fill!)}, ` +
+      `write its rows as one Parquet file ${span(best.parquet!)}; together ${span(best)}, peak RSS ${peak} MB`,
+  );
+  const ceiling = bestRaw.ms / best.ms;
+  console.log(
+    `ceiling on this machine: raw wall / (table fill + Parquet wall) = ${sec(bestRaw.ms)} / ${sec(best.ms)} = ${ceiling.toFixed(2)}× — measured ratio ${ratio.toFixed(2)}× (${Math.round((ratio / ceiling) * 100)}% of the ceiling)`,
+  );
+  // The same bound in CPU time, which other processes on a shared machine disturb far less than wall time.
+  console.log(
+    `ceiling by CPU time (least of each): raw ${sec(cpu.raw)} s / required work ${sec(leastCpu(floor))} s = ${(cpu.raw / leastCpu(floor)).toFixed(2)} — measured work ratio raw / coinlake ${(cpu.raw / cpu.coinlake).toFixed(2)}`,
+  );
+  const steps = bestCoinlake.steps ?? [];
+  if (steps.length === 0) return;
+  const other = { ms: bestCoinlake.ms - steps.reduce((a, x) => a + x.ms, 0), cpuMs: bestCoinlake.cpuMs - steps.reduce((a, x) => a + x.cpuMs, 0) };
+  console.log(
+    `coinlake's own steps (its fastest run, from its run log): ${steps.map((x) => `${x.step} ${span(x)}`).join(', ')}; the rest (run row, sniffing, publishing, …) ${span(other)}`,
+  );
+}
 
 export async function main(): Promise<void> {
   const t0 = Date.now();
@@ -79,14 +121,16 @@ export async function main(): Promise<void> {
   console.log(`file: ${file} (${ROWS.toLocaleString('en-US')} lines, ${mb} MB; ready in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   const raw: ChildResult[] = [];
   const coinlake: ChildResult[] = [];
+  const floor: ChildResult[] = [];
   for (let i = 0; i < REPEAT; i++) {
     raw.push(await runChild('raw', file));
     coinlake.push(await runChild('coinlake', file));
+    floor.push(await runChild('floor', file));
     console.log(
       `  round ${i + 1}: raw ${raw[i].ms} ms (CPU ${raw[i].cpuMs} ms), coinlake ${coinlake[i].ms} ms (CPU ${coinlake[i].cpuMs} ms, peak RSS ${coinlake[i].maxRssMb} MB)`,
     );
   }
-  for (const r of [...raw, ...coinlake]) if (r.rows !== ROWS) throw new Error(`expected ${ROWS} rows, a run loaded ${r.rows}`);
+  for (const r of [...raw, ...coinlake, ...floor]) if (r.rows !== ROWS) throw new Error(`expected ${ROWS} rows, a run loaded ${r.rows}`);
   // Best of each: other processes on the machine only ever slow a run down.
   const bestRaw = raw.reduce((a, b) => (b.ms < a.ms ? b : a));
   const bestCoinlake = coinlake.reduce((a, b) => (b.ms < a.ms ? b : a));
@@ -96,8 +140,8 @@ export async function main(): Promise<void> {
   console.log(`coinlake import cdd end to end: ${rate(bestCoinlake).toLocaleString('en-US')} rows/s (${bestCoinlake.ms} ms, best of ${REPEAT}; lake Parquet + merged ohlcv_1m)`);
   console.log(`ratio coinlake / raw: ${ratio.toFixed(2)}× (target ≥ 0.70: ${ratio >= 0.7 ? 'met' : 'NOT met'})`);
   console.log(`coinlake peak RSS: ${peak} MB (target < 512 MB: ${peak < 512 ? 'met' : 'NOT met'})`);
-  const leastCpu = (rs: ChildResult[]) => Math.min(...rs.map((r) => r.cpuMs));
   console.log(
     `CPU time (least of ${REPEAT}): raw ${leastCpu(raw)} ms, coinlake ${leastCpu(coinlake)} ms — work ratio raw / coinlake ${(leastCpu(raw) / leastCpu(coinlake)).toFixed(2)}`,
   );
+  printCeiling(bestRaw, bestCoinlake, floor, ratio, { raw: leastCpu(raw), coinlake: leastCpu(coinlake) });
 }
