@@ -112,7 +112,17 @@ export interface JsonPageFile {
   firstOrdinal: number;
   /** Number of records (Page.records.length): a page that holds another number is refused. */
   records: number;
+  /**
+   * Set when the caller saw every record of the page (as JavaScript parsed it) is an object with exactly the fields
+   * the table reads (plus the envelope's), each field holding values of one JSON type or null, and the raw page has
+   * no backslash (no escapes, so every string reads the same in both): the type of each field the table reads. The
+   * warehouse may then read the records with a fixed structure instead of checking each record's shape itself.
+   */
+  kinds?: Record<string, JsonFieldKind>;
 }
+
+/** The JSON type of a field on every record of a page: all strings, all numbers, or all null (each may also be null). */
+export type JsonFieldKind = 'string' | 'number' | 'null';
 
 /** A record left to the caller: `page` is its page's position in the addPages() call, `index` its position in Page.records. */
 export interface DeferredRecord {

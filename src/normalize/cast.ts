@@ -12,8 +12,11 @@ const ZERO_DATES = /^0000-00-00( 00:00:00)?$/;
 const ok = (value: unknown): CastResult => ({ ok: true, value });
 const fail = (reason: string): CastResult => ({ ok: false, reason });
 
-/** A finite number, else the reason ("1e999" is not Infinity). */
-const finite = (n: number, value: unknown): CastResult => (Number.isFinite(n) ? ok(n) : fail(`${JSON.stringify(value)} is not a finite number`));
+/**
+ * A finite number, else the reason ("1e999" is not Infinity). -0 is 0: a sign on zero means nothing in market data,
+ * and the warehouses would not keep it alike (PostgreSQL's COPY text of JavaScript's -0 is "0", DuckDB keeps it).
+ */
+const finite = (n: number, value: unknown): CastResult => (Number.isFinite(n) ? ok(n === 0 ? 0 : n) : fail(`${JSON.stringify(value)} is not a finite number`));
 
 /** An instant both warehouses hold (years 0001–9999), else the reason. */
 function instant(d: Date, value: unknown): CastResult {
@@ -54,7 +57,7 @@ export function castValue(value: unknown, type: ColumnType): CastResult {
       return text.includes('\u0000') ? fail(`the text ${NUL_TEXT}`) : ok(text);
     }
     case 'double': {
-      if (typeof value === 'number') return Number.isFinite(value) ? ok(value) : fail(`${value} is not a finite number`);
+      if (typeof value === 'number') return finite(value, value);
       if (typeof value === 'string' && NUMERIC.test(value.trim())) return finite(Number(value), value);
       return fail(`${JSON.stringify(value)} is not a number`);
     }
@@ -64,7 +67,7 @@ export function castValue(value: unknown, type: ColumnType): CastResult {
       if (!Number.isInteger(n)) return fail(`${JSON.stringify(value)} is not an integer`);
       if (type === 'integer' && Math.abs(n) > 2147483647) return fail(`${n} does not fit a 32-bit integer`);
       if (!Number.isSafeInteger(n)) return fail(`${JSON.stringify(value)} is beyond the exact integer range`);
-      return ok(n);
+      return ok(n === 0 ? 0 : n); // no -0 in an integer column
     }
     case 'boolean': {
       if (typeof value === 'boolean') return ok(value);

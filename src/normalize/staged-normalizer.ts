@@ -3,7 +3,7 @@
 // while the next pages download; the records it defers (any value cast.ts would treat otherwise than plainly, a missing
 // field, a non-object) and pages without a layout are typed here by normalizeRecords — the same casts, quarantine
 // entries, strict failures and drift report as the plain path, one record at a time.
-import type { JsonPageFile, JsonStaging, LoadContext } from '../core/destination.ts';
+import type { JsonFieldKind, JsonPageFile, JsonStaging, LoadContext } from '../core/destination.ts';
 import type { JsonRecordsLayout, Page } from '../core/source.ts';
 import type { Row, TableSpec } from '../core/table.ts';
 import type { QuarantineEntry } from '../lake/local-lake.ts';
@@ -29,6 +29,8 @@ interface QueuedPage {
   firstOrdinal: number;
   count: number;
   layout?: JsonRecordsLayout;
+  /** The type of each field the table reads, when the page's records are all of one shape (JsonPageFile.kinds). */
+  kinds?: Record<string, JsonFieldKind>;
   raw?: Uint8Array;
   records?: Record<string, unknown>[];
 }
@@ -68,12 +70,16 @@ export class StagedNormalizer {
   readonly missingFields = new Set<string>();
   /** Records typed here rather than by the warehouse (deferred ones, pages without a layout). */
   recordsTypedHere = 0;
+  /** Pages whose records were all of one shape (JsonPageFile.kinds), so the warehouse could read them as a fixed structure. */
+  pagesOfOneShape = 0;
   private nextOrdinal = 0;
   private group: QueuedPage[] = [];
   private work: Promise<void> = Promise.resolve();
   private pending = 0;
   private failure: { error: unknown } | undefined;
   private readonly groupSize: number;
+  /** Source fields the table's columns read. */
+  private readonly fields: string[];
   private readonly maxPending: number;
 
   constructor(
@@ -81,6 +87,7 @@ export class StagedNormalizer {
     private readonly t: TableSpec,
     private readonly opts: StagedNormalizerOptions = {},
   ) {
+    this.fields = [...new Set(t.columns.filter((c) => !c.derived).map((c) => c.source ?? c.name))];
     this.groupSize = opts.groupSize ?? 25;
     this.maxPending = opts.maxPending ?? 2;
   }
@@ -91,7 +98,8 @@ export class StagedNormalizer {
     const base = { origin: page.origin, file, firstOrdinal: this.nextOrdinal, count: page.records.length };
     this.nextOrdinal += page.records.length;
     if (page.json) {
-      const queued: QueuedPage = { ...base, layout: page.json, raw: page.raw };
+      const queued: QueuedPage = { ...base, layout: page.json, kinds: this.fieldKinds(page, page.json), raw: page.raw };
+      if (queued.kinds) this.pagesOfOneShape++;
       if (this.differsFromGroup(page.json)) this.flush();
       this.group.push(queued);
       if (this.group.length >= this.groupSize) this.flush();
@@ -121,6 +129,37 @@ export class StagedNormalizer {
   /** Finishes the staging table inside the load's transaction (see JsonStaging.finish). */
   complete(ctx: LoadContext): Promise<string> {
     return this.staging.finish(ctx);
+  }
+
+  /**
+   * The JSON type of each field the table reads, when the page qualifies for JsonPageFile.kinds: its raw bytes hold no
+   * backslash (no escapes: every string reads the same in the warehouse as here), and every record is an object with
+   * exactly the fields the table reads plus the envelope's, each field's values all strings, all numbers, or null.
+   * Otherwise undefined: the warehouse checks each record's shape itself.
+   */
+  private fieldKinds(page: Page, layout: JsonRecordsLayout): Record<string, JsonFieldKind> | undefined {
+    const raw = page.raw;
+    if (Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).indexOf(0x5c) !== -1) return undefined;
+    const fields = this.fields;
+    const keyCount = new Set([...fields, ...Object.keys(layout.envelopeFields ?? {})]).size;
+    const kinds: Record<string, JsonFieldKind> = {};
+    for (const f of fields) kinds[f] = 'null';
+    for (const r of page.records as unknown[]) {
+      if (typeof r !== 'object' || r === null || Array.isArray(r)) return undefined;
+      let keys = 0;
+      for (const k in r) if (Object.hasOwn(r, k)) keys++;
+      if (keys !== keyCount) return undefined;
+      for (const f of fields) {
+        if (!Object.hasOwn(r, f)) return undefined;
+        const v = (r as Record<string, unknown>)[f];
+        if (v === null) continue;
+        const kind = typeof v === 'string' ? 'string' : typeof v === 'number' ? 'number' : undefined;
+        if (kind === undefined) return undefined;
+        if (kinds[f] === 'null') kinds[f] = kind;
+        else if (kinds[f] !== kind) return undefined;
+      }
+    }
+    return kinds;
   }
 
   private differsFromGroup(layout: JsonRecordsLayout): boolean {
@@ -155,7 +194,7 @@ export class StagedNormalizer {
 
   /** The warehouse types the group; what it defers is typed here. A group it cannot read at all is typed here whole. */
   private async typeInWarehouse(group: QueuedPage[]): Promise<void> {
-    const files: JsonPageFile[] = group.map((q) => ({ file: q.file, layout: q.layout!, firstOrdinal: q.firstOrdinal, records: q.count }));
+    const files: JsonPageFile[] = group.map((q) => ({ file: q.file, layout: q.layout!, firstOrdinal: q.firstOrdinal, records: q.count, kinds: q.kinds }));
     let result: Awaited<ReturnType<JsonStaging['addPages']>>;
     try {
       result = await this.staging.addPages(files);

@@ -149,7 +149,7 @@ export async function runJob(jobAsBuilt: Job, opts: RunOptions): Promise<RunSumm
     }
     const load = committed.load;
     const timings = { extract: extractMs, ...committed.timings };
-    const typing = staged ? { recordsTypedInJs: staged.recordsTypedHere } : {};
+    const typing = staged ? { recordsTypedInJs: staged.recordsTypedHere, pagesOfOneShape: staged.pagesOfOneShape } : {};
     log.info({ rowsExtracted: extracted, rowsLoaded: rowCount, quarantined: quarantined.length, ...load, ...typing, timingsMs: roundedTimings(timings) }, 'run complete');
     return {
       processId,

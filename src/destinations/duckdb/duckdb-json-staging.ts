@@ -33,9 +33,9 @@ function fastValue(type: ColumnType, j: string, s: string, n: string): string | 
     case 'varchar':
       return s;
     case 'double':
-      // JSON 0 may have been -0 (DuckDB's JSON rewrites it), which JavaScript keeps apart: zeros are deferred.
+      // -0 becomes 0, as cast.ts makes it (see ZERO below).
       return `(CASE WHEN ${s} IS NOT NULL THEN (CASE WHEN regexp_full_match(${s}, ${PLAIN_NUMBER}) THEN TRY_CAST(${s} AS DOUBLE) END)
-                    WHEN regexp_full_match(${j}, ${PLAIN_NUMBER}) THEN nullif(TRY_CAST(${j} AS DOUBLE), 0) END)`;
+                    WHEN regexp_full_match(${j}, ${PLAIN_NUMBER}) THEN TRY_CAST(${j} AS DOUBLE) END)`;
     case 'bigint':
     case 'integer': {
       const v = `(CASE WHEN ${s} IS NOT NULL THEN (CASE WHEN regexp_full_match(${s}, ${PLAIN_INTEGER}) THEN CAST(${s} AS BIGINT) END)
@@ -111,7 +111,12 @@ export class DuckdbJsonStaging implements JsonStaging {
     const fromEnvelope = new Map(envelope);
     const recordKeys = known.filter((k) => !fromEnvelope.has(k));
     const tops = [...new Set(envelope.map(([, top]) => top))];
-    const topSpec = `{${[[layout.recordsKey, 'MAP(VARCHAR, JSON)[]'], ...tops.map((top) => [top, 'JSON'])].map(([k, type]) => `${lit(k)}: ${lit(type)}`).join(', ')}}`;
+    // Pages whose records the caller saw are all of one shape (JsonPageFile.kinds) are read as a fixed STRUCT of text
+    // fields — a third of the cost of reading each record as a MAP of JSON values and checking its keys.
+    const kinds = pages[0].kinds;
+    const structured = kinds !== undefined && known.every((f) => kinds[f] !== undefined) && pages.every((p) => p.kinds && known.every((f) => p.kinds![f] === kinds[f]));
+    const recordType = structured ? `STRUCT(${recordKeys.map((k) => `${d.ident(k)} VARCHAR`).join(', ') || '"__none" VARCHAR'})[]` : 'MAP(VARCHAR, JSON)[]';
+    const topSpec = `{${[[layout.recordsKey, recordType], ...tops.map((top) => [top, structured ? 'VARCHAR' : 'JSON'])].map(([k, type]) => `${lit(k)}: ${lit(type)}`).join(', ')}}`;
     const files = `[${pages.map((p) => lit(p.file)).join(', ')}]`;
     const pageRows = pages.map((p, i) => `(${lit(p.file)}, ${i}, ${p.firstOrdinal}, [${(p.layout.skipped ?? []).join(', ')}]::BIGINT[])`).join(', ');
     const anySkipped = pages.some((p) => (p.layout.skipped ?? []).length > 0);
@@ -120,15 +125,32 @@ export class DuckdbJsonStaging implements JsonStaging {
     const keep = anySkipped ? `WHERE NOT list_contains(p.__skipped, r.__idx - 1)` : '';
     const j = (field: string) => `__j${known.indexOf(field)}`;
     const jsonColumns = known.map((f) => `${fromEnvelope.has(f) ? `__env_${tops.indexOf(fromEnvelope.get(f)!)}` : `__rec[${lit(f)}]`} AS ${j(f)}`);
-    // Each field's text (a JSON string without escapes) and integer (a JSON number of up to 16 digits), once.
     const integral = new Set(sourced.filter((c) => ['bigint', 'integer', 'timestamptz'].includes(c.type)).map((c) => c.source ?? c.name));
-    const helpers = known.flatMap((f) => [
-      `CASE WHEN starts_with(${j(f)}, '"') AND NOT contains(${j(f)}, '\\') THEN ${j(f)}[2:-2] END AS ${j(f)}_s`,
-      `${integral.has(f) ? `CASE WHEN regexp_full_match(${j(f)}, '-?[0-9]{1,16}') THEN CAST(${j(f)} AS BIGINT) END` : 'CAST(NULL AS BIGINT)'} AS ${j(f)}_n`,
-    ]);
+    const integer = (text: string) => `CASE WHEN regexp_full_match(${text}, '-?[0-9]{1,16}') THEN CAST(${text} AS BIGINT) END`;
+    /**
+     * A field's value as fastValue reads it — `j` its JSON text, `s` its text when it is a string without escapes, `n`
+     * its integer when it is a number of up to 16 digits — and `empty` (it is the string '', which is NULL). Read as a
+     * MAP, each is worked out from the JSON text once per field (the helper columns); read as a STRUCT of text, the
+     * field's kind says which it is.
+     */
+    const valueOf = (f: string): { j: string; s: string; n: string; empty: string } => {
+      const v = j(f);
+      if (!structured) return { j: v, s: `${v}_s`, n: `${v}_n`, empty: `${v} = '""'` };
+      if (kinds![f] === 'string') return { j: `('"' || ${v} || '"')`, s: v, n: 'CAST(NULL AS BIGINT)', empty: `${v} = ''` };
+      if (kinds![f] === 'number') return { j: v, s: 'CAST(NULL AS VARCHAR)', n: integral.has(f) ? integer(v) : 'CAST(NULL AS BIGINT)', empty: 'FALSE' };
+      return { j: 'CAST(NULL AS VARCHAR)', s: 'CAST(NULL AS VARCHAR)', n: 'CAST(NULL AS BIGINT)', empty: 'FALSE' };
+    };
+    // Each field's text (a JSON string without escapes) and integer (a JSON number of up to 16 digits), once.
+    const helpers = structured
+      ? []
+      : known.flatMap((f) => [
+          `CASE WHEN starts_with(${j(f)}, '"') AND NOT contains(${j(f)}, '\\') THEN ${j(f)}[2:-2] END AS ${j(f)}_s`,
+          `${integral.has(f) ? integer(j(f)) : 'CAST(NULL AS BIGINT)'} AS ${j(f)}_n`,
+        ]);
     // A record takes the fast path when it has exactly the fields it should (a key repeated, missing or unknown sends
-    // it to JavaScript, which also reports the drift) and each value is null, '' or typed.
-    const ok: string[] = [`cardinality(__rec) = ${recordKeys.length}`, ...recordKeys.map((k) => `(${j(k)} IS NOT NULL OR map_contains(__rec, ${lit(k)}))`)];
+    // it to JavaScript, which also reports the drift; the caller checked that for structured pages) and each value is
+    // null, '' or typed.
+    const ok: string[] = structured ? [] : [`cardinality(__rec) = ${recordKeys.length}`, ...recordKeys.map((k) => `(${j(k)} IS NOT NULL OR map_contains(__rec, ${lit(k)}))`)];
     const typed: string[] = [];
     for (const c of this.t.columns) {
       const col = d.ident(c.name);
@@ -139,11 +161,13 @@ export class DuckdbJsonStaging implements JsonStaging {
           : `CASE __page ${values.map((v, i) => `WHEN ${i} THEN ${constant(v, c)}`).join(' ')} END AS ${col}`);
         continue;
       }
-      const jv = j(c.source ?? c.name);
-      typed.push(`CASE WHEN ${jv} = '""' THEN NULL ELSE ${fastValue(c.type, jv, `${jv}_s`, `${jv}_n`)} END AS ${col}`);
-      ok.push(`(${jv} IS NULL OR ${jv} = '""' OR ${c.type === 'double' ? `isfinite(${col})` : `${col} IS NOT NULL`})`);
+      const f = c.source ?? c.name;
+      const v = valueOf(f);
+      typed.push(`CASE WHEN ${v.empty} THEN NULL ELSE ${fastValue(c.type, v.j, v.s, v.n)} END AS ${col}`);
+      ok.push(`(${j(f)} IS NULL OR ${v.empty} OR ${c.type === 'double' ? `isfinite(${col})` : `${col} IS NOT NULL`})`);
     }
-    const cols = this.t.columns.map((c) => d.ident(c.name)).join(', ');
+    // A double column's -0 (a text like "-0.0") is stored as 0, as cast.ts gives it.
+    const stored = this.t.columns.map((c) => (c.type === 'double' ? `CASE WHEN ${d.ident(c.name)} = 0 THEN 0.0 ELSE ${d.ident(c.name)} END` : d.ident(c.name))).join(', ');
     const first = Math.min(...pages.map((p) => p.firstOrdinal));
     const last = Math.max(...pages.map((p) => p.firstOrdinal + p.records - 1));
     const range = `${d.ident(STAGING_ORDINAL)} BETWEEN ${first} AND ${last}`;
@@ -153,10 +177,10 @@ export class DuckdbJsonStaging implements JsonStaging {
       (
         await this.connection.run(`
       INSERT INTO ${table}
-      SELECT ${cols}, __ord, coalesce(${ok.join(' AND ')}, FALSE)
-        FROM (SELECT ${typed.join(', ')}, __ord, __rec${fieldColumns ? `, ${fieldColumns}` : ''}
+      SELECT ${stored}, __ord, coalesce(${ok.length ? ok.join(' AND ') : 'TRUE'}, FALSE)
+        FROM (SELECT ${typed.join(', ')}, __ord${structured ? '' : ', __rec'}${fieldColumns ? `, ${fieldColumns}` : ''}
                 FROM (SELECT *${helpers.length ? `, ${helpers.join(', ')}` : ''}
-                        FROM (SELECT p.__page, p.__first + ${position} AS __ord, r.__rec${jsonColumns.length ? `, ${jsonColumns.join(', ')}` : ''}
+                        FROM (SELECT p.__page, p.__first + ${position} AS __ord${structured ? '' : ', r.__rec'}${jsonColumns.length ? `, ${jsonColumns.join(', ')}` : ''}
                                 FROM (SELECT filename AS __file, unnest(${d.ident(layout.recordsKey)}) AS __rec,
                                              generate_subscripts(${d.ident(layout.recordsKey)}, 1) AS __idx${tops.map((top, i) => `, ${d.ident(top)} AS __env_${i}`).join('')}
                                         FROM read_json(${files}, columns = ${topSpec}, filename = true, maximum_object_size = 2147483647)) AS r
