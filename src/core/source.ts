@@ -13,6 +13,8 @@ export interface TimeWindow {
 /** One page of a stream: the exact bytes received, the records parsed from them, and the state after it. */
 export interface Page<State = unknown> {
   raw: Uint8Array;
+  /** `raw` exactly as received gzipped (Content-Encoding: gzip), when it was: the raw lake stores these bytes. */
+  rawGzip?: Uint8Array;
   /** Source records (field names as the source sends them), before typing. */
   records: Record<string, unknown>[];
   /** Where the page came from (URL with secrets redacted, or file path). */

@@ -3,6 +3,7 @@
 import PQueue from 'p-queue';
 import pRetry, { AbortError } from 'p-retry';
 import { TerminalError, TransientError, errorMessage } from '../core/errors.ts';
+import { BodyCutOffError, BodyTooLargeError, httpGet } from './http-transport.ts';
 import { redactHeaders, redactUrl } from './redact.ts';
 
 /** A response body read in full, with its status and headers. */
@@ -10,7 +11,10 @@ export interface HttpResponse {
   url: string;
   status: number;
   headers: Headers;
+  /** The body, decompressed. */
   body: Uint8Array;
+  /** The body exactly as received, when the server sent it gzipped: the raw lake stores it without compressing again. */
+  gzipped?: Uint8Array;
 }
 
 /** Minimal logger the client reports retries to. */
@@ -156,24 +160,27 @@ export class HttpClient {
     const timeout = AbortSignal.timeout(this.opts.timeoutMs);
     const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
     this.opts.logger?.debug({ url: safeUrl, headers: redactHeaders(headers) }, 'GET');
-    let res: Response;
+    let res: Awaited<ReturnType<typeof httpGet>>;
     try {
-      res = await fetch(url, { headers, signal });
+      res = await httpGet(url, headers, signal, this.opts.maxBodyBytes);
     } catch (err) {
       if (req.signal?.aborted) throw err;
+      if (err instanceof BodyTooLargeError) {
+        throw new TerminalError(`the response body from ${safeUrl} is larger than ${mib(err.limit)} (maxBodyBytes); reading stopped there`, {
+          url: safeUrl,
+          hint: 'ask for smaller pages (a lower limit or a shorter window), or raise the http maxBodyBytes of this job',
+        });
+      }
+      if (err instanceof BodyCutOffError) {
+        if (timeout.aborted) throw new TransientError(`reading the body of ${safeUrl} timed out after ${this.opts.timeoutMs} ms`, { url: safeUrl });
+        throw new TransientError(`the response body from ${safeUrl} was cut off (${err.message})`, { url: safeUrl }, { cause: err });
+      }
       if (timeout.aborted) throw new TransientError(`request to ${safeUrl} timed out after ${this.opts.timeoutMs} ms`, { url: safeUrl });
       throw new TransientError(`request to ${safeUrl} failed: ${causeText(err)}`, { url: safeUrl }, { cause: err });
     }
-    let body: Uint8Array;
-    try {
-      body = await readBody(res, this.opts.maxBodyBytes, safeUrl);
-    } catch (err) {
-      if (err instanceof TerminalError) throw err;
-      if (timeout.aborted) throw new TransientError(`reading the body of ${safeUrl} timed out after ${this.opts.timeoutMs} ms`, { url: safeUrl });
-      throw new TransientError(`the response body from ${safeUrl} was cut off (${causeText(err)})`, { url: safeUrl }, { cause: err });
-    }
+    const body = res.body;
     const ok = (res.status >= 200 && res.status < 300) || req.okStatuses?.includes(res.status);
-    if (ok) return { url, status: res.status, headers: res.headers, body };
+    if (ok) return { url, status: res.status, headers: res.headers, body, gzipped: res.gzipped };
     const snippet = Buffer.from(body.subarray(0, 200)).toString('utf8').replace(/\s+/g, ' ').trim();
     if (res.status === 429 || res.status === 418 || res.status >= 500 || res.status === 408) {
       throw new TransientError(`HTTP ${res.status} from ${safeUrl}: ${snippet}`, {
@@ -192,28 +199,11 @@ export const DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024;
 
 const mib = (bytes: number) => `${Math.round((bytes / 1024 / 1024) * 10) / 10} MiB`;
 
-/** Reads a body in full, stopping (and cancelling the download) once it grows past `max` bytes. */
-async function readBody(res: Response, max: number, safeUrl: string): Promise<Uint8Array> {
-  if (!res.body) return new Uint8Array(0);
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of res.body) {
-    size += chunk.byteLength;
-    if (size > max) {
-      throw new TerminalError(`the response body from ${safeUrl} is larger than ${mib(max)} (maxBodyBytes); reading stopped there`, {
-        url: safeUrl,
-        hint: 'ask for smaller pages (a lower limit or a shorter window), or raise the http maxBodyBytes of this job',
-      });
-    }
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size);
-}
-
 function causeText(err: unknown): string {
   const cause = err instanceof Error && err.cause instanceof Error ? err.cause : undefined;
-  const code = (cause as { code?: string } | undefined)?.code;
-  return [errorMessage(err), cause?.message, code].filter(Boolean).join(': ');
+  const code = (err as { code?: string }).code ?? (cause as { code?: string } | undefined)?.code;
+  const message = errorMessage(err);
+  return [message, cause?.message, code && !message.includes(code) ? code : undefined].filter(Boolean).join(': ');
 }
 
 /** Sleeps ms, ending early (rejecting) when the signal aborts. */

@@ -36,12 +36,13 @@ export class LocalLake {
   }
 
   /** Writes a raw page gzipped, overwriting a retry's earlier copy; returns the absolute path. */
-  async writeRawPage(source: string, stream: string, day: Date, runId: string, page: number, bytes: Uint8Array): Promise<string> {
+  /** Lands a raw page gzipped; `gzipped` (the same bytes as received gzipped from the server) is stored as it is. */
+  async writeRawPage(source: string, stream: string, day: Date, runId: string, page: number, bytes: Uint8Array, gzipped?: Uint8Array): Promise<string> {
     const file = this.resolve(rawPagePath(source, stream, day, runId, page));
-    // Fast compression on libuv's thread pool (level 1: about 0.5 s of one core per 1M CoinCap history points,
-    // a sixth of the text); raw pages are kept for lineage, not for size. Chunks of the page's size spare the main
-    // thread a callback per 16 KB.
-    const gz = await gzipAsync(bytes, { level: zlibConstants.Z_BEST_SPEED, chunkSize: Math.max(16 * 1024, Math.min(bytes.length, 4 * 1024 * 1024)) });
+    // Otherwise fast compression on libuv's thread pool (level 1: about 0.5 s of one core per 1M CoinCap history
+    // points, a sixth of the text); raw pages are kept for lineage, not for size. Chunks of the page's size spare the
+    // main thread a callback per 16 KB.
+    const gz = gzipped ?? (await gzipAsync(bytes, { level: zlibConstants.Z_BEST_SPEED, chunkSize: Math.max(16 * 1024, Math.min(bytes.length, 4 * 1024 * 1024)) }));
     // The folder is created when a write finds it missing (once per run and day), not before every page.
     await writeFile(file, gz).catch(async (err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;

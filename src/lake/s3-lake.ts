@@ -135,9 +135,9 @@ export class S3Lake {
   }
 
   /** Writes a raw page gzipped (a retry overwrites the same key); returns its s3:// location. */
-  async writeRawPage(source: string, stream: string, day: Date, runId: string, page: number, bytes: Uint8Array): Promise<string> {
+  async writeRawPage(source: string, stream: string, day: Date, runId: string, page: number, bytes: Uint8Array, gzipped?: Uint8Array): Promise<string> {
     const segments = rawPagePath(source, stream, day, runId, page);
-    await this.put(this.key(segments), await gzipAsync(bytes, { level: zlibConstants.Z_BEST_SPEED }), 'application/gzip');
+    await this.put(this.key(segments), gzipped ?? (await gzipAsync(bytes, { level: zlibConstants.Z_BEST_SPEED })), 'application/gzip');
     return this.resolve(segments);
   }
 

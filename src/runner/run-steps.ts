@@ -118,7 +118,7 @@ export async function extractBatch(scope: RunScope, job: Job, opts: ExtractOptio
     for await (const page of read) {
       const number = opts.nextPage();
       batch.pages++;
-      const raw = await scope.lake.writeRawPage(job.source.name, job.stream.name, scope.startedAt, scope.runId, number, page.raw);
+      const raw = await scope.lake.writeRawPage(job.source.name, job.stream.name, scope.startedAt, scope.runId, number, page.raw, page.rawGzip);
       batch.lakePaths.push(lakeRelative(scope, raw));
       if (!decided) {
         decided = true;

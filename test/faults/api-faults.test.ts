@@ -94,7 +94,7 @@ function expectedError(kind: FaultKind, url: string): string | RegExp {
     case 'slow':
       return `request to ${url} timed out after ${SLOW_TIMEOUT_MS} ms`;
     case 'reset':
-      return new RegExp(`^request to ${esc} failed: fetch failed: .*(ECONNRESET|other side closed|socket hang up)`);
+      return new RegExp(`^request to ${esc} failed: .*(ECONNRESET|other side closed|socket hang up)`);
     case 'truncate':
       return new RegExp(`^the response body from ${esc} was cut off \\(.+\\)$`);
     case 'htmlOk':

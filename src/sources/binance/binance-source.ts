@@ -97,6 +97,7 @@ const klinesStream: Stream<KlinesState> = {
       for (const k of klines) watermark = Math.max(watermark ?? k[0], k[0]);
       yield {
         raw: page.response.body,
+        rawGzip: page.response.gzipped,
         records: klines.map((k) => klineRecord(k, pair)),
         origin: page.url,
         nextState: watermark === undefined ? undefined : klinesState(watermark, symbol, interval),

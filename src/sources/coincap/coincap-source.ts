@@ -49,7 +49,7 @@ async function fetchPage<S>(ctx: ReadContext<S>, path: string, query: Record<str
   const env = parseListEnvelope(json, safe);
   const timestamp = env.timestamp ?? null;
   for (const r of env.data) if (isRecord(r)) r.timestamp = timestamp;
-  return { raw: response.body, records: env.data, origin: safe, count: env.data.length, json: ENVELOPE_LAYOUT };
+  return { raw: response.body, rawGzip: response.gzipped, records: env.data, origin: safe, count: env.data.length, json: ENVELOPE_LAYOUT };
 }
 
 /** A stream served whole by one request. `prepare` rewrites its records (so the raw JSON no longer describes them). */

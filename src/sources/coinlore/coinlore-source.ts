@@ -102,7 +102,7 @@ const tickersStream: Stream = {
       const { response, json, origin } = await getJson(ctx, '/tickers/', { start, limit: Math.min(limit, max - start) });
       const page = parseTickersPage(json, origin);
       const time = page.time ?? responseTime(response).getTime();
-      yield { raw: response.body, origin, records: asRecords(page.data).map((r) => withField(r, 'snapshot_time', time)) };
+      yield { raw: response.body, rawGzip: response.gzipped, origin, records: asRecords(page.data).map((r) => withField(r, 'snapshot_time', time)) };
       if (page.data.length === 0 || start + limit >= page.coinsNum) return;
     }
   },
@@ -118,7 +118,7 @@ const tickerStream: Stream = {
     const { response, json, origin } = await getJson(ctx, '/ticker/', { id: ids.join(',') });
     const items = parseRecordArray(json, origin, '[ {ticker}… ]');
     const time = responseTime(response).getTime();
-    yield { raw: response.body, origin, records: asRecords(items).map((r) => withField(currentTickerShape(r), 'snapshot_time', time)) };
+    yield { raw: response.body, rawGzip: response.gzipped, origin, records: asRecords(items).map((r) => withField(currentTickerShape(r), 'snapshot_time', time)) };
   },
 };
 
@@ -129,7 +129,7 @@ const globalStream: Stream = {
   async *read(ctx) {
     const { response, json, origin } = await getJson(ctx, '/global/');
     const global = parseGlobal(json, origin);
-    yield { raw: response.body, origin, records: [{ ...global, snapshot_time: responseTime(response).getTime() }] };
+    yield { raw: response.body, rawGzip: response.gzipped, origin, records: [{ ...global, snapshot_time: responseTime(response).getTime() }] };
   },
 };
 
@@ -140,7 +140,7 @@ const exchangesStream: Stream = {
   async *read(ctx) {
     const { response, json, origin } = await getJson(ctx, '/exchanges/');
     const time = responseTime(response).getTime();
-    yield { raw: response.body, origin, records: parseExchanges(json, origin).map((e) => ({ ...e, snapshot_time: time })) };
+    yield { raw: response.body, rawGzip: response.gzipped, origin, records: parseExchanges(json, origin).map((e) => ({ ...e, snapshot_time: time })) };
   },
 };
 
@@ -160,7 +160,7 @@ const exchangeStream: Stream = {
     const { response, json, origin } = await getJson(ctx, '/exchange/', { id });
     const exchange = parseExchange(json, origin);
     const records = asRecords(exchange.pairs).map((p) => (p && typeof p === 'object' ? { volume_usd: null, ...p, name: exchange.name } : p));
-    yield { raw: response.body, origin, records };
+    yield { raw: response.body, rawGzip: response.gzipped, origin, records };
   },
 };
 
@@ -176,7 +176,7 @@ function perCoin(name: string, table: Stream['table'], path: string, toRecords: 
         const { response, json, origin } = await getJson(ctx, path, { id });
         const time = responseTime(response).getTime();
         const records = toRecords(json, origin, id).map((r) => (snapshot ? withField(r, 'snapshot_time', time) : r));
-        yield { raw: response.body, origin, records };
+        yield { raw: response.body, rawGzip: response.gzipped, origin, records };
       }
     },
   };

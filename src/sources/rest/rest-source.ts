@@ -110,7 +110,7 @@ const recordsStream: Stream<RestState> = {
           if (t !== undefined) best = Math.max(best ?? t, t);
         }
       }
-      yield { raw: response.body, records, origin, nextState: best === undefined ? undefined : { watermark: best } };
+      yield { raw: response.body, rawGzip: response.gzipped, records, origin, nextState: best === undefined ? undefined : { watermark: best } };
       if (cfg.pagination === 'none' || count === 0) return;
       if ((cfg.pagination === 'offset' || cfg.pagination === 'page') && count < cfg.pageSize) return;
       if (cfg.pagination === 'cursor') {
