@@ -13,8 +13,12 @@ const inflateAsync = promisify(inflate);
 const inflateRawAsync = promisify(inflateRaw);
 const brotliAsync = promisify(brotliDecompress);
 
-/** Connections kept open between requests, per protocol. */
-const AGENTS = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
+/**
+ * Connections kept open between requests, per protocol. An idle one is closed after 4 s, before servers close theirs
+ * (Node's own after 5 s): a request written to a connection the server is closing meets a reset.
+ */
+const IDLE_MS = 4_000;
+const AGENTS = { 'http:': new http.Agent({ keepAlive: true, timeout: IDLE_MS }), 'https:': new https.Agent({ keepAlive: true, timeout: IDLE_MS }) };
 
 /** Redirects followed (GET only) before giving up. */
 const MAX_REDIRECTS = 5;
