@@ -58,8 +58,8 @@ async function filesUnder(dir: string): Promise<string[]> {
 
 /**
  * The best ratio this path could reach on this machine, measured in the same run. The whole path must at least do
- * what the spine and its sibling issues require: parse the pages the API sends, land them gzipped in the raw lake,
- * fill a table with the typed rows (timed as a copy of the baseline's table), write the curated Parquet, and write one change event
+ * what the spine and its sibling issues require: parse the pages the API sends, land them in the raw lake (as the
+ * gzip received: a file write), fill a table with the typed rows (timed as a copy of the baseline's table), write the curated Parquet, and write one change event
  * per new row. Each is timed here alone (parsing both ways it can be done: JavaScript gunzip + JSON.parse, or DuckDB
  * read_json into typed columns; the cheaper counts). With N cores used perfectly the sum of their CPU takes at least
  * sum / N seconds; the ceiling is the baseline's wall time over that.
@@ -99,10 +99,13 @@ async function printCeiling(session: Awaited<ReturnType<typeof openWarehouse>>, 
   const eventsCpu = cpuSeconds(c);
   const cores = os.availableParallelism();
   const parseCpu = Math.min(jsCpu, duckCpu);
-  const floorCpu = parseCpu + gzipCpu + fillCpu + parquetCpu + eventsCpu;
+  // The replay server answers gzipped, and the raw lake stores such a page as received: compressing it is no longer
+  // work the path must do (timed and shown for reference only).
+  const floorCpu = parseCpu + fillCpu + parquetCpu + eventsCpu;
   console.log(
     `  the required work alone, same run (CPU s): parse pages ${parseCpu.toFixed(2)} (JS gunzip+JSON.parse ${jsCpu.toFixed(2)}, DuckDB read_json ${duckCpu.toFixed(2)}), ` +
-      `land them gzipped ${gzipCpu.toFixed(2)}, fill a table from typed rows ${fillCpu.toFixed(2)}, write Parquet ${parquetCpu.toFixed(2)}, one change event per row ${eventsCpu.toFixed(2)}; sum ${floorCpu.toFixed(2)}`,
+      `fill a table from typed rows ${fillCpu.toFixed(2)}, write Parquet ${parquetCpu.toFixed(2)}, one change event per row ${eventsCpu.toFixed(2)}; sum ${floorCpu.toFixed(2)} ` +
+      `(landing the pages is a file write: they arrive gzipped and are stored as received; gzipping them here would add ${gzipCpu.toFixed(2)})`,
   );
   console.log(`  ceiling on this machine (that work only, ${cores} cores used perfectly): ${(base.rawSec / (floorCpu / cores)).toFixed(3)}x; without change events ${(base.rawSec / ((floorCpu - eventsCpu) / cores)).toFixed(3)}x`);
 }
