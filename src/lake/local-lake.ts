@@ -35,8 +35,10 @@ export class LocalLake {
     return this.resolve(rawPagePath(source, stream, day, runId, page));
   }
 
-  /** Writes a raw page gzipped, overwriting a retry's earlier copy; returns the absolute path. */
-  /** Lands a raw page gzipped; `gzipped` (the same bytes as received gzipped from the server) is stored as it is. */
+  /**
+   * Writes a raw page gzipped, overwriting a retry's earlier copy; returns the absolute path. `gzipped` (the same bytes
+   * as received gzipped from the server) is stored as it is.
+   */
   async writeRawPage(source: string, stream: string, day: Date, runId: string, page: number, bytes: Uint8Array, gzipped?: Uint8Array): Promise<string> {
     const file = this.resolve(rawPagePath(source, stream, day, runId, page));
     // Otherwise fast compression on libuv's thread pool (level 1: about 0.5 s of one core per 1M CoinCap history

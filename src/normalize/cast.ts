@@ -37,7 +37,7 @@ function realDay(text: string): boolean {
  * must give the same table on DuckDB and on PostgreSQL. The value is NULL and quarantined with this reason (or fails
  * the run under on_invalid: strict) instead of failing the whole load on PostgreSQL.
  */
-export const NUL_TEXT = 'holds the NUL character (U+0000), which PostgreSQL cannot store';
+const NUL_TEXT = 'holds the NUL character (U+0000), which PostgreSQL cannot store';
 
 /** Whether a value parsed from JSON holds U+0000 in a string or a key, at any depth. */
 function holdsNul(v: unknown): boolean {
@@ -57,7 +57,7 @@ export function castValue(value: unknown, type: ColumnType): CastResult {
       return text.includes('\u0000') ? fail(`the text ${NUL_TEXT}`) : ok(text);
     }
     case 'double': {
-      if (typeof value === 'number') return finite(value, value);
+      if (typeof value === 'number') return Number.isFinite(value) ? ok(value === 0 ? 0 : value) : fail(`${value} is not a finite number`);
       if (typeof value === 'string' && NUMERIC.test(value.trim())) return finite(Number(value), value);
       return fail(`${JSON.stringify(value)} is not a number`);
     }

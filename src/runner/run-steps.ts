@@ -199,6 +199,16 @@ export interface CommittedBatch {
   timings: Record<string, number>;
 }
 
+/** Returns lap(step): adds the milliseconds since the previous lap (or since this call) to `timings[step]`. */
+export function stepTimer(timings: Record<string, number>): (step: string) => void {
+  let mark = performance.now();
+  return (step) => {
+    const now = performance.now();
+    timings[step] = (timings[step] ?? 0) + (now - mark);
+    mark = now;
+  };
+}
+
 /**
  * Loads a batch in ONE transaction: stage → curated Parquet (temporary) → write mode → `inTransaction` → COMMIT.
  * When anything throws, the transaction rolls back and the batch's curated files are removed; call
@@ -212,12 +222,7 @@ export async function commitBatch(scope: RunScope, opts: CommitOptions): Promise
   let curated: CuratedFile[] = [];
   let quality: AfterLoadResult | undefined;
   const timings: Record<string, number> = {};
-  let mark = performance.now();
-  const lap = (step: string) => {
-    const now = performance.now();
-    timings[step] = (timings[step] ?? 0) + (now - mark);
-    mark = now;
-  };
+  const lap = stepTimer(timings);
   try {
     await session.transaction(async () => {
       await session.lockKey(opts.lockKey);

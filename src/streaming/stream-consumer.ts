@@ -15,7 +15,7 @@ import type { LocalLake, QuarantineEntry } from '../lake/local-lake.ts';
 import { physicalTable } from '../load/scd2.ts';
 import { normalizeRecords } from '../normalize/normalizer.ts';
 import { RUN_COMPLETE, closeRun } from '../runner/run-history.ts';
-import { commitBatch, failRunScope, landQuarantine, lakeRelative, openRunScope, publishCurated, type RunScope } from '../runner/run-steps.ts';
+import { commitBatch, failRunScope, landQuarantine, lakeRelative, openRunScope, publishCurated, stepTimer, type RunScope } from '../runner/run-steps.ts';
 import { readState, writeState } from '../runner/state-store.ts';
 import type { Feed } from './feed.ts';
 import type { FeedSubject } from './jetstream-streams.ts';
@@ -282,12 +282,7 @@ export class StreamConsumer {
     if (msgs.length === 0) return { batch, msgs, old, number: 0, rows: [], quarantined: [], rawFile: Promise.resolve(''), lakePaths: [], timings: {} };
     const number = ++this.stats.batches;
     const timings: Record<string, number> = {};
-    let mark = performance.now();
-    const lap = (step: string) => {
-      const now = performance.now();
-      timings[step] = now - mark;
-      mark = now;
-    };
+    const lap = stepTimer(timings);
     const { raw, records } = decodeBatch(msgs);
     lap('decode');
     // The raw page is compressed and written off the JavaScript thread while the records are typed and staged; the

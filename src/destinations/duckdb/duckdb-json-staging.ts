@@ -33,7 +33,7 @@ function fastValue(type: ColumnType, j: string, s: string, n: string): string | 
     case 'varchar':
       return s;
     case 'double':
-      // -0 becomes 0, as cast.ts makes it (see ZERO below).
+      // A -0 is stored as 0, as cast.ts gives it (the INSERT's `stored` columns).
       return `(CASE WHEN ${s} IS NOT NULL THEN (CASE WHEN regexp_full_match(${s}, ${PLAIN_NUMBER}) THEN TRY_CAST(${s} AS DOUBLE) END)
                     WHEN regexp_full_match(${j}, ${PLAIN_NUMBER}) THEN TRY_CAST(${j} AS DOUBLE) END)`;
     case 'bigint':
