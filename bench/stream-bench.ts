@@ -7,7 +7,8 @@
 //    acks) — rows committed per second over the window, and as a ratio of the baseline;
 // 3. latency: the producer at a steady 5,000 msgs/s; end-to-end latency of every row = COMMIT of its batch − the time
 //    the producer published it (received_at), p50 / p99.
-// Runs 2 and 3 also print the mean / max milliseconds of each step of a batch (the consumer's timings).
+// Runs 2 and 3 also print the mean / max milliseconds of each step of a batch (the consumer's timings), and the CPU each
+// process (producer, nats-server when it runs on this machine, consumer) spent per message over the run.
 // NATS at COINLAKE_NATS_URL (default nats://127.0.0.1:4222); streams of the bench's own, deleted afterwards.
 // COINLAKE_BENCH_STREAM_SECONDS (default 60) sets the measured length of runs 2 and 3, which the producer starts
 // COINLAKE_BENCH_STREAM_WARMUP (default 5) seconds earlier; COINLAKE_BENCH_STREAM_BASELINE (default 300000) the
@@ -15,6 +16,7 @@
 // The producer runs in a child process (this file, COINLAKE_STREAM_BENCH_ROLE=producer).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -88,11 +90,12 @@ async function producerMain(): Promise<void> {
   await publisher.flush();
   const elapsed = (Date.now() - t0) / 1000;
   await nc.close();
-  process.stdout.write(JSON.stringify({ published: counters.published, duplicates: counters.duplicates, seconds: elapsed }) + '\n');
+  const cpu = process.cpuUsage();
+  process.stdout.write(JSON.stringify({ published: counters.published, duplicates: counters.duplicates, seconds: elapsed, cpuSeconds: (cpu.user + cpu.system) / 1e6 }) + '\n');
 }
 
 /** Runs the producer in its own process; resolves with its summary. */
-function runProducer(subject: string, rate: number, seconds: number, start: number): Promise<{ published: number; duplicates: number; seconds: number }> {
+function runProducer(subject: string, rate: number, seconds: number, start: number): Promise<{ published: number; duplicates: number; seconds: number; cpuSeconds: number }> {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), subject, String(rate), String(seconds), String(start)], {
     env: { ...process.env, COINLAKE_STREAM_BENCH_ROLE: 'producer' },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -108,6 +111,29 @@ function runProducer(subject: string, rate: number, seconds: number, start: numb
 }
 
 // ---- benchmark ---------------------------------------------------------------------------------------------------
+
+/** CPU seconds the local nats-server has used so far (user + system, from /proc), or undefined when none is found. */
+function natsServerCpuSeconds(): number | undefined {
+  try {
+    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      let comm: string;
+      try {
+        comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+      } catch {
+        continue; // the process ended
+      }
+      if (comm !== 'nats-server') continue;
+      // utime and stime: fields 14 and 15 of stat (12 and 13 after the command's closing parenthesis), in clock ticks.
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    }
+  } catch {
+    // no /proc (not Linux)
+  }
+  return undefined;
+}
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat times (100 on every architecture Node runs on). */
+const CLOCK_TICKS = 100;
 
 function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return NaN;
@@ -193,6 +219,8 @@ interface LoadRun {
   latencies: Float64Array;
   /** Per step of a batch (decode, raw, normalize, stage, curated, writeMode, commit, …): mean and max ms over the window. */
   steps: Record<string, { mean: number; max: number }>;
+  /** CPU microseconds per published message over the whole run: producer, nats-server (if local), consumer (this process). */
+  cpuPerMessage: { producer: number; nats?: number; consumer: number };
 }
 
 /**
@@ -230,6 +258,8 @@ async function loadRun(nc: NatsConnection, streams: string[], rate: number, seco
       },
     });
     await consumer.start();
+    const cpu0 = process.cpuUsage();
+    const nats0 = natsServerCpuSeconds();
     const started = Date.now();
     measureFrom = started + WARMUP * 1000;
     const produced = await runProducer(names.subject, rate, WARMUP + seconds, 0);
@@ -239,6 +269,14 @@ async function loadRun(nc: NatsConnection, streams: string[], rate: number, seco
     const drainBy = Date.now() + 120_000;
     while (consumer.stats.rowsLoaded < produced.published && Date.now() < drainBy) await sleep(50);
     await consumer.stop();
+    const cpu1 = process.cpuUsage(cpu0);
+    const nats1 = natsServerCpuSeconds();
+    const perMessage = (cpuSeconds: number) => (cpuSeconds * 1e6) / Math.max(1, produced.published);
+    const cpuPerMessage = {
+      producer: perMessage(produced.cpuSeconds),
+      nats: nats0 !== undefined && nats1 !== undefined ? perMessage(nats1 - nats0) : undefined,
+      consumer: perMessage((cpu1.user + cpu1.system) / 1e6),
+    };
     const inWindow = commits.filter((c) => c.at >= measureFrom && c.at <= windowEnd);
     const loaded = inWindow.reduce((sum, c) => sum + c.rows, 0);
     const loadedByEnd = commits.filter((c) => c.at <= windowEnd).reduce((sum, c) => sum + c.rows, 0);
@@ -252,6 +290,7 @@ async function loadRun(nc: NatsConnection, streams: string[], rate: number, seco
     }
     return {
       steps,
+      cpuPerMessage,
       published: produced.published,
       publishSeconds: produced.seconds,
       loadedPerSecond: loaded / windowSeconds,
@@ -267,6 +306,15 @@ async function loadRun(nc: NatsConnection, streams: string[], rate: number, seco
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+/** `producer 12.1, nats-server 12.5, consumer 17.5 (sum 42.1; …)`: CPU µs each process spent per message. */
+function fmtCpu(c: LoadRun['cpuPerMessage']): string {
+  const sum = c.producer + (c.nats ?? 0) + c.consumer;
+  const cores = os.availableParallelism();
+  return (
+    `producer ${c.producer.toFixed(1)}, nats-server ${c.nats?.toFixed(1) ?? '(not local)'}, consumer ${c.consumer.toFixed(1)} ` +
+    `(sum ${sum.toFixed(1)}: at that cost ${cores} cores carry at most ${fmt((cores * 1e6) / sum)} msgs/s)`
+  );
+}
 /** `decode 12/40, …`: mean/max ms of each step of a batch. */
 const fmtSteps = (steps: LoadRun['steps']) =>
   Object.entries(steps)
@@ -301,6 +349,7 @@ export async function main(): Promise<void> {
           `${fmt(max.batches)} batches of ${fmt(max.meanBatch)} on average`,
       );
       console.log(`          per batch, mean/max ms: ${fmtSteps(max.steps)}`);
+      console.log(`          CPU µs per message: ${fmtCpu(max.cpuPerMessage)}`);
       verdicts.push(`target ≥ ${fmt(TARGET_RATE)} msgs/s into DuckDB: ${met(max.loadedPerSecond >= TARGET_RATE)} (${fmt(max.loadedPerSecond)})`);
     }
     if (RUNS.has('steady')) {
@@ -313,6 +362,7 @@ export async function main(): Promise<void> {
           `over ${fmt(steady.latencies.length)} messages; ${fmt(steady.batches)} batches of ${fmt(steady.meanBatch)} on average`,
       );
       console.log(`          per batch, mean/max ms: ${fmtSteps(steady.steps)}`);
+      console.log(`          CPU µs per message: ${fmtCpu(steady.cpuPerMessage)}`);
       verdicts.push(`target p99 < ${TARGET_P99_MS} ms at ${fmt(STEADY_RATE)} msgs/s: ${met(p99 < TARGET_P99_MS)} (${p99.toFixed(0)} ms)`);
     }
     console.log(`load average ${load()} at the end`);

@@ -86,6 +86,8 @@ class LoadedSequences {
   }
   /** The state after adding `seqs` (this object changes only by commit()). */
   with(seqs: number[]): ConsumerState {
+    // The usual batch: the sequences right after the floor, in order.
+    if (this.above.size === 0 && seqs.every((seq, i) => seq === this.floor + 1 + i)) return { floor: this.floor + seqs.length, above: [] };
     const next = new LoadedSequences(this.floor, [...this.above, ...seqs]);
     return next.state();
   }
@@ -118,6 +120,8 @@ interface PreparedBatch {
   batch: JsMsg[];
   /** Messages to load, in stream order. */
   msgs: JsMsg[];
+  /** Their stream sequences. */
+  seqs: number[];
   /** Repeats of loaded messages: acked without loading. */
   old: JsMsg[];
   /** Batch number (raw page, curated file); 0 when nothing is to load. */
@@ -225,7 +229,7 @@ export class StreamConsumer {
     const scope = this.scope!;
     const batchSize = this.opts.batchSize ?? 1000;
     const batchMs = this.opts.batchMs ?? 1000;
-    let committing: { done: Promise<void>; seqs: Set<number> } | undefined;
+    let committing: { done: Promise<void>; seqs: number[] } | undefined;
     try {
       for (;;) {
         const batch = this.takeDue(batchSize, batchMs);
@@ -234,7 +238,7 @@ export class StreamConsumer {
           if (committing) await committing.done;
           const done = this.commit(prepared);
           done.catch(() => undefined); // awaited below or at the next batch
-          committing = { done, seqs: new Set(prepared.msgs.map((m) => m.seq)) };
+          committing = { done, seqs: prepared.seqs };
         } else if (committing) {
           await committing.done;
           committing = undefined;
@@ -268,22 +272,15 @@ export class StreamConsumer {
    * Splits a batch into messages to load (in stream order) and repeats of loaded ones — or of the batch committing
    * now (`committing`) — then lands the raw page and types the records.
    */
-  private async prepare(batch: JsMsg[], committing?: Set<number>): Promise<PreparedBatch> {
+  private async prepare(batch: JsMsg[], committing?: number[]): Promise<PreparedBatch> {
     const scope = this.scope!;
     const { feed } = this.opts;
-    const fresh = new Map<number, JsMsg>();
-    const old: JsMsg[] = [];
-    for (const m of batch) {
-      const seq = m.seq;
-      if (this.loaded.has(seq) || committing?.has(seq) || fresh.has(seq)) old.push(m);
-      else fresh.set(seq, m);
-    }
-    const msgs = [...fresh.values()].sort((a, b) => a.seq - b.seq);
-    if (msgs.length === 0) return { batch, msgs, old, number: 0, rows: [], quarantined: [], rawFile: Promise.resolve(''), lakePaths: [], timings: {} };
+    const { msgs, seqs, old } = this.split(batch, committing);
+    if (msgs.length === 0) return { batch, msgs, seqs, old, number: 0, rows: [], quarantined: [], rawFile: Promise.resolve(''), lakePaths: [], timings: {} };
     const number = ++this.stats.batches;
     const timings: Record<string, number> = {};
     const lap = stepTimer(timings);
-    const { raw, records } = decodeBatch(msgs);
+    const { raw, records } = decodeBatch(msgs.map((m) => m.data));
     lap('decode');
     // The raw page is compressed and written off the JavaScript thread while the records are typed and staged; the
     // batch's transaction waits for it before COMMIT.
@@ -293,7 +290,28 @@ export class StreamConsumer {
     if (feed.derive) for (const r of n.rows) feed.derive(r);
     const qFile = await landQuarantine(scope, feed.table, n.quarantined);
     lap('normalize');
-    return { batch, msgs, old, number, rows: n.rows, quarantined: n.quarantined, rawFile, lakePaths: qFile ? [qFile] : [], timings };
+    return { batch, msgs, seqs, old, number, rows: n.rows, quarantined: n.quarantined, rawFile, lakePaths: qFile ? [qFile] : [], timings };
+  }
+
+  /**
+   * The messages of a batch to load (new ones, each once, in stream order, with their sequences) and the repeats of
+   * loaded messages or of the batch committing now (`committing`, in stream order).
+   */
+  private split(batch: JsMsg[], committing: number[] = []): { msgs: JsMsg[]; seqs: number[]; old: JsMsg[] } {
+    const seqs = batch.map((m) => m.seq);
+    // The usual batch: in stream order, every message after the floor and after the batch committing now.
+    const after = Math.max(this.loaded.floor, committing.length ? committing[committing.length - 1] : 0);
+    if (!this.loaded.hasGap() && seqs.every((seq, i) => seq > (i === 0 ? after : seqs[i - 1]))) return { msgs: batch, seqs, old: [] };
+    const inCommit = new Set(committing);
+    const fresh = new Map<number, JsMsg>();
+    const old: JsMsg[] = [];
+    batch.forEach((m, i) => {
+      const seq = seqs[i];
+      if (this.loaded.has(seq) || inCommit.has(seq) || fresh.has(seq)) old.push(m);
+      else fresh.set(seq, m);
+    });
+    const sorted = [...fresh.keys()].sort((a, b) => a - b);
+    return { msgs: sorted.map((seq) => fresh.get(seq)!), seqs: sorted, old };
   }
 
   /** Loads a prepared batch in one transaction with the consumer's state, then acks it; on failure throws. */
@@ -304,7 +322,7 @@ export class StreamConsumer {
     try {
       if (msgs.length) {
         scope.log.debug({ batch: number, messages: msgs.length, firstSeq: msgs[0].seq, lastSeq: msgs[msgs.length - 1].seq }, 'batch loading');
-        const next = this.loaded.with(msgs.map((m) => m.seq));
+        const next = this.loaded.with(p.seqs);
         let rawFile = '';
         const committed = await commitBatch(scope, {
           table: feed.table,
@@ -368,6 +386,16 @@ export class StreamConsumer {
    * (redeliveries) — are held and acked by a later ack, or come back after the ack wait and are acked then.
    */
   private ackThrough(batch: JsMsg[]): void {
+    // The usual batch, nothing held: its last message (the highest sequence) acks it all.
+    const last = batch[batch.length - 1];
+    if (this.held.size === 0 && last && batch.every((m, i) => i === 0 || m.seq > batch[i - 1].seq)) {
+      const delivery = last.info.deliverySequence;
+      if (last.seq > this.acked.seq && last.seq <= this.loaded.floor && delivery > this.acked.delivery) {
+        last.ack();
+        this.acked = { seq: last.seq, delivery };
+        return;
+      }
+    }
     for (const m of batch) {
       const seq = m.seq;
       if (seq > this.acked.seq) this.held.set(seq, m); // a newer delivery replaces an older one
