@@ -182,8 +182,10 @@ async function rawConsume(nc: NatsConnection, names: FeedSubject, n: number, dur
   await nc.flush();
   const seconds = (performance.now() - t0) / 1000;
   await messages.close();
-  const info = await jsm.consumers.info(names.stream, durable);
-  if (info.ack_floor.stream_seq !== n) throw new Error(`baseline ${durable}: ack floor ${info.ack_floor.stream_seq}, expected ${n}`);
+  // The server applies acks after it answered the flush: its ack floor may take a moment to reach the last message.
+  let floor = 0;
+  for (const until = Date.now() + 10_000; floor !== n && Date.now() < until; await sleep(20)) floor = (await jsm.consumers.info(names.stream, durable)).ack_floor.stream_seq;
+  if (floor !== n) throw new Error(`baseline ${durable}: ack floor ${floor}, expected ${n}`);
   return n / seconds;
 }
 
