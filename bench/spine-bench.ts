@@ -44,6 +44,19 @@ async function warmReplayCache(job: Job): Promise<number> {
   return pages;
 }
 
+/** Runs fn in a transaction that is then rolled back (work timed for the ceiling, not kept). */
+async function rolledBack(session: Awaited<ReturnType<typeof openWarehouse>>, fn: () => Promise<unknown>): Promise<void> {
+  const marker = new Error('rolled back on purpose');
+  await session
+    .transaction(async () => {
+      await fn();
+      throw marker;
+    })
+    .catch((e: unknown) => {
+      if (e !== marker) throw e;
+    });
+}
+
 /** CPU seconds (user + system, every thread of this process) since `from`. */
 function cpuSeconds(from: NodeJS.CpuUsage): number {
   const u = process.cpuUsage(from);
@@ -90,13 +103,14 @@ async function printCeiling(session: Awaited<ReturnType<typeof openWarehouse>>, 
   await session.exec(`CREATE TEMP TABLE bench_fill AS SELECT * FROM bench_raw`);
   const fillCpu = cpuSeconds(c);
   c = process.cpuUsage();
-  await session.transaction(async () => {
-    await recordInserts({ s: session, t: assetHistoryTable, target: 'bench_raw', staging: 'bench_raw', ctx: { runId: 'bench', processId: 0, loadedAt: new Date() } }, { allNew: true });
-    throw new Error('rolled back on purpose');
-  }).catch((e: unknown) => {
-    if (!(e instanceof Error && e.message === 'rolled back on purpose')) throw e;
-  });
+  await rolledBack(session, () => recordInserts({ s: session, t: assetHistoryTable, target: 'bench_raw', staging: 'bench_raw', ctx: { runId: 'bench', processId: 0, loadedAt: new Date() } }, { allNew: true }));
   const eventsCpu = cpuSeconds(c);
+  // The least an event row can be: the same million rows with a short key text and one value as text, no JSON images.
+  c = process.cpuUsage();
+  await rolledBack(session, () =>
+    session.exec(`INSERT INTO coinlake_meta.change_event SELECT nextval('coinlake_meta.event_id_seq'), 0, 'bench', asset_id, 'insert', NULL, CAST(price_usd AS VARCHAR), NULL, now() FROM bench_raw`),
+  );
+  const bareEventsCpu = cpuSeconds(c);
   const cores = os.availableParallelism();
   const parseCpu = Math.min(jsCpu, duckCpu);
   // The replay server answers gzipped, and the raw lake stores such a page as received: compressing it is no longer
@@ -108,6 +122,10 @@ async function printCeiling(session: Awaited<ReturnType<typeof openWarehouse>>, 
       `(landing the pages is a file write: they arrive gzipped and are stored as received; gzipping them here would add ${gzipCpu.toFixed(2)})`,
   );
   console.log(`  ceiling on this machine (that work only, ${cores} cores used perfectly): ${(base.rawSec / (floorCpu / cores)).toFixed(3)}x; without change events ${(base.rawSec / ((floorCpu - eventsCpu) / cores)).toFixed(3)}x`);
+  console.log(
+    `  the same million event rows with no JSON images at all (a key text and one value text each): ${bareEventsCpu.toFixed(2)} CPU s; ` +
+      `the ceiling with those instead: ${(base.rawSec / ((floorCpu - eventsCpu + bareEventsCpu) / cores)).toFixed(3)}x`,
+  );
 }
 
 export async function main(): Promise<void> {
