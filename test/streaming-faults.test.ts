@@ -7,7 +7,7 @@
 // 7–10 s of real streaming, so CI's 20 fault trials would add 17 minutes here; 20 run with COINLAKE_STREAM_FAULT_TRIALS=20.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -81,6 +81,19 @@ async function exactlyOnce(session: Session, table: string, expected: Set<string
   let lost = 0;
   for (const id of expected) if (!seen.has(id)) lost++;
   return { rows: total, lost, duplicated };
+}
+
+/** The same check over the curated Parquet files of a table (published ones: temporary folders are left out). */
+async function curatedExactlyOnce(root: string, expected: Set<string>): Promise<{ rows: number; lost: number; duplicated: number; files: number }> {
+  const files = (await readdir(root, { recursive: true })).filter((f) => f.endsWith('.parquet') && !f.split(path.sep).some((part) => part.startsWith('.')));
+  const reader = await openWarehouse(':memory:');
+  try {
+    await reader.exec(`CREATE SCHEMA IF NOT EXISTS coinlake`);
+    await reader.exec(`CREATE TABLE coinlake.curated AS SELECT msg_id FROM read_parquet([${files.map((f) => `'${path.join(root, f)}'`).join(', ')}])`);
+    return { ...(await exactlyOnce(reader, 'curated', expected)), files: files.length };
+  } finally {
+    await reader.close();
+  }
 }
 
 let nc: NatsConnection;
@@ -205,6 +218,9 @@ describe.each(WAREHOUSES)('stream consumer killed mid-batch on %s', (kind) => {
       await session.close();
       recordTrial({ suite: 'streams', case: `consumer SIGKILL mid-batch, restart (${kind})`, faults: 1, rowsLost: result.lost, rowsDuplicated: result.duplicated, clearError: null });
       expect(result).toEqual({ rows: 12_000, lost: 0, duplicated: 0 });
+      // The curated lake holds every row once too: the killed consumer's committed batches were still pending (its
+      // roll was not due), and the restarted one rolled them when it started.
+      expect(await curatedExactlyOnce(path.join(w.dir, 'lake', 'curated', 'stream_prices'), published)).toMatchObject({ rows: 12_000, lost: 0, duplicated: 0 });
       // The restarted consumer marked the killed one's run failed (its process is gone), and completed its own.
       expect(runs.map((r) => [r.execution_status, r.error_message])).toEqual([[-1, ABANDONED_MESSAGE], [1, null]]);
       for (const c of cleanups.splice(0).reverse()) await c();
