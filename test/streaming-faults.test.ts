@@ -218,8 +218,8 @@ describe.each(WAREHOUSES)('stream consumer killed mid-batch on %s', (kind) => {
       await session.close();
       recordTrial({ suite: 'streams', case: `consumer SIGKILL mid-batch, restart (${kind})`, faults: 1, rowsLost: result.lost, rowsDuplicated: result.duplicated, clearError: null });
       expect(result).toEqual({ rows: 12_000, lost: 0, duplicated: 0 });
-      // The curated lake holds every row once too: the killed consumer's committed batches were still pending (its
-      // roll was not due), and the restarted one rolled them when it started.
+      // The curated lake holds every row once too: the batch in flight when the consumer was killed never published
+      // its file (the restarted consumer's sweep removes what an abandoned run left unpublished).
       expect(await curatedExactlyOnce(path.join(w.dir, 'lake', 'curated', 'stream_prices'), published)).toMatchObject({ rows: 12_000, lost: 0, duplicated: 0 });
       // The restarted consumer marked the killed one's run failed (its process is gone), and completed its own.
       expect(runs.map((r) => [r.execution_status, r.error_message])).toEqual([[-1, ABANDONED_MESSAGE], [1, null]]);

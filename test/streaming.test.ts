@@ -292,107 +292,6 @@ describe.each(WAREHOUSES)('websocket feeds on %s', (kind) => {
   });
 });
 
-describe.each(WAREHOUSES)('curated files of a stream on %s', (kind) => {
-  /** Every curated file of a stream table (lake-relative) and what they hold together, read by an in-memory DuckDB. */
-  async function curated(table: string): Promise<{ files: string[]; rows: number; loads: number; prices: number[] }> {
-    const { readdir } = await import('node:fs/promises');
-    const root = path.join(dir!, 'lake', 'curated', table);
-    const files = (await readdir(root, { recursive: true })).filter((f) => f.endsWith('.parquet')).sort();
-    const reader = await openWarehouse(':memory:');
-    try {
-      const list = `[${files.map((f) => `'${path.join(root, f)}'`).join(', ')}]`;
-      const [r] = await reader.query<{ n: number; loads: number }>(`SELECT count(*) AS n, count(DISTINCT _loaded_at) AS loads FROM read_parquet(${list})`);
-      const prices = await reader.query<{ p: number }>(`SELECT price_usd AS p FROM read_parquet(${list}) ORDER BY p`);
-      return { files, rows: Number(r.n), loads: Number(r.loads), prices: prices.map((x) => x.p) };
-    } finally {
-      await reader.close();
-    }
-  }
-
-  /** Publishes `n` CoinCap price ticks of ethereum (3600, 3601, …). */
-  async function publishPrices(n: number): Promise<ReturnType<typeof feedSubject>> {
-    const names = feedSubject(coincapPricesFeed, prefix());
-    await ensureFeedStream(await jetstreamManager(nc), names);
-    streams.push(names.stream);
-    const producer = new WsProducer({ feed: coincapPricesFeed, nc, subject: names.subject, url: 'ws://unused' });
-    for (let i = 0; i < n; i++) await producer.publish(coincapPricesFeed.parse(`{"ethereum":"${3600 + i}"}`, 1717978200000 + i));
-    return names;
-  }
-
-  it('are written once per interval, not once per micro-batch: exactly the loaded rows, each with its batch lineage', async () => {
-    const session = await freshWarehouse(kind);
-    const names = await publishPrices(12);
-    const consumer = new StreamConsumer({ feed: coincapPricesFeed, names, nc, session, lake, batchSize: 4, batchMs: 50, curatedEveryMs: 60_000 });
-    await consumer.start();
-    await until('12 rows', () => consumer.stats.rowsLoaded === 12);
-    expect(consumer.stats.batches).toBe(3);
-    // Within the interval nothing is written yet: the rows wait, committed, in the consumer's pending table.
-    const pending = async () => Number((await session.query<{ n: number }>(`SELECT count(*) AS n FROM coinlake_meta.curated_pending_coinlake_coincap_prices`))[0].n);
-    expect(await pending()).toBe(12);
-    await consumer.stop();
-    expect(await pending()).toBe(0);
-    const c = await curated('stream_prices');
-    // Named after the roll's first batch: its first message's stream sequence and its load time.
-    const [first] = await session.query<{ t: Date }>(`SELECT min(_loaded_at) AS t FROM coinlake.stream_prices`);
-    expect(c.files).toEqual([`dt=2024-06-10/coinlake_coincap_prices-1-${first.t.getTime()}.parquet`]);
-    expect(c).toMatchObject({ rows: 12, loads: 3 });
-    expect(c.prices).toEqual(Array.from({ length: 12 }, (_, i) => 3600 + i));
-    const [run] = await session.query<{ lake_paths: string }>(`SELECT lake_paths FROM coinlake_meta.workflow_action_history`);
-    expect(String(run.lake_paths)).toContain(`curated/stream_prices/${c.files[0]}`);
-  });
-
-  it('a roll redone after a crash between publishing its files and deleting its rows rewrites the same files: no row twice', async () => {
-    const session = await freshWarehouse(kind);
-    const names = await publishPrices(12);
-    // A short ack wait: messages the dying consumer had pulled but not yet seen come back after it.
-    const crashed = new StreamConsumer({ feed: coincapPricesFeed, names, nc, session, lake, batchSize: 4, batchMs: 50, ackWaitMs: 2000, curatedEveryMs: 0, beforeCuratedCleanup: async () => {
-      throw new Error('crashed after publishing');
-    } });
-    await crashed.start();
-    await expect(crashed.done).rejects.toThrow('crashed after publishing');
-    expect(await count('stream_prices')).toBe(4);
-    const published = await curated('stream_prices');
-    expect(published).toMatchObject({ rows: 4 });
-    expect(published.files).toHaveLength(1);
-    expect(published.files[0]).toMatch(/^dt=2024-06-10\/coinlake_coincap_prices-1-\d{13}\.parquet$/);
-    // The next consumer rolls the rows still pending under the same name first, then loads and rolls the rest.
-    const again = new StreamConsumer({ feed: coincapPricesFeed, names, nc, session, lake, batchSize: 4, batchMs: 50, curatedEveryMs: 60_000 });
-    await again.start();
-    await until('12 rows', async () => (await count('stream_prices')) === 12);
-    await again.stop();
-    const c = await curated('stream_prices');
-    // The first file was written again under its name; the rest is a second roll.
-    expect(c.files).toHaveLength(2);
-    expect(c.files[0]).toBe(published.files[0]);
-    expect(c.files[1]).toMatch(/^dt=2024-06-10\/coinlake_coincap_prices-5-\d{13}\.parquet$/);
-    // Each row keeps the lineage of the batch that loaded it (the redelivered messages may come back in other batches).
-    const [loads] = await session.query<{ n: number }>(`SELECT count(DISTINCT _loaded_at) AS n FROM coinlake.stream_prices`);
-    expect(c).toMatchObject({ rows: 12, loads: Number(loads.n) });
-    expect(c.prices).toEqual(Array.from({ length: 12 }, (_, i) => 3600 + i));
-  });
-
-  it('rows a consumer committed but never rolled (it failed first) are rolled by the next consumer when it starts', async () => {
-    const session = await freshWarehouse(kind);
-    const names = await publishPrices(8);
-    const crashed = new StreamConsumer({ feed: coincapPricesFeed, names, nc, session, lake, batchSize: 8, batchMs: 50, curatedEveryMs: 60_000, beforeAck: async () => {
-      throw new Error('crashed after commit');
-    } });
-    await crashed.start();
-    await expect(crashed.done).rejects.toThrow('crashed after commit');
-    expect(await count('stream_prices')).toBe(8);
-    const again = new StreamConsumer({ feed: coincapPricesFeed, names, nc, session, lake, batchSize: 8, batchMs: 50, curatedEveryMs: 60_000 });
-    await again.start();
-    // Rolled at start, before any message: the 8 redeliveries are recognised and skipped, nothing else is pending.
-    const rolled = await curated('stream_prices');
-    expect(rolled).toMatchObject({ rows: 8, loads: 1 });
-    expect(rolled.files).toHaveLength(1);
-    expect(rolled.files[0]).toMatch(/^dt=2024-06-10\/coinlake_coincap_prices-1-\d{13}\.parquet$/);
-    await until('8 redeliveries skipped', () => again.stats.skipped === 8);
-    await again.stop();
-    expect(await curated('stream_prices')).toMatchObject({ rows: 8, loads: 1 });
-  });
-});
-
 describe('websocket watchdog', () => {
   it('a silent feed is reconnected by the watchdog', async () => {
     const session = await freshWarehouse('duckdb');
@@ -609,21 +508,13 @@ describe('coinlake stream produce | consume', () => {
       `SELECT count(*) AS n, count(DISTINCT (id, processing_timestamp)) AS keys, count(DISTINCT processing_timestamp) AS slots FROM coinlake.stream_coincap_assets`,
     );
     expect(rows.map((r) => [Number(r.n), Number(r.keys), Number(r.slots)])).toEqual([[published, published, polls]]);
-    // Its curated Parquet was written once, when it stopped (the default interval is 60 s): one file per date.
+    // Its curated Parquet (one file per batch and date) holds exactly the rows it loaded.
     const { readdir } = await import('node:fs/promises');
     const root = path.join(dir!, 'lake', 'curated', 'stream_coincap_assets');
     const files = (await readdir(root, { recursive: true })).filter((f) => f.endsWith('.parquet'));
-    expect(files.length).toBeGreaterThanOrEqual(1);
-    for (const f of files) expect(path.basename(f)).toMatch(/^coinlake_coincap_assets-1-\d{13}\.parquet$/);
-    const [inFiles] = await after.query<{ n: number }>(`SELECT count(*) AS n FROM read_parquet([${files.map((f) => `'${path.join(root, f)}'`).join(', ')}])`);
-    expect(Number(inFiles.n)).toBe(published);
+    const [inFiles] = await after.query<{ n: number; keys: number }>(
+      `SELECT count(*) AS n, count(DISTINCT (id, processing_timestamp)) AS keys FROM read_parquet([${files.map((f) => `'${path.join(root, f)}'`).join(', ')}])`,
+    );
+    expect([Number(inFiles.n), Number(inFiles.keys)]).toEqual([published, published]);
   }, 120_000);
-
-  it('refuses a negative --curated-every with one line naming the option', async () => {
-    const bin = path.resolve(import.meta.dirname, '..', 'bin', 'coinlake.mjs');
-    const { spawnSync } = await import('node:child_process');
-    const r = spawnSync(process.execPath, [bin, 'stream', 'consume', '--source', 'coincap.prices', '--curated-every', '-5'], { encoding: 'utf8' });
-    expect(r.status).not.toBe(0);
-    expect(r.stderr).toContain('--curated-every must be a number of seconds, 0 or more (got "-5")');
-  });
 });

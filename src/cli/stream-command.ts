@@ -25,7 +25,6 @@ interface StreamOptions {
   interval?: string;
   batchSize?: string;
   batchMs?: string;
-  curatedEvery?: string;
 }
 
 function positive(name: string, value: string): number {
@@ -52,8 +51,7 @@ function producerOptions(cmd: Command): Command {
 function consumerOptions(cmd: Command): Command {
   return cmd
     .option('--batch-size <n>', 'load a batch when it holds this many messages', '1000')
-    .option('--batch-ms <n>', '… or when its first message waited this long (ms)', '1000')
-    .option('--curated-every <seconds>', 'write the curated Parquet of the batches once per this many seconds (and at stop); 0: after every batch', '60');
+    .option('--batch-ms <n>', '… or when its first message waited this long (ms)', '1000');
 }
 
 /** What a producer needs to reach its source: replay servers under --replay, else the real APIs or env overrides. */
@@ -107,8 +105,6 @@ async function runStream(g: GlobalOptions, o: StreamOptions, sides: { produce: b
   const replay = Boolean(g.replay) || process.env.COINLAKE_REPLAY === '1';
   const batchSize = positive('--batch-size', o.batchSize ?? '1000');
   const batchMs = positive('--batch-ms', o.batchMs ?? '1000');
-  const curatedEvery = Number(o.curatedEvery ?? '60');
-  if (!Number.isFinite(curatedEvery) || curatedEvery < 0) throw new ConfigError(`--curated-every must be a number of seconds, 0 or more (got "${o.curatedEvery}")`);
   if (o.duration) positive('--duration', o.duration);
   const nc = await connectNats();
   const closers: (() => Promise<void>)[] = [];
@@ -138,7 +134,7 @@ async function runStream(g: GlobalOptions, o: StreamOptions, sides: { produce: b
     if (!sides.consume) return await produceAndWait();
     await withWarehouse(g, async (session, lake) => {
       requireLocalLake(lake, 'coinlake stream');
-      const { names, consumer } = await startFeedConsumer({ feed, nc, session, lake, prefix: o.subjectPrefix, batchSize, batchMs, curatedEveryMs: curatedEvery * 1000, logLevel: g.logLevel, printLog: g.printLog });
+      const { names, consumer } = await startFeedConsumer({ feed, nc, session, lake, prefix: o.subjectPrefix, batchSize, batchMs, logLevel: g.logLevel, printLog: g.printLog });
       await produceAndWait(consumer, names);
     });
   } finally {

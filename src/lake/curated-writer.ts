@@ -7,13 +7,6 @@ import { utcDate } from './lake-paths.ts';
 import type { LocalLake } from './local-lake.ts';
 import { withParquetWriter } from './parquet-writer.ts';
 
-/** Rows written by one load, with that load's lineage (a stream's roll holds several). */
-export interface CuratedGroup {
-  runId: string;
-  loadedAt: Date;
-  rows: Row[];
-}
-
 /** A curated file: where it was written and where it becomes visible on commit. */
 export interface CuratedFile {
   temp: string;
@@ -47,11 +40,6 @@ export async function writeCurated(args: {
   day: Date;
   /** File name stem, default the run id; a run that commits several batches (backfill) names each batch. */
   fileStem?: string;
-  /**
-   * For a warehouse that cannot export Parquet: rows of several loads, each written with its own lineage, instead of
-   * `rows` with this run's.
-   */
-  groups?: CuratedGroup[];
 }): Promise<CuratedFile[]> {
   const { session, lake, table, staging, rows, runId } = args;
   const stem = args.fileStem ?? runId;
@@ -61,16 +49,8 @@ export async function writeCurated(args: {
     await session.exportParquet(staging, tempDir, opts);
   } else {
     await withParquetWriter(async (w) => {
-      const groups = args.groups ?? [{ runId, loadedAt: args.day, rows }];
-      const staged: string[] = [];
-      for (const g of groups) staged.push(await w.stage(table, g.rows, { runId: g.runId, processId: 0, loadedAt: g.loadedAt }));
-      if (staged.length === 0) return;
-      let source = staged[0];
-      if (staged.length > 1) {
-        source = 'curated_groups';
-        await w.exec(`CREATE TEMP VIEW ${source} AS ${staged.map((n) => `SELECT * FROM ${w.dialect.ident(n)}`).join(' UNION ALL ')}`);
-      }
-      await w.exportParquet!(source, tempDir, opts);
+      const st = await w.stage(table, rows, { runId, processId: 0, loadedAt: args.day });
+      await w.exportParquet!(st, tempDir, opts);
     });
   }
   const files = await listFiles(tempDir).catch(() => [] as string[]);

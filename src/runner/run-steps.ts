@@ -176,11 +176,6 @@ export interface CommitOptions {
   /** Curated file stem; default the run id (a run with several batches names each one). */
   fileStem?: string;
   /**
-   * Instead of writing the batch's curated files, hands its staging table to this, inside the transaction (a stream
-   * consumer gathers several batches into one set of files: streaming/curated-roll.ts).
-   */
-  curatedTo?: (staging: string) => Promise<void>;
-  /**
    * Runs inside the transaction after the write mode, before COMMIT: state, chunk records, the run row. Gets what the
    * write mode did and the lake-relative paths the curated files will have once published.
    */
@@ -240,8 +235,7 @@ export async function commitBatch(scope: RunScope, opts: CommitOptions): Promise
         lap('prepare');
         const staging = opts.staged ? await opts.staged.complete(ctx) : await session.stage(opts.table, opts.rows, ctx);
         lap('stage');
-        if (opts.curatedTo) await opts.curatedTo(staging);
-        else curated = await writeCurated({ session, lake, table: opts.table, staging, rows: opts.rows, runId: scope.runId, day: loadedAt, fileStem: opts.fileStem });
+        curated = await writeCurated({ session, lake, table: opts.table, staging, rows: opts.rows, runId: scope.runId, day: loadedAt, fileStem: opts.fileStem });
         lap('curated');
         load = await applyWriteMode(session, opts.table, staging, opts.writeMode, ctx);
         await session.dropStaging(staging);

@@ -15,11 +15,10 @@ import type { LocalLake, QuarantineEntry } from '../lake/local-lake.ts';
 import { physicalTable } from '../load/scd2.ts';
 import { normalizeRecords } from '../normalize/normalizer.ts';
 import { RUN_COMPLETE, closeRun } from '../runner/run-history.ts';
-import { commitBatch, failRunScope, landQuarantine, lakeRelative, openRunScope, stepTimer, type RunScope } from '../runner/run-steps.ts';
+import { commitBatch, failRunScope, landQuarantine, lakeRelative, openRunScope, publishCurated, stepTimer, type RunScope } from '../runner/run-steps.ts';
 import { readState, writeState } from '../runner/state-store.ts';
 import type { Feed } from './feed.ts';
 import type { FeedSubject } from './jetstream-streams.ts';
-import { CuratedRoll, DEFAULT_CURATED_EVERY_MS } from './curated-roll.ts';
 import { decodeBatch } from './message-batch.ts';
 
 const nanos = (ms: number) => ms * 1_000_000;
@@ -38,13 +37,6 @@ export interface ConsumerOptions {
   batchMs?: number;
   /** Unacked messages are redelivered after this. Default 30 s. */
   ackWaitMs?: number;
-  /**
-   * The batches' curated Parquet is written once per this interval (after the first batch it holds commits), and when
-   * the consumer stops, rather than once per batch; 0 writes it after every batch. Default 60 s.
-   */
-  curatedEveryMs?: number;
-  /** Test hook: runs after a roll's curated files are published, before its pending rows are deleted. */
-  beforeCuratedCleanup?: () => Promise<void>;
   logLevel?: string;
   printLog?: boolean;
   /** Test hook: runs inside the batch transaction just before COMMIT (a throw rolls the batch back). */
@@ -62,9 +54,8 @@ export interface CommittedStreamBatch {
   rows: Row[];
   committedAt: number;
   /**
-   * Milliseconds of each step: decode, normalize, then commitBatch's (prepare, stage, curated — the copy into the
-   * pending rows of the next curated roll —, writeMode, commit — which includes rawWait, the wait for the raw page
-   * still being written).
+   * Milliseconds of each step: decode, normalize, then commitBatch's (prepare, stage, curated, writeMode, afterLoad,
+   * commit — which includes rawWait, the wait for the raw page still being written — and publish).
    */
   timings: Record<string, number>;
 }
@@ -164,7 +155,6 @@ export class StreamConsumer {
   /** AckPolicy.All: the last ack sent (stream and delivery sequence), and the loaded messages not acked yet. */
   private acked = { seq: 0, delivery: 0 };
   private readonly held = new Map<number, JsMsg>();
-  private roll?: CuratedRoll;
 
   constructor(private readonly opts: ConsumerOptions) {
     this.durable = opts.durable ?? `coinlake_${opts.feed.source}_${opts.feed.stream}`;
@@ -196,9 +186,6 @@ export class StreamConsumer {
     this.scope = await openRunScope(session, lake, { connectionName: this.connectionName, tableName: this.durable, logLevel: this.opts.logLevel, printLog: this.opts.printLog });
     // The table before the first message: the first batch then waits for no DDL.
     await session.ensureTable(physicalTable(this.opts.feed.table, this.opts.feed.writeMode));
-    this.roll = new CuratedRoll({ scope: this.scope, table: this.opts.feed.table, durable: this.durable, everyMs: this.opts.curatedEveryMs ?? DEFAULT_CURATED_EVERY_MS, beforeCleanup: this.opts.beforeCuratedCleanup });
-    // Rows an earlier consumer committed but did not roll into curated files.
-    this.lakePaths.push(...(await this.roll.recover()));
     const state = await readState<ConsumerState>(session, this.connectionName, this.durable);
     this.loaded = new LoadedSequences(state?.floor, state?.above);
     const consumer = await jetstream(nc).consumers.get(names.stream, this.durable);
@@ -259,7 +246,6 @@ export class StreamConsumer {
         else await sleep(Math.min(10, batchMs));
       }
       await this.flushAcks(this.opts.nc, 2000);
-      this.lakePaths.push(...(await this.roll!.roll()));
       await closeRun(scope.session, scope.processId, {
         status: RUN_COMPLETE,
         rowsExtracted: this.stats.messages,
@@ -343,8 +329,8 @@ export class StreamConsumer {
           rows: p.rows,
           writeMode: feed.writeMode,
           lockKey: `stream/${this.durable}`,
+          fileStem: `${scope.runId}-${number}`,
           afterLoad: false,
-          curatedTo: (staging) => this.roll!.add(staging, msgs[0].seq),
           tableReady: true, // ensured once, at start
           inTransaction: async () => {
             const waitFrom = performance.now();
@@ -360,10 +346,12 @@ export class StreamConsumer {
             await this.opts.beforeCommit?.();
           },
         });
+        const publishFrom = performance.now();
+        const curatedPaths = await publishCurated(scope, committed.curated);
+        committed.timings.publish = performance.now() - publishFrom;
         const committedAt = Date.now();
-        this.roll!.committed(committedAt);
         this.loaded = new LoadedSequences(next.floor, next.above);
-        this.lakePaths.push(rawFile, ...p.lakePaths);
+        this.lakePaths.push(rawFile, ...p.lakePaths, ...curatedPaths);
         this.stats.messages += msgs.length;
         this.stats.rowsLoaded += p.rows.length;
         this.stats.quarantined += p.quarantined.length;
@@ -388,11 +376,6 @@ export class StreamConsumer {
       for (const m of p.old) m.ack();
     }
     this.flushAcks(nc);
-    if (this.roll!.due()) {
-      const rollFrom = performance.now();
-      this.lakePaths.push(...(await this.roll!.roll()));
-      scope.log.debug({ ms: Math.round(performance.now() - rollFrom) }, 'curated roll');
-    }
   }
 
   /**
