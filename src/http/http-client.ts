@@ -3,7 +3,7 @@
 import PQueue from 'p-queue';
 import pRetry, { AbortError } from 'p-retry';
 import { TerminalError, TransientError, errorMessage } from '../core/errors.ts';
-import { BodyCutOffError, BodyTooLargeError, httpGet } from './http-transport.ts';
+import { BodyCutOffError, BodyTooLargeError, httpGet, type TransportResponse } from './http-transport.ts';
 import { redactHeaders, redactUrl } from './redact.ts';
 
 /** A response body read in full, with its status and headers. */
@@ -160,7 +160,7 @@ export class HttpClient {
     const timeout = AbortSignal.timeout(this.opts.timeoutMs);
     const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
     this.opts.logger?.debug({ url: safeUrl, headers: redactHeaders(headers) }, 'GET');
-    let res: Awaited<ReturnType<typeof httpGet>>;
+    let res: TransportResponse;
     try {
       res = await httpGet(url, headers, signal, this.opts.maxBodyBytes);
     } catch (err) {

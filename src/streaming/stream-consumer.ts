@@ -321,7 +321,7 @@ export class StreamConsumer {
     const { msgs, number } = p;
     try {
       if (msgs.length) {
-        scope.log.debug({ batch: number, messages: msgs.length, firstSeq: msgs[0].seq, lastSeq: msgs[msgs.length - 1].seq }, 'batch loading');
+        scope.log.debug({ batch: number, messages: msgs.length, firstSeq: p.seqs[0], lastSeq: p.seqs[p.seqs.length - 1] }, 'batch loading');
         const next = this.loaded.with(p.seqs);
         let rawFile = '';
         const committed = await commitBatch(scope, {
@@ -386,34 +386,32 @@ export class StreamConsumer {
    * (redeliveries) — are held and acked by a later ack, or come back after the ack wait and are acked then.
    */
   private ackThrough(batch: JsMsg[]): void {
-    // The usual batch, nothing held: its last message (the highest sequence) acks it all.
-    const last = batch[batch.length - 1];
-    if (this.held.size === 0 && last && batch.every((m, i) => i === 0 || m.seq > batch[i - 1].seq)) {
-      const delivery = last.info.deliverySequence;
-      if (last.seq > this.acked.seq && last.seq <= this.loaded.floor && delivery > this.acked.delivery) {
-        last.ack();
-        this.acked = { seq: last.seq, delivery };
-        return;
-      }
-    }
-    for (const m of batch) {
-      const seq = m.seq;
-      if (seq > this.acked.seq) this.held.set(seq, m); // a newer delivery replaces an older one
+    // The messages not acked yet, in stream order: the batch itself when nothing is held and it is in order (the usual
+    // batch), else the held ones with the batch's (a newer delivery replaces an older one).
+    let waiting: JsMsg[];
+    if (this.held.size === 0 && batch.every((m, i) => i === 0 || m.seq > batch[i - 1].seq)) {
+      waiting = batch.filter((m) => m.seq > this.acked.seq);
+    } else {
+      for (const m of batch) if (m.seq > this.acked.seq) this.held.set(m.seq, m);
+      waiting = [...this.held.values()].sort((a, b) => a.seq - b.seq);
     }
     const floor = this.loaded.floor;
-    const held = [...this.held.values()].sort((a, b) => a.seq - b.seq);
     let minDeliveryAbove = Infinity;
-    for (let i = held.length - 1; i >= 0; i--) {
-      const m = held[i];
+    let acked = -1;
+    for (let i = waiting.length - 1; i >= 0; i--) {
+      const m = waiting[i];
       const delivery = m.info.deliverySequence;
       if (m.seq <= floor && delivery < minDeliveryAbove && delivery > this.acked.delivery) {
         m.ack();
         this.acked = { seq: m.seq, delivery };
-        for (let k = 0; k <= i; k++) this.held.delete(held[k].seq);
-        return;
+        acked = i;
+        break;
       }
       minDeliveryAbove = Math.min(minDeliveryAbove, delivery);
     }
+    // What the ack did not cover waits for a later one.
+    this.held.clear();
+    for (const m of waiting.slice(acked + 1)) this.held.set(m.seq, m);
   }
 
   /**
