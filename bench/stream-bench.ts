@@ -6,13 +6,15 @@
 //    consumer loads them into stream_trades (micro-batches: raw lake page, curated Parquet, append, state, COMMIT,
 //    acks) — rows committed per second over the window, and as a ratio of the baseline;
 // 3. latency: the producer at a steady 5,000 msgs/s; end-to-end latency of every row = COMMIT of its batch − the time
-//    the producer published it (received_at), p50 / p99.
+//    the producer published it (received_at), p50 / p99;
+// 4. at target: the producer at a steady 50,000 msgs/s (the target) — does the consumer keep up with it for the whole
+//    window (rows loaded per second, backlog at the end, latency), or does a backlog grow?
 // Runs 2 and 3 also print the mean / max milliseconds of each step of a batch (the consumer's timings), and the CPU each
 // process (producer, nats-server when it runs on this machine, consumer) spent per message over the run.
 // NATS at COINLAKE_NATS_URL (default nats://127.0.0.1:4222); streams of the bench's own, deleted afterwards.
 // COINLAKE_BENCH_STREAM_SECONDS (default 60) sets the measured length of runs 2 and 3, which the producer starts
 // COINLAKE_BENCH_STREAM_WARMUP (default 5) seconds earlier; COINLAKE_BENCH_STREAM_BASELINE (default 300000) the
-// messages of run 1; COINLAKE_BENCH_STREAM_RUNS (default drain,sustained,steady) which runs follow the baseline.
+// messages of run 1; COINLAKE_BENCH_STREAM_RUNS (default drain,sustained,steady,target) which runs follow the baseline.
 // The producer runs in a child process (this file, COINLAKE_STREAM_BENCH_ROLE=producer).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -42,8 +44,8 @@ const TARGET_P99_MS = 500;
 /** The consumer's settings under test: a batch closes at this size, or this long after its first message. */
 const BATCH_SIZE = Number(process.env.COINLAKE_BENCH_STREAM_BATCH_SIZE ?? 20_000);
 const BATCH_MS = Number(process.env.COINLAKE_BENCH_STREAM_BATCH_MS ?? 100);
-/** Runs after the baseline (COINLAKE_BENCH_STREAM_RUNS, comma-separated; default all): drain, sustained, steady. */
-const RUNS = new Set((process.env.COINLAKE_BENCH_STREAM_RUNS ?? 'drain,sustained,steady').split(',').map((r) => r.trim()));
+/** Runs after the baseline (COINLAKE_BENCH_STREAM_RUNS, comma-separated; default all): drain, sustained, steady, target. */
+const RUNS = new Set((process.env.COINLAKE_BENCH_STREAM_RUNS ?? 'drain,sustained,steady,target').split(',').map((r) => r.trim()));
 const SYMBOLS = ['BTCUSDT', 'ETHUSDT', 'ETHBTC', 'SOLUSDT', 'BNBUSDT'];
 
 /** Trade i as the Binance trade feed publishes it (same fields, same message id scheme). */
@@ -62,7 +64,7 @@ async function producerMain(): Promise<void> {
   const seconds = Number(secondsText);
   const nc = await connectNats();
   const counters = { published: 0, duplicates: 0 };
-  const publisher = new FeedPublisher(nc, subject, counters, { maxInFlight: rate > 0 ? 512 : 4096 });
+  const publisher = new FeedPublisher(nc, subject, counters, { maxInFlight: 4096 });
   let i = Number(startText);
   const t0 = Date.now();
   const end = t0 + seconds * 1000;
@@ -354,18 +356,29 @@ export async function main(): Promise<void> {
       console.log(`          CPU µs per message: ${fmtCpu(max.cpuPerMessage)}`);
       verdicts.push(`target ≥ ${fmt(TARGET_RATE)} msgs/s into DuckDB: ${met(max.loadedPerSecond >= TARGET_RATE)} (${fmt(max.loadedPerSecond)})`);
     }
-    if (RUNS.has('steady')) {
-      const steady = await loadRun(nc, streams, STEADY_RATE, SECONDS);
-      const p50 = percentile(steady.latencies, 50);
-      const p99 = percentile(steady.latencies, 99);
+    const latencyLine = (run: LoadRun, rate: number) => {
+      const p50 = percentile(run.latencies, 50);
+      const p99 = percentile(run.latencies, 99);
       console.log(
-        `steady ${fmt(STEADY_RATE)} msgs/s: published ${fmt(steady.published / steady.publishSeconds)} msgs/s, loaded ${fmt(steady.loadedPerSecond)} msgs/s; ` +
-          `end-to-end latency (publish → COMMIT) p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms, max ${steady.latencies[steady.latencies.length - 1]?.toFixed(0)} ms ` +
-          `over ${fmt(steady.latencies.length)} messages; ${fmt(steady.batches)} batches of ${fmt(steady.meanBatch)} on average`,
+        `steady ${fmt(rate)} msgs/s: published ${fmt(run.published / run.publishSeconds)} msgs/s, loaded ${fmt(run.loadedPerSecond)} msgs/s, backlog (published, not committed) at the end ${fmt(run.backlogAtEnd)}; ` +
+          `end-to-end latency (publish → COMMIT) p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms, max ${run.latencies[run.latencies.length - 1]?.toFixed(0)} ms ` +
+          `over ${fmt(run.latencies.length)} messages; ${fmt(run.batches)} batches of ${fmt(run.meanBatch)} on average`,
       );
-      console.log(`          per batch, mean/max ms: ${fmtSteps(steady.steps)}`);
-      console.log(`          CPU µs per message: ${fmtCpu(steady.cpuPerMessage)}`);
+      console.log(`          per batch, mean/max ms: ${fmtSteps(run.steps)}`);
+      console.log(`          CPU µs per message: ${fmtCpu(run.cpuPerMessage)}`);
+      return p99;
+    };
+    if (RUNS.has('steady')) {
+      const p99 = latencyLine(await loadRun(nc, streams, STEADY_RATE, SECONDS), STEADY_RATE);
       verdicts.push(`target p99 < ${TARGET_P99_MS} ms at ${fmt(STEADY_RATE)} msgs/s: ${met(p99 < TARGET_P99_MS)} (${p99.toFixed(0)} ms)`);
+    }
+    if (RUNS.has('target')) {
+      // Keeping up: the rows loaded per second match what was published, and what is left at the end is under a second's worth.
+      const run = await loadRun(nc, streams, TARGET_RATE, SECONDS);
+      latencyLine(run, TARGET_RATE);
+      const published = run.published / run.publishSeconds;
+      const keptUp = run.loadedPerSecond >= 0.98 * published && run.backlogAtEnd < published;
+      verdicts.push(`the consumer keeps up with a steady ${fmt(TARGET_RATE)} msgs/s for ${SECONDS} s: ${keptUp ? 'yes' : 'NO'} (loaded ${fmt(run.loadedPerSecond)} of ${fmt(published)} msgs/s published, backlog at the end ${fmt(run.backlogAtEnd)})`);
     }
     console.log(`load average ${load()} at the end`);
     for (const v of verdicts) console.log(v);

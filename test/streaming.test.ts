@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AckPolicy, DeliverPolicy, jetstreamManager } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Session } from '../src/core/destination.ts';
@@ -22,7 +22,7 @@ import { coincapPricesFeed, coincapTradesFeed } from '../src/streaming/coincap-f
 import { connectNats, ensureFeedStream, feedSubject } from '../src/streaming/jetstream-streams.ts';
 import { coincapAssetsFeed, coincapExchangesFeed, coinloreExchangesFeed, coinloreTickersFeed } from '../src/streaming/poll-feeds.ts';
 import { PollProducer } from '../src/streaming/poll-producer.ts';
-import { StreamConsumer } from '../src/streaming/stream-consumer.ts';
+import { StreamConsumer, streamSeq } from '../src/streaming/stream-consumer.ts';
 import { startStreamPipeline } from '../src/streaming/stream-pipeline.ts';
 import { WsProducer } from '../src/streaming/ws-producer.ts';
 import { WAREHOUSES, type WarehouseKind } from './helpers/spine-env.ts';
@@ -165,6 +165,23 @@ describe('consumer acks', () => {
     expect(info.config.ack_policy).toBe('explicit');
     expect([info.num_pending, info.num_ack_pending, info.ack_floor.stream_seq]).toEqual([0, 0, 25]);
     expect(await count('stream_prices')).toBe(25);
+  });
+
+  it("the stream sequence read from the ack subject is the client's, for first deliveries and redeliveries", async () => {
+    const { names, jsm } = await pricesStream(8);
+    await jsm.consumers.add(names.stream, { durable_name: 'seqs', ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, filter_subject: names.subject });
+    const consumer = await jetstream(nc).consumers.get(names.stream, 'seqs');
+    const prefix = `$JS.ACK.${names.stream}.seqs.`;
+    const first: JsMsg[] = [];
+    for await (const m of await consumer.fetch({ max_messages: 8, expires: 2000 })) first.push(m);
+    expect(first.map((m) => streamSeq(m, prefix))).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    for (const m of first) if (m.seq % 3 === 0) m.nak();
+    else m.ack();
+    const again: JsMsg[] = [];
+    for await (const m of await consumer.fetch({ max_messages: 2, expires: 2000 })) again.push(m);
+    expect(again.map((m) => [streamSeq(m, prefix), m.seq, m.info.deliveryCount])).toEqual([[3, 3, 2], [6, 6, 2]]);
+    // A subject of another form (a consumer in a JetStream domain) is read by the client's own parse.
+    expect(streamSeq(again[0], '$JS.ACK.OTHER.seqs.')).toBe(3);
   });
 });
 
