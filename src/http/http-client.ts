@@ -3,7 +3,7 @@
 import PQueue from 'p-queue';
 import pRetry, { AbortError } from 'p-retry';
 import { TerminalError, TransientError, errorMessage } from '../core/errors.ts';
-import { BodyCutOffError, BodyTooLargeError, httpGet, type TransportResponse } from './http-transport.ts';
+import { BodyCutOffError, BodyTooLargeError, httpGet, httpPost, type TransportResponse } from './http-transport.ts';
 import { redactHeaders, redactUrl } from './redact.ts';
 
 /** A response body read in full, with its status and headers. */
@@ -122,6 +122,15 @@ export class HttpClient {
     );
   }
 
+  /**
+   * One POST of `body`, with this connection's headers, timeout, body limit and error mapping (TransientError for what
+   * may pass, TerminalError for the rest) but neither queue nor retry: for clients with their own (JSON-RPC).
+   * `safeUrl` names the URL in errors and logs (default: the URL with its secrets masked).
+   */
+  async postOnce(url: string, body: string, req: RequestOptions & { safeUrl?: string } = {}): Promise<HttpResponse> {
+    return this.attempt(url, req.safeUrl ?? redactUrl(url), req, body);
+  }
+
   /** GET and parse JSON; a body that is not JSON is a TransientError naming the URL (servers send HTML error pages). */
   async getJson<T = unknown>(url: string, req: RequestOptions = {}): Promise<{ response: HttpResponse; json: T }> {
     const safeUrl = redactUrl(url);
@@ -154,15 +163,16 @@ export class HttpClient {
     );
   }
 
-  private async attempt(url: string, safeUrl: string, req: RequestOptions): Promise<HttpResponse> {
+  /** One request: a GET, or a POST of `payload`. */
+  private async attempt(url: string, safeUrl: string, req: RequestOptions, payload?: string): Promise<HttpResponse> {
     this.attempts++;
     const headers = { 'accept-encoding': 'gzip, deflate', accept: 'application/json', ...this.opts.headers, ...req.headers };
     const timeout = AbortSignal.timeout(this.opts.timeoutMs);
     const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
-    this.opts.logger?.debug({ url: safeUrl, headers: redactHeaders(headers) }, 'GET');
+    this.opts.logger?.debug({ url: safeUrl, headers: redactHeaders(headers) }, payload === undefined ? 'GET' : 'POST');
     let res: TransportResponse;
     try {
-      res = await httpGet(url, headers, signal, this.opts.maxBodyBytes);
+      res = payload === undefined ? await httpGet(url, headers, signal, this.opts.maxBodyBytes) : await httpPost(url, headers, payload, signal, this.opts.maxBodyBytes);
     } catch (err) {
       if (req.signal?.aborted) throw err;
       if (err instanceof BodyTooLargeError) {
@@ -197,7 +207,8 @@ export class HttpClient {
 /** Default of HttpClientOptions.maxBodyBytes. */
 export const DEFAULT_MAX_BODY_BYTES = 256 * 1024 * 1024;
 
-const mib = (bytes: number) => `${Math.round((bytes / 1024 / 1024) * 10) / 10} MiB`;
+/** `8 MiB`, `1.5 MiB`; under 1 MiB in bytes (`4096 bytes`). */
+const mib = (bytes: number) => (bytes < 1024 * 1024 ? `${bytes} bytes` : `${Math.round((bytes / 1024 / 1024) * 10) / 10} MiB`);
 
 function causeText(err: unknown): string {
   const cause = err instanceof Error && err.cause instanceof Error ? err.cause : undefined;

@@ -1,4 +1,4 @@
-// One GET over node:http / node:https with keep-alive connections: the body read whole (stopping past a size limit),
+// One GET (or POST) over node:http / node:https with keep-alive connections: the body read whole (stopping past a size limit),
 // decompressed in one call on libuv's thread pool, and — when the server sent gzip — also kept as the bytes received,
 // so the raw lake can store them without compressing the page again. Node's fetch (undici's WHATWG streams and
 // streaming inflate on the main thread) cost 2.1–2.3 CPU-s and 3.4–3.6 s per 1,000,000 CoinCap history points
@@ -60,12 +60,17 @@ function toHeaders(res: IncomingMessage): Headers {
 }
 
 /** Sends the request; resolves with the response head. Errors (refused, reset, aborted) reject as Node reports them. */
-function send(url: URL, headers: Record<string, string>, signal: AbortSignal): Promise<IncomingMessage> {
+function send(url: URL, headers: Record<string, string>, signal: AbortSignal, body?: string | Uint8Array): Promise<IncomingMessage> {
   const mod = url.protocol === 'https:' ? https : url.protocol === 'http:' ? http : undefined;
   if (!mod) return Promise.reject(new Error(`unsupported protocol ${url.protocol}`));
   return new Promise((resolve, reject) => {
-    const req = mod.get(url, { headers, signal, agent: AGENTS[url.protocol as 'http:' | 'https:'] }, resolve);
+    const agent = AGENTS[url.protocol as 'http:' | 'https:'];
+    const req =
+      body === undefined
+        ? mod.get(url, { headers, signal, agent }, resolve)
+        : mod.request(url, { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, signal, agent }, resolve);
     req.on('error', reject);
+    if (body !== undefined) req.end(body);
   });
 }
 
@@ -124,6 +129,14 @@ async function decode(encoding: string, body: Buffer, max: number): Promise<Buff
   }
 }
 
+/** The whole response: its body read (at most `max` bytes, compressed or not) and decompressed. */
+async function readResponse(res: IncomingMessage, url: URL, max: number): Promise<TransportResponse> {
+  const received = await readAll(res, max);
+  const encoding = (res.headers['content-encoding'] ?? '').trim().toLowerCase();
+  const body = encoding && encoding !== 'identity' ? await decode(encoding, received, max) : received;
+  return { url: url.toString(), status: res.statusCode ?? 0, headers: toHeaders(res), body, gzipped: encoding === 'gzip' || encoding === 'x-gzip' ? received : undefined };
+}
+
 /**
  * GET `url` and read the whole body (decompressed to at most `maxBodyBytes`), following up to 5 redirects. Rejects
  * with the request's own error when no response came (refused, reset, aborted by `signal`), BodyCutOffError when the
@@ -140,9 +153,12 @@ export async function httpGet(url: string, headers: Record<string, string>, sign
       target = new URL(location, target);
       continue;
     }
-    const received = await readAll(res, maxBodyBytes);
-    const encoding = (res.headers['content-encoding'] ?? '').trim().toLowerCase();
-    const body = encoding && encoding !== 'identity' ? await decode(encoding, received, maxBodyBytes) : received;
-    return { url: target.toString(), status, headers: toHeaders(res), body, gzipped: encoding === 'gzip' || encoding === 'x-gzip' ? received : undefined };
+    return readResponse(res, target, maxBodyBytes);
   }
+}
+
+/** POST `body` to `url` and read the whole response as httpGet does (redirects are not followed: a POST's answer is its own). */
+export async function httpPost(url: string, headers: Record<string, string>, body: string | Uint8Array, signal: AbortSignal, maxBodyBytes: number): Promise<TransportResponse> {
+  const target = new URL(url);
+  return readResponse(await send(target, headers, signal, body), target, maxBodyBytes);
 }

@@ -1,8 +1,10 @@
 // A JSON-RPC 2.0 client over HTTP POST for EVM nodes: single calls and batches, the connection's rate limit (the
 // job's HttpClient queue), retries with backoff on transient failures, and the exact response bytes for the raw lake.
+// Each POST goes through the job's HttpClient (postOnce): the connection's headers, timeout and body limit, keep-alive
+// connections, gzip, and the same errors as its GETs (a body cut off or over the limit, a timeout, HTTP statuses).
 import pRetry, { AbortError } from 'p-retry';
-import { TerminalError, TransientError, errorMessage } from '../../core/errors.ts';
-import type { HttpClient } from '../../http/http-client.ts';
+import { TerminalError, TransientError } from '../../core/errors.ts';
+import type { HttpClient, HttpResponse } from '../../http/http-client.ts';
 import { redactText } from '../../http/redact.ts';
 
 /** One call of a request. */
@@ -45,8 +47,6 @@ export interface JsonRpcClientOptions {
   /** Retries of a transient failure (network, timeout, HTTP 429/5xx, rate-limit errors). Default 4. */
   retries?: number;
   minBackoffMs?: number;
-  /** Per-request timeout. Default 30 s. */
-  timeoutMs?: number;
   signal?: AbortSignal;
 }
 
@@ -106,24 +106,10 @@ export class JsonRpcClient {
 
   private async attempt(text: string): Promise<{ json: unknown; body: Uint8Array }> {
     this.requests++;
-    const timeoutMs = this.opts.timeoutMs ?? 30_000;
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = this.opts.signal ? AbortSignal.any([this.opts.signal, timeout]) : timeout;
-    let res: Response;
-    let body: Uint8Array;
-    try {
-      res = await fetch(this.url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: text, signal });
-      body = new Uint8Array(await res.arrayBuffer());
-    } catch (err) {
-      if (this.opts.signal?.aborted) throw err;
-      const what = timeout.aborted ? `timed out after ${timeoutMs} ms` : `failed: ${errorMessage(err)}`;
-      throw new TransientError(`JSON-RPC request to ${this.origin} ${what}`, { url: this.origin }, { cause: err });
-    }
+    // Statuses: 429 and 5xx are TransientErrors, other 4xx TerminalErrors, each naming the node by its masked URL.
+    const res: HttpResponse = await this.http.postOnce(this.url, text, { safeUrl: this.origin, headers: { 'content-type': 'application/json' }, signal: this.opts.signal });
+    const body = res.body;
     const snippet = () => Buffer.from(body.subarray(0, 200)).toString('utf8').replace(/\s+/g, ' ').trim();
-    if (res.status === 429 || res.status >= 500) throw new TransientError(`HTTP ${res.status} from ${this.origin}: ${snippet()}`, { url: this.origin, status: res.status });
-    if (res.status >= 400) {
-      throw new TerminalError(`HTTP ${res.status} from ${this.origin}: ${snippet()}`, { url: this.origin, hint: res.status === 401 || res.status === 403 ? 'check the node URL and its API key' : undefined });
-    }
     let json: unknown;
     try {
       json = JSON.parse(Buffer.from(body).toString('utf8'));
