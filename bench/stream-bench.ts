@@ -9,10 +9,10 @@
 //    the producer published it (received_at), p50 / p99;
 // 4. at target: the producer at a steady 50,000 msgs/s (the target) — does the consumer keep up with it for the whole
 //    window (rows loaded per second, backlog at the end, latency), or does a backlog grow?
-// Runs 2 and 3 also print the mean / max milliseconds of each step of a batch (the consumer's timings), and the CPU each
+// Runs 2–4 also print the mean / max milliseconds of each step of a batch (the consumer's timings), and the CPU each
 // process (producer, nats-server when it runs on this machine, consumer) spent per message over the run.
 // NATS at COINLAKE_NATS_URL (default nats://127.0.0.1:4222); streams of the bench's own, deleted afterwards.
-// COINLAKE_BENCH_STREAM_SECONDS (default 60) sets the measured length of runs 2 and 3, which the producer starts
+// COINLAKE_BENCH_STREAM_SECONDS (default 60) sets the measured length of runs 2–4, which the producer starts
 // COINLAKE_BENCH_STREAM_WARMUP (default 5) seconds earlier; COINLAKE_BENCH_STREAM_BASELINE (default 300000) the
 // messages of run 1; COINLAKE_BENCH_STREAM_RUNS (default drain,sustained,steady,target) which runs follow the baseline.
 // The producer runs in a child process (this file, COINLAKE_STREAM_BENCH_ROLE=producer).
@@ -228,7 +228,7 @@ interface LoadRun {
 }
 
 /**
- * Runs 2 and 3: the producer process at `rate` (0: flat out) for WARMUP + `seconds`, coinlake's consumer into DuckDB.
+ * Runs 2–4: the producer process at `rate` (0: flat out) for WARMUP + `seconds`, coinlake's consumer into DuckDB.
  * Only the last `seconds` count: rows committed in that window, and the latency of rows published in it.
  */
 async function loadRun(nc: NatsConnection, streams: string[], rate: number, seconds: number): Promise<LoadRun> {

@@ -4,7 +4,7 @@
 // connections, gzip, and the same errors as its GETs (a body cut off or over the limit, a timeout, HTTP statuses).
 import pRetry, { AbortError } from 'p-retry';
 import { TerminalError, TransientError } from '../../core/errors.ts';
-import type { HttpClient, HttpResponse } from '../../http/http-client.ts';
+import type { HttpClient } from '../../http/http-client.ts';
 import { redactText } from '../../http/redact.ts';
 
 /** One call of a request. */
@@ -107,7 +107,7 @@ export class JsonRpcClient {
   private async attempt(text: string): Promise<{ json: unknown; body: Uint8Array }> {
     this.requests++;
     // Statuses: 429 and 5xx are TransientErrors, other 4xx TerminalErrors, each naming the node by its masked URL.
-    const res: HttpResponse = await this.http.postOnce(this.url, text, { safeUrl: this.origin, headers: { 'content-type': 'application/json' }, signal: this.opts.signal });
+    const res = await this.http.postOnce(this.url, text, { safeUrl: this.origin, headers: { 'content-type': 'application/json' }, signal: this.opts.signal });
     const body = res.body;
     const snippet = () => Buffer.from(body.subarray(0, 200)).toString('utf8').replace(/\s+/g, ' ').trim();
     let json: unknown;
