@@ -49,6 +49,19 @@ describe('HttpClient', () => {
     expect(client.attempts).toBe(1);
   });
 
+  it('fails at once on an invalid URL or an unsupported protocol, naming the URL, without retrying', async () => {
+    const client = new HttpClient({ rateLimitPerMinute: 0, minBackoffMs: 2_000, maxBackoffMs: 5_000 });
+    const t0 = Date.now();
+    const err = await client.get('http://bad host/v1/items?page=2').catch((e) => e);
+    expect(err).toBeInstanceOf(TerminalError);
+    expect(err.message).toBe('invalid URL "http://bad host/v1/items?page=2": Invalid URL');
+    const ftp = await client.get('ftp://127.0.0.1/items').catch((e) => e);
+    expect(ftp).toBeInstanceOf(TerminalError);
+    expect(ftp.message).toBe('unsupported protocol ftp: in ftp://127.0.0.1/items (only http and https)');
+    expect(Date.now() - t0).toBeLessThan(1_000);
+    expect(client.attempts).toBe(0);
+  });
+
   it('reports a truncated body naming the URL', async () => {
     replay.inject({ kind: 'truncate', path: '/v2/rates', times: Infinity });
     const err = await fast({ retries: 1 }).getJson(`${replay.coincapV2Url}/rates`).catch((e) => e);

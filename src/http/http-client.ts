@@ -8,6 +8,7 @@ import { redactHeaders, redactUrl } from './redact.ts';
 
 /** A response body read in full, with its status and headers. */
 export interface HttpResponse {
+  /** The URL that answered (after redirects): relative links in the response resolve against it. */
   url: string;
   status: number;
   headers: Headers;
@@ -88,6 +89,7 @@ export class HttpClient {
   /** GET a URL and read the whole body; retries transient failures, throws TerminalError on 4xx. */
   async get(url: string, req: RequestOptions = {}): Promise<HttpResponse> {
     const safeUrl = redactUrl(url);
+    checkUrl(url, safeUrl);
     return pRetry(
       async () => {
         try {
@@ -128,7 +130,9 @@ export class HttpClient {
    * `safeUrl` names the URL in errors and logs (default: the URL with its secrets masked).
    */
   async postOnce(url: string, body: string, req: RequestOptions & { safeUrl?: string } = {}): Promise<HttpResponse> {
-    return this.attempt(url, req.safeUrl ?? redactUrl(url), req, body);
+    const safeUrl = req.safeUrl ?? redactUrl(url);
+    checkUrl(url, safeUrl);
+    return this.attempt(url, safeUrl, req, body);
   }
 
   /** GET and parse JSON; a body that is not JSON is a TransientError naming the URL (servers send HTML error pages). */
@@ -190,7 +194,7 @@ export class HttpClient {
     }
     const body = res.body;
     const ok = (res.status >= 200 && res.status < 300) || req.okStatuses?.includes(res.status);
-    if (ok) return { url, status: res.status, headers: res.headers, body, gzipped: res.gzipped };
+    if (ok) return { url: res.url, status: res.status, headers: res.headers, body, gzipped: res.gzipped };
     const snippet = Buffer.from(body.subarray(0, 200)).toString('utf8').replace(/\s+/g, ' ').trim();
     if (res.status === 429 || res.status === 418 || res.status >= 500 || res.status === 408) {
       throw new TransientError(`HTTP ${res.status} from ${safeUrl}: ${snippet}`, {
@@ -202,6 +206,17 @@ export class HttpClient {
     const hint = res.status === 401 || res.status === 403 ? 'check the API key of this connection' : undefined;
     throw new TerminalError(`HTTP ${res.status} from ${safeUrl}: ${snippet}`, { url: safeUrl, hint });
   }
+}
+
+/** An unparsable URL or one not http(s) will not get better by retrying: a TerminalError naming it, before any attempt. */
+function checkUrl(url: string, safeUrl: string): void {
+  let protocol: string;
+  try {
+    protocol = new URL(url).protocol;
+  } catch (err) {
+    throw new TerminalError(`invalid URL "${safeUrl}": ${errorMessage(err)}`, { url: safeUrl, hint: 'check the connection URL and the job\'s path' });
+  }
+  if (protocol !== 'http:' && protocol !== 'https:') throw new TerminalError(`unsupported protocol ${protocol} in ${safeUrl} (only http and https)`, { url: safeUrl });
 }
 
 /** Default of HttpClientOptions.maxBodyBytes. */

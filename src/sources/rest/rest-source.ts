@@ -20,7 +20,10 @@ function buildUrl(base: string, path: string, query: Record<string, string>): st
   return u.toString();
 }
 
-/** `<https://…?page=2>; rel="next", <…>; rel="last"` → the next URL. */
+/**
+ * `<https://…?page=2>; rel="next", <…>; rel="last"` → the next URL as written; a relative one (RFC 8288's own
+ * `</v1/items?page=2>`) is resolved by the caller against the URL that answered (see nextPageUrl).
+ */
 export function nextLink(header: string | null): string | undefined {
   if (!header) return undefined;
   for (const part of header.split(/,(?=\s*<)/)) {
@@ -28,6 +31,20 @@ export function nextLink(header: string | null): string | undefined {
     if (m && /rel\s*=\s*"?([^";]*\s)?next(\s[^";]*)?"?/i.test(m[2])) return m[1];
   }
   return undefined;
+}
+
+/** The next page's absolute URL from a Link header of `response`; an invalid one is a TerminalError naming it. */
+export function nextPageUrl(response: HttpResponse, origin: string): string | undefined {
+  const link = nextLink(response.headers.get('link'));
+  if (link === undefined) return undefined;
+  try {
+    return new URL(link, response.url).toString();
+  } catch {
+    throw new TerminalError(`the Link header of ${origin} names an invalid next URL: "${redactUrl(link)}"`, {
+      url: origin,
+      hint: 'the server sent a Link header coinlake cannot follow; page with pagination offset, page or cursor instead',
+    });
+  }
 }
 
 /** Parses a JSON body; HTML or other text is a TerminalError naming the URL, its content type and its start. */
@@ -119,7 +136,7 @@ const recordsStream: Stream<RestState> = {
         cursor = String(next.value);
       }
       if (cfg.pagination === 'link') {
-        link = nextLink(response.headers.get('link'));
+        link = nextPageUrl(response, origin);
         if (!link) return;
       }
     }
