@@ -32,6 +32,7 @@ describe('planIngestion', () => {
         { connection: 'C', asset: 'A3', target_table: 't3', source: 'coincap.asset_history', load_type: 'INCR', incremental_date_column: 'date' },
         { connection: 'C', asset: 'A4', target_table: 't4', source: 'coincap.rates', columns: [{ column_name: 'id', mapping_column: 'rate_id', datatype: 'VARCHAR' }] },
         { connection: 'C', asset: 'A5', target_table: 't5', source: 'coincap.rates' },
+        { connection: 'C', asset: 'A6', target_table: 't6', source: 'coincap.rates', write_mode: 'scd2', is_external: true },
       ],
     });
     expect(validateCatalog(c)).toEqual([
@@ -39,6 +40,7 @@ describe('planIngestion', () => {
       'ingestions[1] (C/A2): load_type INCR needs a stream that keeps a watermark, and coincap.rates keeps none; expected load_type FULL',
       'ingestions[2] (C/A3): incremental_date_column is date, but coincap.asset_history keeps its watermark on time; expected time',
       'ingestions[3] (C/A4): primary key column id is not a column of t4; expected primary_key to name target columns',
+      'ingestions[5] (C/A6): is_external: write mode scd2 keeps versions (valid_from, valid_to, is_current) that the curated files do not hold, so a view over them cannot equal the table; external views support write modes append, replace, merge, delete_insert',
     ]);
   });
 });

@@ -11,6 +11,7 @@ import { withOrdinals, type Catalog, type Connection, type Ingestion } from './c
 import { catalogIsEmpty, findCatalogEntry, syncCatalog, TABLES_LABEL, type CatalogSyncResult } from './catalog-store.ts';
 import { ensureMetaTables } from './meta-tables.ts';
 import { qualityChecksSchema } from '../core/quality-check.ts';
+import { externalViewModeProblem } from '../lake/external-views.ts';
 import { ingestionTable } from './column-details.ts';
 import { openSecret, secretKey } from './secret-box.ts';
 
@@ -67,7 +68,9 @@ export function validateCatalog(c: Catalog): string[] {
     const at = `ingestions[${i}] (${ing.connection}/${ing.asset})`;
     if (!connections.has(ing.connection)) problems.push(`${at}: connection ${ing.connection} is not in the catalog`);
     try {
-      planIngestion(ing);
+      const plan = planIngestion(ing);
+      const viewProblem = ing.is_external ? externalViewModeProblem(plan.writeMode) : undefined;
+      if (viewProblem) problems.push(`${at}: is_external: ${viewProblem}`);
     } catch (err) {
       problems.push(`${at}: ${errorMessage(err).replace(`${ing.asset}: `, '')}`);
     }

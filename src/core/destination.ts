@@ -43,6 +43,11 @@ export interface Dialect {
    * spaces its text), so those are equal as values, not as text. Used for change-event images (load/change-events.ts).
    */
   jsonValue(expr: string, type: ColumnType): string;
+  /**
+   * Optional: the SELECT of an external view that rebuilds `t`, written with `mode`, from its curated Parquet files
+   * (`glob`), with exactly the table's rows; absent where the engine cannot read Parquet (lake/external-views.ts).
+   */
+  externalViewSelect?(glob: string, t: TableSpec, mode: WriteMode): string;
 }
 
 /** Options of a Parquet export. */

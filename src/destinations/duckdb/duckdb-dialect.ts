@@ -3,6 +3,7 @@ import type { Dialect } from '../../core/destination.ts';
 import { ConfigError } from '../../core/errors.ts';
 import { decimalParts, quoteIdent, sqlTypeMapper } from '../sql-types.ts';
 import { assertIdentifier, type ColumnType } from '../../core/table.ts';
+import { duckdbExternalViewSelect } from './duckdb-external-view.ts';
 
 const SIMPLE_TYPES: Record<string, string> = {
   varchar: 'VARCHAR',
@@ -33,6 +34,7 @@ export const duckdbDialect: Dialect = {
   jsonValue(expr: string, type: ColumnType): string {
     return `COALESCE(${jsonText(expr, type)}, 'null')`;
   },
+  externalViewSelect: duckdbExternalViewSelect,
 };
 
 /**
