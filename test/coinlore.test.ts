@@ -5,7 +5,9 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadCoinloreData, type CoinloreData } from '../src/replay/index.ts';
-import { RunFailedError } from '../src/runner/run-job.ts';
+import { buildJob } from '../src/runner/job-builder.ts';
+import { RunFailedError, runJob } from '../src/runner/run-job.ts';
+import { loopbackApi } from './helpers/loopback-api.ts';
 import { WAREHOUSES, spineEnv, type SpineEnv } from './helpers/spine-env.ts';
 
 const format = (name: string) => JSON.parse(readFileSync(new URL(`./fixtures/formats/${name}`, import.meta.url), 'utf8'));
@@ -107,6 +109,38 @@ describe.each(WAREHOUSES)('CoinLore on %s', (kind) => {
     expect(entry).toMatchObject({ field: 'date_live', value: '2011-00-00' });
     expect(s.missingFields.sort()).toEqual(['active_pairs', 'date_added', 'date_live']);
     expect(s.unknownFields.sort()).toEqual(['auto', 'fiat', 'udate', 'usdt', 'volume_usd_adj']);
+  });
+
+  it('"0?" (CoinLore\'s unknown supply or market cap) loads NULL and quarantines nothing, even under on_invalid strict', async () => {
+    env = await spineEnv(kind);
+    // /tickers/ as documented (api-reference §3): prices and supplies as strings, volumes as numbers; "0?" where
+    // CoinLore does not know a coin's supply or market cap.
+    const ticker = (id: string, rank: number, over: Record<string, unknown>) => ({
+      id, symbol: `C${id}`, name: `Coin ${id}`, nameid: `coin-${id}`, rank, price_usd: '1.50', percent_change_24h: '0.10', percent_change_1h: '-0.02',
+      percent_change_7d: '3.00', price_btc: '0.00002', market_cap_usd: '1500.00', volume24: 120.5, volume24a: 110.25, csupply: '1000', tsupply: '2000', msupply: '',
+      ...over,
+    });
+    const tickers = [
+      ticker('101', 1, {}),
+      ticker('102', 2, { csupply: '0?', market_cap_usd: '0?' }),
+      ticker('103', 3, { tsupply: '0?', msupply: '0?' }),
+    ];
+    const api = await loopbackApi(() => ({ body: { data: tickers, info: { coins_num: 3, time: 1717978200 } } }));
+    try {
+      const job = { ...buildJob('coinlore.tickers', {}, { baseUrls: { coinlore: api.url }, rateLimitPerMinute: 0 }), onInvalid: 'strict' as const };
+      const s = await runJob(job, { session: env.session, lake: env.lake, progress: false });
+      expect(api.paths).toEqual(['/tickers/?start=0&limit=100']);
+      expect(s.rowsQuarantined).toBe(0);
+      expect(s.lakePaths.filter((p) => p.startsWith('quarantine/'))).toEqual([]);
+      const loaded = await rows('SELECT id, market_cap_usd, csupply, tsupply, msupply FROM coinlake.coinlore_tickers ORDER BY rank');
+      expect(loaded).toEqual([
+        { id: '101', market_cap_usd: 1500, csupply: 1000, tsupply: 2000, msupply: null },
+        { id: '102', market_cap_usd: null, csupply: null, tsupply: 2000, msupply: null },
+        { id: '103', market_cap_usd: 1500, csupply: 1000, tsupply: null, msupply: null },
+      ]);
+    } finally {
+      await api.close();
+    }
   });
 
   it('exchange: the pairs of one exchange land in coinlore_markets with the exchange name and a canonical pair', async () => {

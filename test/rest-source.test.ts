@@ -2,14 +2,13 @@
 // and PostgreSQL: CoinGecko /coins/markets from examples/coingecko.yaml, every pagination style, incremental loads on
 // a cursor field, a secret in a named header, and clear errors for an HTML page or a changed shape.
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { catalogJob } from '../src/catalog/catalog-job.ts';
 import { catalogOf, parseCatalogObject, readCatalogFile } from '../src/catalog/config-file.ts';
 import { sealSecret } from '../src/catalog/secret-box.ts';
 import { loadGeckoMarkets } from '../src/replay/index.ts';
 import { runJob } from '../src/runner/run-job.ts';
+import { loopbackApi } from './helpers/loopback-api.ts';
 import { WAREHOUSES, spineEnv, type SpineEnv } from './helpers/spine-env.ts';
 
 let env: SpineEnv;
@@ -116,11 +115,9 @@ describe.each(WAREHOUSES)('declarative REST source on %s', (kind) => {
     const items = (await expectedRows(5)).map((r) => ({ ...r, last_updated: r.last_updated.toISOString() }));
     // Page 1 links with a path-absolute reference, page 2 with a query-only one (`<?page=3>`), page 3 has no next.
     const links: Record<string, string | undefined> = { '1': '</v1/items?page=2>; rel="next"', '2': '<?page=3>; rel="next", </v1/items?page=1>; rel="first"', '3': undefined };
-    const site = await smallServer((url) => {
+    const site = await loopbackApi((url) => {
       const page = url.searchParams.get('page') ?? '1';
-      const headers: Record<string, string> = { 'content-type': 'application/json' };
-      if (links[page]) headers.link = links[page];
-      return { status: 200, headers, body: JSON.stringify(items.slice((Number(page) - 1) * 2, Number(page) * 2)) };
+      return { headers: links[page] ? { link: links[page] } : undefined, body: items.slice((Number(page) - 1) * 2, Number(page) * 2) };
     });
     try {
       await run(restJob({ path: '/v1/items', pagination: 'link' }, {}, { url: site.url }));
@@ -134,7 +131,7 @@ describe.each(WAREHOUSES)('declarative REST source on %s', (kind) => {
   it('a Link header naming an invalid URL fails at once, naming the URL, without retries', async () => {
     env = await spineEnv(kind);
     const items = (await expectedRows(2)).map((r) => ({ ...r, last_updated: r.last_updated.toISOString() }));
-    const site = await smallServer(() => ({ status: 200, headers: { 'content-type': 'application/json', link: '<http://bad host:99999/v1/items?page=2>; rel="next"' }, body: JSON.stringify(items) }));
+    const site = await loopbackApi(() => ({ headers: { link: '<http://bad host:99999/v1/items?page=2>; rel="next"' }, body: items }));
     try {
       const t0 = Date.now();
       const err = await run(restJob({ path: '/v1/items', pagination: 'link' }, {}, { url: site.url })).catch((e: unknown) => e);
@@ -201,16 +198,3 @@ describe.each(WAREHOUSES)('declarative REST source on %s', (kind) => {
   });
 });
 
-/** A loopback server answering every GET with `answer(url)`; records the path and query of each request. */
-async function smallServer(answer: (url: URL) => { status: number; headers: Record<string, string>; body: string }) {
-  const paths: string[] = [];
-  const server: Server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    paths.push(url.pathname + url.search);
-    const a = answer(url);
-    res.writeHead(a.status, a.headers).end(a.body);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url, paths, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
-}

@@ -72,6 +72,24 @@ export function currentTickerShape(r: CoinloreRecord): CoinloreRecord {
   return r;
 }
 
+/** CoinLore's marker for a number it does not know (a coin's supply or market cap): the source's NULL. */
+export const COINLORE_UNKNOWN = '0?';
+/** The numeric fields of a ticker, where CoinLore may write its unknown marker. */
+const TICKER_NUMBERS = coinloreTickersTable.columns.filter((c) => c.type === 'double' || c.type === 'integer').map((c) => c.source ?? c.name);
+
+/** A ticker with CoinLore's `"0?"` in a numeric field as null: the value is unknown, not invalid (nothing quarantined). */
+export function withoutUnknownMarkers(r: CoinloreRecord): CoinloreRecord {
+  if (r === null || typeof r !== 'object') return r;
+  let out: CoinloreRecord | undefined;
+  for (const f of TICKER_NUMBERS) {
+    if (r[f] === COINLORE_UNKNOWN) {
+      out ??= { ...r };
+      out[f] = null;
+    }
+  }
+  return out ?? r;
+}
+
 /** Ids of the first `top` coins by rank, from `/tickers/` (paged by 100). */
 async function topCoinIds(ctx: ReadContext<unknown>, top: number): Promise<string[]> {
   const ids: string[] = [];
@@ -102,7 +120,7 @@ const tickersStream: Stream = {
       const { response, json, origin } = await getJson(ctx, '/tickers/', { start, limit: Math.min(limit, max - start) });
       const page = parseTickersPage(json, origin);
       const time = page.time ?? responseTime(response).getTime();
-      yield { raw: response.body, rawGzip: response.gzipped, origin, records: asRecords(page.data).map((r) => withField(r, 'snapshot_time', time)) };
+      yield { raw: response.body, rawGzip: response.gzipped, origin, records: asRecords(page.data).map((r) => withField(withoutUnknownMarkers(r), 'snapshot_time', time)) };
       if (page.data.length === 0 || start + limit >= page.coinsNum) return;
     }
   },
@@ -118,7 +136,7 @@ const tickerStream: Stream = {
     const { response, json, origin } = await getJson(ctx, '/ticker/', { id: ids.join(',') });
     const items = parseRecordArray(json, origin, '[ {ticker}… ]');
     const time = responseTime(response).getTime();
-    yield { raw: response.body, rawGzip: response.gzipped, origin, records: asRecords(items).map((r) => withField(currentTickerShape(r), 'snapshot_time', time)) };
+    yield { raw: response.body, rawGzip: response.gzipped, origin, records: asRecords(items).map((r) => withField(withoutUnknownMarkers(currentTickerShape(r)), 'snapshot_time', time)) };
   },
 };
 

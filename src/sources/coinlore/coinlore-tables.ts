@@ -1,6 +1,7 @@
 // Typed tables of the CoinLore streams (DESIGN §4/§5). CoinLore mixes types: prices, percentages and supplies come as
 // strings, volumes and ranks as numbers; all land as DOUBLE/INTEGER. `""` (msupply of uncapped coins) and
-// `0000-00-00` dates become NULL in the normalizer's casts.
+// `0000-00-00` dates become NULL in the normalizer's casts; `"0?"` (an unknown supply or market cap) is made null by
+// the source (coinlore-source.ts).
 import type { ColumnSpec, TableSpec } from '../../core/table.ts';
 
 const d = (name: string): ColumnSpec => ({ name, source: name, type: 'double' });
