@@ -4,8 +4,10 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RunFailedError } from '../src/runner/run-job.ts';
+import { buildJob } from '../src/runner/job-builder.ts';
+import { RunFailedError, runJob } from '../src/runner/run-job.ts';
 import { openWarehouse } from '../src/destinations/registry.ts';
+import { loopbackApi } from './helpers/loopback-api.ts';
 import { WAREHOUSES, spineEnv, type SpineEnv } from './helpers/spine-env.ts';
 
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`./fixtures/coincap-v2/${name}.json`, import.meta.url), 'utf8'));
@@ -200,6 +202,40 @@ describe.each(WAREHOUSES)('on %s', (kind) => {
       // The second run asked only for what was new.
       const starts = env.replay.requests.filter((r) => r.path.endsWith('/history')).map((r) => Number(r.query.start));
       expect(starts[starts.length - 1]).toBe(Date.parse('2024-03-10T23:00:00Z') + 1);
+    });
+  });
+
+  describe('no false drift in asset history', () => {
+    const noDrift = async (s: { processId: number; logPath: string; unknownFields: string[]; missingFields: string[] }) => {
+      expect(s.unknownFields).toEqual([]);
+      expect(s.missingFields).toEqual([]);
+      const [run] = await env.session.query<{ details: string }>(`SELECT details FROM coinlake_meta.workflow_action_history WHERE process_id = ${s.processId}`);
+      expect(JSON.parse(run.details)).toMatchObject({ unknownFields: [], missingFields: [] });
+      expect(readFileSync(s.logPath, 'utf8')).not.toContain('fields the table does not map');
+    };
+
+    it('the envelope timestamp is no unknown field: a replay run records and logs no drift', async () => {
+      env = await spineEnv(kind);
+      const s = await env.run('coincap.asset_history', { asset: 'bitcoin', interval: 'h1', from: '2024-03-01', to: '2024-03-03' });
+      expect(s.rowsLoaded).toBe(48);
+      await noDrift(s);
+    });
+
+    it('the documented shape ({"data": [{priceUsd, time, circulatingSupply, date}], "timestamp"}) from a loopback server: exact rows, no drift', async () => {
+      env = await spineEnv(kind);
+      const t0 = Date.parse('2024-11-22T23:00:00Z');
+      const points = [0, 1].map((i) => ({ priceUsd: `${98708 + i}.5000000000000000`, time: t0 + i * 3_600_000, circulatingSupply: '19786031.0000000000000000', date: new Date(t0 + i * 3_600_000).toISOString() }));
+      const api = await loopbackApi(() => ({ body: { data: points, timestamp: 1732746402463 } }));
+      try {
+        const job = buildJob('coincap.asset_history', { asset: 'bitcoin', interval: 'h1', from: '2024-11-22T23:00:00Z', to: '2024-11-23T01:00:00Z' }, { baseUrls: { coincap: api.url }, rateLimitPerMinute: 0 });
+        const s = await runJob(job, { session: env.session, lake: env.lake, progress: false });
+        expect(api.paths).toEqual([`/assets/bitcoin/history?interval=h1&start=${t0}&end=${t0 + 7_200_000}`]);
+        const rows = await env.session.query<Record<string, unknown>>('SELECT asset_id, interval, time, price_usd, circulating_supply, date FROM coinlake.coincap_asset_history ORDER BY time');
+        expect(rows).toEqual(points.map((p) => ({ asset_id: 'bitcoin', interval: 'h1', time: new Date(p.time), price_usd: Number(p.priceUsd), circulating_supply: 19786031, date: new Date(p.date) })));
+        await noDrift(s);
+      } finally {
+        await api.close();
+      }
     });
   });
 

@@ -1,7 +1,7 @@
 // CoinCap (v2 layout, v3 with an API key): assets, exchanges, rates, markets, asset history.
 import { TerminalError } from '../../core/errors.ts';
 import type { JsonRecordsLayout, Page, ReadContext, Source, Stream, StreamParams } from '../../core/source.ts';
-import type { Row } from '../../core/table.ts';
+import type { Row, TableSpec } from '../../core/table.ts';
 import { chunkWindow } from '../../core/time.ts';
 import { redactUrl } from '../../http/redact.ts';
 import { parseListEnvelope } from './coincap-envelope.ts';
@@ -37,19 +37,28 @@ function isRecord(r: unknown): r is Record<string, unknown> {
   return typeof r === 'object' && r !== null && !Array.isArray(r);
 }
 
+/** True when the table maps the envelope's `timestamp` (its snapshot time); asset history's points carry their own time. */
+function mapsEnvelopeTimestamp(table: TableSpec): boolean {
+  return table.columns.some((c) => (c.source ?? c.name) === 'timestamp');
+}
+
 /**
- * Fetches one envelope page; adds the envelope timestamp to every record as `timestamp` — in place, as pages hold
- * thousands of records nothing else refers to. A value that is not a JSON object passes unchanged, for the
- * normalizer to quarantine as a record (response-shape.ts withField, without the copy).
+ * Fetches one envelope page; when `table` maps it, adds the envelope timestamp to every record as `timestamp` — in
+ * place, as pages hold thousands of records nothing else refers to. A table that does not map it gets records as
+ * sent (the envelope's timestamp is no field of theirs, so no drift). A value that is not a JSON object passes
+ * unchanged, for the normalizer to quarantine as a record (response-shape.ts withField, without the copy).
  */
-async function fetchPage<S>(ctx: ReadContext<S>, path: string, query: Record<string, string | number | undefined>): Promise<Page<S> & { count: number }> {
+async function fetchPage<S>(ctx: ReadContext<S>, path: string, query: Record<string, string | number | undefined>, table: TableSpec): Promise<Page<S> & { count: number }> {
   const url = buildUrl(ctx.baseUrl, path, query);
   const safe = redactUrl(url);
   const { response, json } = await ctx.http.getJson(url, { signal: ctx.signal });
   const env = parseListEnvelope(json, safe);
-  const timestamp = env.timestamp ?? null;
-  for (const r of env.data) if (isRecord(r)) r.timestamp = timestamp;
-  return { raw: response.body, rawGzip: response.gzipped, records: env.data, origin: safe, count: env.data.length, json: ENVELOPE_LAYOUT };
+  const stamp = mapsEnvelopeTimestamp(table);
+  if (stamp) {
+    const timestamp = env.timestamp ?? null;
+    for (const r of env.data) if (isRecord(r)) r.timestamp = timestamp;
+  }
+  return { raw: response.body, rawGzip: response.gzipped, records: env.data, origin: safe, count: env.data.length, json: stamp ? ENVELOPE_LAYOUT : { recordsKey: 'data' } };
 }
 
 /** A stream served whole by one request. `prepare` rewrites its records (so the raw JSON no longer describes them). */
@@ -59,7 +68,7 @@ function singlePage(name: string, path: string, table: Stream['table'], prepare?
     table,
     defaultWriteMode: 'merge',
     async *read(ctx) {
-      const page = await fetchPage(ctx, path, {});
+      const page = await fetchPage(ctx, path, {}, table);
       if (prepare) {
         page.records.filter(isRecord).forEach(prepare);
         delete page.json;
@@ -79,7 +88,7 @@ function paged(name: string, path: string, table: Stream['table'], derive?: Stre
     async *read(ctx) {
       const limit = Math.min(Number(ctx.params.limit ?? COINCAP_MAX_LIMIT), COINCAP_MAX_LIMIT);
       for (let offset = 0; ; offset += limit) {
-        const page = await fetchPage(ctx, path, { limit, offset });
+        const page = await fetchPage(ctx, path, { limit, offset }, table);
         if (derive) delete page.json;
         yield page;
         if (page.count < limit) return;
@@ -144,7 +153,7 @@ const historyStream: Stream<HistoryState> = {
         interval,
         start: w.start.getTime(),
         end: w.end.getTime(),
-      });
+      }, assetHistoryTable);
       // Points outside the window (a server that rounds it) are dropped; the layout says which elements those were.
       const kept: Record<string, unknown>[] = [];
       const skipped: number[] = [];
@@ -153,7 +162,7 @@ const historyStream: Stream<HistoryState> = {
         else kept.push(r);
       });
       page.records = kept;
-      page.json = { ...ENVELOPE_LAYOUT, skipped, derived };
+      page.json = { ...page.json!, skipped, derived };
       return page;
     };
     // Windows are independent: keep a few requests in flight (the client's rate limit still applies)
