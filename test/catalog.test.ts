@@ -83,7 +83,7 @@ describe('the five classic commands', () => {
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(SUMMARY(`${connection}/${asset}`, rows, table));
     }
-    await inWarehouse('coinlake.duckdb', async (s) => {
+    await inWarehouse('warehouse.duckdb', async (s) => {
       for (const [, , table, rows] of jobs) {
         const [{ n }] = await s.query<{ n: number }>(`SELECT count(*) AS n FROM coinlake.${table}`);
         expect([table, Number(n)]).toEqual([table, rows]);
@@ -129,7 +129,7 @@ describe('the five classic commands', () => {
 describe('setup and the catalog commands', () => {
   const SETUP = (added: boolean) =>
     [
-      'setup complete on ./coinlake.duckdb: schemas coinlake, coinlake_meta',
+      'setup complete on ./warehouse.duckdb: schemas coinlake, coinlake_meta',
       'catalog from the built-in catalog:',
       'table                      added  updated  unchanged  removed',
       '-------------------------  -----  -------  ---------  -------',
@@ -142,12 +142,12 @@ describe('setup and the catalog commands', () => {
   it('setup loads the built-in catalog; running it again changes nothing', async () => {
     const first = await coinlake(['setup']);
     expect(first).toEqual({ code: 0, stdout: SETUP(true), stderr: '' });
-    const before = await inWarehouse('coinlake.duckdb', (s) => metaSnapshot(s));
+    const before = await inWarehouse('warehouse.duckdb', (s) => metaSnapshot(s));
     expect(Object.keys(before)).toEqual(expect.arrayContaining([...CATALOG_TABLES, 'change_event', 'ingestion_state', 'sequences', 'workflow_action_history', 'workflow_audit_details']));
     expect(before.ingestion_column_details).toHaveLength(47);
     const second = await coinlake(['setup']);
     expect(second).toEqual({ code: 0, stdout: SETUP(false), stderr: '' });
-    expect(await inWarehouse('coinlake.duckdb', (s) => metaSnapshot(s))).toEqual(before);
+    expect(await inWarehouse('warehouse.duckdb', (s) => metaSnapshot(s))).toEqual(before);
   });
 
   it('list, show and validate read the catalog in coinlake_meta', async () => {
@@ -166,7 +166,7 @@ describe('setup and the catalog commands', () => {
     expect(show.stdout).toMatch(/^write_mode +replace \(from FULL\)$/m);
     expect(show.stdout).toMatch(/^8 +volumeUsd24Hr +volume_usd_24hr +DOUBLE +true$/m);
     const validate = await coinlake(['catalog', 'validate']);
-    expect(validate).toEqual({ code: 0, stdout: 'coinlake_meta on ./coinlake.duckdb: catalog OK — 5 connections, 5 ingestions, 47 column details\n', stderr: '' });
+    expect(validate).toEqual({ code: 0, stdout: 'coinlake_meta on ./warehouse.duckdb: catalog OK — 5 connections, 5 ingestions, 47 column details\n', stderr: '' });
     await writeFile(path.join(dir, 'broken.yaml'), 'connections: [{ name: C }]\ningestions:\n  - { connection: C, asset: A, target_table: t, source: coincap.rates, load_type: INCR }\n');
     const broken = await coinlake(['catalog', 'validate', 'broken.yaml']);
     expect([broken.code, broken.stderr]).toEqual([1, 'error: broken.yaml: ingestions[0] (C/A): load_type INCR needs a stream that keeps a watermark, and coincap.rates keeps none; expected load_type FULL\n']);
@@ -193,11 +193,11 @@ ingestions:
     expect(r.stderr).toMatch(/^error: quality checks failed for coinlake\.rates_checked: .*rate_above_one.*\nhint: the data is committed; run `coinlake check` for details\n$/);
     const st = await coinlake(['status']);
     expect(st.stdout).toMatch(/CHECKED\s+RATES_CHECKED\s+FAILED-QUALITY/);
-    const results = await inWarehouse('coinlake.duckdb', (s) =>
+    const results = await inWarehouse('warehouse.duckdb', (s) =>
       s.query<{ check_name: string; status: string }>(`SELECT check_name, status FROM coinlake_meta.quality_result ORDER BY check_name`),
     );
     expect(results.map((x) => [x.check_name, x.status])).toEqual([['not_null(id)', 'pass'], ['rate_above_one', 'fail']]);
-    expect(await inWarehouse('coinlake.duckdb', (s) => s.query(`SELECT count(*) AS n FROM coinlake.rates_checked`))).toEqual([{ n: 192 }]);
+    expect(await inWarehouse('warehouse.duckdb', (s) => s.query(`SELECT count(*) AS n FROM coinlake.rates_checked`))).toEqual([{ n: 192 }]);
   });
 
   it('export then import into another warehouse gives identical tables', async () => {
@@ -301,7 +301,7 @@ describe('column details against changed source data', () => {
   });
   afterAll(async () => replay?.close());
 
-  const yaml = () => `warehouse: ./coinlake.duckdb
+  const yaml = () => `warehouse: ./warehouse.duckdb
 lake: ./lake
 connections:
   - { name: TEST_RATES, url: "${replay.coincapV2Url}", auth_type: bearer }
@@ -331,7 +331,7 @@ ingestions:
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(SUMMARY('TEST_RATES/RATES_TYPED', 192, 'typed_rates', ', 1 quarantined'));
     const recorded = fixture('rates');
-    const { run, rows, columns } = await inWarehouse('coinlake.duckdb', async (s) => ({
+    const { run, rows, columns } = await inWarehouse('warehouse.duckdb', async (s) => ({
       run: (await s.query<Record<string, unknown>>(`SELECT * FROM coinlake_meta.workflow_action_history`))[0],
       rows: await s.query<Record<string, unknown>>(`SELECT rate_id, rate_usd, rate_type FROM coinlake.typed_rates`),
       columns: await s.query(`SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = 'coinlake' AND table_name = 'typed_rates' ORDER BY ordinal_position`),
@@ -379,7 +379,7 @@ ingestions:
         `^error: ${message.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\nhint: the source changed its schema; update the column details or set on_missing: null\\nrun \\S+ \\(process 1\\) failed; log: \\S+\\.log\\n$`,
       ),
     );
-    await inWarehouse('coinlake.duckdb', async (s) => {
+    await inWarehouse('warehouse.duckdb', async (s) => {
       const runs = await s.query(`SELECT table_name, execution_status, rows_loaded, error_message FROM coinlake_meta.workflow_action_history`);
       expect(runs).toEqual([{ table_name: 'RATES_STRICT', execution_status: -1, rows_loaded: 0, error_message: message }]);
       const tables = await s.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'coinlake'`);
@@ -442,7 +442,7 @@ ingestions:
       'error: cannot decrypt the secret of connection SECURE_RATES: wrong COINLAKE_SECRET_KEY or tampered ciphertext\n' +
         'hint: set the key the secret was stored with, or store it again: coinlake catalog set-secret SECURE_RATES\n',
     ]);
-    await inWarehouse('coinlake.duckdb', (s) =>
+    await inWarehouse('warehouse.duckdb', (s) =>
       s.exec(`UPDATE coinlake_meta.ingestion_connection_info SET secret_encrypted = regexp_replace(secret_encrypted, '.$', CASE WHEN right(secret_encrypted, 1) = 'A' THEN 'B' ELSE 'A' END)`),
     );
     const tampered = await cli(['run', '-s', 'SECURE_RATES', '-a', 'RATES'], { env });

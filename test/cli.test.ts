@@ -32,8 +32,8 @@ describe('coinlake CLI', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('Top 10 assets by market cap');
-    expect(existsSync(path.join(dir, 'coinlake.duckdb'))).toBe(true);
-    const s = await openWarehouse(path.join(dir, 'coinlake.duckdb'));
+    expect(existsSync(path.join(dir, 'warehouse.duckdb'))).toBe(true);
+    const s = await openWarehouse(path.join(dir, 'warehouse.duckdb'));
     try {
       const counts = await s.query<{ t: string; n: number }>(
         `SELECT 'assets' AS t, count(*) AS n FROM coinlake.coincap_assets UNION ALL SELECT 'exchanges', count(*) FROM coinlake.coincap_exchanges
@@ -74,7 +74,7 @@ describe('coinlake CLI', () => {
   });
 
   it('status marks a run whose process is gone (left at status 0, e.g. by kill -9) as failed instead of running', async () => {
-    const s = await openWarehouse(path.join(dir, 'coinlake.duckdb'));
+    const s = await openWarehouse(path.join(dir, 'warehouse.duckdb'));
     try {
       await ensureMetaTables(s);
       await openRun(s, { connectionName: 'COINCAP', tableName: 'COINCAP_RATES', runId: '20260101T000000Z-0000dead' });
@@ -85,7 +85,7 @@ describe('coinlake CLI', () => {
     expect(r.code).toBe(0);
     const line = r.stdout.split('\n').find((l) => l.includes('20260101T000000Z-0000dead'));
     expect(line).toMatch(/ FAILED .* abandoned: the process ended without closing the run/);
-    const again = await openWarehouse(path.join(dir, 'coinlake.duckdb'));
+    const again = await openWarehouse(path.join(dir, 'warehouse.duckdb'));
     try {
       expect(await again.query(`SELECT execution_status, error_message FROM coinlake_meta.workflow_action_history`)).toEqual([
         { execution_status: -1, error_message: 'abandoned: the process ended without closing the run (killed?)' },

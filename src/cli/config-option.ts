@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { loadConfig, type LoadedConfig } from '../catalog/config-file.ts';
 import { resolveSettings } from '../catalog/settings.ts';
+import { defaultWarehouse, warnSchemaNamedFile } from './warehouse-file.ts';
 
 let loaded: LoadedConfig | undefined;
 
@@ -19,6 +20,9 @@ export function registerConfigOption(program: Command): void {
     const { settings } = loaded;
     const resolved = resolveSettings({ warehouse: o.warehouse, lake: o.lake }, process.env, settings);
     if (settings.warehouse) program.setOptionValueWithSource('warehouse', resolved.warehouse, 'config');
+    const say = (line: string) => process.stderr.write(line + '\n');
+    if (!o.warehouse && !process.env.COINLAKE_WAREHOUSE && !settings.warehouse) program.setOptionValueWithSource('warehouse', await defaultWarehouse(say), 'default');
+    else await warnSchemaNamedFile(resolved.warehouse, say);
     if (settings.lake) program.setOptionValueWithSource('lake', resolved.lake, 'config');
     if (settings.logLevel && program.getOptionValueSource('logLevel') === 'default') program.setOptionValueWithSource('logLevel', settings.logLevel, 'config');
   });

@@ -1,6 +1,7 @@
 // `coinlake demo`: the whole pipeline offline — replay server, every CoinCap job, then where to look.
 import path from 'node:path';
 import type { Command } from 'commander';
+import { clientTableReference } from '../destinations/registry.ts';
 import { buildJob } from '../runner/job-builder.ts';
 import { runJob, type RunSummary } from '../runner/run-job.ts';
 import { withWarehouse, type GlobalOptions } from './cli-context.ts';
@@ -45,14 +46,22 @@ export function registerDemoCommand(program: Command, globals: () => GlobalOptio
           out('\nRuns:\n' + formatTable(runs.map((r) => ({ process: r.processId, run_id: r.runId, job: r.job, rows: r.rowsLoaded, log: path.relative(process.cwd(), r.logPath) }))));
           out('\nLake files written:');
           for (const r of runs) for (const p of r.lakePaths.slice(0, 3)) out(`  ${path.join(path.relative(process.cwd(), lake.root) || '.', p)}`);
-          const sql = `SELECT rank, symbol, name, round(price_usd, 2) AS price_usd, round(market_cap_usd / 1e9, 1) AS market_cap_busd
-  FROM coinlake.coincap_assets ORDER BY market_cap_usd DESC NULLS LAST LIMIT 10`;
-          out(`\nTop 10 assets by market cap:\n${sql}\n`);
-          out(formatTable(await session.query(sql)));
-          out(`\nNext: npx coinlake status   |   duckdb ${settings.warehouse} "SELECT * FROM coinlake.coincap_asset_history LIMIT 5"`);
+          // The SQL printed is for the user's own client on the file, named as it names tables (see clientTableReference).
+          const top10 = (assets: string) => `SELECT rank, symbol, name, round(price_usd, 2) AS price_usd, round(market_cap_usd / 1e9, 1) AS market_cap_busd
+  FROM ${assets} ORDER BY market_cap_usd DESC NULLS LAST LIMIT 10`;
+          const user = (table: string) => clientTableReference(settings.warehouse, 'coinlake', table);
+          out(`\nTop 10 assets by market cap:\n${top10(user('coincap_assets'))}\n`);
+          out(formatTable(await session.query(top10('coinlake.coincap_assets'))));
+          const history = `SELECT * FROM ${user('coincap_asset_history')} LIMIT 5`;
+          out(`\nNext: npx coinlake status   |   duckdb ${shellWord(settings.warehouse)} '${history}'`);
         });
       } finally {
         await replay.close();
       }
     });
+}
+
+/** A path as one shell word: as is when plain, else single-quoted. */
+function shellWord(s: string): string {
+  return /^[A-Za-z0-9_./:@%+=-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }

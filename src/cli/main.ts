@@ -35,7 +35,7 @@ program
   .option('-l, --log-level <level>', 'debug | info | warning | error', 'info')
   .option('--print-log', 'also print the run log to the console (it always goes to lake/logs/<run_id>.log)', false)
   .option('--replay', 'serve every source from the local replay server (offline)', false)
-  .option('--warehouse <location>', 'DuckDB file or postgres:// URL (default ./coinlake.duckdb or COINLAKE_WAREHOUSE)')
+  .option('--warehouse <location>', 'DuckDB file or postgres:// URL (default ./warehouse.duckdb or COINLAKE_WAREHOUSE)')
   .option('--lake <dir>', 'lake root (default ./lake or COINLAKE_LAKE)')
   .showHelpAfterError();
 

@@ -12,3 +12,17 @@ export async function openWarehouse(location: string, opts: OpenOptions = {}): P
   if (!d) throw new ConfigError(`no warehouse plug-in accepts "${location}"`, { hint: 'use a DuckDB file path or a postgres:// URL' });
   return d.open(location, opts);
 }
+
+/** A destination whose own clients name a table differently from coinlake's sessions (DuckDB: by the file's name). */
+interface NamesClientTables {
+  tableReference(location: string, schema: string, table: string): string;
+}
+
+/**
+ * How a user's own client, opening `location` directly, names `schema.table`: for SQL that coinlake prints for
+ * users to run (the demo's hints). `schema.table` unless the destination says otherwise.
+ */
+export function clientTableReference(location: string, schema: string, table: string): string {
+  const d = DESTINATIONS.find((x) => x.accepts(location)) as (Destination & Partial<NamesClientTables>) | undefined;
+  return d?.tableReference ? d.tableReference(location, schema, table) : `${schema}.${table}`;
+}

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { Destination, OpenOptions } from '../../core/destination.ts';
 import { TerminalError, errorMessage } from '../../core/errors.ts';
+import { duckdbTableReference } from './duckdb-file-name.ts';
 import { DuckdbSession } from './duckdb-session.ts';
 
 /** How a DuckDB warehouse is opened. */
@@ -35,6 +36,20 @@ export function duckdbPath(location: string): string {
 function isLockError(err: unknown): boolean {
   const message = errorMessage(err);
   return message.includes('Could not set lock on file') || message.includes('Conflicting lock');
+}
+
+/**
+ * True when another process holds the file (a DuckDB lock); false when it is free or missing. Opens it read-only
+ * and closes it at once, so nothing in the file (or its .wal) changes.
+ */
+export async function duckdbFileHeld(path: string): Promise<boolean> {
+  try {
+    (await DuckDBInstance.create(path, { access_mode: 'READ_ONLY' })).closeSync();
+    return false;
+  } catch (err) {
+    if (isLockError(err)) return true;
+    throw new TerminalError(`cannot open warehouse ${path}: ${errorMessage(err)}`, { file: path }, { cause: err });
+  }
 }
 
 /** A database file opened by this process, shared by its sessions (one connection each). */
@@ -152,6 +167,11 @@ export class DuckdbDestination implements Destination {
 
   open(location: string, opts: OpenOptions = {}): Promise<DuckdbSession> {
     return openDuckdbSession(duckdbPath(location), { ...this.options, ...opts });
+  }
+
+  /** How the DuckDB CLI, Python or DBeaver, opening the file directly, name `schema.table` (see duckdbTableReference). */
+  tableReference(location: string, schema: string, table: string): string {
+    return duckdbTableReference(duckdbPath(location), schema, table);
   }
 }
 
