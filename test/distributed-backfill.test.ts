@@ -20,7 +20,7 @@ import { openWarehouse } from '../src/destinations/registry.ts';
 import { BackfillWorker } from '../src/distributed/backfill-worker.ts';
 import { backfillTaskSchema, encodeTask, type BackfillTask } from '../src/distributed/backfill-task.ts';
 import { runDistributedBackfill } from '../src/distributed/distributed-backfill.ts';
-import { taskQueueNames, type TaskQueueNames } from '../src/distributed/task-queue.ts';
+import { runSubject, taskQueueNames, type TaskQueueNames } from '../src/distributed/task-queue.ts';
 import { LocalLake } from '../src/lake/local-lake.ts';
 import { startReplayServer, type ReplayServer } from '../src/replay/index.ts';
 import { runBackfill, type BackfillRequest } from '../src/runner/backfill.ts';
@@ -298,6 +298,7 @@ describe('distributed backfill', () => {
     const [firstRun] = await s.query<{ run_id: string; execution_start_datetime: Date }>(`SELECT run_id, execution_start_datetime FROM coinlake_meta.workflow_action_history WHERE process_id = 1`);
     const replayed: BackfillTask = backfillTaskSchema.parse({
       kind: 'backfill.chunk',
+      warehouseId: again.published.queue.warehouseId,
       processId: 1,
       runId: firstRun.run_id,
       runStartedAt: firstRun.execution_start_datetime.toISOString(),
@@ -312,7 +313,7 @@ describe('distributed backfill', () => {
       chunkEnd: new Date(MAR_4 + DAY).toISOString(),
       ordinal: 1,
     });
-    await jetstream(nc).publish(queue.backfillSubject, encodeTask(replayed), { msgID: 'redelivered-copy' });
+    await jetstream(nc).publish(runSubject(again.published.queue, 1), encodeTask(replayed), { msgID: 'redelivered-copy' });
     await until('the copy to be acked', async () => ((await stored()) === 0 && worker.stats.skipped === 1 ? true : undefined));
     expect(worker.stats).toMatchObject({ committed: 2, skipped: 1, retried: 0, failed: 0, rowsLoaded: 2 * PER_DAY - 30 });
     expect(replay.requests.length).toBe(requests);
@@ -379,4 +380,124 @@ describe('distributed backfill', () => {
     const w = await coinlake(['worker', '--name', 'w1'], env);
     expect(w).toEqual({ code: 1, stdout: '', stderr: expected('coinlake worker') });
   }, 120_000);
+});
+
+/** The promise's value, or a rejection once `ms` passed (a coordinator that hangs fails the test instead of the run). */
+async function within<T>(what: string, p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: still waiting after ${ms} ms`)), ms)));
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe('distributed backfill: queues shared across warehouses and runs', () => {
+  it('a fresh warehouse reusing a queue within the duplicate window: its tasks (process 1 again) are not dropped', async () => {
+    const a = await fixture();
+    const wa = inProcessWorker(a.db, a.lake, a.queue, 'wa');
+    await wa.start();
+    const req = request({ to: new Date(MAR_4 + 2 * DAY), symbols: ['BTCUSDT'] });
+    const first = await within('warehouse A', runDistributedBackfill(req, { session: a.s, lake: a.lake, nc, queue: a.queue, progress: false, pollMs: 100 }), 60_000);
+    expect(first.published).toMatchObject({ processId: 1, published: 2, duplicates: 0 });
+    await wa.stop();
+
+    // A new warehouse on the same queue, seconds later: its backfill is process 1 again, with the same chunks.
+    const db = await createTestDatabase();
+    databases.push(db);
+    const s = await openWarehouse(db.url);
+    sessions.push(s);
+    const lake = new LocalLake(path.join(dir, `lake-${db.name}`));
+    const wb = inProcessWorker(db, lake, a.queue, 'wb');
+    await wb.start();
+    const second = await within('warehouse B', runDistributedBackfill(req, { session: s, lake, nc, queue: a.queue, progress: false, pollMs: 100 }), 60_000);
+    expect(second.published).toMatchObject({ processId: 1, published: 2, duplicates: 0 });
+    expect(second.summary).toMatchObject({ status: 1, rowsLoaded: 2 * PER_DAY - 30 });
+    const got = await fingerprint(s);
+    expect(got).toEqual(await fingerprint(a.s));
+    expect(got).toMatchObject({ n: 2 * PER_DAY - 30, keys: 2 * PER_DAY - 30 });
+    expect(wb.stats).toMatchObject({ committed: 2, failed: 0 });
+    await wb.stop();
+  }, 180_000);
+
+  it('tasks that vanish from the queue fail the run with a clear error instead of waiting forever', async () => {
+    const { queue, s, lake } = await fixture();
+    const coordinator = runDistributedBackfill(request({ to: new Date(MAR_4 + 2 * DAY), symbols: ['BTCUSDT'] }), { session: s, lake, nc, queue, progress: false, pollMs: 100 }).catch((e) => e);
+    const jsm = await jetstreamManager(nc);
+    await until('the tasks to be published', async () => ((await jsm.streams.info(queue.stream).catch(() => undefined))?.state.messages === 2 ? true : undefined));
+    // Gone before any worker took them (as when JetStream drops a repeated message id, or someone purges the stream).
+    await jsm.streams.purge(queue.stream);
+    const err = await within('the coordinator', coordinator, 30_000);
+    expect(err).toBeInstanceOf(RunFailedError);
+    const why = `its task is not in the work queue (stream ${queue.stream} holds none of this run's tasks): JetStream dropped it as a duplicate, or it was deleted`;
+    expect(err.cause.message).toBe(
+      `2 chunk(s) failed: BINANCE/KLINES_BTCUSDT_1M 2024-03-04T00:00:00.000Z..2024-03-05T00:00:00.000Z: ${why}; BINANCE/KLINES_BTCUSDT_1M 2024-03-05T00:00:00.000Z..2024-03-06T00:00:00.000Z: ${why}`,
+    );
+    const [r] = await s.query<{ execution_status: number; error_message: string }>(`SELECT execution_status, error_message FROM coinlake_meta.workflow_action_history`);
+    expect(r).toEqual({ execution_status: -1, error_message: err.cause.message });
+    const tasks = await s.query<{ status: string }>(`SELECT status FROM coinlake_meta.backfill_task`);
+    expect(tasks.map((t) => t.status)).toEqual(['failed', 'failed']);
+  }, 60_000);
+
+  it('no worker takes a task for the stall timeout: the run fails with a clear error and leaves nothing queued', async () => {
+    const { queue, s, lake } = await fixture();
+    const t0 = Date.now();
+    const err = await within(
+      'the coordinator',
+      runDistributedBackfill(request({ to: new Date(MAR_4 + DAY), symbols: ['BTCUSDT'] }), { session: s, lake, nc, queue, progress: false, pollMs: 100, stallMs: 2_000 }).catch((e) => e),
+      30_000,
+    );
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(2_000);
+    expect(err).toBeInstanceOf(RunFailedError);
+    const [{ warehouse_id: wid }] = await s.query<{ warehouse_id: string }>(`SELECT warehouse_id FROM coinlake_meta.warehouse_identity`);
+    expect(err.cause.message).toBe(
+      `1 chunk(s) failed: BINANCE/KLINES_BTCUSDT_1M 2024-03-04T00:00:00.000Z..2024-03-05T00:00:00.000Z: no progress for 2 s: no worker of this warehouse took a task ` +
+        `(stream ${queue.stream}, consumer ${queue.consumer.replace(/_workers$/, '')}_${wid}, no worker pulling); start \`coinlake worker\` on this warehouse and run the backfill again`,
+    );
+    expect((await (await jetstreamManager(nc)).streams.info(queue.stream)).state.messages).toBe(0);
+  }, 60_000);
+
+  it('two warehouses on one queue: each worker loads only its own warehouse\'s tasks; both backfills finish exactly', async () => {
+    const x = await fixture();
+    const db = await createTestDatabase();
+    databases.push(db);
+    const ys = await openWarehouse(db.url);
+    sessions.push(ys);
+    const y = { db, s: ys, lake: new LocalLake(path.join(dir, `lake-${db.name}`)) };
+    // Only X's worker is up at first: before, it took Y's tasks and failed them ("no run row in this warehouse").
+    const wx = inProcessWorker(x.db, x.lake, x.queue, 'wx');
+    await wx.start();
+    const reqX = request({ to: new Date(MAR_4 + 2 * DAY), symbols: ['BTCUSDT'] });
+    const reqY = request({ to: new Date(MAR_4 + 2 * DAY), symbols: ['ETHUSDT'] });
+    const cx = runDistributedBackfill(reqX, { session: x.s, lake: x.lake, nc, queue: x.queue, progress: false, pollMs: 100 });
+    const cy = runDistributedBackfill(reqY, { session: y.s, lake: y.lake, nc, queue: x.queue, progress: false, pollMs: 100 });
+    const ox = await within('warehouse X', cx, 60_000);
+    await sleep(1_000);
+    const wy = inProcessWorker(y.db, y.lake, x.queue, 'wy');
+    await wy.start();
+    const oy = await within('warehouse Y', cy, 60_000);
+    expect(ox.summary).toMatchObject({ status: 1, rowsLoaded: 2 * PER_DAY - 30 });
+    expect(oy.summary).toMatchObject({ status: 1, rowsLoaded: 2 * PER_DAY - 30 });
+    expect(wx.stats).toMatchObject({ committed: 2, skipped: 0, retried: 0, failed: 0 });
+    expect(wy.stats).toMatchObject({ committed: 2, skipped: 0, retried: 0, failed: 0 });
+    const symbols = async (s: Session) => (await s.query<{ symbol: string; n: number }>(`SELECT symbol, count(*) AS n FROM coinlake.ohlcv_1m GROUP BY symbol`)).map((r) => [r.symbol, Number(r.n)]);
+    expect(await symbols(x.s)).toEqual([['BTC-USDT', 2 * PER_DAY - 30]]);
+    expect(await symbols(ys)).toEqual([['ETH-USDT', 2 * PER_DAY - 30]]);
+    const tasks = async (s: Session) => (await s.query<{ job: string; status: string; worker: string }>(`SELECT job, status, worker FROM coinlake_meta.backfill_task ORDER BY chunk_start`)).map((t) => [t.job, t.status, t.worker]);
+    expect(await tasks(x.s)).toEqual([
+      ['BINANCE/KLINES_BTCUSDT_1M', 'committed', 'wx'],
+      ['BINANCE/KLINES_BTCUSDT_1M', 'committed', 'wx'],
+    ]);
+    expect(await tasks(ys)).toEqual([
+      ['BINANCE/KLINES_ETHUSDT_1M', 'committed', 'wy'],
+      ['BINANCE/KLINES_ETHUSDT_1M', 'committed', 'wy'],
+    ]);
+    const fx = await fingerprint(x.s);
+    const fy = await fingerprint(ys);
+    const want = 2 * (2 * PER_DAY - 30);
+    recordTrial({ suite: 'distributed', case: 'a shared queue: two warehouses, one queue (postgres)', faults: 1, rowsLost: Math.max(0, want - fx.keys - fy.keys), rowsDuplicated: fx.n - fx.keys + fy.n - fy.keys, clearError: null });
+    await wx.stop();
+    await wy.stop();
+  }, 180_000);
 });

@@ -143,6 +143,20 @@ const META_DDL: string[] = [
     message VARCHAR,
     updated_at TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (process_id, job, chunk_start))`,
+  // The warehouse's identity: ONE row (id = 1) holding a random id written once (catalog/warehouse-identity.ts), so
+  // processes sharing a NATS server tell warehouses apart (distributed task subjects and consumers carry it).
+  `CREATE TABLE IF NOT EXISTS coinlake_meta.warehouse_identity (
+    id INTEGER PRIMARY KEY,
+    warehouse_id VARCHAR NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL)`,
+  // One row per scheduled job (scheduler/job-lease.ts): which `coinlake schedule` process runs it until when, and the
+  // newest fire time a run was started for, so no two schedulers anywhere run one job at once or one fire time twice.
+  `CREATE TABLE IF NOT EXISTS coinlake_meta.job_lease (
+    job_key VARCHAR PRIMARY KEY,
+    holder VARCHAR,
+    fire_at TIMESTAMPTZ,
+    taken_at TIMESTAMPTZ,
+    expires_at TIMESTAMPTZ NOT NULL)`,
 ];
 
 /** Columns added after a table was first released: [table, column, type], added where missing. */

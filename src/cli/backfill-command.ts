@@ -30,6 +30,7 @@ interface BackfillFlags {
   nats?: string;
   queue?: string;
   wait: boolean;
+  stallTimeout?: string;
 }
 
 function positiveInt(value: string, flag: string): number {
@@ -67,6 +68,7 @@ export function registerBackfillCommand(program: Command, globals: () => GlobalO
     .option('--nats <url>', 'NATS server of --distributed (default COINLAKE_NATS_URL or nats://127.0.0.1:4222)')
     .option('--queue <name>', 'work queue of --distributed (default COINLAKE_QUEUE or coinlake: stream COINLAKE_TASKS)')
     .option('--no-wait', 'with --distributed: publish and return; the last worker closes the run')
+    .option('--stall-timeout <duration>', 'with --distributed: fail the run when no task is taken, loaded or retried for this long (default 10m)')
     .action(async (o: BackfillFlags) => {
       const g = globals();
       const from = parseInstant(o.from);
@@ -74,7 +76,9 @@ export function registerBackfillCommand(program: Command, globals: () => GlobalO
       const chunkMs = o.chunk === undefined ? undefined : durationMs(o.chunk);
       if (o.chunk !== undefined && chunkMs === undefined) throw new ConfigError(`--chunk must be ${DURATION_FORM}, got "${o.chunk}"`);
       const symbols = (o.symbols ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-      if (!o.distributed && (o.nats !== undefined || o.queue !== undefined || !o.wait)) throw new ConfigError('--nats, --queue and --no-wait go with --distributed');
+      if (!o.distributed && (o.nats !== undefined || o.queue !== undefined || !o.wait || o.stallTimeout !== undefined)) throw new ConfigError('--nats, --queue, --no-wait and --stall-timeout go with --distributed');
+      const stallMs = o.stallTimeout === undefined ? undefined : durationMs(o.stallTimeout);
+      if (o.stallTimeout !== undefined && stallMs === undefined) throw new ConfigError(`--stall-timeout must be ${DURATION_FORM}, got "${o.stallTimeout}"`);
       const queue = o.distributed ? (await import('../distributed/task-queue.ts')).taskQueueNames(o.queue) : undefined;
       const settings = resolveSettings({ replay: g.replay || undefined });
       if (o.distributed && settings.replay && !o.wait) {
@@ -100,7 +104,7 @@ export function registerBackfillCommand(program: Command, globals: () => GlobalO
           };
           if (o.distributed) {
             (await import('../distributed/distributed-backfill.ts')).requireSharedWarehouse(session, resolved.warehouse, 'backfill --distributed');
-            const outcome = await distributed(req, session, lake, { ...g, nats: o.nats, queue: queue!, wait: o.wait });
+            const outcome = await distributed(req, session, lake, { ...g, nats: o.nats, queue: queue!, wait: o.wait, stallMs });
             process.stdout.write((await distributedLines(session, outcome, Date.now() - t0)).join('\n') + '\n');
             return;
           }
@@ -118,7 +122,7 @@ async function distributed(
   req: BackfillRequest,
   session: Session,
   lake: LocalLake,
-  o: GlobalOptions & { nats?: string; queue: ReturnType<typeof taskQueueNames>; wait: boolean },
+  o: GlobalOptions & { nats?: string; queue: ReturnType<typeof taskQueueNames>; wait: boolean; stallMs?: number },
 ): Promise<DistributedBackfillOutcome> {
   const [{ connectNats }, { runDistributedBackfill }] = await Promise.all([import('../streaming/jetstream-streams.ts'), import('../distributed/distributed-backfill.ts')]);
   const nc = await connectNats(o.nats);
@@ -133,6 +137,7 @@ async function distributed(
       nc,
       queue: o.queue,
       wait: o.wait,
+      stallMs: o.stallMs,
       signal: stop.signal,
       logLevel: o.logLevel,
       printLog: o.printLog,

@@ -9,6 +9,8 @@ const isoInstant = z.iso.datetime();
 
 export const backfillTaskSchema = z.object({
   kind: z.literal('backfill.chunk'),
+  /** The warehouse the backfill runs in (catalog/warehouse-identity.ts): only its workers take the task. */
+  warehouseId: z.string().regex(/^[0-9a-f]{12}$/),
   /** The backfill's run: process id and run id of its ONE run row, and when it started (the raw lake's dt=). */
   processId: z.number().int().positive(),
   runId: z.string().min(1),
@@ -42,9 +44,13 @@ export function taskWindow(t: BackfillTask): TimeWindow {
   return { start: new Date(t.chunkStart), end: new Date(t.chunkEnd) };
 }
 
-/** The message id that makes a re-publish of the same task be stored once: `<processId>:<job key>:<chunk start>`. */
+/**
+ * The message id that makes a re-publish of the same task be stored once: `<warehouse id>:<run id>:<job key>:<chunk
+ * start>`. Unique per run: JetStream drops a repeated id for its duplicate window, and process ids restart at 1 in
+ * every new warehouse, so an id without the run would drop a new warehouse's tasks as copies of an old one's.
+ */
 export function taskMsgId(t: BackfillTask): string {
-  return `${t.processId}:${t.key}:${t.chunkStart}`;
+  return `${t.warehouseId}:${t.runId}:${t.key}:${t.chunkStart}`;
 }
 
 /** `KEY 2024-03-04T00:00:00.000Z..2024-03-05T00:00:00.000Z`, how logs and errors name a chunk. */

@@ -4,12 +4,14 @@
 // ONE transaction — and acks only after that commit. A task whose chunk is already committed is acked without loading;
 // a failed attempt goes back to the queue with a delay (a terminal error, or the last allowed delivery, fails it for
 // good). While it works the worker tells the server so (`working`), so only a dead worker's task is redelivered.
+// A worker pulls from its warehouse's consumer only (task-queue.ts): another warehouse's tasks never reach it.
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstream, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import { ensureMetaTables } from '../catalog/meta-tables.ts';
+import { warehouseId } from '../catalog/warehouse-identity.ts';
 import type { Session } from '../core/destination.ts';
 import { ConfigError, TerminalError, errorMessage } from '../core/errors.ts';
 import type { Job } from '../core/job.ts';
@@ -28,7 +30,7 @@ import { chunkLabel, decodeTask, taskChunk, type BackfillTask } from './backfill
 import { requireSharedWarehouse } from './distributed-backfill.ts';
 import { SharedLeases } from './run-lease.ts';
 import { ExhaustedTasks, failExhausted } from './exhausted-tasks.ts';
-import { ensureTaskQueue, taskQueueNames, type ConsumerSettings, type TaskQueueNames } from './task-queue.ts';
+import { ensureTaskQueue, taskQueueNames, warehouseQueue, type ConsumerSettings, type TaskQueueNames, type WarehouseQueue } from './task-queue.ts';
 import { BACKFILL_TASK_TABLE, markTaskCommitted, markTaskFailed, markTaskRunning, markTaskSkipped } from './task-table.ts';
 
 /** Raw pages of chunk n are numbered n × PAGE_SPAN + 1, + 2, …: unique within the run, the same on a retry. */
@@ -39,7 +41,7 @@ export interface WorkerOptions {
   warehouse: string;
   lake: LocalLake;
   nc: NatsConnection;
-  /** Default taskQueueNames() (COINLAKE_QUEUE or `coinlake`). */
+  /** Default taskQueueNames() (COINLAKE_QUEUE or `coinlake`); the worker pulls its warehouse's tasks of it (warehouseQueue). */
   queue?: TaskQueueNames;
   /** Shown in backfill_chunk, backfill_task and `coinlake status`. Default `<host>-<pid>`. */
   name?: string;
@@ -82,7 +84,8 @@ export class BackfillWorker {
   readonly stats: WorkerStats = { committed: 0, skipped: 0, retried: 0, failed: 0, rowsLoaded: 0 };
   logPath = '';
   done: Promise<void> = Promise.resolve();
-  private readonly names: TaskQueueNames;
+  private readonly queue: TaskQueueNames;
+  private names!: WarehouseQueue;
   private sessions: Session[] = [];
   private settings: ConsumerSettings = { ackWaitMs: 30_000, maxDeliver: 5 };
   private log!: Logger;
@@ -96,7 +99,7 @@ export class BackfillWorker {
   constructor(private readonly opts: WorkerOptions) {
     this.name = opts.name ?? `${os.hostname()}-${process.pid}`;
     if (!/^[A-Za-z0-9_.-]+$/.test(this.name)) throw new ConfigError(`worker name "${this.name}" may only hold letters, digits, _, . and -`);
-    this.names = opts.queue ?? taskQueueNames();
+    this.queue = opts.queue ?? taskQueueNames();
   }
 
   /** Opens the warehouse sessions and the queue, then starts pulling. */
@@ -107,6 +110,7 @@ export class BackfillWorker {
     try {
       requireSharedWarehouse(first, this.opts.warehouse, 'coinlake worker');
       await ensureMetaTables(first);
+      this.names = warehouseQueue(this.queue, await warehouseId(first));
       for (let i = 1; i < concurrency; i++) this.sessions.push(await openWarehouse(this.opts.warehouse));
       const given = this.opts.ackWaitMs !== undefined || this.opts.maxDeliver !== undefined;
       this.settings = await ensureTaskQueue(this.opts.nc, this.names, { ackWaitMs: this.opts.ackWaitMs, maxDeliver: this.opts.maxDeliver }, given);
@@ -185,6 +189,12 @@ export class BackfillWorker {
     } catch (err) {
       this.log.error({ error: errorMessage(err), seq: m.seq }, 'task dropped');
       m.term(errorMessage(err));
+      return;
+    }
+    if (task.warehouseId !== this.names.warehouseId) {
+      // Not ours (published by hand on our subject?): left in the queue untouched, nothing written to our warehouse.
+      this.log.error({ seq: m.seq, warehouseId: task.warehouseId, processId: task.processId }, 'task of another warehouse left in the queue');
+      m.nak(30_000);
       return;
     }
     const chunk = taskChunk(task);

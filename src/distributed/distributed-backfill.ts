@@ -1,10 +1,13 @@
 // `coinlake backfill --distributed`: the coordinator. Plans the chunks exactly as a single-process backfill does, opens
 // the backfill's ONE run row, queues one task per chunk not yet committed (coinlake_meta.backfill_task) and publishes
 // it to the JetStream work queue, then — unless told not to wait — follows the workers' progress in the warehouse
-// until every chunk is committed or failed for good, and closes the run with the gap report.
+// until every chunk is committed or failed for good, and closes the run with the gap report. It never waits forever:
+// tasks missing from the queue (dropped as duplicates, deleted) or no progress for a bounded time fail the run.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { ensureMetaTables } from '../catalog/meta-tables.ts';
+import { warehouseId } from '../catalog/warehouse-identity.ts';
 import type { Session } from '../core/destination.ts';
 import { ConfigError, TerminalError, errorMessage } from '../core/errors.ts';
 import { committedChunks, planBackfill, type BackfillOptions, type BackfillRequest, type BackfillSummary } from '../runner/backfill.ts';
@@ -12,24 +15,32 @@ import { createBarProgress } from '../runner/progress.ts';
 import { RunFailedError } from '../runner/run-job.ts';
 import { failRunScope, openRunScope } from '../runner/run-steps.ts';
 import { closeDistributedBackfill, type DistributedDetails } from './backfill-close.ts';
-import { encodeTask, taskMsgId, type BackfillTask } from './backfill-task.ts';
+import { encodeTask, taskChunk, taskMsgId, type BackfillTask } from './backfill-task.ts';
 import { ExhaustedTasks, failExhausted } from './exhausted-tasks.ts';
 import { shareRunLease } from './run-lease.ts';
-import { ensureTaskQueue, queueActivity, taskQueueNames, type TaskQueueNames } from './task-queue.ts';
-import { queueTasks, taskCounts } from './task-table.ts';
+import { ensureTaskQueue, purgeRunTasks, queueActivity, runSubject, runTasksStored, taskQueueNames, warehouseQueue, type TaskQueueNames, type WarehouseQueue } from './task-queue.ts';
+import { backfillTasks, markTaskFailed, queueTasks, taskCounts, taskProgressMark } from './task-table.ts';
+
+/** How long the coordinator waits without any progress before it fails the run. Default 10 min. */
+export const DEFAULT_STALL_MS = 600_000;
 
 /** How the coordinator runs: a single backfill's options, plus the queue and whether to wait. */
 export interface DistributedBackfillOptions extends Omit<BackfillOptions, 'beforeCommit' | 'maxRowsPerCommit'> {
   nc: NatsConnection;
-  /** Default taskQueueNames() (COINLAKE_QUEUE or `coinlake`). */
+  /** Default taskQueueNames() (COINLAKE_QUEUE or `coinlake`); scoped to the warehouse (warehouseQueue) here. */
   queue?: TaskQueueNames;
   /** Follow the workers until the run closes. Default true. */
   wait?: boolean;
   /** How often the warehouse is looked at while waiting. Default 1 s. */
   pollMs?: number;
   /** Called once when no worker has pulled a task after `idleHintMs` (default 10 s) of waiting. */
-  onNoWorker?: (names: TaskQueueNames) => void;
+  onNoWorker?: (names: WarehouseQueue) => void;
   idleHintMs?: number;
+  /**
+   * Fail the run once nothing happened for this long: no task taken, loaded, retried or failed, and no worker of this
+   * warehouse holding one. Default DEFAULT_STALL_MS (10 min).
+   */
+  stallMs?: number;
 }
 
 /** What the coordinator published. */
@@ -37,7 +48,7 @@ export interface PublishedBackfill {
   processId: number;
   runId: string;
   logPath: string;
-  queue: TaskQueueNames;
+  queue: WarehouseQueue;
   /** Chunks of the plan; already committed ones; tasks published (JetStream stored `duplicates` of them before). */
   total: number;
   skipped: number;
@@ -69,7 +80,8 @@ export async function runDistributedBackfill(req: BackfillRequest, opts: Distrib
   const { session, lake, nc } = opts;
   if (req.limitRows !== undefined) throw new ConfigError('--limit is not supported with --distributed: workers load whole chunks independently');
   const plan = planBackfill(req);
-  const names = opts.queue ?? taskQueueNames();
+  await ensureMetaTables(session);
+  const names = warehouseQueue(opts.queue ?? taskQueueNames(), await warehouseId(session));
   // Reach NATS before a run row exists: an unreachable server is a clean error, not a failed run.
   await ensureTaskQueue(nc, names);
   const first = plan.jobs[0];
@@ -93,6 +105,7 @@ export async function runDistributedBackfill(req: BackfillRequest, opts: Distrib
         if (committed.done[i][j]) return;
         tasks.push({
           kind: 'backfill.chunk',
+          warehouseId: names.warehouseId,
           processId,
           runId,
           runStartedAt: scope.startedAt.toISOString(),
@@ -116,17 +129,25 @@ export async function runDistributedBackfill(req: BackfillRequest, opts: Distrib
       symbols: req.symbols,
       params: definedParams(req.params ?? {}),
       chunkMs: plan.chunkMs,
-      distributed: { queue: names.queue, stream: names.stream, subject: names.backfillSubject, published: tasks.length },
+      distributed: { queue: names.queue, stream: names.stream, subject: runSubject(names, processId), published: tasks.length },
       chunks: { total, skipped: committed.count },
     };
     await session.exec(`UPDATE coinlake_meta.workflow_action_history SET details = $2 WHERE process_id = $1`, [processId, JSON.stringify(details)]);
     await queueTasks(session, processId, tasks.map((t) => ({ job: t.key, window: { start: new Date(t.chunkStart), end: new Date(t.chunkEnd) } })));
     const js = jetstream(nc);
-    let duplicates = 0;
+    const subject = runSubject(names, processId);
+    const dropped: BackfillTask[] = [];
     for (let i = 0; i < tasks.length; i += 256) {
-      const acks = await Promise.all(tasks.slice(i, i + 256).map((t) => js.publish(names.backfillSubject, encodeTask(t), { msgID: taskMsgId(t) })));
-      duplicates += acks.filter((a) => a.duplicate).length;
+      const part = tasks.slice(i, i + 256);
+      const acks = await Promise.all(part.map((t) => js.publish(subject, encodeTask(t), { msgID: taskMsgId(t) })));
+      acks.forEach((a, k) => a.duplicate && dropped.push(part[k]));
     }
+    // Ids are unique per run, so a duplicate is a stranger's message under our id: that task will never be delivered.
+    for (const t of dropped) {
+      const why = `JetStream dropped its task as a duplicate: stream ${names.stream} already held message id ${taskMsgId(t)} (within its duplicate window)`;
+      await markTaskFailed(session, processId, taskChunk(t), null, 0, true, why);
+    }
+    const duplicates = dropped.length;
     log.info({ job: req.job, symbols: req.symbols, chunks: total, skipped: committed.count, published: tasks.length, duplicates, stream: names.stream }, 'distributed backfill published');
     published = { processId, runId, logPath, queue: names, total, skipped: committed.count, published: tasks.length, duplicates };
   } catch (err) {
@@ -158,6 +179,10 @@ async function follow(opts: DistributedBackfillOptions, published: PublishedBack
   });
   const started = Date.now();
   let hinted = false;
+  const stallMs = opts.stallMs ?? DEFAULT_STALL_MS;
+  let mark = '';
+  let lastProgress = Date.now();
+  let missingSeen = 0;
   const exhausted = new ExhaustedTasks(nc, queue);
   exhausted.start();
   try {
@@ -175,11 +200,37 @@ async function follow(opts: DistributedBackfillOptions, published: PublishedBack
         }
         return { published, summary };
       }
+      // The stream first, then the table: a task leaves the stream only after its row is final, so an outstanding row
+      // read after the stream was counted had its message counted too — unless the message is gone for good.
+      const stored = await runTasksStored(nc, queue, processId);
       const counts = await taskCounts(session, processId);
       const [{ rows }] = await session.query<{ rows: number | null }>(`SELECT rows_loaded AS rows FROM coinlake_meta.workflow_action_history WHERE process_id = $1`, [processId]);
       progress.update(published.total - outcome.outstanding - counts.failed, { rows: Number(rows ?? 0), running: counts.running });
       for (const item of exhausted.drain()) await failExhausted(session, nc, queue, item);
       const activity = await queueActivity(nc, queue);
+      const outstanding = counts.queued + counts.running + counts.retrying;
+      missingSeen = stored < outstanding ? missingSeen + 1 : 0;
+      if (missingSeen >= 2) {
+        const held = stored === 0 ? "none of this run's tasks" : `${stored} of this run's ${outstanding} outstanding tasks`;
+        await failOutstanding(opts, queue, processId, `its task is not in the work queue (stream ${queue.stream} holds ${held}): JetStream dropped it as a duplicate, or it was deleted`);
+        continue;
+      }
+      const now = await taskProgressMark(session, processId);
+      if (now !== mark || activity.ackPending > 0) {
+        mark = now;
+        lastProgress = Date.now();
+      } else if (Date.now() - lastProgress >= stallMs) {
+        const taken = counts.running + counts.committed + counts.retrying + counts.failed + counts.skipped > 0;
+        const pulling = activity.waiting > 0 ? `${activity.waiting} worker(s) pulling` : 'no worker pulling';
+        const what = taken ? 'no chunk of this run was taken, loaded, retried or failed' : 'no worker of this warehouse took a task';
+        await failOutstanding(
+          opts,
+          queue,
+          processId,
+          `no progress for ${span(stallMs)}: ${what} (stream ${queue.stream}, consumer ${queue.consumer}, ${pulling}); start \`coinlake worker\` on this warehouse and run the backfill again`,
+        );
+        continue;
+      }
       if (!hinted && counts.running + counts.committed + counts.retrying + counts.failed + counts.skipped === 0 && activity.waiting === 0 && Date.now() - started > (opts.idleHintMs ?? 10_000)) {
         hinted = true;
         opts.onNoWorker?.(queue);
@@ -194,6 +245,20 @@ async function follow(opts: DistributedBackfillOptions, published: PublishedBack
     exhausted.stop();
     progress.done();
   }
+}
+
+/** Fails every outstanding task of the run with `why` and deletes its tasks from the queue; the next look closes the run. */
+async function failOutstanding(opts: DistributedBackfillOptions, queue: WarehouseQueue, processId: number, why: string): Promise<void> {
+  await purgeRunTasks(opts.nc, queue, processId);
+  for (const t of await backfillTasks(opts.session, processId)) {
+    if (t.status !== 'queued' && t.status !== 'running' && t.status !== 'retrying') continue;
+    await markTaskFailed(opts.session, processId, { job: t.job, window: { start: t.chunk_start, end: t.chunk_end } }, t.worker, t.attempts, true, why);
+  }
+}
+
+/** `2 s`, `10 min`: how a stall timeout is written in its error. */
+function span(ms: number): string {
+  return ms < 60_000 || ms % 60_000 !== 0 ? `${ms / 1000} s` : `${ms / 60_000} min`;
 }
 
 /** Stream params without undefined values (a task is JSON). */

@@ -8,7 +8,7 @@ import type { Session } from '../core/destination.ts';
 import { errorMessage } from '../core/errors.ts';
 import { chunkCommittedBy } from '../runner/backfill-chunks.ts';
 import { decodeTask, taskChunk, type BackfillTask } from './backfill-task.ts';
-import type { TaskQueueNames } from './task-queue.ts';
+import type { WarehouseQueue } from './task-queue.ts';
 import { BACKFILL_TASK_TABLE, markTaskFailed } from './task-table.ts';
 
 /** One advisory: the task's stream sequence and how often it was delivered. */
@@ -24,7 +24,7 @@ export class ExhaustedTasks {
 
   constructor(
     private readonly nc: NatsConnection,
-    private readonly names: TaskQueueNames,
+    private readonly names: WarehouseQueue,
   ) {}
 
   start(): void {
@@ -53,9 +53,9 @@ export class ExhaustedTasks {
 
 /**
  * Marks the task of an advisory failed for good (unless its chunk got committed after all) and deletes it from the
- * queue. Returns the task, or undefined when it is gone already (another listener handled it).
+ * queue. Returns the task, or undefined when it is gone already (another listener handled it) or not this warehouse's.
  */
-export async function failExhausted(s: Session, nc: NatsConnection, names: TaskQueueNames, item: ExhaustedTask): Promise<BackfillTask | undefined> {
+export async function failExhausted(s: Session, nc: NatsConnection, names: WarehouseQueue, item: ExhaustedTask): Promise<BackfillTask | undefined> {
   const jsm = await jetstreamManager(nc);
   let data: Uint8Array;
   let subject: string;
@@ -69,6 +69,8 @@ export async function failExhausted(s: Session, nc: NatsConnection, names: TaskQ
     throw err;
   }
   const task = decodeTask(data, subject);
+  // Another warehouse's task is its workers' business: nothing is written here and the message stays.
+  if (task.warehouseId !== names.warehouseId) return undefined;
   const chunk = taskChunk(task);
   if ((await chunkCommittedBy(s, chunk)) === undefined) {
     const [row] = await s.query<{ worker: string | null }>(`SELECT worker FROM ${BACKFILL_TASK_TABLE} WHERE process_id = $1 AND job = $2 AND chunk_start = $3`, [

@@ -108,6 +108,15 @@ export async function taskCounts(s: Session, processId: number): Promise<Record<
   return out;
 }
 
+/** A text that changes whenever any task of the backfill changes state or attempt (how the coordinator sees progress). */
+export async function taskProgressMark(s: Session, processId: number): Promise<string> {
+  const [r] = await s.query<{ n: number; attempts: number | null; last: Date | null }>(
+    `SELECT count(*) AS n, sum(attempts) AS attempts, max(updated_at) AS last FROM ${BACKFILL_TASK_TABLE} WHERE process_id = $1`,
+    [processId],
+  );
+  return `${Number(r.n)}|${Number(r.attempts ?? 0)}|${r.last?.getTime() ?? ''}`;
+}
+
 /** Per worker: tasks it committed, is running, and whose last attempt failed with it (to retry or for good). */
 export interface WorkerTaskCounts {
   worker: string;
