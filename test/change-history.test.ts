@@ -12,6 +12,8 @@ import type { TableSpec } from '../src/core/table.ts';
 import { describeChange, formatChanges, listChanges, qualifyTable } from '../src/cli/changes-command.ts';
 import { checkTables, formatCheckReport } from '../src/cli/check-command.ts';
 import { assetsTable } from '../src/sources/coincap/coincap-tables.ts';
+import { openWarehouse } from '../src/destinations/registry.ts';
+import { createTestDatabase, type TestDatabase } from '../src/destinations/postgres/postgres-test-database.ts';
 import { WAREHOUSES, spineEnv, type SpineEnv } from './helpers/spine-env.ts';
 
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`./fixtures/coincap-v2/${name}.json`, import.meta.url), 'utf8'));
@@ -154,4 +156,47 @@ describe('coinlake changes / check as a user runs them', () => {
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/^error: unknown table "coinlake\.nope"\nhint: known tables: coinlake\.coincap_assets, /);
   });
+});
+
+describe.each(WAREHOUSES)('`coinlake changes` on an unknown table, on %s', (kind) => {
+  const run = promisify(execFile);
+  const BIN = path.resolve('bin/coinlake.mjs');
+  let dir: string;
+  let db: TestDatabase | undefined;
+  afterEach(async () => {
+    await db?.drop();
+    db = undefined;
+    await rm(dir, { recursive: true, force: true });
+  });
+  const coinlake = (args: string[]) =>
+    run(process.execPath, [BIN, ...args], {
+      cwd: dir,
+      env: { ...process.env, COINLAKE_WAREHOUSE: db ? db.url : path.join(dir, 'warehouse.duckdb'), COINLAKE_LAKE: '', COINLAKE_REPLAY: '', COINCAP_API_KEY: '' },
+    }).then(
+      (r) => ({ code: 0, ...r }),
+      (e) => ({ code: e.code as number, stdout: e.stdout as string, stderr: e.stderr as string }),
+    );
+
+  it('is an error naming it, with the known tables, exit 1; a known table without events is not', async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'coinlake-changes-'));
+    if (kind === 'postgres') db = await createTestDatabase();
+    const nope = await coinlake(['changes', 'nope']);
+    expect([nope.code, nope.stdout]).toEqual([1, '']);
+    const [error, hint, ...rest] = nope.stderr.split('\n');
+    expect([error, rest]).toEqual(['error: unknown table "coinlake.nope"', ['']]);
+    expect(hint).toMatch(/^hint: known tables: coinlake\.coincap_assets, coinlake\.coincap_exchanges, /);
+    expect(hint.split(', ')).toContain('coinlake.coincap_rates');
+    const withKey = await coinlake(['changes', 'coinlake.nope', '--key', 'bitcoin']);
+    expect([withKey.code, withKey.stderr.split('\n')[0]]).toEqual([1, 'error: unknown table "coinlake.nope"']);
+    // Known to coinlake, not loaded yet: no events, exit 0.
+    expect(await coinlake(['changes', 'coincap_rates'])).toEqual({ code: 0, stdout: 'no change events for coinlake.coincap_rates\n', stderr: '' });
+    // A table of the user's own in the warehouse is known too.
+    const s = await openWarehouse(db ? db.url : path.join(dir, 'warehouse.duckdb'));
+    try {
+      await s.exec('CREATE TABLE coinlake.my_own (id INTEGER)');
+    } finally {
+      await s.close();
+    }
+    expect(await coinlake(['changes', 'my_own'])).toEqual({ code: 0, stdout: 'no change events for coinlake.my_own\n', stderr: '' });
+  }, 60_000);
 });

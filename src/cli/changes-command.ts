@@ -103,6 +103,23 @@ export async function listChanges(s: Session, table: string, q: ChangeQuery = {}
   return events.reverse();
 }
 
+/**
+ * Throws a ConfigError naming `table` (qualified) unless coinlake knows it (a catalog or stream table), the warehouse
+ * holds it, or change events were written for it; the hint lists the known tables.
+ */
+export async function assertKnownTable(s: Session, table: string): Promise<void> {
+  const { checkTargets } = await import('./check-command.ts');
+  const known = (await checkTargets(s)).map((t) => `${t.schema}.${t.name}`);
+  if (known.includes(table)) return;
+  const [schema, name] = table.split('.', 2);
+  const held = await s.query<{ name: string }>(`SELECT table_name AS name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`, [schema]);
+  if (held.some((r) => r.name === name)) return;
+  const [{ n }] = await s.query<{ n: number }>(`SELECT count(*) AS n FROM ${CHANGE_EVENT_TABLE} WHERE table_name = $1`, [table]);
+  if (Number(n) > 0) return;
+  const inWarehouse = held.map((r) => `${schema}.${r.name}`).filter((t) => !known.includes(t));
+  throw new ConfigError(`unknown table "${table}"`, { hint: `known tables: ${[...known, ...inWarehouse].join(', ')}` });
+}
+
 function text(v: unknown): string {
   return v === null || v === undefined ? 'null' : typeof v === 'object' ? JSON.stringify(v) : String(v);
 }
@@ -146,6 +163,7 @@ export function registerChangesCommand(program: Command, globals: () => GlobalOp
       await withWarehouse(globals(), async (session) => {
         await ensureMetaTables(session);
         const events = await listChanges(session, name, { key: o.key, since, limit: Number(o.limit) });
+        if (events.length === 0) await assertKnownTable(session, name);
         if (o.json) {
           for (const e of events) process.stdout.write(JSON.stringify(e) + '\n');
         } else {
