@@ -39,7 +39,9 @@ async function runOnce(job: string, opts: JobOptions, stageInWarehouse: boolean)
   const session: Session = await openWarehouse(path.join(dir, `w${i}.duckdb`));
   const lake = new LocalLake(path.join(dir, `lake${i}`));
   try {
-    const built = buildJob(job, opts, { baseUrls: { coincap: replay.coincapV2Url }, rateLimitPerMinute: 0 });
+    const asBuilt = buildJob(job, opts, { baseUrls: { coincap: replay.coincapV2Url }, rateLimitPerMinute: 0 });
+    // Insert events too (a time series writes none by default): both paths must render the same images of every row.
+    const built = { ...asBuilt, table: { ...asBuilt.table, changeEvents: 'all' as const } };
     const summary = await runJob(built, { session, lake, progress: false, stageInWarehouse, logLevel: 'debug' });
     const t = `${built.table.schema}.${built.table.name}`;
     const cols = built.table.columns.filter((c) => !c.volatile).map((c) => c.name);

@@ -1,17 +1,18 @@
 // A catalog entry (connection + ingestion config + column details) → a runnable Job, with the endpoint and
 // credential logic the short form (`buildJob`) uses. Also the checks `catalog validate` runs on every entry.
 import type { Session, WriteMode } from '../core/destination.ts';
-import { ConfigError, errorMessage } from '../core/errors.ts';
+import { CoinlakeError, ConfigError, errorMessage } from '../core/errors.ts';
 import type { Job } from '../core/job.ts';
 import type { Source, Stream, StreamParams } from '../core/source.ts';
 import type { TableSpec } from '../core/table.ts';
-import { parseWindow, parseWriteMode, resolveAccess, type Endpoints } from '../runner/job-builder.ts';
+import { parseRate, parseWindow, parseWriteMode, resolveAccess, type Endpoints } from '../runner/job-builder.ts';
 import { allJobNames, findStream } from '../sources/registry.ts';
 import { withOrdinals, type Catalog, type Connection, type Ingestion } from './catalog-schema.ts';
 import { catalogIsEmpty, findCatalogEntry, syncCatalog, TABLES_LABEL, type CatalogSyncResult } from './catalog-store.ts';
 import { ensureMetaTables } from './meta-tables.ts';
 import { qualityChecksSchema } from '../core/quality-check.ts';
 import { externalViewModeProblem } from '../lake/external-views.ts';
+import { validateChecks } from '../quality/run-checks.ts';
 import { ingestionTable } from './column-details.ts';
 import { openSecret, secretKey } from './secret-box.ts';
 
@@ -52,7 +53,33 @@ export function planIngestion(ing: Ingestion): IngestionPlan {
       throw new ConfigError(`${ing.asset}: incremental_date_column is ${ing.incremental_date_column}, but ${ing.source} keeps its watermark on ${cursorColumn}; expected ${cursorColumn}`);
     }
   }
-  return { source, stream, table, writeMode: effectiveWriteMode(ing), incremental };
+  const writeMode = effectiveWriteMode(ing);
+  applyLoadOptions(ing, table, writeMode);
+  return { source, stream, table, writeMode, incremental };
+}
+
+/**
+ * Puts an ingestion's load options on its table: delete_missing (merge only), close_missing (scd2 only), audit and
+ * change_events (which otherwise stays the stream's default). Throws a ConfigError naming the asset for an option
+ * its write mode does not take.
+ */
+function applyLoadOptions(ing: Ingestion, table: TableSpec, writeMode: WriteMode): void {
+  const only = (key: string, mode: WriteMode) =>
+    new ConfigError(`${ing.asset}: ${key} applies to write mode ${mode}, and this ingestion writes with ${writeMode}; expected write_mode: ${mode} (or no ${key})`);
+  if (ing.delete_missing) {
+    if (writeMode !== 'merge') throw only('delete_missing', 'merge');
+    table.deleteMissing = true;
+  }
+  if (ing.close_missing) {
+    if (writeMode !== 'scd2') throw only('close_missing', 'scd2');
+    table.scd2 = { closeMissing: true };
+  }
+  if (ing.audit) {
+    table.audit = {};
+    if (ing.audit.k !== undefined) table.audit.k = ing.audit.k;
+    if (ing.audit.min_runs !== undefined) table.audit.minRuns = ing.audit.min_runs;
+  }
+  if (ing.change_events) table.changeEvents = ing.change_events;
 }
 
 /** The write mode of an ingestion: write_mode when set, else `replace` for FULL and `merge` for INCR. */
@@ -69,6 +96,9 @@ export function validateCatalog(c: Catalog): string[] {
     if (!connections.has(ing.connection)) problems.push(`${at}: connection ${ing.connection} is not in the catalog`);
     try {
       const plan = planIngestion(ing);
+      // Checks against the table's columns (column details, or the stream's table): a check on a column the table
+      // lacks would otherwise fail only at the first load.
+      checkProblem(plan.table, (p) => problems.push(`${at}: ${p}`));
       const viewProblem = ing.is_external ? externalViewModeProblem(plan.writeMode) : undefined;
       if (viewProblem) problems.push(`${at}: is_external: ${viewProblem}`);
     } catch (err) {
@@ -76,6 +106,17 @@ export function validateCatalog(c: Catalog): string[] {
     }
   });
   return problems;
+}
+
+/** Each check of the table that names a column the table does not have, as one problem line with the columns it has. */
+function checkProblem(table: TableSpec, problem: (line: string) => void): void {
+  for (const check of table.checks ?? []) {
+    try {
+      validateChecks(table, [check]);
+    } catch (err) {
+      problem(err instanceof CoinlakeError && err.hint ? `${errorMessage(err)}; ${err.hint}` : errorMessage(err));
+    }
+  }
 }
 
 /** Throws one ConfigError listing every problem of the catalog (from `label`) when there are any. */
@@ -115,11 +156,13 @@ export function catalogJob(conn: Connection, ing: Ingestion, opts: CatalogRunOpt
   }
   const plan = planIngestion(ing);
   const secret = conn.secret_encrypted && conn.auth_type !== 'none' ? openSecret(conn.secret_encrypted, conn.name, secretKey(opts.env)) : undefined;
-  const access = resolveAccess(plan.source, endpoints, { url: opts.connectionUrl ?? conn.url, ...credentials(conn, secret) });
+  // params.rate_limit_per_minute (kept in extra_parameters) sets the rate; --rate and --replay's endpoints win over it.
+  const rate = ing.params.rate_limit_per_minute === undefined ? undefined : parseRate(ing.params.rate_limit_per_minute, `${ing.asset}: params.rate_limit_per_minute`);
+  const access = resolveAccess(plan.source, endpoints, { url: opts.connectionUrl ?? conn.url, rateLimitPerMinute: rate, ...credentials(conn, secret) });
   // params.auth_header names the header that carries the secret instead of Authorization (e.g. x-cg-demo-api-key).
   const authHeader = ing.params.auth_header;
   if (typeof authHeader === 'string' && secret !== undefined && conn.auth_type === 'bearer') access.headers = { [authHeader.toLowerCase()]: secret };
-  const { from, to, ...rest } = ing.params;
+  const { from, to, rate_limit_per_minute: _rate, ...rest } = ing.params;
   const params: StreamParams = { ...rest };
   if (opts.asset) params.asset = opts.asset;
   if (opts.interval) params.interval = opts.interval;

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { WRITE_MODES, type WriteMode } from '../core/destination.ts';
 import { DATATYPE_FORM, parseDatatype } from './column-details.ts';
 import { qualityCheckSchema } from '../core/quality-check.ts';
+import { CHANGE_EVENT_POLICIES } from '../core/table.ts';
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const IDENT_FORM = 'letters, digits and _, not starting with a digit';
@@ -14,6 +15,8 @@ export const LOAD_TYPES = ['FULL', 'INCR'] as const;
 export const MISSING_POLICIES = ['null', 'fail'] as const;
 export const INVALID_POLICIES = ['null', 'strict'] as const;
 export const LOG_LEVELS = ['debug', 'info', 'warning', 'error'] as const;
+/** Ingestion keys that the meta tables keep in ingestion_config.extra_parameters (JSON) beside the stream parameters. */
+export const LOAD_OPTION_KEYS = ['delete_missing', 'close_missing', 'audit', 'change_events'] as const;
 
 const ident = (what: string) => z.string().regex(IDENT, `expected ${what} (${IDENT_FORM})`);
 const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
@@ -71,7 +74,15 @@ export const ingestionSchema = z.strictObject({
   /** The stream that reads the data, `source.stream`. */
   source: z.string().regex(/^[a-z0-9_]+\.[a-z0-9_]+$/, 'expected source.stream, e.g. coincap.assets'),
   /** Stream parameters (asset, interval, limit, …); `from`/`to` set the time window. */
-  params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).nullish().transform((v) => v ?? {}),
+  params: z
+    .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+    .nullish()
+    .transform((v) => v ?? {})
+    .superRefine((params, ctx) => {
+      for (const key of LOAD_OPTION_KEYS) {
+        if (key in params) ctx.addIssue({ code: 'custom', path: [key], message: `${key} is a key of the ingestion, not a stream parameter; expected it beside params` });
+      }
+    }),
   primary_key: optional(identList('a column name')),
   incremental_date_column: optional(ident('a column name')),
   load_type: oneOf(LOAD_TYPES).default('FULL'),
@@ -88,6 +99,19 @@ export const ingestionSchema = z.strictObject({
       });
     }),
   ),
+  /** Write mode merge, full snapshots: keys absent from a non-empty batch are deleted (TableSpec.deleteMissing). */
+  delete_missing: optional(z.boolean()),
+  /** Write mode scd2, full snapshots: the current version of a key absent from a non-empty batch is closed. */
+  close_missing: optional(z.boolean()),
+  /** The row-count audit's k·σ rule: flag a delta more than k standard deviations from the mean of min_runs or more earlier runs. */
+  audit: optional(
+    z.strictObject({
+      k: z.number().positive('expected k > 0').optional(),
+      min_runs: z.number().int().nonnegative('expected min_runs >= 0').optional(),
+    }),
+  ),
+  /** Which change events merge and scd2 write: all, changes (updates and deletes only) or none; default the stream's. */
+  change_events: optional(oneOf(CHANGE_EVENT_POLICIES)),
   file_format: optional(z.string()),
   delimiter: optional(z.string()),
   partitioned_by: optional(ident('a column name')),

@@ -5,7 +5,7 @@ import YAML from 'yaml';
 import type { Session } from '../core/destination.ts';
 import { ConfigError } from '../core/errors.ts';
 import type { Row } from '../core/table.ts';
-import { withOrdinals, type Catalog, type Connection, type Ingestion } from './catalog-schema.ts';
+import { LOAD_OPTION_KEYS, withOrdinals, type Catalog, type Connection, type Ingestion } from './catalog-schema.ts';
 import { catalogOf, parseCatalogObject } from './config-file.ts';
 import { ensureMetaTables, META_SCHEMA } from './meta-tables.ts';
 
@@ -138,6 +138,23 @@ function stableJson(o: Record<string, unknown>): string | null {
   return keys.length ? JSON.stringify(Object.fromEntries(keys.map((k) => [k, o[k]]))) : null;
 }
 
+/** The ingestion's load options as extra_parameters keeps them (absent ones left out). */
+function loadOptions(i: Ingestion): Record<string, unknown> {
+  const audit = i.audit ? Object.fromEntries(Object.entries({ k: i.audit.k, min_runs: i.audit.min_runs }).filter(([, v]) => v !== undefined)) : undefined;
+  return Object.fromEntries(
+    Object.entries({ delete_missing: i.delete_missing, close_missing: i.close_missing, audit, change_events: i.change_events }).filter(([, v]) => v !== undefined),
+  );
+}
+
+/** extra_parameters split into the stream parameters and the ingestion's load options (LOAD_OPTION_KEYS). */
+function splitExtraParameters(value: unknown): { params?: unknown; options: Record<string, unknown> } {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { params: value, options: {} };
+  const params: Record<string, unknown> = {};
+  const options: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) ((LOAD_OPTION_KEYS as readonly string[]).includes(k) ? options : params)[k] = v;
+  return { params, options };
+}
+
 function connectionRow(c: Connection): WantedRow {
   return {
     key: { connection_name: c.name },
@@ -168,7 +185,7 @@ function ingestionRow(i: Ingestion): WantedRow {
       on_missing: i.on_missing,
       on_invalid: i.on_invalid ?? null,
       quality_checks: i.checks?.length ? JSON.stringify(i.checks) : null,
-      extra_parameters: stableJson(i.params),
+      extra_parameters: stableJson({ ...i.params, ...loadOptions(i) }),
       file_format: i.file_format ?? null,
       delimiter: i.delimiter ?? null,
       partitioned_by: i.partitioned_by ?? null,
@@ -295,14 +312,16 @@ export async function readCatalog(s: Session, filter: CatalogFilter = {}): Promi
         modified_at: r.modified_at,
       }),
     ),
-    ingestions: ings.map((r) =>
-      clean({
+    ingestions: ings.map((r) => {
+      const extra = splitExtraParameters(parseParams(r.extra_parameters, String(r.table_name)));
+      return clean({
+        ...extra.options,
         connection: r.connection_name,
         asset: r.table_name,
         target_table: r.target_table,
         ingestion_type: r.ingestion_type,
         source: r.source_path,
-        params: parseParams(r.extra_parameters, String(r.table_name)),
+        params: extra.params,
         primary_key: r.primary_key_column,
         incremental_date_column: r.incremental_date_column,
         load_type: r.load_type,
@@ -327,8 +346,8 @@ export async function readCatalog(s: Session, filter: CatalogFilter = {}): Promi
         columns: (byAsset.get(String(r.table_name)) ?? []).map((c) =>
           clean({ column_name: c.column_name, mapping_column: c.mapping_column, datatype: c.datatype, ordinal_position: c.ordinal_position, is_nullable: c.is_nullable }),
         ),
-      }),
-    ),
+      });
+    }),
   };
   return catalogOf(parseCatalogObject(doc, TABLES_LABEL));
 }
@@ -387,7 +406,7 @@ export function catalogToYaml(c: Catalog, header?: string): string {
     defined({
       connection: i.connection, asset: i.asset, target_table: i.target_table, ingestion_type: i.ingestion_type, source: i.source,
       params: i.params, primary_key: i.primary_key, incremental_date_column: i.incremental_date_column, load_type: i.load_type,
-      write_mode: i.write_mode, on_missing: i.on_missing, on_invalid: i.on_invalid, checks: i.checks, file_format: i.file_format, delimiter: i.delimiter,
+      write_mode: i.write_mode, delete_missing: i.delete_missing, close_missing: i.close_missing, audit: i.audit, change_events: i.change_events, on_missing: i.on_missing, on_invalid: i.on_invalid, checks: i.checks, file_format: i.file_format, delimiter: i.delimiter,
       partitioned_by: i.partitioned_by, clustered_by: i.clustered_by, is_parquet: i.is_parquet, is_external: i.is_external,
       lake_destination: i.lake_destination, schedule: i.schedule, enabled: i.enabled, id: i.id, created_by: i.created_by,
       created_at: iso(i.created_at), modified_by: i.modified_by, modified_at: iso(i.modified_at),

@@ -57,7 +57,7 @@ export interface TableOptions {
  * The typed table of an ingestion in schema `coinlake`: columns from the column details ordered by
  * ordinal_position (`column_name` is the source field, `mapping_column` the target column), or the stream's own
  * columns when there are none. The stream's derived columns are kept at their place, and a column fed by a field the
- * stream marks volatile stays volatile, and one it marks optional (sent by some versions only) stays optional. Key, partition and clustering default to the stream's when their columns exist.
+ * stream marks volatile stays volatile, and one it marks optional (sent by some versions only) stays optional. Key, partition and clustering default to the stream's when their columns exist; the change-events policy is the stream's.
  */
 export function ingestionTable(stream: Stream, o: TableOptions, details: ColumnDetail[] = []): TableSpec {
   const base = stream.table;
@@ -100,5 +100,6 @@ export function ingestionTable(stream: Stream, o: TableOptions, details: ColumnD
   const clusteredBy = o.clustered_by ?? (all(base.clusteredBy) ? base.clusteredBy : undefined);
   if (partitionBy) table.partitionBy = partitionBy;
   if (clusteredBy?.length) table.clusteredBy = clusteredBy;
+  if (base.changeEvents) table.changeEvents = base.changeEvents;
   return table;
 }

@@ -59,7 +59,17 @@ export interface TableSpec {
   checks?: QualityCheck[];
   /** Row-count audit of every run (runner/audit.ts). */
   audit?: AuditOptions;
+  /**
+   * Which keys `merge` and `scd2` write change events for: `all` (inserts, updates, deletes; the default, for snapshot
+   * tables), `changes` (updates and deletes only: an append-only time series, whose new rows say all an insert event
+   * would), `none`.
+   */
+  changeEvents?: ChangeEventsPolicy;
 }
+
+/** The values of TableSpec.changeEvents (`change_events` in the catalog). */
+export const CHANGE_EVENT_POLICIES = ['all', 'changes', 'none'] as const;
+export type ChangeEventsPolicy = (typeof CHANGE_EVENT_POLICIES)[number];
 
 /** Options of the `scd2` write mode. */
 export interface Scd2Options {

@@ -1,8 +1,9 @@
 // Change events of `merge` and `scd2`: one coinlake_meta.change_event row per inserted, updated or deleted key, with
 // before/after images and the changed columns as JSON text. Written set-based (INSERT … SELECT) inside the load's
 // transaction, each just BEFORE the statement that changes the rows, so the before image is still there to read.
+// Which operations write events is the table's `changeEvents` (all, changes: no inserts, none).
 import type { Dialect, LoadContext, Session } from '../core/destination.ts';
-import type { ColumnSpec, TableSpec } from '../core/table.ts';
+import type { ChangeEventsPolicy, ColumnSpec, TableSpec } from '../core/table.ts';
 
 /** The event table (created by ensureMetaTables). */
 export const CHANGE_EVENT_TABLE = 'coinlake_meta.change_event';
@@ -52,6 +53,11 @@ export function differsSql(d: Dialect, columns: ColumnSpec[], a: string, b: stri
 /** `a.k1 = b.k1 AND …` over the table's key. */
 export function keyMatchSql(d: Dialect, t: TableSpec, a: string, b: string): string {
   return t.primaryKey.map((k) => `${a}.${d.ident(k)} = ${b}.${d.ident(k)}`).join(' AND ');
+}
+
+/** Which events the table takes (TableSpec.changeEvents): `all` unless it says otherwise. */
+function policy(src: ChangeSource): ChangeEventsPolicy {
+  return src.t.changeEvents ?? 'all';
 }
 
 /** The qualified name events and audit rows carry: `schema.table`. */
@@ -107,6 +113,7 @@ function insertEvents(src: ChangeSource, select: string): Promise<number> {
  * Call before the UPDATE (or the scd2 close) that applies them. Returns the number of events.
  */
 export function recordUpdates(src: ChangeSource): Promise<number> {
+  if (policy(src) === 'none') return Promise.resolve(0);
   const d = src.s.dialect;
   const { image, key, compared } = imageColumns(src.t);
   if (compared.length === 0) return Promise.resolve(0);
@@ -128,6 +135,7 @@ export function recordUpdates(src: ChangeSource): Promise<number> {
  * the target) the anti-join is skipped.
  */
 export function recordInserts(src: ChangeSource, opts: { allNew?: boolean } = {}): Promise<number> {
+  if (policy(src) !== 'all') return Promise.resolve(0);
   const d = src.s.dialect;
   const { image, key, compared } = imageColumns(src.t);
   const filter = src.targetFilter ? ` AND ${src.targetFilter}` : '';
@@ -144,6 +152,7 @@ export function recordInserts(src: ChangeSource, opts: { allNew?: boolean } = {}
  * changed_columns lists every column that can make a change, with the key. Call before the DELETE (or close).
  */
 export function recordDeletes(src: ChangeSource): Promise<number> {
+  if (policy(src) === 'none') return Promise.resolve(0);
   const d = src.s.dialect;
   const { image, key, compared } = imageColumns(src.t);
   const filter = src.targetFilter ? `${src.targetFilter} AND ` : '';

@@ -45,6 +45,8 @@ export function ohlcvTable(interval: CandleInterval): TableSpec {
     // handful of year files, ~2.5 s for 114 month files and 6–10 s for 3,472 day files.
     lakeGrain: 'year',
     clusteredBy: ['exchange', 'symbol', 'ts'],
+    // Append-only: a new candle's row says all an insert event would; a corrected candle is an update event.
+    changeEvents: 'changes',
   };
 }
 

@@ -89,6 +89,8 @@ export const assetHistoryTable: TableSpec = {
   name: 'coincap_asset_history',
   primaryKey: ['asset_id', 'interval', 'time'],
   partitionBy: 'time',
+  // An append-only time series: a new point's row says all an insert event would.
+  changeEvents: 'changes',
   clusteredBy: ['asset_id'],
   columns: [
     { name: 'asset_id', type: 'varchar', derived: true },

@@ -11,6 +11,7 @@ export const erc20TransfersTable: TableSpec = {
   primaryKey: ['transaction_hash', 'log_index'],
   partitionBy: 'block_timestamp',
   lakeGrain: 'day',
+  changeEvents: 'changes',
   clusteredBy: ['token_address'],
   columns: [
     v('token_address'),
