@@ -16,6 +16,7 @@ export const streamPricesTable: TableSpec = {
   ],
   primaryKey: ['msg_id'],
   partitionBy: 'received_at',
+  changeEvents: 'changes',
   clusteredBy: ['asset_id', 'received_at'],
 };
 
@@ -40,6 +41,7 @@ export const streamTradesTable: TableSpec = {
   ],
   primaryKey: ['msg_id'],
   partitionBy: 'ts',
+  changeEvents: 'changes',
   clusteredBy: ['exchange', 'symbol', 'ts'],
 };
 
