@@ -278,3 +278,45 @@ describe.each(WAREHOUSES)('nats-server restarted mid-stream on %s', (kind) => {
     }, 120_000 * TRIALS);
   }
 });
+
+describe.each(WAREHOUSES)('stream deleted and created again on %s', (kind) => {
+  it(`a stream re-created between two runs: the consumer starts over on it, every trade exactly once (${TRIALS} trial(s))`, async () => {
+    for (let trial = 1; trial <= TRIALS; trial++) {
+      const w = await warehouse(kind);
+      cleanups.push(() => w.close());
+      const session = await w.open();
+      cleanups.push(() => session.close());
+      const lake = new LocalLake(path.join(w.dir, 'lake'));
+      const prefix = `c${randomBytes(4).toString('hex')}`;
+      const symbols = ['BTCUSDT', 'ETHBTC'];
+      const jsm = await jetstreamManager(nc);
+      const run = async (ws: Awaited<ReturnType<typeof startWsReplay>>, messages: number) => {
+        const pipe = await startStreamPipeline({ feed: binanceTradesFeed, nc, session, lake, prefix, wsBaseUrl: ws.url, symbols, batchSize: 100, batchMs: 100 });
+        await until(`${messages} messages taken`, () => pipe.consumer.stats.messages + pipe.consumer.stats.skipped >= messages, 60_000);
+        await pipe.stop();
+        await ws.close();
+        return pipe;
+      };
+      // Run 1: trades 1,000,000-1,000,199 of both symbols (400 messages, sequences 1-400).
+      const first = await run(await startWsReplay({ ticksPerSecond: 200, maxTicks: 200 }), 400);
+      // The stream is deleted and created again (by the next run's start): its sequences restart at 1.
+      await jsm.streams.delete(first.names.stream);
+      // Run 2: trades 1,000,100-1,000,399 (the first 100 of each symbol loaded by run 1 already), 600 messages.
+      const frames: string[] = [];
+      for (let i = 100; i < 400; i++) {
+        for (const s of symbols) frames.push(JSON.stringify({ stream: `${s.toLowerCase()}@trade`, data: { e: 'trade', E: 1717977600001 + i, s, t: 1_000_000 + i, p: '100.00000000', q: '0.50000000', T: 1717977600000 + i, m: false, M: true } }));
+      }
+      const second = await run(await startWsReplay({ ticksPerSecond: 300, frames: { '/stream': frames } }), 600);
+      cleanups.push(() => jsm.streams.delete(second.names.stream).then(() => undefined));
+
+      const expected = new Set<string>();
+      for (const s of symbols) for (let i = 0; i < 400; i++) expected.add(`binance.trades:${s}:${1_000_000 + i}`);
+      const result = await exactlyOnce(session, 'stream_trades', expected);
+      recordTrial({ suite: 'streams', case: `stream re-created (${kind})`, faults: 1, rowsLost: result.lost, rowsDuplicated: result.duplicated, clearError: null });
+      expect(result).toEqual({ rows: 800, lost: 0, duplicated: 0 });
+      expect(second.consumer.stats).toMatchObject({ messages: 600, rowsLoaded: 400, alreadyLoaded: 200, skipped: 0 });
+      expect(second.consumer.notice?.note).toMatch(/^stream re-created \S+Z: started over$/);
+      for (const c of cleanups.splice(0).reverse()) await c();
+    }
+  }, 120_000 * TRIALS);
+});

@@ -93,9 +93,20 @@ describe('feed parsers (recorded frames)', () => {
     const lines = readFileSync('/work/shared/acceptance/binance-ws-combined-frames.jsonl', 'utf8').split('\n').filter(Boolean);
     const recorded = lines.map((l) => JSON.stringify((JSON.parse(l) as { frame: unknown }).frame));
     expect(recorded).toHaveLength(265);
-    // Its two klines are still open (x: false); depth, bookTicker and aggTrade are not loaded.
+    // Its two klines are still open (x: false); depth and bookTicker are not loaded; its two aggTrades are.
     expect(recorded.flatMap((f) => binanceKlinesFeed.parse(f, 0))).toHaveLength(0);
-    expect(recorded.flatMap((f) => binanceTradesFeed.parse(f, 0))).toHaveLength(0);
+    expect(recorded.flatMap((f) => binanceTradesFeed.parse(f, 0)).map((r) => r.msgId)).toEqual(['binance.aggtrades:NKNUSDT:15683430', 'binance.aggtrades:LRCBTC:9213679']);
+    // What the producer counts as ignored, by kind.
+    const ignored = (feed: typeof binanceTradesFeed) => {
+      const out: Record<string, number> = {};
+      for (const f of recorded) {
+        const kind = feed.parse(f, 0).length ? undefined : feed.ignoredKind?.(f);
+        if (kind) out[kind] = (out[kind] ?? 0) + 1;
+      }
+      return out;
+    };
+    expect(ignored(binanceTradesFeed)).toEqual({ depthUpdate: 177, bookTicker: 84, kline: 2 });
+    expect(ignored(binanceKlinesFeed)).toEqual({ depthUpdate: 177, bookTicker: 84, aggTrade: 2 });
   });
 
   it('type CoinCap prices and trades by their recorded frames', () => {
@@ -150,7 +161,8 @@ describe('consumer acks', () => {
     expect([info.num_pending, info.num_ack_pending, info.ack_floor.stream_seq]).toEqual([0, 0, 30]);
     expect(await count('stream_prices')).toBe(29);
     const state = await session.query<{ state: string }>(`SELECT state FROM coinlake_meta.ingestion_state`);
-    expect(JSON.parse(state[0].state)).toEqual({ floor: 30, above: [] });
+    // The stream's creation time is kept with the sequences (a stream created again restarts them).
+    expect(JSON.parse(state[0].state)).toEqual({ floor: 30, above: [], created: (await jsm.streams.info(names.stream)).created });
   });
 
   it('a durable made with AckPolicy.Explicit (an earlier version) keeps acking each message', async () => {

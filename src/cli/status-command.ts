@@ -9,6 +9,17 @@ import { formatTable } from './format-table.ts';
 
 const STATUS: Record<number, string> = { 0: 'running', 1: 'ok', [-1]: 'FAILED', [-2]: 'FAILED-QUALITY' };
 
+/** The note a run recorded in its details (`{"note": …}`), or ''. */
+function runNote(details: string | null): string {
+  if (!details) return '';
+  try {
+    const note = (JSON.parse(details) as { note?: unknown }).note;
+    return typeof note === 'string' ? note : '';
+  } catch {
+    return '';
+  }
+}
+
 export function registerStatusCommand(program: Command, globals: () => GlobalOptions): void {
   program
     .command('status')
@@ -33,8 +44,10 @@ export function registerStatusCommand(program: Command, globals: () => GlobalOpt
           loaded: r.rows_loaded,
           quarantined: r.rows_quarantined,
           error: r.error_message ?? '',
+          note: runNote(r.details),
         }));
-        const out = [formatTable(rows)];
+        // The note column (a stream consumer that started over on a re-created stream) only when a run has one.
+        const out = [formatTable(rows.some((r) => r.note) ? rows : rows.map(({ note: _, ...r }) => r))];
         const ids = o.backfill !== undefined ? [Number(o.backfill)] : runs.map((r) => Number(r.process_id));
         for (const d of await distributedStatuses(session, ids.filter(Number.isFinite))) {
           const workers = d.workers.map((w) => ({ worker: w.worker, done: w.done, running: w.running, failed: w.failed, rows: w.rows.toLocaleString('en-US'), last_update: w.lastUpdate }));

@@ -117,6 +117,8 @@ async function runStream(g: GlobalOptions, o: StreamOptions, sides: { produce: b
         const started = await startFeedProducer(p.settings);
         producer = started.producer;
         names ??= started.names;
+        // Both sides in one process: the consumer's run row keeps the producer's counters (frames ignored by kind…).
+        if (consumer) consumer.runDetails = () => ({ producer: { ...started.producer.stats } });
       }
       const table = `${feed.table.schema}.${feed.table.name}`;
       const what = sides.produce && sides.consume ? 'streaming' : sides.produce ? 'producing' : 'consuming';

@@ -1,5 +1,5 @@
 // Local websocket server replaying market feeds for tests and --replay: CoinCap `/prices?assets=…` and
-// `/trades/<exchange>`, Binance `/stream?streams=…` (combined) and `/ws/<stream>` (raw), kline_1m and trade.
+// `/trades/<exchange>`, Binance `/stream?streams=…` (combined) and `/ws/<stream>` (raw), kline_1m, trade and aggTrade.
 // Each feed has its own clock that ticks at a set rate while the server runs, whether or not anyone listens
 // (a live feed), so a dropped client misses the ticks in between: that is what gap-fill tests need.
 import type { AddressInfo } from 'node:net';
@@ -60,7 +60,7 @@ function coincapTrades(exchange: string, startMs: number) {
   };
 }
 
-/** Binance frames of one tick: per kline stream an open update then the closed candle of minute i; per trade stream one trade. */
+/** Binance frames of one tick: per kline stream an open update then the closed candle of minute i; per trade (aggTrade) stream one trade (aggregate). */
 function binanceStreams(streams: string[], combined: boolean, startMs: number) {
   return (i: number) => {
     const out: string[] = [];
@@ -75,6 +75,10 @@ function binanceStreams(streams: string[], combined: boolean, startMs: number) {
       } else if (kind === 'trade') {
         const T = startMs + i * 100;
         data = [{ e: 'trade', E: T + 1, s: symbol, t: 1_000_000 + i, p: (100 * (1 + 0.001 * wobble(i, 2))).toFixed(8), q: (0.5 + (i % 5)).toFixed(8), T, m: i % 2 === 1, M: true }];
+      } else if (kind === 'aggTrade') {
+        // Aggregate i covers trades 3i…3i+2 (ids from 1,000,000).
+        const T = startMs + i * 100;
+        data = [{ e: 'aggTrade', E: T + 1, s: symbol, a: 500_000 + i, p: (100 * (1 + 0.001 * wobble(i, 3))).toFixed(8), q: (1.5 + (i % 5)).toFixed(8), f: 1_000_000 + 3 * i, l: 1_000_002 + 3 * i, T, m: i % 2 === 1, M: true }];
       } else continue;
       for (const d of data) out.push(JSON.stringify(combined ? { stream: name, data: d } : d));
     }

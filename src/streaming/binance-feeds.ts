@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { ohlcv1mTable } from '../sources/ohlcv-table.ts';
 import { canonicalPair } from '../sources/pair-symbol.ts';
 import { streamTradesTable } from './stream-tables.ts';
-import type { FeedOptions, WsFeed } from './feed.ts';
+import type { FeedOptions, FeedRecord, WsFeed } from './feed.ts';
 
 export const BINANCE_WS_URL = 'wss://stream.binance.com:9443';
 
@@ -14,6 +14,37 @@ const klineEvent = z.object({
   k: z.object({ t: z.number(), i: z.string(), o: z.string(), c: z.string(), h: z.string(), l: z.string(), v: z.string(), n: z.number(), x: z.boolean(), q: z.string() }),
 });
 const tradeEvent = z.object({ e: z.literal('trade'), s: z.string(), t: z.number(), p: z.string(), q: z.string(), T: z.number(), m: z.boolean() });
+/** An aggregate trade: trades f…l of one taker order at one price, aggregate id a. */
+const aggTradeEvent = z.object({ e: z.literal('aggTrade'), s: z.string(), a: z.number(), p: z.string(), q: z.string(), f: z.number(), l: z.number(), T: z.number(), m: z.boolean() });
+
+/**
+ * The kind of a frame: its event type (`e`), else the kind of its combined stream (`bookTicker` of
+ * `btcusdt@bookTicker`), `response` (an answer to a SUBSCRIBE), `non-JSON` or `unknown`.
+ */
+export function binanceFrameKind(frame: string): string {
+  let j: unknown;
+  try {
+    j = JSON.parse(frame);
+  } catch {
+    return 'non-JSON';
+  }
+  if (j === null || typeof j !== 'object' || Array.isArray(j)) return 'unknown';
+  const o = j as { stream?: unknown; data?: unknown; result?: unknown; id?: unknown };
+  const data = typeof o.stream === 'string' && o.data !== undefined ? o.data : o;
+  const e = data !== null && typeof data === 'object' ? (data as { e?: unknown }).e : undefined;
+  if (typeof e === 'string' && e !== '') return e;
+  if (typeof o.stream === 'string' && o.stream.includes('@')) return o.stream.slice(o.stream.indexOf('@') + 1);
+  if ('result' in o && 'id' in o) return 'response';
+  return 'unknown';
+}
+
+/** The kind of a frame that gave no record: `<kind> (invalid)` for a kind the feed loads, the kind otherwise. */
+function ignoredOf(loads: string[]) {
+  return (frame: string): string => {
+    const kind = binanceFrameKind(frame);
+    return loads.includes(kind) ? `${kind} (invalid)` : kind;
+  };
+}
 
 /** The event of a raw or combined frame. */
 function eventOf(frame: string): unknown {
@@ -57,6 +88,13 @@ export const binanceKlinesFeed: WsFeed = {
   seriesPoint(record) {
     return typeof record.symbol === 'string' && typeof record.ts === 'number' ? { series: record.symbol, openTime: record.ts } : undefined;
   },
+  ignoredKind(frame) {
+    const kind = binanceFrameKind(frame);
+    if (kind !== 'kline') return kind;
+    const e = klineEvent.safeParse(eventOf(frame));
+    // An open candle is expected to give no record; a candle of another interval is ignored.
+    return !e.success ? 'kline (invalid)' : e.data.k.i !== '1m' ? `kline_${e.data.k.i}` : undefined;
+  },
 };
 
 /** Binance trade streams; the natural key is symbol + trade id. */
@@ -68,12 +106,44 @@ export const binanceTradesFeed: WsFeed = {
   writeMode: 'append',
   defaultBaseUrl: BINANCE_WS_URL,
   url: (opts) => streamsUrl('trade', opts),
+  ignoredKind: ignoredOf(['trade', 'aggTrade']),
   parse(frame, receivedAt) {
-    const e = tradeEvent.safeParse(eventOf(frame));
-    if (!e.success) return [];
+    const event = eventOf(frame);
+    const e = tradeEvent.safeParse(event);
+    if (!e.success) return aggTradeRecords(event, receivedAt);
     const d = e.data;
     const msgId = `binance.trades:${d.s}:${d.t}`;
     // m: the buyer is the maker, so the seller took liquidity.
     return [{ msgId, record: { msg_id: msgId, source: 'binance', exchange: 'binance', symbol: canonicalPair(d.s) ?? d.s, trade_id: String(d.t), side: d.m ? 'sell' : 'buy', price: d.p, volume: d.q, price_usd: null, ts: d.T, received_at: receivedAt } }];
   },
+};
+
+/** Id of a Binance aggregate trade: symbol and aggregate trade id. */
+export function binanceAggTradeMsgId(symbol: string, aggId: number): string {
+  return `binance.aggtrades:${symbol}:${aggId}`;
+}
+
+/** An aggTrade event as a stream_trades record (trade_id NULL; agg_trade_id, first_trade_id, last_trade_id set). */
+function aggTradeRecords(event: unknown, receivedAt: number): FeedRecord[] {
+  const e = aggTradeEvent.safeParse(event);
+  if (!e.success) return [];
+  const d = e.data;
+  const msgId = binanceAggTradeMsgId(d.s, d.a);
+  // m: the buyer is the maker, so the seller took liquidity.
+  const record = { msg_id: msgId, source: 'binance', exchange: 'binance', symbol: canonicalPair(d.s) ?? d.s, trade_id: null, side: d.m ? 'sell' : 'buy', price: d.p, volume: d.q, price_usd: null, ts: d.T, received_at: receivedAt, agg_trade_id: d.a, first_trade_id: d.f, last_trade_id: d.l };
+  return [{ msgId, record }];
+}
+
+/** Binance aggregate trade streams (`<symbol>@aggTrade`) into stream_trades; the natural key is symbol + aggregate id. */
+export const binanceAggTradesFeed: WsFeed = {
+  kind: 'websocket',
+  source: 'binance',
+  stream: 'aggtrades',
+  table: streamTradesTable,
+  writeMode: 'append',
+  defaultBaseUrl: BINANCE_WS_URL,
+  url: (opts) => streamsUrl('aggTrade', opts),
+  // Trade and aggTrade frames alike, as binance.trades.
+  parse: (frame, receivedAt) => binanceTradesFeed.parse(frame, receivedAt),
+  ignoredKind: ignoredOf(['trade', 'aggTrade']),
 };

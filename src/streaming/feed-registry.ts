@@ -1,6 +1,6 @@
 // The live feeds by name (`coinlake stream --source <name>`): one line per feed.
 import { ConfigError } from '../core/errors.ts';
-import { binanceKlinesFeed, binanceTradesFeed } from './binance-feeds.ts';
+import { binanceAggTradesFeed, binanceKlinesFeed, binanceTradesFeed } from './binance-feeds.ts';
 import { coincapPricesFeed, coincapTradesFeed } from './coincap-feeds.ts';
 import type { Feed } from './feed.ts';
 import { coincapAssetsFeed, coincapExchangesFeed, coinloreExchangesFeed, coinloreTickersFeed } from './poll-feeds.ts';
@@ -10,6 +10,7 @@ export const FEEDS: Record<string, Feed> = {
   'coincap.trades': coincapTradesFeed,
   'binance.klines': binanceKlinesFeed,
   'binance.trades': binanceTradesFeed,
+  'binance.aggtrades': binanceAggTradesFeed,
   'coincap.assets': coincapAssetsFeed,
   'coincap.exchanges': coincapExchangesFeed,
   'coinlore.tickers': coinloreTickersFeed,

@@ -39,6 +39,11 @@ export interface WsFeed extends FeedBase {
   url(opts: FeedOptions): string;
   /** Records of one text frame received at `receivedAt` (ms); frames of other kinds give none. */
   parse(frame: string, receivedAt: number): FeedRecord[];
+  /**
+   * The kind of a frame that gave no record, which the producer counts as ignored (`depthUpdate`, `non-JSON`,
+   * `trade (invalid)`); undefined for a frame the feed expects to give none (an open kline).
+   */
+  ignoredKind?(frame: string): string | undefined;
   /** Feeds of time series with a REST history (klines): the minute a record is about, per series, for gap-fill. */
   seriesPoint?(record: Record<string, unknown>): { series: string; openTime: number } | undefined;
 }

@@ -79,10 +79,26 @@ export interface CommittedStreamBatch {
   timings: Record<string, number>;
 }
 
-/** State committed with every batch: every stream sequence ≤ floor is loaded, and so is each one in `above`. */
+/**
+ * State committed with every batch: every stream sequence ≤ floor is loaded, and so is each one in `above` — of the
+ * stream created at `created` (JetStream's StreamInfo.created): a stream deleted and created again under the same name
+ * starts its sequences at 1 again, and the consumer starts over on it. `checkKeysUntil` (ms): on a re-created stream,
+ * messages published before it (the stream's duplicate window after its creation) may repeat records loaded from the
+ * earlier stream, which JetStream cannot know of; append-mode rows whose key the table already holds are not loaded.
+ */
 interface ConsumerState {
   floor: number;
   above: number[];
+  created?: string;
+  checkKeysUntil?: number;
+}
+
+/**
+ * Whether the state was written for an earlier stream of the same name: its creation time differs, or — a state
+ * written before creation times were kept — its floor lies beyond the stream's last sequence (sequences never go back).
+ */
+function isRecreated(state: ConsumerState, created: string, lastSeq: number): boolean {
+  return state.created !== undefined ? state.created !== created : state.floor > lastSeq;
 }
 
 /** The loaded sequences of a consumer, as its state records them. */
@@ -132,6 +148,8 @@ export interface ConsumerStats {
   quarantined: number;
   /** Redelivered messages already committed, acked without loading. */
   skipped: number;
+  /** Rows of a re-created stream's messages whose key the (append-mode) table already held: not loaded again. */
+  alreadyLoaded: number;
 }
 
 /** A batch decoded and typed, ready to commit. */
@@ -156,7 +174,14 @@ interface PreparedBatch {
 
 /** Loads a feed's stream into the warehouse until stop(). */
 export class StreamConsumer {
-  readonly stats: ConsumerStats = { batches: 0, messages: 0, rowsLoaded: 0, quarantined: 0, skipped: 0 };
+  readonly stats: ConsumerStats = { batches: 0, messages: 0, rowsLoaded: 0, quarantined: 0, skipped: 0, alreadyLoaded: 0 };
+  /**
+   * Set when the consumer found its stream deleted and created again since its state was written (see start()): the
+   * log's and run row's message, and the short form `coinlake status` shows (`details.note`).
+   */
+  notice?: { notice: string; note: string };
+  /** More details for the run row when the consumer stops (the producer's counters when both run in one process). */
+  runDetails?: () => Record<string, unknown>;
   /** Settles when the consumer stops: rejects with the error of a batch that failed. */
   done!: Promise<void>;
   private scope?: RunScope;
@@ -176,6 +201,8 @@ export class StreamConsumer {
   private readonly held = new Map<number, JsMsg>();
   /** What the ack subject of every message of this consumer starts with (see streamSeq). */
   private readonly ackPrefix: string;
+  /** The stream's identity and key-check bound, written with every state (see ConsumerState). */
+  private streamIdentity: { created?: string; checkKeysUntil?: number } = {};
 
   constructor(private readonly opts: ConsumerOptions) {
     this.durable = opts.durable ?? `coinlake_${opts.feed.source}_${opts.feed.stream}`;
@@ -209,12 +236,24 @@ export class StreamConsumer {
     // The table before the first message: the first batch then waits for no DDL.
     await session.ensureTable(physicalTable(this.opts.feed.table, this.opts.feed.writeMode));
     const state = await readState<ConsumerState>(session, this.connectionName, this.durable);
-    this.loaded = new LoadedSequences(state?.floor, state?.above);
+    const stream = await jsm.streams.info(names.stream);
+    this.streamIdentity = { created: stream.created, checkKeysUntil: state?.created === stream.created ? state.checkKeysUntil : undefined };
+    if (state && isRecreated(state, stream.created, stream.state.last_seq)) {
+      // Its sequences start at 1 again: the floor of the earlier stream would skip the new messages as redeliveries.
+      this.notice = {
+        notice: `stream ${names.stream} was deleted and created again (created ${stream.created}); loading started over from its sequence 1 (the earlier stream was loaded up to sequence ${state.floor})`,
+        note: `stream re-created ${stream.created.slice(0, 19)}Z: started over`,
+      };
+      this.streamIdentity.checkKeysUntil = Date.parse(stream.created) + stream.config.duplicate_window / 1_000_000;
+      this.scope.log.warn({ stream: names.stream, created: stream.created, earlierCreated: state.created ?? null, earlierFloor: state.floor, checkKeysUntil: new Date(this.streamIdentity.checkKeysUntil).toISOString() }, 'stream re-created; starting over from its first message');
+      await session.exec(`UPDATE coinlake_meta.workflow_action_history SET details = $2 WHERE process_id = $1`, [this.scope.processId, JSON.stringify(this.notice)]);
+      this.loaded = new LoadedSequences();
+    } else this.loaded = new LoadedSequences(state?.floor, state?.above);
     const consumer = await jetstream(nc).consumers.get(names.stream, this.durable);
     const info = await consumer.info();
     this.acked = { seq: info.ack_floor.stream_seq, delivery: info.ack_floor.consumer_seq };
     // Sequences before the stream's first (expired or purged) and those the server saw acked are loaded.
-    this.loaded.raiseFloor(Math.max(info.ack_floor.stream_seq, (await jsm.streams.info(names.stream)).state.first_seq - 1));
+    this.loaded.raiseFloor(Math.max(info.ack_floor.stream_seq, stream.state.first_seq - 1));
     this.messages = await consumer.consume({
       max_messages: Math.max(batchSize * 2, 100),
       callback: (m) => {
@@ -274,7 +313,7 @@ export class StreamConsumer {
         rowsLoaded: this.stats.rowsLoaded,
         rowsQuarantined: this.stats.quarantined,
         lakePaths: this.lakePaths,
-        details: { ...this.stats, loaded: this.loaded.state().floor },
+        details: { ...this.stats, loaded: this.loaded.state().floor, ...this.notice, ...this.runDetails?.() },
       });
       scope.log.info({ ...this.stats }, 'stream consumer stopped');
     } catch (err) {
@@ -283,7 +322,7 @@ export class StreamConsumer {
       // Stop pulling first, so the messages given back go to the next consumer rather than to this one.
       await this.messages?.close().catch(() => undefined);
       for (const m of [...this.inFlight.splice(0).flat(), ...this.buffer.splice(0)]) m.nak();
-      await failRunScope(scope, err, { rowsExtracted: this.stats.messages, rowsLoaded: this.stats.rowsLoaded, rowsQuarantined: this.stats.quarantined, lakePaths: this.lakePaths });
+      await failRunScope(scope, err, { rowsExtracted: this.stats.messages, rowsLoaded: this.stats.rowsLoaded, rowsQuarantined: this.stats.quarantined, lakePaths: this.lakePaths, details: this.notice });
       throw err;
     } finally {
       scope.log.flush?.();
@@ -345,10 +384,11 @@ export class StreamConsumer {
       if (msgs.length) {
         scope.log.debug({ batch: number, messages: msgs.length, firstSeq: p.seqs[0], lastSeq: p.seqs[p.seqs.length - 1] }, 'batch loading');
         const next = this.loaded.with(p.seqs);
+        const rows = await this.withoutLoadedKeys(p);
         let rawFile = '';
         const committed = await commitBatch(scope, {
           table: feed.table,
-          rows: p.rows,
+          rows,
           writeMode: feed.writeMode,
           lockKey: `stream/${this.durable}`,
           fileStem: `${scope.runId}-${number}`,
@@ -358,12 +398,12 @@ export class StreamConsumer {
             const waitFrom = performance.now();
             rawFile = await p.rawFile;
             p.timings.rawWait = performance.now() - waitFrom;
-            await writeState(session, this.connectionName, this.durable, next satisfies ConsumerState, scope.processId);
+            await writeState(session, this.connectionName, this.durable, { ...next, ...this.streamIdentity } satisfies ConsumerState, scope.processId);
             await session.exec(
               `UPDATE coinlake_meta.workflow_action_history
                   SET rows_extracted = COALESCE(rows_extracted, 0) + $2, rows_loaded = COALESCE(rows_loaded, 0) + $3, rows_quarantined = COALESCE(rows_quarantined, 0) + $4
                 WHERE process_id = $1`,
-              [scope.processId, msgs.length, p.rows.length, p.quarantined.length],
+              [scope.processId, msgs.length, rows.length, p.quarantined.length],
             );
             await this.opts.beforeCommit?.();
           },
@@ -375,12 +415,13 @@ export class StreamConsumer {
         this.loaded = new LoadedSequences(next.floor, next.above);
         this.lakePaths.push(rawFile, ...p.lakePaths, ...curatedPaths);
         this.stats.messages += msgs.length;
-        this.stats.rowsLoaded += p.rows.length;
+        this.stats.rowsLoaded += rows.length;
+        this.stats.alreadyLoaded += p.rows.length - rows.length;
         this.stats.quarantined += p.quarantined.length;
         await this.opts.beforeAck?.();
         const timings = { ...p.timings, ...committed.timings };
-        scope.log.debug({ batch: number, messages: msgs.length, rows: p.rows.length, floor: next.floor, ...committed.load, timings }, 'batch committed');
-        this.opts.onBatch?.({ batch: number, messages: msgs.length, rows: p.rows, committedAt, timings });
+        scope.log.debug({ batch: number, messages: msgs.length, rows: rows.length, floor: next.floor, ...committed.load, timings }, 'batch committed');
+        this.opts.onBatch?.({ batch: number, messages: msgs.length, rows, committedAt, timings });
       }
     } catch (err) {
       scope.log.error({ error: errorMessage(err), batch: number, messages: p.batch.length }, 'batch rolled back; its messages will be redelivered');
@@ -398,6 +439,34 @@ export class StreamConsumer {
       for (const m of p.old) m.ack();
     }
     this.flushAcks(nc);
+  }
+
+  /**
+   * The rows of a batch to load: all of them, except on a re-created stream (see ConsumerState) for an append-mode
+   * table while the batch holds a message published before `checkKeysUntil`: then the rows whose key the table holds
+   * already (loaded from the earlier stream) are left out. Runs before the batch's transaction, after the previous
+   * batch committed.
+   */
+  private async withoutLoadedKeys(p: PreparedBatch): Promise<Row[]> {
+    const { feed, session } = this.opts;
+    const until = this.streamIdentity.checkKeysUntil;
+    const key = feed.table.primaryKey;
+    if (!until || feed.writeMode !== 'append' || key.length !== 1 || p.rows.length === 0) return p.rows;
+    if (!p.msgs.some((m) => m.info.timestampNanos / 1_000_000 < until)) return p.rows;
+    const d = session.dialect;
+    const values = [...new Set(p.rows.map((r) => r[key[0]]))];
+    const held = new Set<unknown>();
+    for (let i = 0; i < values.length; i += 1000) {
+      const part = values.slice(i, i + 1000);
+      const found = await session.query<Record<string, unknown>>(
+        `SELECT ${d.ident(key[0])} AS k FROM ${d.table(feed.table.schema, feed.table.name)} WHERE ${d.ident(key[0])} IN (${part.map((_, j) => `$${j + 1}`).join(', ')})`,
+        part,
+      );
+      for (const r of found) held.add(r.k);
+    }
+    if (held.size === 0) return p.rows;
+    this.scope?.log.info({ batch: p.number, rows: p.rows.length, alreadyLoaded: held.size }, 'rows of the re-created stream loaded from the earlier one: left out');
+    return p.rows.filter((r) => !held.has(r[key[0]]));
   }
 
   /**

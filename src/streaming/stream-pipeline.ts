@@ -88,6 +88,7 @@ export interface StreamPipeline<F extends Feed = Feed> {
 export async function startStreamPipeline<F extends Feed>(opts: StreamPipelineOptions & { feed: F }): Promise<StreamPipeline<F>> {
   const { names, consumer } = await startFeedConsumer(opts);
   const { producer } = await startFeedProducer(opts);
+  consumer.runDetails = () => ({ producer: { ...producer.stats } });
   return {
     names,
     producer,

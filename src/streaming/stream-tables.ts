@@ -20,7 +20,7 @@ export const streamPricesTable: TableSpec = {
   clusteredBy: ['asset_id', 'received_at'],
 };
 
-/** `coinlake.stream_trades`: one row per trade (CoinCap trades, Binance trade streams). */
+/** `coinlake.stream_trades`: one row per trade (CoinCap trades, Binance trade streams) or Binance aggregate trade. */
 export const streamTradesTable: TableSpec = {
   schema: 'coinlake',
   name: 'stream_trades',
@@ -38,6 +38,10 @@ export const streamTradesTable: TableSpec = {
     /** Exchange time of the trade. */
     { name: 'ts', type: 'timestamptz' },
     { name: 'received_at', type: 'timestamptz' },
+    /** Binance aggregate trades (`aggTrade`): the aggregate trade id (trade_id is NULL), and the first and last trade ids it covers. */
+    { name: 'agg_trade_id', type: 'bigint', nullable: true, optional: true },
+    { name: 'first_trade_id', type: 'bigint', nullable: true, optional: true },
+    { name: 'last_trade_id', type: 'bigint', nullable: true, optional: true },
   ],
   primaryKey: ['msg_id'],
   partitionBy: 'ts',

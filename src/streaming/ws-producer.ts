@@ -37,11 +37,13 @@ export interface ProducerStats extends PublishCounters {
   connects: number;
   watchdogReconnects: number;
   gapFilled: number;
+  /** Frames that gave no record, by kind (the feed's ignoredKind: `depthUpdate`, `non-JSON`, `trade (invalid)`…). */
+  ignored: Record<string, number>;
 }
 
 /** Publishes one feed until stop(). */
 export class WsProducer {
-  readonly stats: ProducerStats = { frames: 0, published: 0, duplicates: 0, connects: 0, watchdogReconnects: 0, gapFilled: 0 };
+  readonly stats: ProducerStats = { frames: 0, published: 0, duplicates: 0, connects: 0, watchdogReconnects: 0, gapFilled: 0, ignored: {} };
   private readonly publisher: FeedPublisher;
   private ws?: WebSocket;
   private stopped = false;
@@ -76,12 +78,14 @@ export class WsProducer {
     await this.chain;
     this.publisher.close();
     await this.publisher.flush();
+    if (Object.keys(this.stats.ignored).length) this.opts.log?.warn({ url: this.opts.url, ignored: this.stats.ignored }, 'frames ignored, by kind');
   }
 
   /** One line of counters for the console. */
   summary(): string {
     const s = this.stats;
-    return `frames ${s.frames}  published ${s.published} (${s.duplicates} duplicates)  gap-filled ${s.gapFilled}  connects ${s.connects}`;
+    const ignored = Object.entries(s.ignored).map(([kind, n]) => `${kind} ${n}`);
+    return `frames ${s.frames}  published ${s.published} (${s.duplicates} duplicates)  gap-filled ${s.gapFilled}  connects ${s.connects}${ignored.length ? `  ignored ${ignored.join(', ')}` : ''}`;
   }
 
   /** Publishes records directly and waits for their acks (tests re-publish with this). */
@@ -120,8 +124,19 @@ export class WsProducer {
     });
   }
 
+  /** Counts a frame that gave no record by its kind; the first of each kind is logged. */
+  private ignore(frame: string): void {
+    const kind = this.opts.feed.ignoredKind?.(frame);
+    if (kind === undefined) return;
+    const n = (this.stats.ignored[kind] ?? 0) + 1;
+    this.stats.ignored[kind] = n;
+    if (n === 1) this.opts.log?.warn({ url: this.opts.url, kind, frame: frame.length > 200 ? `${frame.slice(0, 200)}…` : frame }, `frame ignored: kind ${kind} (the next ones of this kind are only counted)`);
+  }
+
   private async handle(frame: string, receivedAt: number): Promise<void> {
-    for (const r of this.opts.feed.parse(frame, receivedAt)) {
+    const records = this.opts.feed.parse(frame, receivedAt);
+    if (records.length === 0) this.ignore(frame);
+    for (const r of records) {
       const point = this.opts.feed.seriesPoint?.(r.record);
       if (point) {
         const last = this.lastPoint.get(point.series);
