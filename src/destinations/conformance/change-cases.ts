@@ -178,6 +178,24 @@ export function changeCases(openSession: () => Promise<Session>): void {
         expect(await events(snapshot, 2)).toEqual([]);
       });
 
+      it('changeEvents changes writes the updates and deletes but no insert; none writes nothing; the rows are the same', async () => {
+        const b3 = [row('bitcoin', 101.5, '19000000.5', 1, '2009-01-03', 3), row('ethereum', 10.25, null, 2, '2015-07-30', 3), row('solana', 150, '500', 5, '2020-03-16', 3)];
+        const rows = (t: TableSpec) => s.query(`SELECT asset_id, price, _run_id FROM ${s.dialect.table(t.schema, t.name)} ORDER BY asset_id`);
+        const changes = await fresh({ ...spec, name: 'ce_merge_changes', changeEvents: 'changes' });
+        expect(await load(s, changes, b1, 'merge', 1)).toEqual(counts(3, 0, 0));
+        expect(await events(changes)).toEqual([]);
+        expect(await load(s, changes, b3, 'merge', 3)).toEqual(counts(1, 1, 1));
+        expect(await events(changes)).toEqual([
+          ev(3, 'delete', '{"asset_id":"tether"}', usdt1, null, ALL),
+          ev(3, 'update', '{"asset_id":"bitcoin"}', btc1, img('bitcoin', '101.5', '"19000000.50000000"', 1, '2009-01-03', 3), '["price"]'),
+        ]);
+        const none = await fresh({ ...spec, name: 'ce_merge_none', changeEvents: 'none' });
+        await load(s, none, b1, 'merge', 1);
+        expect(await load(s, none, b3, 'merge', 3)).toEqual(counts(1, 1, 1));
+        expect(await events(none)).toEqual([]);
+        expect(await rows(none)).toEqual(await rows(changes));
+      });
+
       it('a batch with repeated keys writes one event per key, from the last row', async () => {
         const t = await fresh({ ...spec, name: 'ce_merge_dup' });
         const dup = [row('bitcoin', 1, null, 1, '2009-01-03', 1), row('bitcoin', 2, null, 1, '2009-01-03', 1)];
