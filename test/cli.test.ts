@@ -1,6 +1,6 @@
 // The CLI as a user runs it: subprocesses on an empty directory, offline through --replay.
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ensureMetaTables } from '../src/catalog/meta-tables.ts';
 import { openWarehouse } from '../src/destinations/registry.ts';
 import { openRun } from '../src/runner/run-history.ts';
+import { loopbackApi } from './helpers/loopback-api.ts';
 
 const run = promisify(execFile);
 const BIN = path.resolve('bin/coinlake.mjs');
@@ -92,6 +93,52 @@ describe('coinlake CLI', () => {
       ]);
     } finally {
       await again.close();
+    }
+  });
+});
+
+describe('--rate and User-Agent against loopback APIs', () => {
+  const version = JSON.parse(readFileSync(path.resolve('package.json'), 'utf8')).version as string;
+
+  it('run --rate 24: CoinLore /tickers/ pages are requested 2 per 5 s (default 60/min: all at once), each with User-Agent coinlake/<version>', async () => {
+    // /tickers/ as documented: 250 coins, pages of 100 until info.coins_num.
+    const api = await loopbackApi((url) => {
+      const start = Number(url.searchParams.get('start'));
+      const data = Array.from({ length: Math.min(100, 250 - start) }, (_, i) => ({ id: String(start + i + 1), symbol: `C${start + i + 1}`, name: 'Coin', nameid: 'coin', rank: start + i + 1, price_usd: '1.00', csupply: '10', tsupply: '10', msupply: '', volume24: 1, volume24a: 1 }));
+      return { body: { data, info: { coins_num: 250, time: 1717978200 } } };
+    });
+    try {
+      const r = await coinlake(['run', 'coinlore.tickers', '--rate', '24'], { COINLAKE_COINLORE_URL: api.url });
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      expect(api.paths).toEqual([0, 100, 200].map((start) => `/tickers/?start=${start}&limit=100`));
+      const at = api.requests.map((q) => q.at - api.requests[0].at);
+      expect(at[1]).toBeLessThan(2_000);
+      expect(at[2]).toBeGreaterThanOrEqual(4_900);
+      expect(api.requests.map((q) => q.headers['user-agent'])).toEqual([1, 2, 3].map(() => `coinlake/${version}`));
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('backfill --rate 24: three one-day chunks of CoinCap history, the third request 5 s after the first', async () => {
+    const api = await loopbackApi(() => ({ body: { data: [], timestamp: 1732746402463 } }));
+    try {
+      const r = await coinlake(['backfill', '--job', 'coincap.asset_history', '--from', '2024-03-01', '--to', '2024-03-04', '--chunk', '1d', '--interval', 'h1', '--rate', '24'], { COINLAKE_COINCAP_URL: api.url });
+      expect(r.code).toBe(0);
+      expect(api.paths.map((p) => p.split('?')[0])).toEqual(['/assets/bitcoin/history', '/assets/bitcoin/history', '/assets/bitcoin/history']);
+      const at = api.requests.map((q) => q.at).sort((a, b) => a - b);
+      expect(at[2] - at[0]).toBeGreaterThanOrEqual(4_900);
+    } finally {
+      await api.close();
+    }
+  });
+
+  it('--rate that is not a whole number of requests per minute is refused by run, backfill and daily, naming the value', async () => {
+    const message = 'error: --rate must be a whole number of requests per minute (0 = unlimited), got "fast"\n';
+    for (const args of [['run', 'coinlore.tickers'], ['backfill', '--job', 'coincap.asset_history', '--from', '2024-03-01'], ['daily']]) {
+      const r = await coinlake([...args, '--rate', 'fast']);
+      expect([args[0], r.code, r.stderr]).toEqual([args[0], 1, message]);
     }
   });
 });

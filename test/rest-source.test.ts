@@ -3,7 +3,7 @@
 // a cursor field, a secret in a named header, and clear errors for an HTML page or a changed shape.
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { catalogJob } from '../src/catalog/catalog-job.ts';
+import { catalogJob, loadCatalogJob } from '../src/catalog/catalog-job.ts';
 import { catalogOf, parseCatalogObject, readCatalogFile } from '../src/catalog/config-file.ts';
 import { sealSecret } from '../src/catalog/secret-box.ts';
 import { loadGeckoMarkets } from '../src/replay/index.ts';
@@ -125,6 +125,37 @@ describe.each(WAREHOUSES)('declarative REST source on %s', (kind) => {
       expect(await loaded()).toEqual(await expectedRows(5));
     } finally {
       await site.close();
+    }
+  });
+
+  it('params.rate_limit_per_minute sets the request rate, from YAML and from the meta tables (extra_parameters): 24 per minute is 2 per 5 s', async () => {
+    env = await spineEnv(kind);
+    const items = (await expectedRows(5)).map((r) => ({ ...r, last_updated: r.last_updated.toISOString() }));
+    const api = await loopbackApi((url) => {
+      const page = Number(url.searchParams.get('page'));
+      return { body: items.slice((page - 1) * 2, page * 2) };
+    });
+    try {
+      const catalog = restJob({ path: '/v1/items', pagination: 'page', page_size: 2, rate_limit_per_minute: 24 }, {}, { url: api.url });
+      expect(catalogJob(catalog.connections[0], catalog.ingestions[0]).rateLimitPerMinute).toBe(24);
+      // Through the meta tables, as `coinlake run -s -a` reads it; the rate is no stream parameter.
+      const job = await loadCatalogJob(env.session, { connection: 'REPLAY_REST', asset: 'MARKETS', seed: catalog, seedLabel: 'test catalog' });
+      const [cfg] = await env.session.query<{ extra_parameters: string }>(`SELECT extra_parameters FROM coinlake_meta.ingestion_config WHERE table_name = 'MARKETS'`);
+      expect(JSON.parse(cfg.extra_parameters)).toMatchObject({ rate_limit_per_minute: 24 });
+      expect(job.rateLimitPerMinute).toBe(24);
+      expect(job.params.rate_limit_per_minute).toBeUndefined();
+      await runJob(job, { session: env.session, lake: env.lake, progress: false });
+      expect(api.paths).toEqual([1, 2, 3].map((p) => `/v1/items?page=${p}&per_page=2`));
+      const at = api.requests.map((r) => r.at - api.requests[0].at);
+      expect(at[1]).toBeLessThan(2_000);
+      expect(at[2]).toBeGreaterThanOrEqual(4_900); // the third request waits for the next 5 s window
+      expect(await loaded()).toEqual(await expectedRows(5));
+      // An endpoint override (--rate, or --replay's 0) wins over the catalog.
+      expect(catalogJob(catalog.connections[0], catalog.ingestions[0], {}, { rateLimitPerMinute: 600 }).rateLimitPerMinute).toBe(600);
+      const bad = restJob({ path: '/v1/items', rate_limit_per_minute: 'fast' }, {}, { url: api.url });
+      expect(() => catalogJob(bad.connections[0], bad.ingestions[0])).toThrow('MARKETS: params.rate_limit_per_minute must be a whole number of requests per minute (0 = unlimited), got "fast"');
+    } finally {
+      await api.close();
     }
   });
 

@@ -15,6 +15,7 @@ import { parseInstant } from '../core/time.ts';
 import { runBackfill, type BackfillRequest, type BackfillSummary } from '../runner/backfill.ts';
 import { gapLine } from '../runner/gap-report.ts';
 import { withWarehouse, type GlobalOptions } from './cli-context.ts';
+import { RATE_FLAGS, RATE_HELP, withRate } from './rate-option.ts';
 import { replayEndpoints } from './replay-endpoints.ts';
 
 interface BackfillFlags {
@@ -31,6 +32,7 @@ interface BackfillFlags {
   queue?: string;
   wait: boolean;
   stallTimeout?: string;
+  rate?: string;
 }
 
 function positiveInt(value: string, flag: string): number {
@@ -69,8 +71,10 @@ export function registerBackfillCommand(program: Command, globals: () => GlobalO
     .option('--queue <name>', 'work queue of --distributed (default COINLAKE_QUEUE or coinlake: stream COINLAKE_TASKS)')
     .option('--no-wait', 'with --distributed: publish and return; the last worker closes the run')
     .option('--stall-timeout <duration>', 'with --distributed: fail the run when no task is taken, loaded or retried for this long (default 10m)')
+    .option(RATE_FLAGS, RATE_HELP)
     .action(async (o: BackfillFlags) => {
       const g = globals();
+      withRate({}, o.rate); // checked before anything starts
       const from = parseInstant(o.from);
       const to = o.to ? parseInstant(o.to) : new Date();
       const chunkMs = o.chunk === undefined ? undefined : durationMs(o.chunk);
@@ -100,7 +104,7 @@ export function registerBackfillCommand(program: Command, globals: () => GlobalO
             concurrency: positiveInt(o.concurrency, '--concurrency'),
             limitRows: o.limit === undefined ? undefined : positiveInt(o.limit, '--limit'),
             chunkMs,
-            endpoints: replay.endpoints,
+            endpoints: withRate(replay.endpoints, o.rate),
           };
           if (o.distributed) {
             (await import('../distributed/distributed-backfill.ts')).requireSharedWarehouse(session, resolved.warehouse, 'backfill --distributed');

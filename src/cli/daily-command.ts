@@ -4,6 +4,7 @@ import { resolveSettings } from '../catalog/settings.ts';
 import { parseInstant } from '../core/time.ts';
 import { runDaily, type DailyOutcome } from '../runner/daily.ts';
 import { withWarehouse, type GlobalOptions } from './cli-context.ts';
+import { RATE_FLAGS, RATE_HELP, withRate } from './rate-option.ts';
 import { replayEndpoints } from './replay-endpoints.ts';
 
 /** One line per job: what it loaded, that it was up to date, or why it failed. */
@@ -28,13 +29,15 @@ export function registerDailyCommand(program: Command, globals: () => GlobalOpti
     .command('daily')
     .description('run every enabled incremental job from its watermark to now (a gap of several days is one run)')
     .option('--to <date>', 'catch up to this instant instead of now (exclusive)')
-    .action(async (o: { to?: string }) => {
+    .option(RATE_FLAGS, RATE_HELP)
+    .action(async (o: { to?: string; rate?: string }) => {
       const g = globals();
+      withRate({}, o.rate); // checked before anything starts
       const settings = resolveSettings({ replay: g.replay || undefined });
       const replay = await replayEndpoints(settings.replay);
       try {
         await withWarehouse(g, async (session, lake) => {
-          const outcomes = await runDaily({ session, lake, endpoints: replay.endpoints, to: o.to ? parseInstant(o.to) : undefined, logLevel: g.logLevel, printLog: g.printLog });
+          const outcomes = await runDaily({ session, lake, endpoints: withRate(replay.endpoints, o.rate), to: o.to ? parseInstant(o.to) : undefined, logLevel: g.logLevel, printLog: g.printLog });
           const lines = outcomes.length ? outcomes.map(dailyLine) : ['no incremental jobs yet: run a backfill (or `coinlake run` an incremental job) first'];
           process.stdout.write(lines.join('\n') + '\n');
           if (outcomes.some((x) => x.kind === 'failed')) process.exitCode = 1;

@@ -9,6 +9,7 @@ import { resolveSettings } from '../catalog/settings.ts';
 import { loadCatalogJob } from '../catalog/catalog-job.ts';
 import { commandConfig } from './config-option.ts';
 import { handOverToServe } from './serve-handover.ts';
+import { RATE_FLAGS, RATE_HELP, withRate } from './rate-option.ts';
 
 /** A run whose data committed but whose error-severity checks failed: say so and exit non-zero. */
 function reportQuality(s: RunSummary): void {
@@ -35,9 +36,11 @@ export function registerRunCommand(program: Command, globals: () => GlobalOption
     .option('--from <date>', 'window start (YYYY-MM-DD, ISO-8601 or epoch)')
     .option('--to <date>', 'window end (default: now)')
     .option('--mode <mode>', 'write mode: replace | append | merge | delete_insert')
-    .action(async (jobName: string | undefined, o: JobOptions & { section?: string; tableName?: string }) => {
+    .option(RATE_FLAGS, RATE_HELP)
+    .action(async (jobName: string | undefined, o: JobOptions & { section?: string; tableName?: string; rate?: string }) => {
       const g = globals();
-      const { section, tableName, ...jobOpts } = o;
+      const { section, tableName, rate, ...jobOpts } = o;
+      withRate({}, rate); // checked before anything starts
       const catalog = section !== undefined || tableName !== undefined;
       if (!jobName && !catalog) throw new Error('name a job, e.g. `coinlake run coincap.assets` (or -s CONNECTION -a ASSET)');
       if (jobName && catalog) throw new Error('give either a job name or -s CONNECTION -a ASSET, not both');
@@ -45,9 +48,10 @@ export function registerRunCommand(program: Command, globals: () => GlobalOption
       const settings = resolveSettings({ replay: g.replay || undefined });
       const replay = await replayEndpoints(settings.replay);
       try {
-        const job = jobName ? buildJob(jobName, jobOpts, replay.endpoints) : undefined;
+        const endpoints = withRate(replay.endpoints, rate);
+        const job = jobName ? buildJob(jobName, jobOpts, endpoints) : undefined;
         const cfg = catalog ? await commandConfig() : undefined;
-        const served = await handOverToServe(g, { job: jobName, section, tableName, options: jobOpts, endpoints: replay.endpoints, configFile: cfg?.file });
+        const served = await handOverToServe(g, { job: jobName, section, tableName, options: jobOpts, endpoints, configFile: cfg?.file });
         if (served) {
           process.stdout.write(summaryLine(served.summary, served.ms) + '\n');
           reportQuality(served.summary);
@@ -61,7 +65,7 @@ export function registerRunCommand(program: Command, globals: () => GlobalOption
               session,
               { connection: section!, asset: tableName!, seed: cfg!.catalog, seedLabel: cfg!.catalogOrigin },
               { ...jobOpts, connectionUrl: cfg!.settings.connectionUrl },
-              replay.endpoints,
+              endpoints,
             ));
           const summary = await runJob(theJob, { session, lake, logLevel: g.logLevel, printLog: g.printLog });
           process.stdout.write(summaryLine(summary, Date.now() - t0) + '\n');

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TerminalError, TransientError } from '../core/errors.ts';
 import { startReplayServer, type ReplayServer } from '../replay/index.ts';
 import { HttpClient, parseRetryAfter } from './http-client.ts';
+import { readFileSync } from 'node:fs';
 import { redactUrl, registerSecret, redactText } from './redact.ts';
 
 let replay: ReplayServer;
@@ -88,6 +89,29 @@ describe('HttpClient', () => {
     const t0 = Date.now();
     await Promise.all([1, 2, 3].map(() => client.get(`${replay.coincapV2Url}/rates/bitcoin`)));
     expect(Date.now() - t0).toBeGreaterThanOrEqual(4_900);
+  });
+
+  it('sends User-Agent coinlake/<version of package.json> on GETs and POSTs (JSON-RPC); a connection header may replace it', async () => {
+    const version = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version as string;
+    await fast().get(`${replay.coincapV2Url}/rates/bitcoin`);
+    await fast().postOnce(replay.evmUrl, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_blockNumber', params: [] }), { headers: { 'content-type': 'application/json' } });
+    await fast({ headers: { 'User-Agent': 'my-app/2' } }).get(`${replay.coincapV2Url}/rates/bitcoin`);
+    expect(replay.requests.map((r) => [r.path, r.headers['user-agent']])).toEqual([
+      ['/v2/rates/bitcoin', `coinlake/${version}`],
+      ['/evm', `coinlake/${version}`],
+      ['/v2/rates/bitcoin', 'my-app/2'],
+    ]);
+  });
+
+  it('keeps rates that are not a multiple of 12 per minute exactly: 20 per minute is one request every 3 s', async () => {
+    const client = new HttpClient({ rateLimitPerMinute: 20 });
+    const done: number[] = [];
+    const t0 = Date.now();
+    await Promise.all([1, 2, 3].map(() => client.get(`${replay.coincapV2Url}/rates/bitcoin`).then(() => done.push(Date.now() - t0))));
+    done.sort((a, b) => a - b);
+    expect(done[1]).toBeGreaterThanOrEqual(2_900);
+    expect(done[2]).toBeGreaterThanOrEqual(5_900);
+    expect(done[2]).toBeLessThan(9_000); // 12 per minute (one per 5 s window) before
   });
 
   it('sends the bearer key and keeps it out of logged URLs', async () => {

@@ -5,6 +5,7 @@ import pRetry, { AbortError } from 'p-retry';
 import { TerminalError, TransientError, errorMessage } from '../core/errors.ts';
 import { BodyCutOffError, BodyTooLargeError, httpGet, httpPost, type TransportResponse } from './http-transport.ts';
 import { redactHeaders, redactUrl } from './redact.ts';
+import { USER_AGENT } from './user-agent.ts';
 
 /** A response body read in full, with its status and headers. */
 export interface HttpResponse {
@@ -81,9 +82,7 @@ export class HttpClient {
       headers: opts.headers,
       logger: opts.logger,
     };
-    const rpm = this.opts.rateLimitPerMinute;
-    // Windows of 5 s keep bursts small while letting short jobs start at once.
-    this.queue = rpm > 0 ? new PQueue({ intervalCap: Math.max(1, Math.floor(rpm / 12)), interval: 5_000 }) : new PQueue();
+    this.queue = rateQueue(this.opts.rateLimitPerMinute);
   }
 
   /** GET a URL and read the whole body; retries transient failures, throws TerminalError on 4xx. */
@@ -170,7 +169,8 @@ export class HttpClient {
   /** One request: a GET, or a POST of `payload`. */
   private async attempt(url: string, safeUrl: string, req: RequestOptions, payload?: string): Promise<HttpResponse> {
     this.attempts++;
-    const headers = { 'accept-encoding': 'gzip, deflate', accept: 'application/json', ...this.opts.headers, ...req.headers };
+    // Node sets headers case-insensitively in order: a connection's own User-Agent replaces coinlake's.
+    const headers = { 'user-agent': USER_AGENT, 'accept-encoding': 'gzip, deflate', accept: 'application/json', ...this.opts.headers, ...req.headers };
     const timeout = AbortSignal.timeout(this.opts.timeoutMs);
     const signal = req.signal ? AbortSignal.any([req.signal, timeout]) : timeout;
     this.opts.logger?.debug({ url: safeUrl, headers: redactHeaders(headers) }, payload === undefined ? 'GET' : 'POST');
@@ -206,6 +206,17 @@ export class HttpClient {
     const hint = res.status === 401 || res.status === 403 ? 'check the API key of this connection' : undefined;
     throw new TerminalError(`HTTP ${res.status} from ${safeUrl}: ${snippet}`, { url: safeUrl, hint });
   }
+}
+
+/**
+ * A queue that starts at most `rpm` requests per minute (0 = unlimited): `cap` requests per window of cap·60/rpm s,
+ * windows of about 5 s, which keep bursts small while letting short jobs start at once. 60/min is 5 per 5 s, 20/min
+ * one per 3 s, 6/min one per 10 s.
+ */
+export function rateQueue(rpm: number): PQueue {
+  if (!(rpm > 0)) return new PQueue();
+  const cap = Math.max(1, Math.floor(rpm / 12));
+  return new PQueue({ intervalCap: cap, interval: Math.round((cap * 60_000) / rpm) });
 }
 
 /** An unparsable URL or one not http(s) will not get better by retrying: a TerminalError naming it, before any attempt. */

@@ -13,7 +13,7 @@ import { findStream } from '../sources/registry.ts';
 export interface Endpoints {
   /** Base URL per source name; absent → the source's default (or v3 with a CoinCap key). */
   baseUrls?: Record<string, string>;
-  /** Rate limit override (replay runs of the demo/tests). */
+  /** Rate limit override, over the catalog's and the source's: `--rate`, or 0 for replay runs of the demo/tests. */
   rateLimitPerMinute?: number;
   /** Retry settings override (tests shorten the backoff). */
   http?: Job['http'];
@@ -40,6 +40,16 @@ export function parseWindow(from?: string, to?: string): TimeWindow | undefined 
   return { start, end };
 }
 
+/**
+ * A request rate as the catalog or `--rate` gives it: a whole number of requests per minute, 0 = unlimited. `what`
+ * names the setting in the error.
+ */
+export function parseRate(value: unknown, what: string): number {
+  const n = typeof value === 'number' ? value : typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(`${what} must be a whole number of requests per minute (0 = unlimited), got ${JSON.stringify(value)}`);
+  return n;
+}
+
 /** Checks a write mode name. */
 export function parseWriteMode(mode: string): WriteMode {
   if (!(WRITE_MODES as readonly string[]).includes(mode)) throw new ConfigError(`unknown write mode "${mode}": expected one of ${WRITE_MODES.join(', ')}`);
@@ -58,7 +68,7 @@ export interface Access {
  * else `url` (a catalog connection's), else the source default — CoinCap v3 when there is a key. `apiKey` is sent
  * as a Bearer token unless `authorization` gives the header; both are registered for redaction.
  */
-export function resolveAccess(source: Source, endpoints: Endpoints, o: { url?: string; apiKey?: string; authorization?: string } = {}): Access {
+export function resolveAccess(source: Source, endpoints: Endpoints, o: { url?: string; apiKey?: string; authorization?: string; rateLimitPerMinute?: number } = {}): Access {
   registerSecret(o.apiKey);
   registerSecret(o.authorization);
   const keyed = Boolean(o.apiKey || o.authorization);
@@ -67,7 +77,7 @@ export function resolveAccess(source: Source, endpoints: Endpoints, o: { url?: s
   return {
     baseUrl,
     headers: authorization ? { authorization } : undefined,
-    rateLimitPerMinute: endpoints.rateLimitPerMinute ?? (keyed ? 500 : source.rateLimitPerMinute),
+    rateLimitPerMinute: endpoints.rateLimitPerMinute ?? o.rateLimitPerMinute ?? (keyed ? 500 : source.rateLimitPerMinute),
   };
 }
 

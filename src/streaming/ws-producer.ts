@@ -4,6 +4,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import WebSocket from 'ws';
 import { errorMessage } from '../core/errors.ts';
+import { USER_AGENT } from '../http/user-agent.ts';
 import type { FeedRecord, WsFeed } from './feed.ts';
 import { FeedPublisher, type ProducerLog, type PublishCounters } from './feed-publisher.ts';
 
@@ -96,7 +97,7 @@ export class WsProducer {
 
   private connect(): void {
     if (this.stopped) return;
-    const ws = new WebSocket(this.opts.url);
+    const ws = new WebSocket(this.opts.url, { headers: { 'user-agent': USER_AGENT } });
     this.ws = ws;
     ws.on('open', () => {
       this.stats.connects++;
