@@ -1,12 +1,15 @@
 // `coinlake schedule`: a long-running daemon that runs the catalog's scheduled ingestions on their crons.
 // The warehouse is opened per run (so other commands can use a DuckDB file between runs); SIGTERM/SIGINT stop it
-// cleanly: no new runs, the running ones end (commit or roll back), then the process exits 0.
+// cleanly: no new runs, the running ones end (commit or roll back), then the process exits 0. Each run holds its job's
+// lease in the warehouse (scheduler/job-lease.ts), so several schedulers on one warehouse never run one job at once.
 import type { Command } from 'commander';
 import { loadCatalogJob } from '../catalog/catalog-job.ts';
 import { resolveSettings } from '../catalog/settings.ts';
+import { DURATION_FORM, durationMs } from '../core/duration.ts';
 import { ConfigError } from '../core/errors.ts';
 import { runJob } from '../runner/run-job.ts';
 import { lastRunStart, scheduledEntries, type CatalogScheduleEntry } from '../scheduler/catalog-schedule.ts';
+import { DEFAULT_LEASE_TTL_MS, JobLeases } from '../scheduler/job-lease.ts';
 import { Scheduler, parseCron, type SchedulerEvent } from '../scheduler/scheduler.ts';
 import { withWarehouse, type GlobalOptions } from './cli-context.ts';
 import { commandConfig } from './config-option.ts';
@@ -25,6 +28,8 @@ function eventLine(e: SchedulerEvent): string | undefined {
       return e.ok ? undefined : `${e.at.toISOString()} ${e.key}: FAILED — ${e.error}`;
     case 'skipped':
       return `${e.at.toISOString()} ${e.key}: not started, ${e.because}`;
+    case 'warning':
+      return `${e.at.toISOString()} ${e.key}: warning: ${e.message}`;
   }
 }
 
@@ -33,13 +38,16 @@ export function registerScheduleCommand(program: Command, globals: () => GlobalO
     .command('schedule')
     .description('run the catalog ingestions that have a `schedule` (cron) until stopped; a downtime is caught up by one run per job')
     .option('--tz <zone>', 'time zone the crons are read in (IANA name)', process.env.COINLAKE_TZ || 'Etc/UTC')
-    .action(async (o: { tz: string }) => {
+    .option('--lease-ttl <duration>', "a job's lease in the warehouse lasts this long unless renewed (a dead scheduler's expires then)", `${DEFAULT_LEASE_TTL_MS / 1000}s`)
+    .action(async (o: { tz: string; leaseTtl: string }) => {
       const g = globals();
       try {
         new Intl.DateTimeFormat('en-US', { timeZone: o.tz });
       } catch {
         throw new ConfigError(`--tz ${o.tz} is not a time zone; expected an IANA name such as Europe/Berlin or Etc/UTC`);
       }
+      const leaseTtlMs = durationMs(o.leaseTtl);
+      if (leaseTtlMs === undefined || leaseTtlMs < 1_000) throw new ConfigError(`--lease-ttl must be ${DURATION_FORM}, at least 1s; got "${o.leaseTtl}"`);
       const settings = resolveSettings({ replay: g.replay || undefined });
       const replay = await replayEndpoints(settings.replay);
       const cfg = await commandConfig();
@@ -50,8 +58,15 @@ export function registerScheduleCommand(program: Command, globals: () => GlobalO
           const next = parseCron(e).nextRun()!;
           process.stdout.write(`${e.key}: "${e.cron}" (${o.tz}), next run ${next.toISOString()}\n`);
         }
+        const stampEvent = (line: string | undefined) => {
+          if (line) process.stdout.write(line + '\n');
+        };
+        const leases = new JobLeases((fn) => withWarehouse(g, (s) => fn(s)), undefined, leaseTtlMs, (key, message) =>
+          stampEvent(eventLine({ kind: 'warning', key, message, at: new Date() })),
+        );
         const scheduler = new Scheduler({
           entries,
+          lease: (e, fireAt) => leases.take(e.key, fireAt),
           lastRunAt: (e) => withWarehouse(g, (s) => lastRunStart(s, e as CatalogScheduleEntry)),
           run: (e) =>
             withWarehouse(g, async (session, lake) => {
@@ -61,10 +76,7 @@ export function registerScheduleCommand(program: Command, globals: () => GlobalO
               const summary = await runJob(job, { session, lake, logLevel: g.logLevel, printLog: g.printLog, progress: false });
               process.stdout.write(`${stamp()} ${summaryLine(summary, Date.now() - t0)}\n`);
             }),
-          onEvent: (e) => {
-            const line = eventLine(e);
-            if (line) process.stdout.write(line + '\n');
-          },
+          onEvent: (e) => stampEvent(eventLine(e)),
         });
         scheduler.start();
         await new Promise<void>((resolve) => {

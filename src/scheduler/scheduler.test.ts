@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Scheduler, type Clock, type RunReason, type ScheduleEntry } from './scheduler.ts';
+import { Scheduler, type Clock, type RunReason, type ScheduleEntry, type SchedulerEvent, type SchedulerOptions } from './scheduler.ts';
 
 /** A clock that moves only when the test says so. */
 class FakeClock implements Clock {
@@ -34,16 +34,19 @@ class FakeClock implements Clock {
 const settle = () => new Promise((r) => setTimeout(r, 0));
 const T = (iso: string) => Date.parse(iso);
 
-function harness(opts: { now: string; entries: ScheduleEntry[]; lastRun?: Record<string, string> }) {
+function harness(opts: { now: string; entries: ScheduleEntry[]; lastRun?: Record<string, string>; lease?: SchedulerOptions['lease'] }) {
   const clock = new FakeClock(T(opts.now));
   const runs: { key: string; reason: RunReason; at: string }[] = [];
   const gates: (() => void)[] = [];
   let concurrent = 0;
   let maxConcurrent = 0;
   let hold = false;
+  const events: SchedulerEvent[] = [];
   const scheduler = new Scheduler({
     entries: opts.entries,
     clock,
+    lease: opts.lease,
+    onEvent: (e) => events.push(e),
     lastRunAt: async (e) => (opts.lastRun?.[e.key] ? new Date(opts.lastRun[e.key]) : undefined),
     run: async (e, reason) => {
       runs.push({ key: e.key, reason, at: new Date(clock.now()).toISOString() });
@@ -56,6 +59,7 @@ function harness(opts: { now: string; entries: ScheduleEntry[]; lastRun?: Record
   return {
     clock,
     runs,
+    events,
     scheduler,
     get maxConcurrent() {
       return maxConcurrent;
@@ -143,6 +147,36 @@ describe('Scheduler (fake clock)', () => {
     h.release();
     await stopping;
     expect(h.runs).toHaveLength(1);
+  });
+
+  it('with a lease: a refused take skips the run and says why; a taken one is let go after the run; a follow-up takes the newest folded fire time', async () => {
+    const takes: string[] = [];
+    const released: string[] = [];
+    const h = harness({
+      now: '2026-03-02T09:59:00Z',
+      entries: [{ key: 'A', cron: '0 * * * *' }],
+      lease: async (e, fireAt) => {
+        takes.push(fireAt.toISOString());
+        // The 11:00 fire time was run by another scheduler.
+        if (fireAt.toISOString() === '2026-03-02T11:00:00.000Z') return { refused: 'its run for 2026-03-02T11:00:00.000Z was started by other' };
+        return { release: async () => void released.push(`${e.key}@${fireAt.toISOString()}`) };
+      },
+    });
+    h.scheduler.start();
+    await h.clock.advanceTo(T('2026-03-02T11:30:00Z'));
+    expect(h.runs.map((r) => `${r.reason}@${r.at}`)).toEqual(['schedule@2026-03-02T10:00:00.000Z']);
+    expect(released).toEqual(['A@2026-03-02T10:00:00.000Z']);
+    expect(h.events.filter((e) => e.kind === 'skipped')).toEqual([{ kind: 'skipped', key: 'A', at: new Date('2026-03-02T11:00:00Z'), because: 'its run for 2026-03-02T11:00:00.000Z was started by other' }]);
+    // A long run at 12:00; 13:00 and 14:00 fold into one follow-up, which takes the lease for 14:00.
+    h.hold(true);
+    await h.clock.advanceTo(T('2026-03-02T14:30:00Z'));
+    h.hold(false);
+    h.release();
+    await h.clock.advanceTo(T('2026-03-02T14:31:00Z'));
+    expect(takes).toEqual(['2026-03-02T10:00:00.000Z', '2026-03-02T11:00:00.000Z', '2026-03-02T12:00:00.000Z', '2026-03-02T14:00:00.000Z']);
+    expect(h.runs.map((r) => `${r.reason}@${r.at}`)).toEqual(['schedule@2026-03-02T10:00:00.000Z', 'schedule@2026-03-02T12:00:00.000Z', 'follow-up@2026-03-02T14:30:00.000Z']);
+    expect(released).toEqual(['A@2026-03-02T10:00:00.000Z', 'A@2026-03-02T12:00:00.000Z', 'A@2026-03-02T14:00:00.000Z']);
+    await h.scheduler.stop();
   });
 
   it('a cron that does not parse is a one-line error naming the entry', () => {
