@@ -2,10 +2,13 @@
 // `coinlake stream produce --source <feed>` and `coinlake stream consume --source <feed>`: one side each, so they can
 // run in different processes (or machines). All run until SIGINT/SIGTERM (or --duration); stopping publishes what
 // arrived and commits or rolls back the open batch.
+import { existsSync } from 'node:fs';
 import { requireLocalLake } from '../lake/lake.ts';
 import type { Command } from 'commander';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { ConfigError } from '../core/errors.ts';
+import { ConfigError, errorMessage } from '../core/errors.ts';
+import { resolveSettings } from '../catalog/settings.ts';
+import { redactText, redactUrl } from '../http/redact.ts';
 import { startWsReplay, type WsReplayServer } from '../replay/ws-replay.ts';
 import { BINANCE_URL } from '../sources/binance/binance-source.ts';
 import type { Feed } from '../streaming/feed.ts';
@@ -13,6 +16,7 @@ import type { ProducerLog } from '../streaming/feed-publisher.ts';
 import { FEEDS, feedByName } from '../streaming/feed-registry.ts';
 import { connectNats, type FeedSubject } from '../streaming/jetstream-streams.ts';
 import type { StreamConsumer } from '../streaming/stream-consumer.ts';
+import { lastStoredPoints } from '../streaming/resume-points.ts';
 import { startFeedConsumer, startFeedProducer, type FeedProducer, type ProducerSettings } from '../streaming/stream-pipeline.ts';
 import { withWarehouse, type GlobalOptions } from './cli-context.ts';
 import { replayEndpoints } from './replay-endpoints.ts';
@@ -23,6 +27,7 @@ interface StreamOptions {
   duration?: string;
   symbols?: string;
   interval?: string;
+  silence?: string;
   batchSize?: string;
   batchMs?: string;
 }
@@ -45,7 +50,8 @@ function common(cmd: Command): Command {
 function producerOptions(cmd: Command): Command {
   return cmd
     .option('--symbols <list>', 'websocket feeds: CoinCap asset ids (prices), the exchange (coincap.trades) or Binance symbols, comma-separated')
-    .option('--interval <seconds>', 'polled feeds (coincap.assets, coincap.exchanges, coinlore.tickers, coinlore.exchanges): seconds between polls (default 60)');
+    .option('--interval <seconds>', 'polled feeds (coincap.assets, coincap.exchanges, coinlore.tickers, coinlore.exchanges): seconds between polls (default 60)')
+    .option('--silence <seconds>', 'websocket feeds: reconnect a feed that sent nothing for this many seconds (default 30)');
 }
 
 function consumerOptions(cmd: Command): Command {
@@ -55,7 +61,7 @@ function consumerOptions(cmd: Command): Command {
 }
 
 /** What a producer needs to reach its source: replay servers under --replay, else the real APIs or env overrides. */
-async function producerSettings(feed: Feed, o: StreamOptions, replay: boolean, nc: NatsConnection): Promise<{ settings: ProducerSettings; close: () => Promise<void> }> {
+async function producerSettings(feed: Feed, o: StreamOptions, replay: boolean, nc: NatsConnection, resumeFrom?: ReadonlyMap<string, number>): Promise<{ settings: ProducerSettings; close: () => Promise<void> }> {
   const log: ProducerLog = {
     info: (obj, msg) => process.env.COINLAKE_STREAM_VERBOSE === '1' && process.stderr.write(`${msg} ${JSON.stringify(obj)}\n`),
     warn: (obj, msg) => process.stderr.write(`warning: ${msg} ${JSON.stringify(obj)}\n`),
@@ -67,13 +73,16 @@ async function producerSettings(feed: Feed, o: StreamOptions, replay: boolean, n
   }
   const symbols = (o.symbols ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   let ws: WsReplayServer | undefined;
-  const rest = feed.seriesPoint ? await replayEndpoints(replay) : undefined;
+  const gapFilled = Boolean(feed.seriesPoint || feed.tradeId);
+  const rest = gapFilled ? await replayEndpoints(replay) : undefined;
   if (replay) ws = await startWsReplay({ ticksPerSecond: 5 });
   const settings: ProducerSettings = {
     ...base,
     symbols,
     wsBaseUrl: ws?.url ?? process.env[`COINLAKE_${feed.source.toUpperCase()}_WS_URL`] ?? feed.defaultBaseUrl,
-    restBaseUrl: feed.seriesPoint ? (rest?.endpoints.baseUrls?.binance ?? BINANCE_URL) : undefined,
+    restBaseUrl: gapFilled ? (rest?.endpoints.baseUrls?.binance ?? BINANCE_URL) : undefined,
+    silenceMs: o.silence ? positive('--silence', o.silence) * 1000 : undefined,
+    resumeFrom,
   };
   return {
     settings,
@@ -82,6 +91,22 @@ async function producerSettings(feed: Feed, o: StreamOptions, replay: boolean, n
       await rest?.close();
     },
   };
+}
+
+/**
+ * `stream produce` of a gap-filled feed: the last stored points per series, read from the warehouse (a PostgreSQL URL,
+ * or a DuckDB file that exists and no consumer holds); without them gap-fill starts at the first record received.
+ */
+async function producerResume(g: GlobalOptions, feed: Feed): Promise<ReadonlyMap<string, number> | undefined> {
+  if (feed.kind !== 'websocket' || !feed.lastStored) return undefined;
+  const { warehouse } = resolveSettings({ warehouse: g.warehouse });
+  if (!/^[A-Za-z][A-Za-z0-9+.-]+:\/\//.test(warehouse) && !existsSync(warehouse.replace(/^duckdb:(\/\/)?/i, ''))) return undefined;
+  try {
+    return await withWarehouse(g, (session) => lastStoredPoints(session, feed));
+  } catch (err) {
+    process.stderr.write(redactText(`warning: gap-fill after this restart starts at the first record received: cannot read the last stored points from ${redactUrl(warehouse)}: ${errorMessage(err)}`) + '\n');
+    return undefined;
+  }
 }
 
 /** Resolves on Ctrl-C, SIGTERM, --duration, or when `done` settles. */
@@ -106,13 +131,17 @@ async function runStream(g: GlobalOptions, o: StreamOptions, sides: { produce: b
   const batchSize = positive('--batch-size', o.batchSize ?? '1000');
   const batchMs = positive('--batch-ms', o.batchMs ?? '1000');
   if (o.duration) positive('--duration', o.duration);
+  if (o.silence !== undefined) {
+    if (feed.kind !== 'websocket') throw new ConfigError(`--silence applies to websocket feeds; ${o.source} is polled`, { hint: 'use --interval to set how often it is polled' });
+    positive('--silence', o.silence);
+  }
   const nc = await connectNats();
   const closers: (() => Promise<void>)[] = [];
   try {
-    const produceAndWait = async (consumer?: StreamConsumer, names?: FeedSubject) => {
+    const produceAndWait = async (consumer?: StreamConsumer, names?: FeedSubject, resumeFrom?: ReadonlyMap<string, number>) => {
       let producer: FeedProducer | undefined;
       if (sides.produce) {
-        const p = await producerSettings(feed, o, replay, nc);
+        const p = await producerSettings(feed, o, replay, nc, resumeFrom ?? (consumer ? undefined : await producerResume(g, feed)));
         closers.push(p.close);
         const started = await startFeedProducer(p.settings);
         producer = started.producer;
@@ -136,8 +165,10 @@ async function runStream(g: GlobalOptions, o: StreamOptions, sides: { produce: b
     if (!sides.consume) return await produceAndWait();
     await withWarehouse(g, async (session, lake) => {
       requireLocalLake(lake, 'coinlake stream');
+      // Read before the consumer starts: where a gap-filled feed's producer resumes (the last stored point per series).
+      const resumeFrom = sides.produce ? await lastStoredPoints(session, feed) : undefined;
       const { names, consumer } = await startFeedConsumer({ feed, nc, session, lake, prefix: o.subjectPrefix, batchSize, batchMs, logLevel: g.logLevel, printLog: g.printLog });
-      await produceAndWait(consumer, names);
+      await produceAndWait(consumer, names, resumeFrom);
     });
   } finally {
     await nc.close();

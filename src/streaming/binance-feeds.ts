@@ -95,7 +95,19 @@ export const binanceKlinesFeed: WsFeed = {
     // An open candle is expected to give no record; a candle of another interval is ignored.
     return !e.success ? 'kline (invalid)' : e.data.k.i !== '1m' ? `kline_${e.data.k.i}` : undefined;
   },
+  lastStored: { point: 'ts', where: "exchange = 'binance'" },
 };
+
+/** Id of a Binance trade: symbol and trade id (websocket and REST trades share it). */
+export function binanceTradeMsgId(symbol: string, tradeId: number): string {
+  return `binance.trades:${symbol}:${tradeId}`;
+}
+
+/** A Binance trade as a stream_trades record; `buyerIsMaker`: the seller took liquidity. */
+export function binanceTradeRecord(symbol: string, t: { id: number; price: string; qty: string; time: number; buyerIsMaker: boolean }, receivedAt: number): Record<string, unknown> {
+  const msgId = binanceTradeMsgId(symbol, t.id);
+  return { msg_id: msgId, source: 'binance', exchange: 'binance', symbol: canonicalPair(symbol) ?? symbol, trade_id: String(t.id), side: t.buyerIsMaker ? 'sell' : 'buy', price: t.price, volume: t.qty, price_usd: null, ts: t.time, received_at: receivedAt };
+}
 
 /** Binance trade streams; the natural key is symbol + trade id. */
 export const binanceTradesFeed: WsFeed = {
@@ -112,10 +124,13 @@ export const binanceTradesFeed: WsFeed = {
     const e = tradeEvent.safeParse(event);
     if (!e.success) return aggTradeRecords(event, receivedAt);
     const d = e.data;
-    const msgId = `binance.trades:${d.s}:${d.t}`;
     // m: the buyer is the maker, so the seller took liquidity.
-    return [{ msgId, record: { msg_id: msgId, source: 'binance', exchange: 'binance', symbol: canonicalPair(d.s) ?? d.s, trade_id: String(d.t), side: d.m ? 'sell' : 'buy', price: d.p, volume: d.q, price_usd: null, ts: d.T, received_at: receivedAt } }];
+    return [{ msgId: binanceTradeMsgId(d.s, d.t), record: binanceTradeRecord(d.s, { id: d.t, price: d.p, qty: d.q, time: d.T, buyerIsMaker: d.m }, receivedAt) }];
   },
+  tradeId(record) {
+    return typeof record.symbol === 'string' && typeof record.trade_id === 'string' ? { series: record.symbol, id: Number(record.trade_id) } : undefined;
+  },
+  lastStored: { point: 'CAST(trade_id AS BIGINT)', where: "msg_id LIKE 'binance.trades:%'" },
 };
 
 /** Id of a Binance aggregate trade: symbol and aggregate trade id. */

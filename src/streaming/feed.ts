@@ -46,6 +46,13 @@ export interface WsFeed extends FeedBase {
   ignoredKind?(frame: string): string | undefined;
   /** Feeds of time series with a REST history (klines): the minute a record is about, per series, for gap-fill. */
   seriesPoint?(record: Record<string, unknown>): { series: string; openTime: number } | undefined;
+  /** Feeds of trades with consecutive ids per series (Binance trade streams): the trade's series and id, for REST gap-fill. */
+  tradeId?(record: Record<string, unknown>): { series: string; id: number } | undefined;
+  /**
+   * Feeds with gap-fill: where a (re)started producer resumes, read from the feed's table — per series (`symbol`), the
+   * largest `point` (a kline's open time, a trade's id) of the rows matching `where`.
+   */
+  lastStored?: { point: string; where: string };
 }
 
 /** A feed that polls a REST stream of a source (`coincap.assets`) and publishes every record of each snapshot. */

@@ -9,7 +9,9 @@ import type { ProducerLog } from './feed-publisher.ts';
 import { ensureFeedStream, feedSubject, type FeedSubject } from './jetstream-streams.ts';
 import { klineGapFiller } from './kline-gap-fill.ts';
 import { PollProducer } from './poll-producer.ts';
+import { lastStoredPoints } from './resume-points.ts';
 import { StreamConsumer, type ConsumerOptions } from './stream-consumer.ts';
+import { tradeGapFiller } from './trade-gap-fill.ts';
 import { WsProducer } from './ws-producer.ts';
 
 /** Where a feed's producer reads from and how. */
@@ -23,8 +25,10 @@ export interface ProducerSettings {
   symbols?: string[];
   /** Websocket feeds: base URL; default the feed's. */
   wsBaseUrl?: string;
-  /** binance.klines: Binance REST base URL for gap-fill; none: gaps are only reported by the quality checks. */
+  /** binance.klines, binance.trades: Binance REST base URL for gap-fill; none: gaps are only reported by the quality checks. */
   restBaseUrl?: string;
+  /** Gap-filled feeds: the last point per series in the warehouse (lastStoredPoints), where gap-fill resumes after a restart. */
+  resumeFrom?: ReadonlyMap<string, number>;
   silenceMs?: number;
   minBackoffMs?: number;
   maxBackoffMs?: number;
@@ -56,7 +60,8 @@ export async function startFeedProducer<F extends Feed>(s: ProducerSettings & { 
           silenceMs: s.silenceMs,
           minBackoffMs: s.minBackoffMs,
           maxBackoffMs: s.maxBackoffMs,
-          gapFiller: feed.seriesPoint && s.restBaseUrl ? klineGapFiller(s.restBaseUrl) : undefined,
+          gapFiller: !s.restBaseUrl ? undefined : feed.seriesPoint ? klineGapFiller(s.restBaseUrl) : feed.tradeId ? tradeGapFiller(s.restBaseUrl) : undefined,
+          resumeFrom: s.resumeFrom,
           log: s.log,
         });
   producer.start();
@@ -84,10 +89,14 @@ export interface StreamPipeline<F extends Feed = Feed> {
   stop(): Promise<void>;
 }
 
-/** Starts a feed's consumer, then its producer, in this process. */
+/**
+ * Starts a feed's consumer, then its producer, in this process. A gap-filled feed's producer resumes from the last
+ * points in the consumer's warehouse, read before the consumer starts (unless opts.resumeFrom says where).
+ */
 export async function startStreamPipeline<F extends Feed>(opts: StreamPipelineOptions & { feed: F }): Promise<StreamPipeline<F>> {
+  const resumeFrom = opts.resumeFrom ?? (await lastStoredPoints(opts.session, opts.feed));
   const { names, consumer } = await startFeedConsumer(opts);
-  const { producer } = await startFeedProducer(opts);
+  const { producer } = await startFeedProducer({ ...opts, resumeFrom });
   consumer.runDetails = () => ({ producer: { ...producer.stats } });
   return {
     names,

@@ -1,6 +1,8 @@
 // Websocket producer: reads a feed's frames, turns them into records and publishes each to JetStream with its
 // natural key as `Nats-Msg-Id`. Reconnects with exponential backoff, a watchdog reconnects a feed that falls
-// silent, and for time-series feeds a jump in a series' minutes is filled from REST before the new record.
+// silent, and for time-series feeds a jump in a series' minutes (klines) or ids (trades) is filled from REST before
+// the new record. A (re)started producer resumes from the last point per series stored in the warehouse, so a restart
+// fills like a reconnect does.
 import type { NatsConnection } from '@nats-io/transport-node';
 import WebSocket from 'ws';
 import { errorMessage } from '../core/errors.ts';
@@ -12,8 +14,11 @@ export type { ProducerLog } from './feed-publisher.ts';
 
 const MINUTE = 60_000;
 
-/** Fills the minutes [fromOpenTime, toOpenTime] (both inclusive) of a series; returns their records. */
-export type GapFiller = (series: string, fromOpenTime: number, toOpenTime: number) => Promise<FeedRecord[]>;
+/**
+ * Fills the points [from, to] (both inclusive) of a series — the minutes' open times of a klines feed, the trade ids
+ * of a trades feed; returns their records.
+ */
+export type GapFiller = (series: string, from: number, to: number) => Promise<FeedRecord[]>;
 
 export interface ProducerOptions {
   feed: WsFeed;
@@ -27,6 +32,8 @@ export interface ProducerOptions {
   /** A feed silent this long is reconnected. Default 30 s. */
   silenceMs?: number;
   gapFiller?: GapFiller;
+  /** Last point per series already stored (kline open time, trade id): the first record of a series fills from there. */
+  resumeFrom?: ReadonlyMap<string, number>;
   /** Publishes awaiting their JetStream ack at once. Default 512. */
   maxInFlight?: number;
   log?: ProducerLog;
@@ -55,6 +62,7 @@ export class WsProducer {
   private readonly lastPoint = new Map<string, number>();
 
   constructor(private readonly opts: ProducerOptions) {
+    for (const [series, point] of opts.resumeFrom ?? []) this.lastPoint.set(series, point);
     this.publisher = new FeedPublisher(opts.nc, opts.subject, this.stats, { maxInFlight: opts.maxInFlight, log: opts.log });
   }
 
@@ -138,25 +146,35 @@ export class WsProducer {
     const records = this.opts.feed.parse(frame, receivedAt);
     if (records.length === 0) this.ignore(frame);
     for (const r of records) {
-      const point = this.opts.feed.seriesPoint?.(r.record);
+      const point = this.seriesPoint(r.record);
       if (point) {
-        const last = this.lastPoint.get(point.series);
-        if (last !== undefined && point.openTime > last + MINUTE && this.opts.gapFiller) {
-          const gap = { series: point.series, from: new Date(last + MINUTE).toISOString(), to: new Date(point.openTime - MINUTE).toISOString() };
+        const { series, at, step, show } = point;
+        const last = this.lastPoint.get(series);
+        if (last !== undefined && at > last + step && this.opts.gapFiller) {
+          const gap = { series, from: show(last + step), to: show(at - step) };
           let filled: FeedRecord[] = [];
           try {
-            filled = await this.opts.gapFiller(point.series, last + MINUTE, point.openTime - MINUTE);
+            filled = await this.opts.gapFiller(series, last + step, at - step);
             this.opts.log?.info({ ...gap, records: filled.length }, 'gap filled from REST');
           } catch (err) {
             // The new record is still published; the quality checks report the minutes that stay missing.
-            this.opts.log?.warn({ ...gap, error: errorMessage(err) }, 'gap not filled: REST klines failed');
+            this.opts.log?.warn({ ...gap, error: errorMessage(err) }, `gap not filled: REST ${step === MINUTE ? 'klines' : 'trades'} failed`);
           }
           await this.publisher.publish(filled);
           this.stats.gapFilled += filled.length;
         }
-        if (last === undefined || point.openTime > last) this.lastPoint.set(point.series, point.openTime);
+        if (last === undefined || at > last) this.lastPoint.set(series, at);
       }
       await this.publisher.publish([r]);
     }
+  }
+
+  /** Where a record sits in its series: a kline's minute (step one minute) or a trade's id (step 1). */
+  private seriesPoint(record: Record<string, unknown>): { series: string; at: number; step: number; show: (at: number) => string | number } | undefined {
+    const k = this.opts.feed.seriesPoint?.(record);
+    if (k) return { series: k.series, at: k.openTime, step: MINUTE, show: (t) => new Date(t).toISOString() };
+    const t = this.opts.feed.tradeId?.(record);
+    if (t && Number.isSafeInteger(t.id)) return { series: t.series, at: t.id, step: 1, show: (id) => id };
+    return undefined;
   }
 }
