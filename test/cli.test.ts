@@ -142,3 +142,18 @@ describe('--rate and User-Agent against loopback APIs', () => {
     }
   });
 });
+
+describe('--from/--to: --to is exclusive, and an empty or reversed window says exactly what to pass', () => {
+  it('run and backfill refuse --from D --to D naming --to D+1; the suggested invocation loads the whole day', async () => {
+    const hint = 'hint: the window is [--from, --to): --from is included, --to is not\n';
+    const run1 = await coinlake(['--replay', 'run', 'coincap.asset_history', '--interval', 'h1', '--from', '2024-03-01', '--to', '2024-03-01']);
+    expect([run1.code, run1.stderr]).toEqual([1, `error: --from 2024-03-01 --to 2024-03-01 is an empty window (--to is exclusive); to include the day 2024-03-01 pass --to 2024-03-02\n${hint}`]);
+    const back = await coinlake(['--replay', 'backfill', '--job', 'binance.klines', '--symbols', 'BTCUSDT', '--from', '2024-03-01', '--to', '2024-03-01']);
+    expect([back.code, back.stderr]).toEqual([1, `error: --from 2024-03-01 --to 2024-03-01 is an empty window (--to is exclusive); to include the day 2024-03-01 pass --to 2024-03-02\n${hint}`]);
+    const reversed = await coinlake(['--replay', 'run', 'coincap.asset_history', '--interval', 'h1', '--from', '2024-03-05', '--to', '2024-03-01T06:00:00Z']);
+    expect([reversed.code, reversed.stderr]).toEqual([1, `error: --to 2024-03-01T06:00:00Z (2024-03-01T06:00:00.000Z) is before --from 2024-03-05 (2024-03-05T00:00:00.000Z)\n${hint}`]);
+    const ok = await coinlake(['--replay', 'run', 'coincap.asset_history', '--interval', 'h1', '--from', '2024-03-01', '--to', '2024-03-02']);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toMatch(/^coincap\.asset_history: 24 rows into coinlake\.coincap_asset_history \(24 inserted/);
+  });
+});

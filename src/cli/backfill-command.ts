@@ -13,6 +13,7 @@ import { durationMs, DURATION_FORM } from '../core/duration.ts';
 import { ConfigError } from '../core/errors.ts';
 import { parseInstant } from '../core/time.ts';
 import { runBackfill, type BackfillRequest, type BackfillSummary } from '../runner/backfill.ts';
+import { checkWindow } from '../runner/job-builder.ts';
 import { gapLine } from '../runner/gap-report.ts';
 import { withWarehouse, type GlobalOptions } from './cli-context.ts';
 import { RATE_FLAGS, RATE_HELP, withRate } from './rate-option.ts';
@@ -77,6 +78,7 @@ export function registerBackfillCommand(program: Command, globals: () => GlobalO
       withRate({}, o.rate); // checked before anything starts
       const from = parseInstant(o.from);
       const to = o.to ? parseInstant(o.to) : new Date();
+      if (o.to) checkWindow(o.from, o.to, from, to);
       const chunkMs = o.chunk === undefined ? undefined : durationMs(o.chunk);
       if (o.chunk !== undefined && chunkMs === undefined) throw new ConfigError(`--chunk must be ${DURATION_FORM}, got "${o.chunk}"`);
       const symbols = (o.symbols ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -145,7 +147,7 @@ async function distributed(
       signal: stop.signal,
       logLevel: o.logLevel,
       printLog: o.printLog,
-      onNoWorker: (n) => process.stderr.write(`no worker is pulling from ${n.stream} yet: start one with \`coinlake worker\` (same warehouse and NATS)\n`),
+      onNoWorker: (n) => process.stderr.write(`no worker of this warehouse is pulling from ${n.stream} (consumer ${n.consumer}) yet: start one with \`coinlake worker\` (same warehouse and NATS)\n`),
     });
   } finally {
     process.off('SIGINT', onSignal);

@@ -34,7 +34,7 @@ export function registerRunCommand(program: Command, globals: () => GlobalOption
     .option('--asset <id>', 'asset id for per-asset streams', undefined)
     .option('--interval <interval>', 'history interval: m1 m5 m15 m30 h1 h2 h6 h12 d1')
     .option('--from <date>', 'window start (YYYY-MM-DD, ISO-8601 or epoch)')
-    .option('--to <date>', 'window end (default: now)')
+    .option('--to <date>', 'window end, exclusive: --from 2024-03-01 --to 2024-03-02 is the day 2024-03-01 (default: now)')
     .option('--mode <mode>', 'write mode: replace | append | merge | delete_insert')
     .option(RATE_FLAGS, RATE_HELP)
     .action(async (jobName: string | undefined, o: JobOptions & { section?: string; tableName?: string; rate?: string }) => {

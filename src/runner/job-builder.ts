@@ -31,13 +31,31 @@ export interface JobOptions {
   apiKey?: string;
 }
 
-/** Parses --from/--to into a window; --to defaults to now. */
+/** Parses --from/--to into a window [from, to); --to defaults to now. An empty or reversed window is refused (checkWindow). */
 export function parseWindow(from?: string, to?: string): TimeWindow | undefined {
   if (!from) return undefined;
   const start = parseInstant(from);
   const end = to ? parseInstant(to) : new Date();
-  if (end.getTime() <= start.getTime()) throw new ConfigError(`--to (${end.toISOString()}) must be after --from (${start.toISOString()})`);
+  if (to) checkWindow(from, to, start, end);
+  else if (end.getTime() <= start.getTime()) throw new ConfigError(`--from ${from} (${start.toISOString()}) is not in the past; the window ends now (no --to)`);
   return { start, end };
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Refuses a window [start, end) that is empty or reversed with a ConfigError saying exactly what to pass: `--to` is
+ * exclusive on every command, so `--from D --to D` names no time at all; when `--to` is a day (YYYY-MM-DD) the
+ * error gives the `--to` that includes it. `fromText`/`toText` are the values as the user wrote them.
+ */
+export function checkWindow(fromText: string, toText: string, start: Date, end: Date): void {
+  if (end.getTime() > start.getTime()) return;
+  const day = /^\s*(\d{4}-\d{2}-\d{2})\s*$/.exec(toText)?.[1];
+  const nextDay = day ? new Date(Date.parse(`${day}T00:00:00Z`) + DAY_MS) : undefined;
+  const include = nextDay && nextDay.getTime() > start.getTime() ? `; to include the day ${day} pass --to ${nextDay.toISOString().slice(0, 10)}` : '';
+  const hint = 'the window is [--from, --to): --from is included, --to is not';
+  if (end.getTime() === start.getTime()) throw new ConfigError(`--from ${fromText} --to ${toText} is an empty window (--to is exclusive)${include}`, { hint });
+  throw new ConfigError(`--to ${toText} (${end.toISOString()}) is before --from ${fromText} (${start.toISOString()})${include ? ` (--to is exclusive)${include}` : ''}`, { hint });
 }
 
 /**
