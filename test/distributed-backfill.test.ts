@@ -422,7 +422,7 @@ describe('distributed backfill: queues shared across warehouses and runs', () =>
   }, 180_000);
 
   it('tasks that vanish from the queue fail the run with a clear error instead of waiting forever', async () => {
-    const { queue, s, lake } = await fixture();
+    const { queue, db, s, lake } = await fixture();
     const coordinator = runDistributedBackfill(request({ to: new Date(MAR_4 + 2 * DAY), symbols: ['BTCUSDT'] }), { session: s, lake, nc, queue, progress: false, pollMs: 100 }).catch((e) => e);
     const jsm = await jetstreamManager(nc);
     await until('the tasks to be published', async () => ((await jsm.streams.info(queue.stream).catch(() => undefined))?.state.messages === 2 ? true : undefined));
@@ -438,7 +438,18 @@ describe('distributed backfill: queues shared across warehouses and runs', () =>
     expect(r).toEqual({ execution_status: -1, error_message: err.cause.message });
     const tasks = await s.query<{ status: string }>(`SELECT status FROM coinlake_meta.backfill_task`);
     expect(tasks.map((t) => t.status)).toEqual(['failed', 'failed']);
-  }, 60_000);
+
+    // The rerun with a worker loads both chunks, each once.
+    const w = inProcessWorker(db, lake, queue, 'w');
+    await w.start();
+    const rerun = await within('the rerun', runDistributedBackfill(request({ to: new Date(MAR_4 + 2 * DAY), symbols: ['BTCUSDT'] }), { session: s, lake, nc, queue, progress: false, pollMs: 100 }), 60_000);
+    expect(rerun.summary).toMatchObject({ status: 1, rowsLoaded: 2 * PER_DAY - 30 });
+    const got = await fingerprint(s);
+    const want = 2 * PER_DAY - 30;
+    recordTrial({ suite: 'distributed', case: 'tasks gone from the queue, then a rerun (postgres)', faults: 1, rowsLost: Math.max(0, want - got.keys), rowsDuplicated: got.n - got.keys, clearError: err.cause.message.includes('is not in the work queue') });
+    expect(got).toMatchObject({ n: want, keys: want });
+    await w.stop();
+  }, 90_000);
 
   it('no worker takes a task for the stall timeout: the run fails with a clear error and leaves nothing queued', async () => {
     const { queue, s, lake } = await fixture();
@@ -456,6 +467,22 @@ describe('distributed backfill: queues shared across warehouses and runs', () =>
         `(stream ${queue.stream}, consumer ${queue.consumer.replace(/_workers$/, '')}_${wid}, no worker pulling); start \`coinlake worker\` on this warehouse and run the backfill again`,
     );
     expect((await (await jetstreamManager(nc)).streams.info(queue.stream)).state.messages).toBe(0);
+  }, 60_000);
+
+  it('--stall-timeout through the CLI: no worker for 2 s is a one-line error and exit 1; the flag needs --distributed', async () => {
+    const { queue, db, s } = await fixture();
+    const env = cliEnv(db, queue);
+    const args = ['backfill', '--job', 'binance.klines', '--from', '2024-03-04', '--to', '2024-03-05', '--symbols', 'BTCUSDT', '--stall-timeout', '2s'];
+    const out = await coinlake(['backfill', '--distributed', ...args.slice(1)], env);
+    expect(out.code).toBe(1);
+    const [{ warehouse_id: wid }] = await s.query<{ warehouse_id: string }>(`SELECT warehouse_id FROM coinlake_meta.warehouse_identity`);
+    const consumer = `${queue.queue}_backfill_${wid}`;
+    expect(out.stderr.split('\n').filter((l) => !/^binance\.klines BTCUSDT: /.test(l))).toEqual([
+      `error: 1 chunk(s) failed: BINANCE/KLINES_BTCUSDT_1M 2024-03-04T00:00:00.000Z..2024-03-05T00:00:00.000Z: no progress for 2 s: no worker of this warehouse took a task (stream ${queue.stream}, consumer ${consumer}, no worker pulling); start \`coinlake worker\` on this warehouse and run the backfill again`,
+      expect.stringMatching(/^run \S+ \(process 1\) failed; log: \S+$/),
+      '',
+    ]);
+    expect(await coinlake(args, env)).toEqual({ code: 1, stdout: '', stderr: 'error: --nats, --queue, --no-wait and --stall-timeout go with --distributed\n' });
   }, 60_000);
 
   it('two warehouses on one queue: each worker loads only its own warehouse\'s tasks; both backfills finish exactly', async () => {
