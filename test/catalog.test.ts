@@ -9,6 +9,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Session } from '../src/core/destination.ts';
+import { createTestDatabase } from '../src/destinations/postgres/postgres-test-database.ts';
 import { openWarehouse } from '../src/destinations/registry.ts';
 import { startReplayServer, type ReplayServer } from '../src/replay/index.ts';
 
@@ -170,6 +171,48 @@ describe('setup and the catalog commands', () => {
     await writeFile(path.join(dir, 'broken.yaml'), 'connections: [{ name: C }]\ningestions:\n  - { connection: C, asset: A, target_table: t, source: coincap.rates, load_type: INCR }\n');
     const broken = await coinlake(['catalog', 'validate', 'broken.yaml']);
     expect([broken.code, broken.stderr]).toEqual([1, 'error: broken.yaml: ingestions[0] (C/A): load_type INCR needs a stream that keeps a watermark, and coincap.rates keeps none; expected load_type FULL\n']);
+  });
+
+  it('validate, import and setup refuse a quality check on a column the table does not have, naming check, table and column', async () => {
+    await writeFile(
+      path.join(dir, 'checks.yaml'),
+      `connections: [{ name: C }]
+ingestions:
+  - connection: C
+    asset: RATES
+    target_table: rates_x
+    source: coincap.rates
+    checks:
+      - { type: not_null, columns: [id, nope] }
+  - connection: C
+    asset: TYPED
+    target_table: typed_x
+    source: coincap.rates
+    primary_key: [rate_id]
+    columns:
+      - { column_name: id, mapping_column: rate_id, datatype: VARCHAR }
+      - { column_name: rateUsd, mapping_column: rate_usd, datatype: "DECIMAL(30,16)" }
+    checks:
+      - { type: accepted_range, column: rate_usd, gt: 0 }
+      - { type: freshness, column: rateUsd, max_age: 1h, name: fresh_rates }
+`,
+    );
+    const expected =
+      'error: checks.yaml: ingestions[0] (C/RATES): check not_null(id,nope) on coinlake.rates_x names unknown column(s) nope; ' +
+      'columns of the table: id, symbol, currency_symbol, type, rate_usd, snapshot_time\n' +
+      'checks.yaml: ingestions[1] (C/TYPED): check fresh_rates on coinlake.typed_x names unknown column(s) rateUsd; columns of the table: rate_id, rate_usd\n';
+    expect(await coinlake(['catalog', 'validate', 'checks.yaml'])).toEqual({ code: 1, stdout: '', stderr: expected });
+    for (const warehouse of ['warehouse.duckdb', 'postgres']) {
+      const db = warehouse === 'postgres' ? await createTestDatabase() : undefined;
+      try {
+        const at = ['--warehouse', db ? db.url : warehouse];
+        expect(await coinlake([...at, 'catalog', 'import', 'checks.yaml'])).toEqual({ code: 1, stdout: '', stderr: expected });
+        expect(await coinlake([...at, '-p', 'checks.yaml', 'setup'])).toMatchObject({ code: 1, stderr: expected });
+        expect((await coinlake([...at, 'catalog', 'list'])).stdout).toBe('(no rows)\nthe catalog in coinlake_meta is empty; `coinlake setup` loads the built-in catalog\n');
+      } finally {
+        await db?.drop();
+      }
+    }
   });
 
   it('checks declared in the catalog run with every load; an error-severity failure exits 1 and the run says so', async () => {
