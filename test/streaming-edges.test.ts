@@ -259,3 +259,72 @@ describe.each(WAREHOUSES)('Binance aggTrade and other frame kinds on %s', (kind)
     expect(JSON.parse(run[0].details)).toMatchObject({ rowsLoaded: 4, producer: { frames: 11, published: 4, ignored } });
   }, 60_000);
 });
+
+describe.each(WAREHOUSES)('durable consumer names under --subject-prefix on %s', (kind) => {
+  it('the durable is <prefix>_<source>_<stream>; the default prefix keeps coinlake_<source>_<stream>', () => {
+    expect(feedSubject(binanceTradesFeed)).toEqual({ subject: 'coinlake.binance.trades', stream: 'COINLAKE_BINANCE_TRADES', durable: 'coinlake_binance_trades' });
+    expect(feedSubject(binanceTradesFeed, 'x')).toEqual({ subject: 'x.binance.trades', stream: 'X_BINANCE_TRADES', durable: 'x_binance_trades' });
+    expect(feedSubject(binanceTradesFeed, 'team.a')).toEqual({ subject: 'team.a.binance.trades', stream: 'TEAM_A_BINANCE_TRADES', durable: 'team_a_binance_trades' });
+  });
+
+  it('a consumer under a prefix makes and uses the durable of its prefix; `stream consume` in a process too', async () => {
+    const s = await freshWarehouse(kind);
+    const p = prefix();
+    const names = feedSubject(binanceTradesFeed, p);
+    const jsm = await jetstreamManager(nc);
+    await ensureFeedStream(jsm, names);
+    streams.push(names.stream);
+    const producer = new WsProducer({ feed: binanceTradesFeed, nc, subject: names.subject, url: 'ws://unused' });
+    await producer.publish([...trade(1), ...trade(2)]);
+    const { consumer } = await startFeedConsumer({ feed: binanceTradesFeed, nc, session: s, lake, prefix: p, batchSize: 100, batchMs: 50 });
+    await until('2 rows', () => consumer.stats.rowsLoaded === 2);
+    await consumer.stop();
+    const durables = async () => {
+      const out: string[] = [];
+      for await (const c of jsm.consumers.list(names.stream)) out.push(c.name);
+      return out.sort();
+    };
+    expect(await durables()).toEqual([`${p}_binance_trades`]);
+    expect((await jsm.consumers.info(names.stream, `${p}_binance_trades`)).ack_floor.stream_seq).toBe(2);
+    const runs = await s.query<{ connection_name: string; table_name: string }>(`SELECT connection_name, table_name FROM coinlake_meta.workflow_action_history`);
+    expect(runs).toEqual([{ connection_name: `STREAM_${names.stream}`, table_name: `${p}_binance_trades` }]);
+
+    // The CLI's consumer takes the same durable: it loads only what came since.
+    await producer.publish([...trade(3)]);
+    await s.close();
+    session = undefined;
+    const r = await coinlake(['--warehouse', location, '--lake', path.join(dir!, 'lake'), 'stream', 'consume', '--source', 'binance.trades', '--subject-prefix', p, '--batch-ms', '100', '--duration', '3'], dir!);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(/\nstopped: batches 1  messages 1  rows 1  redeliveries skipped 0\n$/);
+    expect(await durables()).toEqual([`${p}_binance_trades`]);
+  }, 60_000);
+
+  it('a durable an earlier version named coinlake_<source>_<stream> under another prefix is kept (its position too), with a warning', async () => {
+    const s = await freshWarehouse(kind);
+    const p = prefix();
+    const names = feedSubject(binanceTradesFeed, p);
+    const jsm = await jetstreamManager(nc);
+    await ensureFeedStream(jsm, names);
+    streams.push(names.stream);
+    const producer = new WsProducer({ feed: binanceTradesFeed, nc, subject: names.subject, url: 'ws://unused' });
+    await producer.publish([...trade(1), ...trade(2), ...trade(3)]);
+    // The earlier version's consumer: its durable and its state under the old name.
+    const { consumer: earlier } = await startFeedConsumer({ feed: binanceTradesFeed, nc, session: s, lake, prefix: p, durable: 'coinlake_binance_trades', batchSize: 100, batchMs: 50 });
+    await until('3 rows', () => earlier.stats.rowsLoaded === 3);
+    await earlier.stop();
+
+    await producer.publish([...trade(4), ...trade(5)]);
+    const { consumer } = await startFeedConsumer({ feed: binanceTradesFeed, nc, session: s, lake, prefix: p, batchSize: 100, batchMs: 50 });
+    await until('2 rows', () => consumer.stats.rowsLoaded === 2);
+    await consumer.stop();
+    expect(consumer.stats).toMatchObject({ messages: 2, rowsLoaded: 2, skipped: 0 });
+    const rows = await s.query<{ msg_id: string; n: number }>(`SELECT msg_id, count(*) AS n FROM coinlake.stream_trades GROUP BY msg_id ORDER BY msg_id`);
+    expect(rows.map((r) => [r.msg_id, Number(r.n)])).toEqual([1, 2, 3, 4, 5].map((id) => [`binance.trades:BTCUSDT:${id}`, 1]));
+    const names2: string[] = [];
+    for await (const c of jsm.consumers.list(names.stream)) names2.push(c.name);
+    expect(names2).toEqual(['coinlake_binance_trades']);
+    const runs = await s.query<{ table_name: string; log_path: string }>(`SELECT table_name, log_path FROM coinlake_meta.workflow_action_history ORDER BY process_id`);
+    expect(runs.map((r) => r.table_name)).toEqual(['coinlake_binance_trades', 'coinlake_binance_trades']);
+    expect(readFileSync(runs[1].log_path, 'utf8')).toContain(`durable consumer coinlake_binance_trades (named by an earlier version) kept on stream ${names.stream}: it holds this consumer's position; the name for this prefix would be ${p}_binance_trades`);
+  }, 60_000);
+});

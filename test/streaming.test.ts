@@ -156,7 +156,7 @@ describe('consumer acks', () => {
     await consumer.start();
     await until('29 rows', () => consumer.stats.rowsLoaded === 29);
     await consumer.stop();
-    const info = await jsm.consumers.info(names.stream, 'coinlake_coincap_prices');
+    const info = await jsm.consumers.info(names.stream, names.durable);
     expect(info.config.ack_policy).toBe('all');
     expect([info.num_pending, info.num_ack_pending, info.ack_floor.stream_seq]).toEqual([0, 0, 30]);
     expect(await count('stream_prices')).toBe(29);
@@ -267,7 +267,7 @@ describe.each(WAREHOUSES)('websocket feeds on %s', (kind) => {
     // Redeliveries arrive in any order and batches close by size or time, so at least 25 / 10 commits.
     expect(commits).toBeGreaterThanOrEqual(3);
     expect(commits).toBe(again.stats.batches);
-    const info = await jsm.consumers.info(names.stream, 'coinlake_coincap_prices');
+    const info = await jsm.consumers.info(names.stream, names.durable);
     expect(info.num_ack_pending).toBe(0);
     expect(info.num_pending).toBe(0);
     const runs = await session.query<{ execution_status: number }>(`SELECT execution_status FROM coinlake_meta.workflow_action_history ORDER BY process_id`);
@@ -472,7 +472,7 @@ describe.each(WAREHOUSES)('poison messages and publish retries on %s', (kind) =>
     expect(rows.map((r) => r.asset_id)).toEqual(['bitcoin', 'ethereum', 'tether']);
     const run = await session.query<{ execution_status: number; rows_quarantined: number }>(`SELECT execution_status, rows_quarantined FROM coinlake_meta.workflow_action_history`);
     expect(run.map((r) => [r.execution_status, Number(r.rows_quarantined)])).toEqual([[1, 1]]);
-    const info = await (await jetstreamManager(nc)).consumers.info(names.stream, 'coinlake_coincap_prices');
+    const info = await (await jetstreamManager(nc)).consumers.info(names.stream, names.durable);
     expect([info.num_pending, info.num_ack_pending]).toEqual([0, 0]);
   });
 });
@@ -525,7 +525,7 @@ describe('coinlake stream produce | consume', () => {
     expect([records, published]).toEqual([polls * 100, polls * 100]);
     const jsm = await jetstreamManager(nc);
     await until('the consumer to ack every message', async () => {
-      const info = await jsm.consumers.info(names.stream, 'coinlake_coincap_assets').catch(() => undefined);
+      const info = await jsm.consumers.info(names.stream, names.durable).catch(() => undefined);
       return info !== undefined && info.num_pending === 0 && info.num_ack_pending === 0 && info.ack_floor.stream_seq === published;
     }, 60_000);
     consumer.child.kill('SIGTERM');

@@ -43,7 +43,7 @@ const FEED_HELP = `one of ${Object.keys(FEEDS).join(', ')}`;
 function common(cmd: Command): Command {
   return cmd
     .requiredOption('--source <feed>', FEED_HELP)
-    .option('--subject-prefix <prefix>', 'subjects <prefix>.<source>.<stream>, stream and consumer names follow it', 'coinlake')
+    .option('--subject-prefix <prefix>', 'subjects <prefix>.<source>.<stream>; stream <PREFIX>_<SOURCE>_<STREAM> and durable consumer <prefix>_<source>_<stream> follow it', 'coinlake')
     .option('--duration <seconds>', 'stop by itself after this many seconds');
 }
 

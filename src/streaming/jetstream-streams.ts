@@ -10,16 +10,25 @@ export const DEFAULT_DUPLICATE_WINDOW_MS = 10 * 60_000;
 
 const nanos = (ms: number) => ms * 1_000_000;
 
-/** Where a feed's messages go: `<prefix>.<source>.<stream>` in stream `<PREFIX>_<SOURCE>_<STREAM>`. */
+/**
+ * Where a feed's messages go: `<prefix>.<source>.<stream>` in stream `<PREFIX>_<SOURCE>_<STREAM>`, loaded by the
+ * durable consumer `<prefix>_<source>_<stream>` (`coinlake_binance_trades` for the default prefix).
+ */
 export interface FeedSubject {
   subject: string;
   stream: string;
+  durable: string;
 }
 
-/** Subject and stream name of a feed; `prefix` is `coinlake` except in tests, which use their own. */
+/** Subject, stream and durable consumer name of a feed; `prefix` is `coinlake` unless --subject-prefix says otherwise. */
 export function feedSubject(feed: Feed, prefix = 'coinlake'): FeedSubject {
   const subject = `${prefix}.${feed.source}.${feed.stream}`;
-  return { subject, stream: subject.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase() };
+  return { subject, stream: subject.replace(/[^A-Za-z0-9]+/g, '_').toUpperCase(), durable: subject.replace(/[^A-Za-z0-9_-]+/g, '_') };
+}
+
+/** The durable name every prefix had before durable names followed the prefix. */
+export function legacyDurable(feed: Pick<Feed, 'source' | 'stream'>): string {
+  return `coinlake_${feed.source}_${feed.stream}`;
 }
 
 /**
@@ -42,7 +51,7 @@ export async function connectNats(url = process.env.COINLAKE_NATS_URL ?? DEFAULT
 }
 
 /** Creates the feed's stream if missing (file storage, limits retention, the duplicate window); safe to repeat. */
-export async function ensureFeedStream(jsm: JetStreamManager, names: FeedSubject, duplicateWindowMs = DEFAULT_DUPLICATE_WINDOW_MS): Promise<void> {
+export async function ensureFeedStream(jsm: JetStreamManager, names: Pick<FeedSubject, 'subject' | 'stream'>, duplicateWindowMs = DEFAULT_DUPLICATE_WINDOW_MS): Promise<void> {
   try {
     await jsm.streams.info(names.stream);
     return;

@@ -18,7 +18,7 @@ import { RUN_COMPLETE, closeRun } from '../runner/run-history.ts';
 import { commitBatch, failRunScope, landQuarantine, lakeRelative, openRunScope, publishCurated, stepTimer, type RunScope } from '../runner/run-steps.ts';
 import { readState, writeState } from '../runner/state-store.ts';
 import type { Feed } from './feed.ts';
-import type { FeedSubject } from './jetstream-streams.ts';
+import { legacyDurable, type FeedSubject } from './jetstream-streams.ts';
 import { decodeBatch } from './message-batch.ts';
 
 const nanos = (ms: number) => ms * 1_000_000;
@@ -48,7 +48,10 @@ export interface ConsumerOptions {
   nc: NatsConnection;
   session: Session;
   lake: LocalLake;
-  /** Durable consumer name; default `coinlake_<source>_<stream>`. */
+  /**
+   * Durable consumer name; default `names.durable` (`<prefix>_<source>_<stream>`), or `coinlake_<source>_<stream>` where
+   * an earlier version made that durable on this stream (it keeps its position) and none of the new name exists.
+   */
   durable?: string;
   /** A batch is loaded when it holds this many messages. Default 1000. */
   batchSize?: number;
@@ -193,19 +196,19 @@ export class StreamConsumer {
   private stopping = false;
   private loaded = new LoadedSequences();
   private lakePaths: string[] = [];
-  private readonly durable: string;
+  private durable: string;
   /** The durable's ack policy is AckPolicy.All: one ack per batch (see ackThrough). */
   private ackAll = false;
   /** AckPolicy.All: the last ack sent (stream and delivery sequence), and the loaded messages not acked yet. */
   private acked = { seq: 0, delivery: 0 };
   private readonly held = new Map<number, JsMsg>();
   /** What the ack subject of every message of this consumer starts with (see streamSeq). */
-  private readonly ackPrefix: string;
+  private ackPrefix: string;
   /** The stream's identity and key-check bound, written with every state (see ConsumerState). */
   private streamIdentity: { created?: string; checkKeysUntil?: number } = {};
 
   constructor(private readonly opts: ConsumerOptions) {
-    this.durable = opts.durable ?? `coinlake_${opts.feed.source}_${opts.feed.stream}`;
+    this.durable = opts.durable ?? opts.names.durable;
     this.ackPrefix = `$JS.ACK.${opts.names.stream}.${this.durable}.`;
   }
 
@@ -218,6 +221,17 @@ export class StreamConsumer {
     const { nc, names, session, lake } = this.opts;
     const batchSize = this.opts.batchSize ?? 1000;
     const jsm = await jetstreamManager(nc);
+    const legacy = legacyDurable(this.opts.feed);
+    let keptLegacy = false;
+    if (!this.opts.durable && this.durable !== legacy) {
+      // Durable names followed no prefix before: an earlier version's durable on this stream holds its position.
+      const exists = (name: string) => jsm.consumers.info(names.stream, name).then(() => true, () => false);
+      if (!(await exists(this.durable)) && (await exists(legacy))) {
+        keptLegacy = true;
+        this.durable = legacy;
+        this.ackPrefix = `$JS.ACK.${names.stream}.${legacy}.`;
+      }
+    }
     try {
       // A durable made by an earlier version acks every message (AckPolicy.Explicit); it keeps doing so.
       this.ackAll = (await jsm.consumers.info(names.stream, this.durable)).config.ack_policy === AckPolicy.All;
@@ -233,6 +247,12 @@ export class StreamConsumer {
       });
     }
     this.scope = await openRunScope(session, lake, { connectionName: this.connectionName, tableName: this.durable, logLevel: this.opts.logLevel, printLog: this.opts.printLog });
+    if (keptLegacy) {
+      this.scope.log.warn(
+        { stream: names.stream, durable: legacy, name: names.durable },
+        `durable consumer ${legacy} (named by an earlier version) kept on stream ${names.stream}: it holds this consumer's position; the name for this prefix would be ${names.durable}`,
+      );
+    }
     // The table before the first message: the first batch then waits for no DDL.
     await session.ensureTable(physicalTable(this.opts.feed.table, this.opts.feed.writeMode));
     const state = await readState<ConsumerState>(session, this.connectionName, this.durable);
