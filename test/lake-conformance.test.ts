@@ -5,9 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TerminalError, TransientError } from '../src/core/errors.ts';
 import type { Lake } from '../src/lake/lake.ts';
 import { openLake, requireLocalLake } from '../src/lake/lake.ts';
-import { MULTIPART_THRESHOLD } from '../src/lake/s3-lake.ts';
+import { MULTIPART_THRESHOLD, type S3Lake } from '../src/lake/s3-lake.ts';
 import { startS3Server, type S3TestServer } from './helpers/s3-server.ts';
 
 let s3: S3TestServer;
@@ -169,6 +170,69 @@ describe('a run with an s3:// lake', () => {
       } finally {
         await s.close();
       }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('S3 errors name the bucket and the endpoint', () => {
+  const lakeAt = (url: string, endpoint = s3.endpoint) =>
+    openLake(url, { endpoint, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, workDir: path.join(tmp, 'work-errors') });
+
+  it('a missing bucket: terminal, naming the operation, the object, the bucket and the endpoint, with a hint', async () => {
+    const lake = lakeAt('s3://no-such-bucket/lake');
+    const err = await lake.writeRawPage('coincap', 'rates', DAY, 'run-1', 1, Buffer.from('{}')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TerminalError);
+    expect((err as TerminalError).message).toBe(
+      `S3 PutObject of ${lake.rawPagePath('coincap', 'rates', DAY, 'run-1', 1)} at ${s3.endpoint} failed: NoSuchBucket: The specified bucket does not exist`,
+    );
+    expect((err as TerminalError).hint).toBe(`check that bucket no-such-bucket exists at ${s3.endpoint} and the credentials may use it (endpoint: COINLAKE_S3_ENDPOINT)`);
+    await expect(lake.list()).rejects.toThrow(`S3 ListObjectsV2 of s3://no-such-bucket/lake/ at ${s3.endpoint} failed: NoSuchBucket: The specified bucket does not exist`);
+    await (lake as S3Lake).close();
+  });
+
+  it('an endpoint nothing listens on: transient, naming the bucket and the endpoint', async () => {
+    const { createServer } = await import('node:net');
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const lake = lakeAt(`s3://${s3.bucket}/lake`, `http://127.0.0.1:${port}`);
+    const err = await lake.list().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TransientError);
+    expect((err as TransientError).message).toMatch(
+      new RegExp(`^S3 ListObjectsV2 of s3://${s3.bucket}/lake/ at http://127\\.0\\.0\\.1:${port} failed: .*ECONNREFUSED`),
+    );
+    await (lake as S3Lake).close();
+  }, 30_000);
+
+  it('a run into a missing bucket says which bucket at which endpoint', async () => {
+    const { spawn } = await import('node:child_process');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'coinlake-s3-missing-'));
+    try {
+      const env = {
+        ...process.env,
+        COINLAKE_WAREHOUSE: path.join(dir, 'w.duckdb'),
+        COINLAKE_LAKE: 's3://missing-bucket/runs',
+        COINLAKE_S3_ENDPOINT: s3.endpoint,
+        AWS_ACCESS_KEY_ID: s3.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+        COINLAKE_REPLAY: '',
+      };
+      const r = await new Promise<{ code: number; out: string; err: string }>((resolve) => {
+        const c = spawn(process.execPath, [path.resolve('bin/coinlake.mjs'), '--replay', 'run', 'coincap.rates'], { cwd: dir, env });
+        let out = '';
+        let err = '';
+        c.stdout.on('data', (d) => (out += d));
+        c.stderr.on('data', (d) => (err += d));
+        c.on('close', (code) => resolve({ code: code ?? -1, out, err }));
+      });
+      expect(r.code).toBe(1);
+      const lines = r.err.split('\n');
+      expect(lines[0]).toMatch(new RegExp(`^error: S3 PutObject of s3://missing-bucket/runs/raw/coincap/rates/\\S+ at ${s3.endpoint.replace(/\./g, '\\.')} failed: NoSuchBucket: The specified bucket does not exist$`));
+      expect(lines[1]).toBe(`hint: check that bucket missing-bucket exists at ${s3.endpoint} and the credentials may use it (endpoint: COINLAKE_S3_ENDPOINT)`);
+      expect(lines[2]).toMatch(/^run \S+ \(process 1\) failed; log: /);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { constants as zlibConstants, gzip } from 'node:zlib';
-import { ConfigError, TerminalError } from '../core/errors.ts';
+import { ConfigError, TerminalError, TransientError, errorMessage } from '../core/errors.ts';
+import { redactUrl } from '../http/redact.ts';
 import { confined, curatedPath, logPath, quarantinePath, rawPagePath } from './lake-paths.ts';
 import type { QuarantineEntry } from './local-lake.ts';
 
@@ -68,6 +69,8 @@ export class S3Lake {
   private readonly clientConfig: NonNullable<ConstructorParameters<typeof S3Client>[0]>;
   private clientP?: Promise<{ client: S3Client; api: Awaited<ReturnType<typeof sdk>> }>;
   private readonly work: string;
+  /** The endpoint requests go to, for error messages: the one configured, else the region's AWS endpoint. */
+  private readonly endpointText: string;
 
   constructor(opts: S3LakeOptions) {
     const { bucket, prefix } = parseS3Url(opts.url);
@@ -81,6 +84,30 @@ export class S3Lake {
       forcePathStyle: opts.forcePathStyle ?? Boolean(opts.endpoint),
       credentials: opts.accessKeyId && opts.secretAccessKey ? { accessKeyId: opts.accessKeyId, secretAccessKey: opts.secretAccessKey } : undefined,
     };
+    this.endpointText = opts.endpoint ? (opts.endpoint.includes('@') ? redactUrl(opts.endpoint) : opts.endpoint) : `https://s3.${this.clientConfig.region}.amazonaws.com`;
+  }
+
+  /**
+   * Runs one S3 request (`op`, e.g. PutObject, on `key`); a failure becomes a CoinlakeError naming the operation,
+   * the object (so the bucket) and the endpoint: transient for 5xx, 429 and network errors, else terminal.
+   */
+  private async request<T>(op: string, key: string, send: () => Promise<T>): Promise<T> {
+    try {
+      return await send();
+    } catch (err) {
+      const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+      const status = e.$metadata?.httpStatusCode;
+      const what = `${e.name && e.name !== 'Error' && !errorMessage(err).startsWith(e.name) ? `${e.name}: ` : ''}${errorMessage(err)}`;
+      const message = `S3 ${op} of s3://${this.bucket}/${key} at ${this.endpointText} failed: ${what}`;
+      if (status === undefined || status >= 500 || status === 429) {
+        throw new TransientError(message, { url: this.endpointText, status, hint: `check that ${this.endpointText} is reachable (endpoint: COINLAKE_S3_ENDPOINT)` }, { cause: err });
+      }
+      throw new TerminalError(
+        message,
+        { url: this.endpointText, hint: `check that bucket ${this.bucket} exists at ${this.endpointText} and the credentials may use it (endpoint: COINLAKE_S3_ENDPOINT)` },
+        { cause: err },
+      );
+    }
   }
 
   private s3() {
@@ -121,7 +148,7 @@ export class S3Lake {
 
   private async put(key: string, body: Uint8Array | string, contentType?: string): Promise<void> {
     const { client, api } = await this.s3();
-    await client.send(new api.PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType }));
+    await this.request('PutObject', key, () => client.send(new api.PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body, ContentType: contentType })));
   }
 
   /** Uploads a local file to `key`: one PUT when small, a multipart upload when large. */
@@ -131,7 +158,9 @@ export class S3Lake {
       return;
     }
     const { client, api } = await this.s3();
-    await new api.Upload({ client, params: { Bucket: this.bucket, Key: key, Body: createReadStream(file) }, partSize: PART_SIZE, queueSize: 4 }).done();
+    await this.request('multipart upload', key, () =>
+      new api.Upload({ client, params: { Bucket: this.bucket, Key: key, Body: createReadStream(file) }, partSize: PART_SIZE, queueSize: 4 }).done(),
+    );
   }
 
   /** Writes a raw page gzipped (a retry overwrites the same key); returns its s3:// location. */
@@ -179,7 +208,8 @@ export class S3Lake {
   async discard(file: string): Promise<void> {
     if (!file.startsWith('s3://')) return rm(file, { force: true });
     const { client, api } = await this.s3();
-    await client.send(new api.DeleteObjectCommand({ Bucket: this.bucket, Key: this.keyOf(file) }));
+    const key = this.keyOf(file);
+    await this.request('DeleteObject', key, () => client.send(new api.DeleteObjectCommand({ Bucket: this.bucket, Key: key })));
   }
 
   /** Appends quarantine entries (kept locally, uploaded whole); returns the s3:// location. */
@@ -216,8 +246,11 @@ export class S3Lake {
   async readBytes(location: string): Promise<Buffer> {
     if (!location.startsWith('s3://')) return readFile(location);
     const { client, api } = await this.s3();
-    const out = await client.send(new api.GetObjectCommand({ Bucket: this.bucket, Key: this.keyOf(location) }));
-    return Buffer.from(await out.Body!.transformToByteArray());
+    const key = this.keyOf(location);
+    return this.request('GetObject', key, async () => {
+      const out = await client.send(new api.GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      return Buffer.from(await out.Body!.transformToByteArray());
+    });
   }
 
   /** Lake-relative paths of every object under lake-relative `segments`, sorted. */
@@ -227,7 +260,7 @@ export class S3Lake {
     const { client, api } = await this.s3();
     let token: string | undefined;
     do {
-      const page = await client.send(new api.ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, ContinuationToken: token }));
+      const page = await this.request('ListObjectsV2', base, () => client.send(new api.ListObjectsV2Command({ Bucket: this.bucket, Prefix: base, ContinuationToken: token })));
       for (const o of page.Contents ?? []) out.push(this.prefix ? o.Key!.slice(this.prefix.length + 1) : o.Key!);
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
