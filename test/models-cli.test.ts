@@ -43,7 +43,7 @@ describe('coinlake models run (CLI)', () => {
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
   it('full first, then incremental after new candles, full again with --full or other parameters', async () => {
-    let r = await coinlake(['models', 'run', '--select', 'fact_indicators']);
+    const r = await coinlake(['models', 'run', '--select', 'fact_indicators']);
     expect(r.stderr).toBe('');
     expect(r.stdout).toMatch(/^models run model-[0-9a-f]{12}\nmodel +rows_written +ms +how\n/);
     expect(factLine(r.stdout)).toEqual([200, 'full (first run)']);

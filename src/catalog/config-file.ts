@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import ini from 'ini';
 import YAML from 'yaml';
-import { z } from 'zod';
+import { type z } from 'zod';
 import { ConfigError, errorMessage } from '../core/errors.ts';
 import { catalogFileSchema, LOG_LEVELS, type Catalog, type CatalogFile, type LogLevelName } from './catalog-schema.ts';
 

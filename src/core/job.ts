@@ -15,7 +15,7 @@ export interface Job {
   /** Asset name of the catalog row, e.g. EXTERNAL_COINCAP_ASSETS. */
   tableName: string;
   source: Source;
-  stream: Stream<any>;
+  stream: Stream<unknown>;
   /** Typed target table (stream default, or built from column details). */
   table: TableSpec;
   writeMode: WriteMode;

@@ -93,7 +93,7 @@ export interface Source {
   defaultBaseUrl: string;
   /** Requests per minute allowed without a key. */
   rateLimitPerMinute: number;
-  streams: Stream<any>[];
+  streams: Stream<unknown>[];
 }
 
 export type { ColumnSpec };

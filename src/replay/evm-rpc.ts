@@ -5,7 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Hex } from 'viem';
 // From viem/utils: the main entry point loads all of viem (clients, chains, …), twice the start-up CPU.
 import { hexToNumber, isHex } from 'viem/utils';
-import { EvmChain, TRANSFER_TOPIC, encodeMetadata } from './evm-chain.ts';
+import { type EvmChain, TRANSFER_TOPIC, encodeMetadata } from './evm-chain.ts';
 import { jsonResponse, type ReplayResponse } from './replay-response.ts';
 
 export interface EvmRpcOptions {

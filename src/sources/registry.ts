@@ -10,7 +10,7 @@ import { restSource } from './rest/rest-source.ts';
 export const SOURCES: Source[] = [coincapSource, binanceSource, coinloreSource, evmSource, restSource];
 
 /** Finds `source.stream` (e.g. `coincap.assets`); the error lists what exists. */
-export function findStream(name: string): { source: Source; stream: Stream<any> } {
+export function findStream(name: string): { source: Source; stream: Stream<unknown> } {
   const [sourceName, streamName] = name.split('.', 2);
   const source = SOURCES.find((s) => s.name === sourceName);
   const stream = source?.streams.find((s) => s.name === streamName);

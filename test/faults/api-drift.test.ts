@@ -17,7 +17,7 @@ import { runJob, RunFailedError } from '../../src/runner/run-job.ts';
 import { compareRows, mapRows, requestUrl, runRow, seededRandom, tableRows, TRIALS, trialWarehouse } from './api-fault-env.ts';
 import { recordTrial } from './fault-ledger.ts';
 
-const { seed: SEED, pick, between } = seededRandom('api drift', 1794486389); // fixed by default so a run is reproducible; COINLAKE_FAULT_SEED explores others
+const { pick, between } = seededRandom('api drift', 1794486389); // fixed by default so a run is reproducible; COINLAKE_FAULT_SEED explores others
 const PATH = '/v2/assets';
 const PAGE = 40;
 const BIN = path.resolve('bin/coinlake.mjs');

@@ -39,7 +39,6 @@ export function decodeText(data: unknown): string | null {
     }
   }
   text = text.replace(/\u0000+$/, '');
-  // eslint-disable-next-line no-control-regex
   return text !== '' && !/[\u0000-\u001f\ufffd]/.test(text) ? text : null;
 }
 
