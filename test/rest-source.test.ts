@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { catalogJob, loadCatalogJob } from '../src/catalog/catalog-job.ts';
 import { catalogOf, parseCatalogObject, readCatalogFile } from '../src/catalog/config-file.ts';
+import { catalogToYaml, readCatalog } from '../src/catalog/catalog-store.ts';
 import { sealSecret } from '../src/catalog/secret-box.ts';
 import { loadGeckoMarkets } from '../src/replay/index.ts';
 import { runJob } from '../src/runner/run-job.ts';
@@ -157,6 +158,21 @@ describe.each(WAREHOUSES)('declarative REST source on %s', (kind) => {
     } finally {
       await api.close();
     }
+  });
+
+  it('a connection\'s rate_limit_per_minute applies to its ingestions (meta tables and YAML export keep it); params.rate_limit_per_minute overrides it', async () => {
+    env = await spineEnv(kind);
+    const catalog = restJob({ path: '/v1/items' }, {}, { url: 'http://127.0.0.1:9', rate_limit_per_minute: 24 });
+    const job = await loadCatalogJob(env.session, { connection: 'REPLAY_REST', asset: 'MARKETS', seed: catalog, seedLabel: 'test catalog' });
+    expect(job.rateLimitPerMinute).toBe(24);
+    const [conn] = await env.session.query<{ rate_limit_per_minute: number }>(`SELECT rate_limit_per_minute FROM coinlake_meta.ingestion_connection_info WHERE connection_name = 'REPLAY_REST'`);
+    expect(Number(conn.rate_limit_per_minute)).toBe(24);
+    const stored = await readCatalog(env.session);
+    expect(stored.connections[0].rate_limit_per_minute).toBe(24);
+    expect(catalogToYaml(stored)).toContain('rate_limit_per_minute: 24');
+    const own = restJob({ path: '/v1/items', rate_limit_per_minute: 30 }, {}, { url: 'http://127.0.0.1:9', rate_limit_per_minute: 24 });
+    expect(catalogJob(own.connections[0], own.ingestions[0]).rateLimitPerMinute).toBe(30);
+    expect(() => restJob({ path: '/v1/items' }, {}, { rate_limit_per_minute: -1 })).toThrow('rate_limit_per_minute');
   });
 
   it('a Link header naming an invalid URL fails at once, naming the URL, without retries', async () => {

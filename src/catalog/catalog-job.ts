@@ -19,7 +19,7 @@ import { openSecret, secretKey } from './secret-box.ts';
 /** What an ingestion config means, worked out without reaching anything. */
 export interface IngestionPlan {
   source: Source;
-  stream: Stream<any>;
+  stream: Stream<unknown>;
   table: TableSpec;
   writeMode: WriteMode;
   incremental: boolean;
@@ -156,8 +156,9 @@ export function catalogJob(conn: Connection, ing: Ingestion, opts: CatalogRunOpt
   }
   const plan = planIngestion(ing);
   const secret = conn.secret_encrypted && conn.auth_type !== 'none' ? openSecret(conn.secret_encrypted, conn.name, secretKey(opts.env)) : undefined;
-  // params.rate_limit_per_minute (kept in extra_parameters) sets the rate; --rate and --replay's endpoints win over it.
-  const rate = ing.params.rate_limit_per_minute === undefined ? undefined : parseRate(ing.params.rate_limit_per_minute, `${ing.asset}: params.rate_limit_per_minute`);
+  // params.rate_limit_per_minute (kept in extra_parameters), else the connection's, sets the rate; --rate and
+  // --replay's endpoints win over both.
+  const rate = ing.params.rate_limit_per_minute === undefined ? conn.rate_limit_per_minute : parseRate(ing.params.rate_limit_per_minute, `${ing.asset}: params.rate_limit_per_minute`);
   const access = resolveAccess(plan.source, endpoints, { url: opts.connectionUrl ?? conn.url, rateLimitPerMinute: rate, ...credentials(conn, secret) });
   // params.auth_header names the header that carries the secret instead of Authorization (e.g. x-cg-demo-api-key).
   const authHeader = ing.params.auth_header;

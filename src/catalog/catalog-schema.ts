@@ -58,6 +58,8 @@ export const connectionSchema = z.strictObject({
   user_name: optional(z.string()),
   driver: optional(z.string()),
   sandbox: z.boolean().default(false),
+  /** Requests per minute of every ingestion on this connection (0 = unlimited); default the source's. */
+  rate_limit_per_minute: optional(z.number().int('expected a whole number of requests per minute').nonnegative('expected 0 (unlimited) or more requests per minute')),
   /** Written by `catalog export` so that an import restores the tables exactly. */
   id: optional(z.number().int().positive()),
   secret_encrypted: optional(z.string()),

@@ -165,6 +165,7 @@ function connectionRow(c: Connection): WantedRow {
       driver_name: c.driver ?? null,
       sandbox: c.sandbox,
       secret_encrypted: c.secret_encrypted,
+      rate_limit_per_minute: c.rate_limit_per_minute ?? null,
     },
     given: { created_at: c.created_at, modified_at: c.modified_at },
     id: c.id,
@@ -306,6 +307,7 @@ export async function readCatalog(s: Session, filter: CatalogFilter = {}): Promi
         user_name: r.user_name,
         driver: r.driver_name,
         sandbox: r.sandbox,
+        rate_limit_per_minute: r.rate_limit_per_minute === null || r.rate_limit_per_minute === undefined ? undefined : Number(r.rate_limit_per_minute),
         id: r.connection_id,
         secret_encrypted: r.secret_encrypted,
         created_at: r.created_at,
@@ -399,7 +401,7 @@ export function catalogToYaml(c: Catalog, header?: string): string {
   const connections = c.connections.map((x) =>
     defined({
       name: x.name, url: x.url, auth_type: x.auth_type, user_name: x.user_name, driver: x.driver, sandbox: x.sandbox,
-      id: x.id, secret_encrypted: x.secret_encrypted, created_at: iso(x.created_at), modified_at: iso(x.modified_at),
+      rate_limit_per_minute: x.rate_limit_per_minute, id: x.id, secret_encrypted: x.secret_encrypted, created_at: iso(x.created_at), modified_at: iso(x.modified_at),
     }),
   );
   const ingestions = c.ingestions.map((i) =>

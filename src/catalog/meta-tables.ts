@@ -18,7 +18,8 @@ const META_DDL: string[] = [
     driver_name VARCHAR,
     sandbox BOOLEAN DEFAULT FALSE,
     created_at TIMESTAMPTZ,
-    modified_at TIMESTAMPTZ)`,
+    modified_at TIMESTAMPTZ,
+    rate_limit_per_minute INTEGER)`,
   `CREATE TABLE IF NOT EXISTS coinlake_meta.ingestion_config (
     ingestion_config_id BIGINT PRIMARY KEY,
     connection_name VARCHAR NOT NULL,
@@ -165,6 +166,7 @@ const ADDED_COLUMNS: [string, string, string][] = [
   ['ingestion_config', 'on_invalid', 'VARCHAR'],
   ['ingestion_config', 'quality_checks', 'VARCHAR'],
   ['backfill_chunk', 'worker', 'VARCHAR'],
+  ['ingestion_connection_info', 'rate_limit_per_minute', 'INTEGER'],
 ];
 
 /** Creates the schemas and metadata tables if missing. Idempotent: a second call changes nothing. */
