@@ -3,7 +3,7 @@
 // a cursor field, a secret in a named header, and clear errors for an HTML page or a changed shape.
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { catalogJob, loadCatalogJob } from '../src/catalog/catalog-job.ts';
+import { catalogJob, loadCatalogJob, validateCatalog } from '../src/catalog/catalog-job.ts';
 import { catalogOf, parseCatalogObject, readCatalogFile } from '../src/catalog/config-file.ts';
 import { catalogToYaml, readCatalog } from '../src/catalog/catalog-store.ts';
 import { sealSecret } from '../src/catalog/secret-box.ts';
@@ -155,6 +155,7 @@ describe.each(WAREHOUSES)('declarative REST source on %s', (kind) => {
       expect(catalogJob(catalog.connections[0], catalog.ingestions[0], {}, { rateLimitPerMinute: 600 }).rateLimitPerMinute).toBe(600);
       const bad = restJob({ path: '/v1/items', rate_limit_per_minute: 'fast' }, {}, { url: api.url });
       expect(() => catalogJob(bad.connections[0], bad.ingestions[0])).toThrow('MARKETS: params.rate_limit_per_minute must be a whole number of requests per minute (0 = unlimited), got "fast"');
+      expect(validateCatalog(bad)).toEqual(['ingestions[0] (REPLAY_REST/MARKETS): params.rate_limit_per_minute must be a whole number of requests per minute (0 = unlimited), got "fast"']);
     } finally {
       await api.close();
     }

@@ -96,6 +96,7 @@ export function validateCatalog(c: Catalog): string[] {
     if (!connections.has(ing.connection)) problems.push(`${at}: connection ${ing.connection} is not in the catalog`);
     try {
       const plan = planIngestion(ing);
+      if (ing.params.rate_limit_per_minute !== undefined) parseRate(ing.params.rate_limit_per_minute, `${ing.asset}: params.rate_limit_per_minute`);
       // Checks against the table's columns (column details, or the stream's table): a check on a column the table
       // lacks would otherwise fail only at the first load.
       checkProblem(plan.table, (p) => problems.push(`${at}: ${p}`));
