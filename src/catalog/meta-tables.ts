@@ -4,10 +4,13 @@ import type { Session } from '../core/destination.ts';
 export const META_SCHEMA = 'coinlake_meta';
 export const DATA_SCHEMA = 'coinlake';
 
+/** Sequence of workflow_action_history.process_id (the dialect creates it and draws from it). */
+export const PROCESS_ID_SEQ = 'process_id_seq';
+/** Sequence of change_event.event_id. */
+export const EVENT_ID_SEQ = 'event_id_seq';
+
 /** Portable DDL: types both DuckDB and PostgreSQL accept; JSON kept as text for portability. */
 const META_DDL: string[] = [
-  `CREATE SEQUENCE IF NOT EXISTS coinlake_meta.process_id_seq START 1`,
-  `CREATE SEQUENCE IF NOT EXISTS coinlake_meta.event_id_seq START 1`,
   `CREATE TABLE IF NOT EXISTS coinlake_meta.ingestion_connection_info (
     connection_id BIGINT PRIMARY KEY,
     connection_name VARCHAR NOT NULL UNIQUE,
@@ -173,6 +176,7 @@ const ADDED_COLUMNS: [string, string, string][] = [
 export async function ensureMetaTables(s: Session): Promise<void> {
   await s.ensureSchema(META_SCHEMA);
   await s.ensureSchema(DATA_SCHEMA);
+  for (const seq of [PROCESS_ID_SEQ, EVENT_ID_SEQ]) await s.exec(s.dialect.createSequence(META_SCHEMA, seq));
   for (const ddl of META_DDL) await s.exec(ddl);
   for (const [table, column, type] of ADDED_COLUMNS) {
     const found = await s.query(

@@ -20,6 +20,18 @@ export interface Capabilities {
   transactionalDdl: boolean;
   /** Several processes may write at once (PostgreSQL yes, embedded DuckDB no). */
   multiProcess: boolean;
+  /**
+   * Statements of separate calls can share one atomic transaction (Session.transaction). Default true. When false,
+   * Session.transaction runs its function without atomicity, and each write mode is applied as one atomic script
+   * (Dialect.writeModeScript).
+   */
+  transactions?: boolean;
+}
+
+/** One script applying a write mode; its last statement returns one row: inserted, updated, deleted. */
+export interface WriteModeScript {
+  sql: string;
+  params: unknown[];
 }
 
 /** SQL flavour helpers the shared write-mode SQL needs. */
@@ -43,11 +55,20 @@ export interface Dialect {
    * spaces its text), so those are equal as values, not as text. Used for change-event images (load/change-events.ts).
    */
   jsonValue(expr: string, type: ColumnType): string;
+  /** DDL that creates the id sequence `schema.name` (validated identifiers) if it is missing, starting at 1. */
+  createSequence(schema: string, name: string): string;
+  /** Expression that yields the next value of a sequence made by createSequence (one per row where a query returns rows). */
+  nextId(schema: string, name: string): string;
   /**
    * Optional: the SELECT of an external view that rebuilds `t`, written with `mode`, from its curated Parquet files
    * (`glob`), with exactly the table's rows; absent where the engine cannot read Parquet (lake/external-views.ts).
    */
   externalViewSelect?(glob: string, t: TableSpec, mode: WriteMode): string;
+  /**
+   * Optional, required when capabilities.transactions is false: the whole write mode from `staging` (as stage()
+   * named it) into `t` as one atomic script — de-duplication, checks, the writes and the counts (load/write-modes.ts).
+   */
+  writeModeScript?(t: TableSpec, staging: string, mode: WriteMode, ctx: LoadContext): WriteModeScript;
 }
 
 /** Options of a Parquet export. */

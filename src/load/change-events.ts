@@ -4,6 +4,7 @@
 // Which operations write events is the table's `changeEvents` (all, changes: no inserts, none).
 import type { Dialect, LoadContext, Session } from '../core/destination.ts';
 import type { ChangeEventsPolicy, ColumnSpec, TableSpec } from '../core/table.ts';
+import { EVENT_ID_SEQ, META_SCHEMA } from '../catalog/meta-tables.ts';
 
 /** The event table (created by ensureMetaTables). */
 export const CHANGE_EVENT_TABLE = 'coinlake_meta.change_event';
@@ -103,7 +104,7 @@ function objectOfRendered(alias: string, image: ColumnSpec[], columns: ColumnSpe
 function insertEvents(src: ChangeSource, select: string): Promise<number> {
   return src.s.exec(
     `INSERT INTO ${CHANGE_EVENT_TABLE} (event_id, process_id, table_name, primary_key, operation, "before", "after", changed_columns, event_time)
-     SELECT nextval('coinlake_meta.event_id_seq'), CAST($1 AS BIGINT), CAST($2 AS VARCHAR), ${select}`,
+     SELECT ${src.s.dialect.nextId(META_SCHEMA, EVENT_ID_SEQ)}, CAST($1 AS BIGINT), CAST($2 AS VARCHAR), ${select}`,
     [src.ctx.processId, qualifiedName(src.t), src.ctx.loadedAt],
   );
 }

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import type { Session } from '../core/destination.ts';
+import { META_SCHEMA, PROCESS_ID_SEQ } from '../catalog/meta-tables.ts';
 
 export const RUN_IN_PROGRESS = 0;
 export const RUN_COMPLETE = 1;
@@ -27,7 +28,7 @@ export async function openRun(
   s: Session,
   info: { connectionName: string; tableName: string; windowStart?: Date; windowEnd?: Date; logPath?: string; runId?: string },
 ): Promise<RunIds> {
-  const [{ id }] = await s.query<{ id: number }>(`SELECT nextval('coinlake_meta.process_id_seq') AS id`);
+  const [{ id }] = await s.query<{ id: number }>(`SELECT ${s.dialect.nextId(META_SCHEMA, PROCESS_ID_SEQ)} AS id`);
   const startedAt = new Date();
   const runId = info.runId ?? newRunId(startedAt);
   await s.exec(

@@ -31,6 +31,12 @@ export const duckdbDialect: Dialect = {
     const pairs = columns.map((c) => `'${assertIdentifier(c)}', ${a}.${duckdbDialect.ident(c)}`);
     return `json_object(${pairs.join(', ')})`;
   },
+  createSequence(schema: string, name: string): string {
+    return `CREATE SEQUENCE IF NOT EXISTS ${duckdbDialect.table(schema, name)} START 1`;
+  },
+  nextId(schema: string, name: string): string {
+    return `nextval('${assertIdentifier(schema)}.${assertIdentifier(name)}')`;
+  },
   jsonValue(expr: string, type: ColumnType): string {
     return `COALESCE(${jsonText(expr, type)}, 'null')`;
   },

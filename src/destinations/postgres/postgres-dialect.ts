@@ -41,6 +41,12 @@ export const postgresDialect: Dialect = {
     }
     return calls.length === 1 ? calls[0] : `(${calls.join(' || ')})`;
   },
+  createSequence(schema: string, name: string): string {
+    return `CREATE SEQUENCE IF NOT EXISTS ${postgresDialect.table(schema, name)} START 1`;
+  },
+  nextId(schema: string, name: string): string {
+    return `nextval('${assertIdentifier(schema)}.${assertIdentifier(name)}')`;
+  },
   jsonValue(expr: string, type: ColumnType): string {
     return `COALESCE(${pgJsonText(expr, type)}, 'null')`;
   },
