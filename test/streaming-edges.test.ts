@@ -328,3 +328,36 @@ describe.each(WAREHOUSES)('durable consumer names under --subject-prefix on %s',
     expect(readFileSync(runs[1].log_path, 'utf8')).toContain(`durable consumer coinlake_binance_trades (named by an earlier version) kept on stream ${names.stream}: it holds this consumer's position; the name for this prefix would be ${p}_binance_trades`);
   }, 60_000);
 });
+
+describe.each(WAREHOUSES)('a stream deleted while its consumer runs on %s', (kind) => {
+  it('the consumer fails with an error naming the stream (no silent stall); started again, it starts over on the re-created stream', async () => {
+    const s = await freshWarehouse(kind);
+    const p = prefix();
+    const names = feedSubject(binanceTradesFeed, p);
+    const jsm = await jetstreamManager(nc);
+    await ensureFeedStream(jsm, names);
+    streams.push(names.stream);
+    const producer = new WsProducer({ feed: binanceTradesFeed, nc, subject: names.subject, url: 'ws://unused' });
+    await producer.publish([...trade(1), ...trade(2)]);
+    const { consumer } = await startFeedConsumer({ feed: binanceTradesFeed, nc, session: s, lake, prefix: p, batchSize: 100, batchMs: 50 });
+    await until('2 rows', () => consumer.stats.rowsLoaded === 2);
+    const deletedAt = Date.now();
+    await jsm.streams.delete(names.stream);
+    const message = `stream ${names.stream} was deleted while its consumer ${names.durable} was loading it`;
+    await expect(consumer.done).rejects.toThrow(message);
+    const failedAfterMs = Date.now() - deletedAt;
+    const runs = await s.query<{ execution_status: number; error_message: string }>(`SELECT execution_status, error_message FROM coinlake_meta.workflow_action_history`);
+    expect(runs).toEqual([{ execution_status: -1, error_message: message }]);
+    expect(failedAfterMs).toBeLessThan(20_000);
+
+    await ensureFeedStream(jsm, names);
+
+    await producer.publish([...trade(3), ...trade(4)]);
+    const { consumer: again } = await startFeedConsumer({ feed: binanceTradesFeed, nc, session: s, lake, prefix: p, batchSize: 100, batchMs: 50 });
+    await until('2 more rows', () => again.stats.rowsLoaded === 2);
+    await again.stop();
+    expect(again.notice?.note).toMatch(/^stream re-created \S+Z: started over$/);
+    const rows = await s.query<{ msg_id: string }>(`SELECT msg_id FROM coinlake.stream_trades ORDER BY msg_id`);
+    expect(rows.map((r) => r.msg_id)).toEqual([1, 2, 3, 4].map((id) => `binance.trades:BTCUSDT:${id}`));
+  }, 60_000);
+});

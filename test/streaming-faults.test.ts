@@ -2,7 +2,9 @@
 // - a `coinlake stream consume` process SIGKILLed while a batch is in flight, then started again: every message
 //   is in the table exactly once (the shared nats-server on 4222, a stream of the test's own);
 // - a private nats-server stopped and started again (same port and store) while a websocket feed streams through it:
-//   no message lost, none twice.
+//   no message lost, none twice;
+// - a stream deleted and created again between two consumer runs, and one deleted under a running consumer (which
+//   fails with an error naming it instead of stalling): started again, the consumer starts over on the new stream.
 // Trials per case: COINLAKE_STREAM_FAULT_TRIALS, else COINLAKE_FAULT_TRIALS up to 3 (default 1): each trial takes
 // 7–10 s of real streaming, so CI's 20 fault trials would add 17 minutes here; 20 run with COINLAKE_STREAM_FAULT_TRIALS=20.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -22,7 +24,7 @@ import { startWsReplay } from '../src/replay/ws-replay.ts';
 import { binanceTradesFeed } from '../src/streaming/binance-feeds.ts';
 import { coincapPricesFeed } from '../src/streaming/coincap-feeds.ts';
 import { connectNats, DEFAULT_NATS_URL, ensureFeedStream, feedSubject } from '../src/streaming/jetstream-streams.ts';
-import { startStreamPipeline } from '../src/streaming/stream-pipeline.ts';
+import { startFeedConsumer, startStreamPipeline } from '../src/streaming/stream-pipeline.ts';
 import { WsProducer } from '../src/streaming/ws-producer.ts';
 import { ABANDONED_MESSAGE } from '../src/runner/abandoned-runs.ts';
 import { recordTrial } from './faults/fault-ledger.ts';
@@ -316,6 +318,51 @@ describe.each(WAREHOUSES)('stream deleted and created again on %s', (kind) => {
       expect(result).toEqual({ rows: 800, lost: 0, duplicated: 0 });
       expect(second.consumer.stats).toMatchObject({ messages: 600, rowsLoaded: 400, alreadyLoaded: 200, skipped: 0 });
       expect(second.consumer.notice?.note).toMatch(/^stream re-created \S+Z: started over$/);
+      for (const c of cleanups.splice(0).reverse()) await c();
+    }
+  }, 120_000 * TRIALS);
+});
+
+describe.each(WAREHOUSES)('stream deleted while its consumer runs on %s', (kind) => {
+  it(`a stream deleted under a running consumer: a clear error, not a silent stall; started again on the re-created stream, every trade exactly once (${TRIALS} trial(s))`, async () => {
+    for (let trial = 1; trial <= TRIALS; trial++) {
+      const w = await warehouse(kind);
+      cleanups.push(() => w.close());
+      const session = await w.open();
+      cleanups.push(() => session.close());
+      const lake = new LocalLake(path.join(w.dir, 'lake'));
+      const prefix = `d${randomBytes(4).toString('hex')}`;
+      const names = feedSubject(binanceTradesFeed, prefix);
+      const jsm = await jetstreamManager(nc);
+      await ensureFeedStream(jsm, names);
+      cleanups.push(() => jsm.streams.delete(names.stream).then(() => undefined));
+      const producer = new WsProducer({ feed: binanceTradesFeed, nc, subject: names.subject, url: 'ws://unused' });
+      const expected = new Set<string>();
+      const publish = async (from: number, to: number) => {
+        const records = [];
+        for (let i = from; i < to; i++) {
+          records.push(...binanceTradesFeed.parse(JSON.stringify({ e: 'trade', E: 1717977600001 + i, s: 'BTCUSDT', t: 2_000_000 + i, p: '100.00000000', q: '0.50000000', T: 1717977600000 + i, m: false, M: true }), 1717977700000));
+        }
+        for (const r of records) expected.add(r.msgId);
+        await producer.publish(records);
+      };
+      await publish(0, 300);
+      const first = (await startFeedConsumer({ feed: binanceTradesFeed, nc, session, lake, prefix, batchSize: 100, batchMs: 100 })).consumer;
+      await until('300 rows', () => first.stats.rowsLoaded === 300);
+      await jsm.streams.delete(names.stream);
+      const error = await first.done.then(() => undefined, (err: Error) => err);
+      const clear = error?.message === `stream ${names.stream} was deleted while its consumer ${names.durable} was loading it`;
+      // Created again; its first 50 trades repeat loaded ones (not loaded twice), 300 are new.
+      await ensureFeedStream(jsm, names);
+      await publish(250, 600);
+      const second = (await startFeedConsumer({ feed: binanceTradesFeed, nc, session, lake, prefix, batchSize: 100, batchMs: 100 })).consumer;
+      await until('350 messages', () => second.stats.messages === 350, 60_000);
+      await second.stop();
+      const result = await exactlyOnce(session, 'stream_trades', expected);
+      recordTrial({ suite: 'streams', case: `stream deleted under a running consumer (${kind})`, faults: 1, rowsLost: result.lost, rowsDuplicated: result.duplicated, clearError: clear });
+      expect(error?.message).toBe(`stream ${names.stream} was deleted while its consumer ${names.durable} was loading it`);
+      expect(result).toEqual({ rows: 600, lost: 0, duplicated: 0 });
+      expect(second.stats).toMatchObject({ rowsLoaded: 300, alreadyLoaded: 50 });
       for (const c of cleanups.splice(0).reverse()) await c();
     }
   }, 120_000 * TRIALS);

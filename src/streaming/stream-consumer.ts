@@ -10,7 +10,7 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMes
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Session } from '../core/destination.ts';
 import type { Row } from '../core/table.ts';
-import { errorMessage } from '../core/errors.ts';
+import { TerminalError, errorMessage } from '../core/errors.ts';
 import type { LocalLake, QuarantineEntry } from '../lake/local-lake.ts';
 import { physicalTable } from '../load/scd2.ts';
 import { normalizeRecords } from '../normalize/normalizer.ts';
@@ -194,6 +194,8 @@ export class StreamConsumer {
   private inFlight: JsMsg[][] = [];
   private firstAt = 0;
   private stopping = false;
+  /** Set when the stream or the durable went away while consuming (watchResources): the loop fails with it. */
+  private fatal?: Error;
   private loaded = new LoadedSequences();
   private lakePaths: string[] = [];
   private durable: string;
@@ -281,8 +283,42 @@ export class StreamConsumer {
         this.buffer.push(m);
       },
     });
+    void this.watchResources(this.messages);
     this.done = this.loop();
     this.done.catch(() => undefined);
+  }
+
+  /**
+   * The client keeps asking a deleted durable (or a stream's) for messages, silently, for ever. When it reports one
+   * missing, the stream and the durable are looked up: a stream deleted, or deleted and created again (another
+   * creation time), or the durable deleted, fails the consumer with an error naming it — started again, it starts over
+   * on a re-created stream, or creates the durable again and skips what was loaded.
+   */
+  private async watchResources(messages: ConsumerMessages): Promise<void> {
+    const { nc, names } = this.opts;
+    for await (const status of messages.status()) {
+      if (status.type !== 'consumer_deleted' && status.type !== 'consumer_not_found' && status.type !== 'stream_not_found') continue;
+      if (this.fatal || this.stopping) continue;
+      try {
+        const jsm = await jetstreamManager(nc);
+        const missing = (err: unknown) => {
+          if (/not found/i.test(errorMessage(err))) return undefined;
+          throw err;
+        };
+        const stream = await jsm.streams.info(names.stream).catch(missing);
+        const what = `while its consumer ${this.durable} was loading it`;
+        if (!stream) {
+          this.fatal = new TerminalError(`stream ${names.stream} was deleted ${what}`, { hint: 'create the stream again (coinlake setup --streams, or start its producer), then start the consumer again: it loads the new stream from its start' });
+        } else if (stream.created !== this.streamIdentity.created) {
+          this.fatal = new TerminalError(`stream ${names.stream} was deleted and created again ${what}`, { hint: 'start the consumer again: it starts over on the new stream; what was loaded stays, nothing twice' });
+        } else if (!(await jsm.consumers.info(names.stream, this.durable).catch(missing))) {
+          this.fatal = new TerminalError(`durable consumer ${this.durable} of stream ${names.stream} was deleted while it was loading`, { hint: 'start the consumer again: it creates the durable again and skips what was loaded' });
+        }
+      } catch (err) {
+        // NATS unreachable: the client reconnects and the next notice looks again.
+        this.scope?.log.debug({ error: errorMessage(err) }, 'could not look up the stream and its durable');
+      }
+    }
   }
 
   /** Stops consuming, loads what was received, closes the run. Messages never received stay in the stream. */
@@ -313,6 +349,7 @@ export class StreamConsumer {
     let committing: { done: Promise<void>; seqs: number[] } | undefined;
     try {
       for (;;) {
+        if (this.fatal) throw this.fatal;
         const batch = this.takeDue(batchSize, batchMs);
         if (batch) {
           const prepared = await this.prepare(batch, committing?.seqs);
