@@ -6,6 +6,7 @@ import { runDaily, type DailyOutcome } from '../runner/daily.ts';
 import { withWarehouse, type GlobalOptions } from './cli-context.ts';
 import { RATE_FLAGS, RATE_HELP, withRate } from './rate-option.ts';
 import { replayEndpoints } from './replay-endpoints.ts';
+import { warningLines } from './run-command.ts';
 
 /** One line per job: what it loaded, that it was up to date, or why it failed. */
 export function dailyLine(o: DailyOutcome): string {
@@ -19,7 +20,8 @@ export function dailyLine(o: DailyOutcome): string {
     case 'ran': {
       const s = o.summary;
       const n = (v: number) => v.toLocaleString('en-US');
-      return `${name}: ${n(s.rowsLoaded)} rows since ${since} into ${s.table} (${n(s.load.inserted)} inserted, ${n(s.load.updated)} updated) from ${s.pages} page(s) — run ${s.runId} (process ${s.processId})`;
+      const line = `${name}: ${n(s.rowsLoaded)} rows since ${since} into ${s.table} (${n(s.load.inserted)} inserted, ${n(s.load.updated)} updated) from ${s.pages} page(s) — run ${s.runId} (process ${s.processId})`;
+      return [line, ...warningLines(s.warnings)].join('\n');
     }
   }
 }

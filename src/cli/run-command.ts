@@ -21,7 +21,13 @@ function reportQuality(s: RunSummary): void {
 /** One line telling what a run did. */
 export function summaryLine(s: RunSummary, ms: number): string {
   const q = s.rowsQuarantined ? `, ${s.rowsQuarantined} quarantined` : '';
-  return `${s.job}: ${s.rowsLoaded.toLocaleString('en-US')} rows into ${s.table} (${s.load.inserted} inserted, ${s.load.updated} updated, ${s.load.deleted} deleted${q}) from ${s.pages} page(s) in ${(ms / 1000).toFixed(1)} s — run ${s.runId} (process ${s.processId})`;
+  const line = `${s.job}: ${s.rowsLoaded.toLocaleString('en-US')} rows into ${s.table} (${s.load.inserted} inserted, ${s.load.updated} updated, ${s.load.deleted} deleted${q}) from ${s.pages} page(s) in ${(ms / 1000).toFixed(1)} s — run ${s.runId} (process ${s.processId})`;
+  return [line, ...warningLines(s.warnings)].join('\n');
+}
+
+/** A run's warnings (k·σ audit, failed `warn` checks) as lines under its summary, so they are not only in the log. */
+export function warningLines(warnings: string[] = []): string[] {
+  return warnings.map((w) => `  warning: ${w}`);
 }
 
 export function registerRunCommand(program: Command, globals: () => GlobalOptions): void {

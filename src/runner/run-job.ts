@@ -47,6 +47,8 @@ export interface RunSummary {
   state?: unknown;
   /** Milliseconds per step: extract (HTTP, raw lake, typing), then those of commitBatch. */
   timings: Record<string, number>;
+  /** The run's warnings, as in its log and run row: an unusual row-count delta (k·σ audit), failed `warn` checks. */
+  warnings: string[];
 }
 
 /** Error of a failed run, carrying the run's identity so the CLI can point at its log. */
@@ -169,6 +171,7 @@ export async function runJob(jobAsBuilt: Job, opts: RunOptions): Promise<RunSumm
       missingFields: [...missing],
       state: nextState,
       timings,
+      warnings: committed.quality?.warnings ?? [],
     };
   } catch (err) {
     progress.done();
