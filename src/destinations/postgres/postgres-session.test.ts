@@ -85,7 +85,9 @@ describe('registry and destination', () => {
       'coinlake_meta.ingestion_config',
       'coinlake_meta.ingestion_connection_info',
       'coinlake_meta.ingestion_state',
+      'coinlake_meta.job_lease',
       'coinlake_meta.quality_result',
+      'coinlake_meta.warehouse_identity',
       'coinlake_meta.workflow_action_history',
       'coinlake_meta.workflow_audit_details',
     ]);
