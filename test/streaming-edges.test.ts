@@ -152,6 +152,32 @@ describe.each(WAREHOUSES)('a stream deleted and created again on %s', (kind) => 
     expect(lines.find((l) => /^3\s/.test(l))).not.toContain('re-created');
   }, 120_000);
 
+  it('`coinlake stream consume` says so on its console: the note, and the rows already loaded', async () => {
+    const s = await freshWarehouse(kind);
+    await s.close();
+    session = undefined;
+    const p = prefix();
+    const names = feedSubject(binanceTradesFeed, p);
+    const jsm = await jetstreamManager(nc);
+    await ensureFeedStream(jsm, names);
+    streams.push(names.stream);
+    const producer = new WsProducer({ feed: binanceTradesFeed, nc, subject: names.subject, url: 'ws://unused' });
+    const consume = () => coinlake(['--warehouse', location, '--lake', path.join(dir!, 'lake'), 'stream', 'consume', '--source', 'binance.trades', '--subject-prefix', p, '--batch-ms', '100', '--duration', '3'], dir!);
+    await producer.publish([...trade(1), ...trade(2)]);
+    const first = await consume();
+    expect(first.stdout).toMatch(/\nstopped: batches 1  messages 2  rows 2  redeliveries skipped 0\n$/);
+    await jsm.streams.delete(names.stream);
+    await ensureFeedStream(jsm, names);
+    await producer.publish([...trade(2), ...trade(3), ...trade(4)]);
+    const second = await consume();
+    expect(second.stderr).toBe('');
+    const created = (await jsm.streams.info(names.stream)).created;
+    expect(second.stdout.split('\n')[0]).toBe(
+      `note: stream ${names.stream} was deleted and created again (created ${created}); loading started over from its sequence 1 (the earlier stream was loaded up to sequence 2)`,
+    );
+    expect(second.stdout).toMatch(/\nstopped: batches 1  messages 3  rows 2  redeliveries skipped 0  already loaded 1\n$/);
+  }, 60_000);
+
   it('a state written before creation times were kept: a floor beyond the new stream\'s last sequence starts over too', async () => {
     const s = await freshWarehouse(kind);
     const p = prefix();

@@ -121,7 +121,7 @@ function untilStopped(o: StreamOptions, done?: Promise<unknown>): Promise<void> 
 
 function consumerLine(c: StreamConsumer): string {
   const s = c.stats;
-  return `batches ${s.batches}  messages ${s.messages}  rows ${s.rowsLoaded}  redeliveries skipped ${s.skipped}`;
+  return `batches ${s.batches}  messages ${s.messages}  rows ${s.rowsLoaded}  redeliveries skipped ${s.skipped}${s.alreadyLoaded ? `  already loaded ${s.alreadyLoaded}` : ''}`;
 }
 
 /** Runs the producer, the consumer, or both, of one feed until stopped. */
@@ -168,6 +168,7 @@ async function runStream(g: GlobalOptions, o: StreamOptions, sides: { produce: b
       // Read before the consumer starts: where a gap-filled feed's producer resumes (the last stored point per series).
       const resumeFrom = sides.produce ? await lastStoredPoints(session, feed) : undefined;
       const { names, consumer } = await startFeedConsumer({ feed, nc, session, lake, prefix: o.subjectPrefix, batchSize, batchMs, logLevel: g.logLevel, printLog: g.printLog });
+      if (consumer.notice) process.stdout.write(`note: ${consumer.notice.notice}\n`);
       await produceAndWait(consumer, names, resumeFrom);
     });
   } finally {
