@@ -21,7 +21,8 @@ import { createTestDatabase, type TestDatabase } from '../src/destinations/postg
 import { openWarehouse } from '../src/destinations/registry.ts';
 import { LocalLake } from '../src/lake/local-lake.ts';
 import { startWsReplay } from '../src/replay/ws-replay.ts';
-import { binanceTradesFeed } from '../src/streaming/binance-feeds.ts';
+import { startReplayServer } from '../src/replay/index.ts';
+import { binanceKlinesFeed, binanceTradesFeed } from '../src/streaming/binance-feeds.ts';
 import { coincapPricesFeed } from '../src/streaming/coincap-feeds.ts';
 import { connectNats, DEFAULT_NATS_URL, ensureFeedStream, feedSubject } from '../src/streaming/jetstream-streams.ts';
 import { startFeedConsumer, startStreamPipeline } from '../src/streaming/stream-pipeline.ts';
@@ -318,6 +319,76 @@ describe.each(WAREHOUSES)('stream deleted and created again on %s', (kind) => {
       expect(result).toEqual({ rows: 800, lost: 0, duplicated: 0 });
       expect(second.consumer.stats).toMatchObject({ messages: 600, rowsLoaded: 400, alreadyLoaded: 200, skipped: 0 });
       expect(second.consumer.notice?.note).toMatch(/^stream re-created \S+Z: started over$/);
+      for (const c of cleanups.splice(0).reverse()) await c();
+    }
+  }, 120_000 * TRIALS);
+});
+
+describe.each(WAREHOUSES)('klines producer restarted on %s', (kind) => {
+  it(`\`coinlake stream\` stopped mid-feed and started again minutes later: every candle exactly once (${TRIALS} trial(s))`, async () => {
+    for (let trial = 1; trial <= TRIALS; trial++) {
+      const w = await warehouse(kind);
+      cleanups.push(() => w.close());
+      const rest = await startReplayServer();
+      cleanups.push(() => rest.close());
+      // Minute i closes at tick i; the feed goes on ticking while no producer listens.
+      const ws = await startWsReplay({ ticksPerSecond: 4, maxTicks: 80 });
+      cleanups.push(() => ws.close());
+      const feedPath = '/stream?streams=btcusdt@kline_1m';
+      const prefix = `p${randomBytes(4).toString('hex')}`;
+      const names = feedSubject(binanceKlinesFeed, prefix);
+      const jsm = await jetstreamManager(nc);
+      cleanups.push(() => jsm.streams.delete(names.stream).then(() => undefined));
+      const args = [BIN, '--warehouse', w.location, '--lake', path.join(w.dir, 'lake'), 'stream', '--source', 'binance.klines', '--symbols', 'BTCUSDT', '--subject-prefix', prefix, '--batch-ms', '100'];
+      const env = { ...process.env, COINLAKE_NATS_URL: NATS_URL, COINLAKE_BINANCE_WS_URL: ws.url, COINLAKE_BINANCE_URL: rest.binanceUrl };
+      const start = () => {
+        const child = spawn(process.execPath, args, { cwd: w.dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+        child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+        const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+        cleanups.push(async () => {
+          if (child.exitCode === null) child.kill('SIGKILL');
+          await exited;
+        });
+        return { child, out: () => out, exited };
+      };
+      /** Waits until the stream holds `n` messages and the feed's durable consumer has acked them all. */
+      let state = '';
+      const drained = (n: number, out: () => string) =>
+        until(`${n} messages stored and acked`, async () => {
+          const info = await jsm.streams.info(names.stream).catch(() => undefined);
+          const consumers = info ? await jsm.consumers.list(names.stream).next() : [];
+          state = JSON.stringify({ messages: info?.state.messages, lastSeq: info?.state.last_seq, consumers: consumers.map((c) => [c.name, c.num_pending, c.num_ack_pending, c.ack_floor.stream_seq]) });
+          if (!info || info.state.messages !== n) return false;
+          return consumers.length === 1 && consumers[0].num_pending === 0 && consumers[0].num_ack_pending === 0 && consumers[0].ack_floor.stream_seq === info.state.last_seq;
+        }, 60_000).catch((err: Error) => {
+          throw new Error(`${err.message}: ${state}\n${out()}`);
+        });
+
+      const first = start();
+      await until('15 minutes streamed', () => ws.ticks(feedPath) >= 15);
+      first.child.kill('SIGTERM');
+      expect(await first.exited, first.out()).toBe(0);
+      const stoppedAt = ws.ticks(feedPath);
+      // The fault: 10 minutes close while no producer runs.
+      await until('10 minutes without a producer', () => ws.ticks(feedPath) >= stoppedAt + 10);
+      const second = start();
+      await until('the feed to end', () => ws.ticks(feedPath) === 80, 60_000);
+      await drained(80, second.out);
+      second.child.kill('SIGTERM');
+      expect(await second.exited, second.out()).toBe(0);
+
+      const session = await w.open();
+      const rows = await session.query<{ ts: Date; n: number }>(`SELECT ts, count(*) AS n FROM coinlake.ohlcv_1m WHERE symbol = 'BTC-USDT' GROUP BY ts ORDER BY ts`);
+      await session.close();
+      const start0 = Date.parse('2024-06-10T00:00:00Z');
+      const expected = new Set(Array.from({ length: 80 }, (_, i) => start0 + i * 60_000));
+      const seen = new Set(rows.map((r) => r.ts.getTime()));
+      const lost = [...expected].filter((t) => !seen.has(t)).length;
+      const duplicated = rows.reduce((d, r) => d + (expected.has(r.ts.getTime()) ? Number(r.n) - 1 : Number(r.n)), 0);
+      recordTrial({ suite: 'streams', case: `producer restart, candle gap (${kind})`, faults: 1, rowsLost: lost, rowsDuplicated: duplicated, clearError: null });
+      expect({ rows: rows.length, lost, duplicated }).toEqual({ rows: 80, lost: 0, duplicated: 0 });
       for (const c of cleanups.splice(0).reverse()) await c();
     }
   }, 120_000 * TRIALS);

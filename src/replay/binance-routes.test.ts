@@ -105,3 +105,47 @@ describe('replay server: Binance request weight', () => {
     expect(usage).toMatchObject({ limit: 10, maxWindowWeight: 10, accepted: 5, rejected: 5, banned: 1 });
   });
 });
+
+describe('replay server: Binance historicalTrades', () => {
+  let server: ReplayServer;
+  beforeAll(async () => {
+    server = await startReplayServer();
+  });
+  afterAll(() => server.close());
+
+  it('serves the websocket replay trade series by id, in Binance shape, weight 25, at most 1000', async () => {
+    const res = await fetch(`${server.binanceUrl}/api/v3/historicalTrades?symbol=BTCUSDT&fromId=1000003&limit=2`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-mbx-used-weight-1m')).toBe('25');
+    const body = await res.json();
+    expect(body).toEqual([
+      { id: 1_000_003, price: '99.91817229', qty: '3.50000000', quoteQty: '349.71360301', time: Date.parse('2024-06-10T00:00:00.300Z'), isBuyerMaker: true, isBestMatch: true },
+      { id: 1_000_004, price: '99.90038354', qty: '4.50000000', quoteQty: '449.55172593', time: Date.parse('2024-06-10T00:00:00.400Z'), isBuyerMaker: false, isBestMatch: true },
+    ]);
+    // The same trades as the websocket replay's btcusdt@trade frames 3 and 4.
+    const { startWsReplay } = await import('./ws-replay.ts');
+    const { binanceTradesFeed } = await import('../streaming/binance-feeds.ts');
+    const ws = await startWsReplay({ ticksPerSecond: 200, maxTicks: 5 });
+    const { default: WebSocket } = await import('ws');
+    const frames: string[] = [];
+    const client = new WebSocket(`${ws.url}/ws/btcusdt@trade`);
+    client.on('message', (d) => frames.push(d.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const t = setInterval(() => frames.length >= 5 && (clearInterval(t), resolve()), 10);
+      setTimeout(() => (clearInterval(t), reject(new Error(`5 frames not received: ${frames.length}`))), 10_000);
+    });
+    client.terminate();
+    await ws.close();
+    const fromWs = frames.slice(3, 5).flatMap((f) => binanceTradesFeed.parse(f, 0)).map((r) => [r.record.trade_id, r.record.price, r.record.volume, r.record.ts, r.record.side]);
+    expect(fromWs).toEqual(body.map((t: { id: number; price: string; qty: string; time: number; isBuyerMaker: boolean }) => [String(t.id), t.price, t.qty, t.time, t.isBuyerMaker ? 'sell' : 'buy']));
+    const page = await (await fetch(`${server.binanceUrl}/api/v3/historicalTrades?symbol=ETHBTC&fromId=1000000&limit=5000`)).json();
+    expect([page.length, page[0].id, page[999].id]).toEqual([1000, 1_000_000, 1_000_999]);
+  });
+
+  it('answers a missing or unknown symbol as Binance does', async () => {
+    const missing = await fetch(`${server.binanceUrl}/api/v3/historicalTrades?fromId=1`);
+    expect([missing.status, await missing.json()]).toEqual([400, { code: -1102, msg: "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed." }]);
+    const unknown = await fetch(`${server.binanceUrl}/api/v3/historicalTrades?symbol=NOPE`);
+    expect([unknown.status, await unknown.json()]).toEqual([400, { code: -1121, msg: 'Invalid symbol.' }]);
+  });
+});

@@ -1,14 +1,20 @@
 // Binance spot market data as the replay server serves it under /binance: GET /api/v3/klines from the
-// deterministic series, with Binance's parameter rules, 400 bodies, and the request-weight limit
+// deterministic series, GET /api/v3/historicalTrades from the trade series the websocket replay serves, with
+// Binance's parameter rules, 400 bodies, and the request-weight limit
 // (X-MBX-USED-WEIGHT-1M on every answer; 429 + Retry-After past the limit; 418 for a client that keeps going).
 import { isCandleInterval, type CandleInterval } from '../core/candle-interval.ts';
 import { kline, klineOpenTimes, latestKlineOpenTimes } from './kline-series.ts';
 import { jsonResponse, type ReplayResponse } from './replay-response.ts';
+import { FIRST_REPLAY_TRADE_ID, REPLAY_TRADE_SPACING_MS, REPLAY_TRADES_START_MS, replayTrade } from './trade-series.ts';
 
 /** Weight of one klines request (api-reference §4.2: weight 2 at every limit up to 1000). */
 export const KLINES_WEIGHT = 2;
 export const KLINES_DEFAULT_LIMIT = 500;
 export const KLINES_MAX_LIMIT = 1000;
+/** Weight of one historicalTrades request (Binance spot since 2023-08-25). */
+export const HISTORICAL_TRADES_WEIGHT = 25;
+export const TRADES_DEFAULT_LIMIT = 500;
+export const TRADES_MAX_LIMIT = 1000;
 /** Binance's REQUEST_WEIGHT limit per minute since 2023-08-25. */
 export const BINANCE_WEIGHT_PER_MINUTE = 6000;
 
@@ -122,9 +128,32 @@ export function klinesResponse(query: URLSearchParams, settings: BinanceReplaySe
   return jsonResponse(200, times.map((t) => kline(symbol, iv, t)));
 }
 
+/**
+ * GET /api/v3/historicalTrades: the trades of the replay series (the websocket replay's `<symbol>@trade`, trade i with
+ * id 1,000,000 + i every 100 ms from 2024-06-10) that happened by `now`, ascending from `fromId`, at most `limit`
+ * (default 500, max 1000); without fromId the most recent ones. Binance's shape:
+ * `[{"id", "price", "qty", "quoteQty", "time", "isBuyerMaker", "isBestMatch"}]`.
+ */
+export function historicalTradesResponse(query: URLSearchParams, settings: BinanceReplaySettings, now: number): ReplayResponse {
+  const symbol = query.get('symbol');
+  if (!symbol) return mandatory('symbol');
+  if (!settings.symbols.has(symbol)) return binanceError(400, -1121, 'Invalid symbol.');
+  const fromId = parseLong(query.get('fromId'));
+  const limitRaw = parseLong(query.get('limit'));
+  if (fromId === 'bad') return mandatory('fromId');
+  if (limitRaw === 'bad' || limitRaw === 0) return binanceError(400, -1100, "Illegal characters found in parameter 'limit'; legal range is '^[0-9]{1,20}$'.");
+  const limit = Math.min(limitRaw ?? TRADES_DEFAULT_LIMIT, TRADES_MAX_LIMIT);
+  // Trades 0…last have happened by now.
+  const last = Math.floor((now - REPLAY_TRADES_START_MS) / REPLAY_TRADE_SPACING_MS);
+  const first = fromId === undefined ? last - limit + 1 : Math.max(0, fromId - FIRST_REPLAY_TRADE_ID);
+  const out = [];
+  for (let i = Math.max(0, first); i <= last && out.length < limit; i++) out.push(replayTrade(i));
+  return jsonResponse(200, out);
+}
+
 /** Routes a path below /binance (e.g. `/api/v3/klines`), counting its weight first. */
 export function routeBinance(path: string, query: URLSearchParams, settings: BinanceReplaySettings, weight: BinanceWeightWindow, now: number): ReplayResponse {
-  const cost = path === '/api/v3/klines' ? KLINES_WEIGHT : 1;
+  const cost = path === '/api/v3/klines' ? KLINES_WEIGHT : path === '/api/v3/historicalTrades' ? HISTORICAL_TRADES_WEIGHT : 1;
   const admitted = weight.admit(cost, now);
   const usedHeaders = { 'x-mbx-used-weight': String(admitted.used), 'x-mbx-used-weight-1m': String(admitted.used) };
   if ('status' in admitted) {
@@ -135,6 +164,7 @@ export function routeBinance(path: string, query: URLSearchParams, settings: Bin
   }
   let response: ReplayResponse;
   if (path === '/api/v3/klines') response = klinesResponse(query, settings, now);
+  else if (path === '/api/v3/historicalTrades') response = historicalTradesResponse(query, settings, now);
   else if (path === '/api/v3/ping') response = jsonResponse(200, {});
   else if (path === '/api/v3/time') response = jsonResponse(200, { serverTime: now });
   else response = binanceError(404, -1000, `Unknown path ${path}.`);

@@ -5,6 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { kline } from './kline-series.ts';
+import { replayTrade } from './trade-series.ts';
 
 const MINUTE = 60_000;
 
@@ -73,8 +74,9 @@ function binanceStreams(streams: string[], combined: boolean, startMs: number) {
         const body = (x: boolean, E: number) => ({ e: 'kline', E, s: symbol, k: { t: k[0], T: k[6], s: symbol, i: '1m', f: i * 1000, L: i * 1000 + k[8] - 1, o: k[1], c: k[4], h: k[2], l: k[3], v: k[5], n: k[8], x, q: k[7], V: k[9], Q: k[10], B: '0' } });
         data = [body(false, k[0] + 30_000), body(true, k[6] + 1)];
       } else if (kind === 'trade') {
-        const T = startMs + i * 100;
-        data = [{ e: 'trade', E: T + 1, s: symbol, t: 1_000_000 + i, p: (100 * (1 + 0.001 * wobble(i, 2))).toFixed(8), q: (0.5 + (i % 5)).toFixed(8), T, m: i % 2 === 1, M: true }];
+        // The series /api/v3/historicalTrades of the REST replay serves too.
+        const t = replayTrade(i, startMs);
+        data = [{ e: 'trade', E: t.time + 1, s: symbol, t: t.id, p: t.price, q: t.qty, T: t.time, m: t.isBuyerMaker, M: true }];
       } else if (kind === 'aggTrade') {
         // Aggregate i covers trades 3i…3i+2 (ids from 1,000,000).
         const T = startMs + i * 100;
