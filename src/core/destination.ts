@@ -60,6 +60,22 @@ export interface Dialect {
   /** Expression that yields the next value of a sequence made by createSequence (one per row where a query returns rows). */
   nextId(schema: string, name: string): string;
   /**
+   * Optional: the advisory locks that hold run leases on a multi-process warehouse (runner/abandoned-runs.ts,
+   * distributed/run-lease.ts). Absent where the engine has none; a warehouse with capabilities.multiProcess needs them.
+   */
+  advisoryLocks?: AdvisoryLockSql;
+  /**
+   * Optional, where the warehouse reads files itself: the table expression (for a FROM) that reads a CSV file as
+   * `spec` describes it. Absent where it cannot (then the caller parses the file and stages rows).
+   */
+  readCsv?(spec: CsvReadSpec): string;
+  /**
+   * Optional, where the warehouse writes files itself: the statement writing the rows of `select` as Parquet to the
+   * file `target`, or with opts.partitionColumn to hive-partitioned folders under the directory `target`
+   * (`<column>=<value>/<fileStem>_<i>.parquet`, files already there kept); exec() returns the rows written.
+   */
+  copyToParquet?(select: string, target: string, opts?: ParquetCopyOptions): string;
+  /**
    * Optional: the SELECT of an external view that rebuilds `t`, written with `mode`, from its curated Parquet files
    * (`glob`), with exactly the table's rows; absent where the engine cannot read Parquet (lake/external-views.ts).
    */
@@ -69,6 +85,45 @@ export interface Dialect {
    * named it) into `t` as one atomic script — de-duplication, checks, the writes and the counts (load/write-modes.ts).
    */
   writeModeScript?(t: TableSpec, staging: string, mode: WriteMode, ctx: LoadContext): WriteModeScript;
+}
+
+/** Statements of advisory locks on one 64-bit id, given as parameter `$1` (decimal text). */
+export interface AdvisoryLockSql {
+  /** Waits for the lock and holds it for the session until unlock(); `shared` holders exclude only exclusive ones. */
+  lock(shared: boolean): string;
+  /** Takes the session-level lock if it is free; returns one row whose boolean `ok` says whether it was taken. */
+  tryLock(shared: boolean): string;
+  /** Takes the lock exclusively until the transaction ends if it is free; one row with boolean `ok`. */
+  tryTransactionLock(): string;
+  /** Lets go of a session-level lock taken with the same `shared`. */
+  unlock(shared: boolean): string;
+}
+
+/** A CSV file whose layout is known: nothing is sniffed, fields are never quoted (a `"` is data). */
+export interface CsvReadSpec {
+  file: string;
+  /** Lines before the first data row (banners, the header). */
+  skipLines: number;
+  delimiter: string;
+  /** Every column of the file, in order, with the logical type it is read as. */
+  columns: { name: string; type: ColumnType }[];
+  /** Columns whose empty value makes the line malformed rather than NULL. */
+  notNull: string[];
+  /**
+   * Temp tables that receive the malformed lines with their line numbers (the warehouse's own shape) instead of the
+   * read failing; without it malformed lines are skipped.
+   */
+  rejects?: { table: string; scan: string };
+}
+
+/** Options of Dialect.copyToParquet. */
+export interface ParquetCopyOptions {
+  /** Column whose value names each row's folder; the target is then a directory. */
+  partitionColumn?: string;
+  /** File names `<fileStem>_<i>.parquet` in partitioned folders. */
+  fileStem?: string;
+  /** No dictionary pages (less CPU, somewhat larger files). */
+  noDictionary?: boolean;
 }
 
 /** Options of a Parquet export. */

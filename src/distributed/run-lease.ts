@@ -4,13 +4,14 @@
 // worker with one of its tasks is, so they all hold it in shared mode. The coordinator turns its exclusive hold into
 // a shared one right after opening the run; workers take it before touching the run's lake files.
 import type { Session } from '../core/destination.ts';
-import { runLeaseId } from '../runner/abandoned-runs.ts';
+import { leaseLocks, runLeaseId } from '../runner/abandoned-runs.ts';
 
 /** Coordinator: keeps the run's lease in shared mode (taken first, so it is never let go in between). */
 export async function shareRunLease(s: Session, runId: string): Promise<void> {
   if (!s.capabilities.multiProcess) return;
-  await s.query(`SELECT pg_advisory_lock_shared($1::bigint)`, [runLeaseId(runId)]);
-  await s.query(`SELECT pg_advisory_unlock($1::bigint)`, [runLeaseId(runId)]);
+  const locks = leaseLocks(s);
+  await s.query(locks.lock(true), [runLeaseId(runId)]);
+  await s.query(locks.unlock(false), [runLeaseId(runId)]);
 }
 
 /** Worker: the run leases a session holds in shared mode, taken once each and let go when the run closes. */
@@ -22,7 +23,7 @@ export class SharedLeases {
   /** Takes the run's lease in shared mode unless held; false while a sweep holds it for a moment (try again). */
   async take(runId: string): Promise<boolean> {
     if (this.held.has(runId) || !this.session.capabilities.multiProcess) return true;
-    const [{ ok }] = await this.session.query<{ ok: boolean }>(`SELECT pg_try_advisory_lock_shared($1::bigint) AS ok`, [runLeaseId(runId)]);
+    const [{ ok }] = await this.session.query<{ ok: boolean }>(leaseLocks(this.session).tryLock(true), [runLeaseId(runId)]);
     if (ok) this.held.add(runId);
     return ok;
   }
@@ -30,7 +31,7 @@ export class SharedLeases {
   /** Lets go of the lease of a run that is closed. */
   async release(runId: string): Promise<void> {
     if (!this.held.delete(runId)) return;
-    await this.session.query(`SELECT pg_advisory_unlock_shared($1::bigint)`, [runLeaseId(runId)]);
+    await this.session.query(leaseLocks(this.session).unlock(true), [runLeaseId(runId)]);
   }
 
   /** Run ids whose lease is held. */

@@ -12,7 +12,8 @@ import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { Session } from '../core/destination.ts';
+import type { AdvisoryLockSql, Session } from '../core/destination.ts';
+import { ConfigError } from '../core/errors.ts';
 import type { LocalLake } from '../lake/local-lake.ts';
 import { RUN_FAILED, RUN_FAILED_QUALITY, RUN_IN_PROGRESS } from './run-history.ts';
 
@@ -52,6 +53,20 @@ export function runLeaseId(runId: string): string {
 }
 
 /**
+ * The statements of run leases on a multi-process warehouse (its dialect's advisory locks). A warehouse several
+ * processes may write without them cannot tell a live run from a dead one, so it is refused.
+ */
+export function leaseLocks(session: Session): AdvisoryLockSql {
+  const locks = session.dialect.advisoryLocks;
+  if (!locks) {
+    throw new ConfigError('this warehouse lets several processes write but its dialect has no advisory locks to hold run leases', {
+      hint: 'a multi-process destination implements Dialect.advisoryLocks (see src/destinations/postgres/postgres-advisory-locks.ts)',
+    });
+  }
+  return locks;
+}
+
+/**
  * Claims a run about to be opened (call before its row is inserted) and marks the dead runs of the warehouse
  * abandoned. On a multi-process warehouse the session keeps the run's lease until the run's row is closed and a later
  * claim on the same session releases it, or until the session closes.
@@ -59,7 +74,7 @@ export function runLeaseId(runId: string): string {
 export async function claimRun(session: Session, lake: LocalLake | undefined, runId: string, log?: Logger): Promise<AbandonedRun[]> {
   ownRuns.set(runId, Date.now());
   if (session.capabilities.multiProcess) {
-    await session.query(`SELECT pg_advisory_lock($1::bigint)`, [runLeaseId(runId)]);
+    await session.query(leaseLocks(session).lock(false), [runLeaseId(runId)]);
     let held = heldLeases.get(session);
     if (!held) heldLeases.set(session, (held = new Set()));
     held.add(runId);
@@ -176,8 +191,8 @@ async function closeIfDead(session: Session, runId: string, processId: number, m
   // Several processes: the run's owner holds its lease for as long as it lives. Taking it here (until this
   // transaction ends) proves the owner is gone and keeps a sweep in another process from racing this one.
   return session.transaction(async () => {
-    const [{ free }] = await session.query<{ free: boolean }>(`SELECT pg_try_advisory_xact_lock($1::bigint) AS free`, [runLeaseId(runId)]);
-    if (!free) return false;
+    const [{ ok }] = await session.query<{ ok: boolean }>(leaseLocks(session).tryTransactionLock(), [runLeaseId(runId)]);
+    if (!ok) return false;
     return (await close()) > 0;
   });
 }
@@ -185,8 +200,8 @@ async function closeIfDead(session: Session, runId: string, processId: number, m
 /** True while another session holds the run's lease (its process is alive). */
 async function leaseHeld(session: Session, runId: string): Promise<boolean> {
   return session.transaction(async () => {
-    const [{ free }] = await session.query<{ free: boolean }>(`SELECT pg_try_advisory_xact_lock($1::bigint) AS free`, [runLeaseId(runId)]);
-    return !free;
+    const [{ ok }] = await session.query<{ ok: boolean }>(leaseLocks(session).tryTransactionLock(), [runLeaseId(runId)]);
+    return !ok;
   });
 }
 
@@ -200,7 +215,7 @@ async function forgetClosedRuns(session: Session, openIds: Set<string>, current?
   if (!held) return;
   for (const runId of [...held]) {
     if (runId === current || openIds.has(runId)) continue;
-    await session.query(`SELECT pg_advisory_unlock($1::bigint)`, [runLeaseId(runId)]);
+    await session.query(leaseLocks(session).unlock(false), [runLeaseId(runId)]);
     held.delete(runId);
   }
 }

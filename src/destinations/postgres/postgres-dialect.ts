@@ -4,6 +4,7 @@ import type { Dialect } from '../../core/destination.ts';
 import { ConfigError } from '../../core/errors.ts';
 import { decimalParts, quoteIdent, sqlTypeMapper } from '../sql-types.ts';
 import { assertIdentifier, type ColumnType } from '../../core/table.ts';
+import { postgresAdvisoryLocks } from './postgres-advisory-locks.ts';
 
 const SIMPLE_TYPES: Record<string, string> = {
   varchar: 'VARCHAR',
@@ -50,6 +51,7 @@ export const postgresDialect: Dialect = {
   jsonValue(expr: string, type: ColumnType): string {
     return `COALESCE(${pgJsonText(expr, type)}, 'null')`;
   },
+  advisoryLocks: postgresAdvisoryLocks,
 };
 
 /** PostgreSQL's JSON text of a value (see Dialect.jsonValue); NULL for NULL. float8 text is already shortest round-trip. */
