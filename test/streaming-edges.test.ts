@@ -17,7 +17,8 @@ import type { Session } from '../src/core/destination.ts';
 import { createTestDatabase, type TestDatabase } from '../src/destinations/postgres/postgres-test-database.ts';
 import { openWarehouse } from '../src/destinations/registry.ts';
 import { LocalLake } from '../src/lake/local-lake.ts';
-import { binanceTradesFeed } from '../src/streaming/binance-feeds.ts';
+import { startWsReplay } from '../src/replay/ws-replay.ts';
+import { binanceAggTradesFeed, binanceTradesFeed } from '../src/streaming/binance-feeds.ts';
 import { connectNats, ensureFeedStream, feedSubject } from '../src/streaming/jetstream-streams.ts';
 import { startFeedConsumer, startStreamPipeline } from '../src/streaming/stream-pipeline.ts';
 import { WsProducer } from '../src/streaming/ws-producer.ts';
@@ -283,6 +284,26 @@ describe.each(WAREHOUSES)('Binance aggTrade and other frame kinds on %s', (kind)
     ]);
     const run = await s.query<{ details: string }>(`SELECT details FROM coinlake_meta.workflow_action_history`);
     expect(JSON.parse(run[0].details)).toMatchObject({ rowsLoaded: 4, producer: { frames: 11, published: 4, ignored } });
+  }, 60_000);
+});
+
+describe.each(WAREHOUSES)('binance.aggtrades from the websocket replay server on %s', (kind) => {
+  it('<symbol>@aggTrade streams: one row per aggregate with its first and last trade ids, nothing ignored', async () => {
+    const s = await freshWarehouse(kind);
+    const ws = await startWsReplay({ ticksPerSecond: 100, maxTicks: 20 });
+    closers.push(() => ws.close());
+    const pipe = await startStreamPipeline({ feed: binanceAggTradesFeed, nc, session: s, lake, prefix: prefix(), wsBaseUrl: ws.url, symbols: ['BTCUSDT'], batchSize: 100, batchMs: 50 });
+    streams.push(pipe.names.stream);
+    expect(pipe.names).toMatchObject({ subject: expect.stringMatching(/\.binance\.aggtrades$/), durable: expect.stringMatching(/_binance_aggtrades$/) });
+    await until('20 aggregates', () => pipe.consumer.stats.rowsLoaded === 20);
+    await pipe.stop();
+    expect(pipe.producer.stats).toMatchObject({ frames: 20, published: 20, ignored: {} });
+    const rows = await s.query<{ msg_id: string; trade_id: string | null; agg_trade_id: unknown; first_trade_id: unknown; last_trade_id: unknown }>(
+      `SELECT msg_id, trade_id, agg_trade_id, first_trade_id, last_trade_id FROM coinlake.stream_trades ORDER BY agg_trade_id`,
+    );
+    expect(rows.map((r) => [r.msg_id, r.trade_id, Number(r.agg_trade_id), Number(r.first_trade_id), Number(r.last_trade_id)])).toEqual(
+      Array.from({ length: 20 }, (_, i) => [`binance.aggtrades:BTCUSDT:${500_000 + i}`, null, 500_000 + i, 1_000_000 + 3 * i, 1_000_002 + 3 * i]),
+    );
   }, 60_000);
 });
 

@@ -509,7 +509,8 @@ export class StreamConsumer {
     const until = this.streamIdentity.checkKeysUntil;
     const key = feed.table.primaryKey;
     if (!until || feed.writeMode !== 'append' || key.length !== 1 || p.rows.length === 0) return p.rows;
-    if (!p.msgs.some((m) => m.info.timestampNanos / 1_000_000 < until)) return p.rows;
+    // Messages are in stream order, whose publish times only grow: the first is the oldest.
+    if (p.msgs[0].info.timestampNanos / 1_000_000 >= until) return p.rows;
     const d = session.dialect;
     const values = [...new Set(p.rows.map((r) => r[key[0]]))];
     const held = new Set<unknown>();
