@@ -20,6 +20,7 @@ import { LocalLake } from '../src/lake/local-lake.ts';
 import { startWsReplay } from '../src/replay/ws-replay.ts';
 import { binanceAggTradesFeed, binanceTradesFeed } from '../src/streaming/binance-feeds.ts';
 import { connectNats, ensureFeedStream, feedSubject } from '../src/streaming/jetstream-streams.ts';
+import { streamTradesTable } from '../src/streaming/stream-tables.ts';
 import { startFeedConsumer, startStreamPipeline } from '../src/streaming/stream-pipeline.ts';
 import { WsProducer } from '../src/streaming/ws-producer.ts';
 import { WAREHOUSES, type WarehouseKind } from './helpers/spine-env.ts';
@@ -304,6 +305,35 @@ describe.each(WAREHOUSES)('binance.aggtrades from the websocket replay server on
     expect(rows.map((r) => [r.msg_id, r.trade_id, Number(r.agg_trade_id), Number(r.first_trade_id), Number(r.last_trade_id)])).toEqual(
       Array.from({ length: 20 }, (_, i) => [`binance.aggtrades:BTCUSDT:${500_000 + i}`, null, 500_000 + i, 1_000_000 + 3 * i, 1_000_002 + 3 * i]),
     );
+  }, 60_000);
+});
+
+describe.each(WAREHOUSES)('stream_trades made by an earlier version on %s', (kind) => {
+  it('gains agg_trade_id, first_trade_id and last_trade_id at its end (NULL for trades) and loads aggTrades', async () => {
+    const s = await freshWarehouse(kind);
+    const earlier = { ...streamTradesTable, columns: streamTradesTable.columns.filter((c) => !['agg_trade_id', 'first_trade_id', 'last_trade_id'].includes(c.name)) };
+    await s.ensureTable(earlier);
+    const p = prefix();
+    const names = feedSubject(binanceTradesFeed, p);
+    const jsm = await jetstreamManager(nc);
+    await ensureFeedStream(jsm, names);
+    streams.push(names.stream);
+    const producer = new WsProducer({ feed: binanceTradesFeed, nc, subject: names.subject, url: 'ws://unused' });
+    const agg = binanceTradesFeed.parse(JSON.stringify({ stream: 'btcusdt@aggTrade', data: { e: 'aggTrade', E: 1717977600201, s: 'BTCUSDT', a: 26129, p: '69000.2', q: '0.35', f: 100, l: 105, T: 1717977600200, m: true, M: true } }), 1717978300000);
+    await producer.publish([...trade(1), ...agg]);
+    const { consumer } = await startFeedConsumer({ feed: binanceTradesFeed, nc, session: s, lake, prefix: p, batchSize: 100, batchMs: 50 });
+    await until('2 rows', () => consumer.stats.rowsLoaded === 2);
+    await consumer.stop();
+    const columns = await s.query<{ column_name: string }>(
+      `SELECT column_name FROM information_schema.columns WHERE table_schema = 'coinlake' AND table_name = 'stream_trades' ORDER BY ordinal_position`,
+    );
+    expect(columns.map((c) => c.column_name).sort()).toEqual([...streamTradesTable.columns.map((c) => c.name), '_run_id', '_loaded_at'].sort());
+    expect(columns.map((c) => c.column_name).slice(-3)).toEqual(['agg_trade_id', 'first_trade_id', 'last_trade_id']);
+    const rows = await s.query<{ msg_id: string; agg_trade_id: unknown; first_trade_id: unknown; last_trade_id: unknown }>(`SELECT msg_id, agg_trade_id, first_trade_id, last_trade_id FROM coinlake.stream_trades ORDER BY msg_id`);
+    expect(rows.map((r) => [r.msg_id, r.agg_trade_id === null ? null : Number(r.agg_trade_id), r.first_trade_id === null ? null : Number(r.first_trade_id), r.last_trade_id === null ? null : Number(r.last_trade_id)])).toEqual([
+      ['binance.aggtrades:BTCUSDT:26129', 26129, 100, 105],
+      ['binance.trades:BTCUSDT:1', null, null, null],
+    ]);
   }, 60_000);
 });
 
