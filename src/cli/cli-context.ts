@@ -6,6 +6,8 @@ import { resolveSettings, type Settings } from '../catalog/settings.ts';
 import { openWarehouse } from '../destinations/registry.ts';
 import type { LocalLake } from '../lake/local-lake.ts';
 import { openLake } from '../lake/lake.ts';
+import { serveMarkerPath } from '../server/serve-marker.ts';
+import { servedCommand } from './served-context.ts';
 
 /** Global options every command accepts. */
 export interface GlobalOptions {
@@ -16,9 +18,21 @@ export interface GlobalOptions {
   printLog?: boolean;
 }
 
-/** Opens the warehouse and lake for one command, and closes the warehouse afterwards. */
+/**
+ * Opens the warehouse and lake for one command, and closes the warehouse afterwards. A command handed over to
+ * `coinlake serve` gets the server's own session and lake instead (left open).
+ */
 export async function withWarehouse<T>(g: GlobalOptions, fn: (s: Session, lake: LocalLake, settings: Settings) => Promise<T>): Promise<T> {
   const settings = resolveSettings({ warehouse: g.warehouse, lake: g.lake, replay: g.replay || undefined });
+  const served = servedCommand();
+  if (served) {
+    if (serveMarkerPath(settings.warehouse) !== serveMarkerPath(served.warehouse)) {
+      throw new CoinlakeError(`this command names the warehouse ${redactText(settings.warehouse)}, but it runs in the coinlake serve that holds ${served.warehouse}`, {
+        hint: 'run it where that warehouse is not held by a server, or stop that server',
+      });
+    }
+    return fn(served.session, served.lake, { ...settings, warehouse: served.warehouse, lake: served.lakeRoot });
+  }
   const session = await openWarehouse(settings.warehouse, {
     onLockWait: (file, ms) => process.stderr.write(`waiting up to ${Math.round(ms / 1000)} s for ${file}: another process holds it\n`),
   });

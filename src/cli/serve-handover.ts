@@ -7,6 +7,7 @@ import { RunFailedError, type RunSummary } from '../runner/run-job.ts';
 import { findRunningServe } from '../server/serve-marker.ts';
 import { handOverRun, readableRunLog } from '../server/run-handover.ts';
 import type { GlobalOptions } from './cli-context.ts';
+import { servedCommand } from './served-context.ts';
 
 const LEVELS = ['debug', 'info', 'warning', 'error'] as const;
 const isLogLevel = (v: string | undefined): v is (typeof LEVELS)[number] => (LEVELS as readonly (string | undefined)[]).includes(v);
@@ -27,6 +28,8 @@ export interface HandOverJob {
  * duration, or undefined when no server holds it (the caller then opens the warehouse itself).
  */
 export async function handOverToServe(g: GlobalOptions, run: HandOverJob): Promise<{ summary: RunSummary; ms: number } | undefined> {
+  // Inside the server (the generic hand-over, command-handover.ts) the job runs right there.
+  if (servedCommand()) return undefined;
   const { warehouse } = resolveSettings({ warehouse: g.warehouse, lake: g.lake });
   const marker = await findRunningServe(warehouse);
   if (!marker) return undefined;

@@ -1,10 +1,19 @@
-// The local control endpoint: GET /api/health (who this server is) and POST /api/control/run, through which
-// `coinlake run` in another terminal hands its job to the server that holds the warehouse. Only callers that read
-// the control token from the marker file (mode 0600, beside the warehouse) may run jobs.
+// The local control endpoint: GET /api/health (who this server is), POST /api/control/command, through which any
+// command in another terminal that needs the warehouse this server holds runs here instead (its output streamed
+// back), POST /api/control/cancel (that command's Ctrl-C), and POST /api/control/run (a job by name, the older
+// form). Only callers that read the control token from the marker file (mode 0600, beside the warehouse) may use them.
 import { timingSafeEqual } from 'node:crypto';
 import { Hono } from 'hono';
 import { stream } from 'hono/streaming';
-import { controlRunRequestSchema, type ControlMessage } from './control-protocol.ts';
+import type { Context } from 'hono';
+import type { z } from 'zod';
+import {
+  controlCancelRequestSchema,
+  controlCommandRequestSchema,
+  controlRunRequestSchema,
+  type CommandMessage,
+  type ControlMessage,
+} from './control-protocol.ts';
 import { ApiError } from './request-params.ts';
 import type { RunQueue } from './run-queue.ts';
 
@@ -14,6 +23,8 @@ export interface ControlDeps {
   instance: string;
   token: string;
   startedAt: Date;
+  /** How often a command's answer carries an `alive` line when nothing else is sent. Default 5 s. */
+  heartbeatMs?: number;
 }
 
 function sameToken(given: string, expected: string): boolean {
@@ -30,10 +41,11 @@ export function controlRoutes(deps: ControlDeps): Hono {
     c.json({ ok: true, service: 'coinlake serve', pid: process.pid, instance: deps.instance, startedAt: deps.startedAt.toISOString(), queuedRuns: deps.queue.depth }),
   );
 
-  app.post('/control/run', async (c) => {
+  /** The token check and the JSON body, parsed by `schema` (401, 415, 400 otherwise). */
+  async function request<S extends z.ZodType>(c: Context, schema: S, what: string): Promise<z.output<S>> {
     const auth = c.req.header('authorization') ?? '';
     if (!auth.startsWith('Bearer ') || !sameToken(auth.slice(7), deps.token)) {
-      throw new ApiError('missing or wrong control token', 'the token is in the marker file beside the warehouse (<warehouse>.serve.json); `coinlake run` reads it', 401);
+      throw new ApiError('missing or wrong control token', 'the token is in the marker file beside the warehouse (<warehouse>.serve.json); the coinlake command reads it', 401);
     }
     if (!(c.req.header('content-type') ?? '').startsWith('application/json')) throw new ApiError('expected a JSON body (content-type: application/json)', undefined, 415);
     let body: unknown;
@@ -42,16 +54,50 @@ export function controlRoutes(deps: ControlDeps): Hono {
     } catch {
       throw new ApiError('the body is not valid JSON');
     }
-    const parsed = controlRunRequestSchema.safeParse(body);
+    const parsed = schema.safeParse(body);
     if (!parsed.success) {
-      throw new ApiError(`bad run request: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
+      throw new ApiError(`bad ${what} request: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
     }
+    return parsed.data;
+  }
+
+  app.post('/control/run', async (c) => {
+    const req = await request(c, controlRunRequestSchema, 'run');
+    deps.queue.assertRoom();
     c.header('content-type', 'application/x-ndjson');
     c.header('cache-control', 'no-store');
     return stream(c, async (out) => {
       const emit = (m: ControlMessage) => void out.write(JSON.stringify(m) + '\n').catch(() => {});
-      await deps.queue.submit(parsed.data, emit);
+      await deps.queue.submit(req, emit);
     });
+  });
+
+  app.post('/control/command', async (c) => {
+    const req = await request(c, controlCommandRequestSchema, 'command');
+    deps.queue.assertRoom();
+    c.header('content-type', 'application/x-ndjson');
+    c.header('cache-control', 'no-store');
+    return stream(c, async (out) => {
+      const gone = new AbortController();
+      out.onAbort(() => gone.abort());
+      let last = Date.now();
+      const emit = (m: CommandMessage) => {
+        last = Date.now();
+        if (!out.aborted) void out.write(JSON.stringify(m) + '\n').catch(() => gone.abort());
+      };
+      const every = deps.heartbeatMs ?? 5000;
+      const beat = setInterval(() => Date.now() - last >= every && emit({ type: 'alive' }), Math.max(50, every / 2));
+      try {
+        await deps.queue.submitCommand(req, emit, gone.signal);
+      } finally {
+        clearInterval(beat);
+      }
+    });
+  });
+
+  app.post('/control/cancel', async (c) => {
+    const { id } = await request(c, controlCancelRequestSchema, 'cancel');
+    return c.json(deps.queue.cancel(id));
   });
 
   return app;

@@ -7,10 +7,13 @@ import { RUN_STATUS } from './health-queries.ts';
 import type { SessionPool } from './session-pool.ts';
 import { readWarehouseTables } from './warehouse-tables.ts';
 
-/** An event as the page receives it: `run` (a run started or finished) or `batch` (a stream table got rows). */
+/**
+ * An event as the page receives it: `run` (a run started or finished), `batch` (a stream table got rows) or
+ * `command` (a command handed over to the server ended: its name and exit code, never its arguments).
+ */
 export interface DashboardEvent {
   id: number;
-  type: 'run' | 'batch';
+  type: 'run' | 'batch' | 'command';
   data: Record<string, unknown>;
 }
 

@@ -1,7 +1,8 @@
 // `coinlake serve`: the one long-running process on an embedded warehouse. It opens the warehouse first (on DuckDB
 // that takes the file's lock for as long as it runs), then serves the dashboard page, its read-only API and event
-// stream, and the control endpoint through which `coinlake run` elsewhere hands over jobs. Readers use their own
-// sessions (DuckDB MVCC snapshots); handed-over jobs run one at a time on the writer session.
+// stream, and the control endpoint through which commands run elsewhere (`coinlake run`, `models run`, `import cdd` …)
+// hand themselves over. Readers use their own sessions (DuckDB MVCC snapshots); handed-over jobs and commands run one
+// at a time on the writer session.
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import path from 'node:path';
@@ -90,13 +91,25 @@ export async function startServeServer(o: ServeOptions): Promise<ServeServer> {
     const other = await findRunningServe(o.warehouse);
     if (other) throw new TerminalError(`coinlake serve (pid ${other.pid}) already holds ${o.warehouse} at ${other.url}`, { hint: 'open that dashboard, or stop it first' });
   }
-  const writer: Session = await openWarehouse(o.warehouse, { onLockWait: o.onLockWait });
+  // Absolute from here on: a handed-over command runs in its caller's working directory.
+  const warehouse = markerPath ? markerPath.slice(0, -'.serve.json'.length) : o.warehouse;
+  const lake = new LocalLake(path.resolve(o.lake));
+  const writer: Session = await openWarehouse(warehouse, { onLockWait: o.onLockWait });
   const embedded = !writer.capabilities.multiProcess;
-  const pool = new SessionPool(() => openWarehouse(o.warehouse), o.readers ?? 3);
+  const pool = new SessionPool(() => openWarehouse(warehouse), o.readers ?? 3);
   const hub = new EventHub();
   const onError = o.onError ?? ((err: unknown) => process.stderr.write(`coinlake serve: ${errorMessage(err)}\n`));
   const watcher = new CommitWatcher(pool, hub, o.pollMs ?? 2000, onError);
-  const queue = new RunQueue({ session: writer, lake: new LocalLake(o.lake), logLevel: o.logLevel, afterRun: () => watcher.poke() });
+  const queue = new RunQueue({
+    session: writer,
+    lake,
+    lakeRoot: lake.root,
+    warehouse,
+    logLevel: o.logLevel,
+    afterRun: () => watcher.poke(),
+    // Whatever a command changed (models, checks, a catalog), the page reloads; runs and batches have their own events.
+    afterCommand: (command, exitCode) => void hub.publish('command', { command, exitCode }),
+  });
   const identity = newServeIdentity();
   const startedAt = new Date();
   const shutdown = new AbortController();
@@ -136,8 +149,8 @@ export async function startServeServer(o: ServeOptions): Promise<ServeServer> {
       instance: identity.instance,
       url,
       token: identity.token,
-      warehouse: path.resolve(markerPath.slice(0, -'.serve.json'.length)),
-      lake: path.resolve(o.lake),
+      warehouse,
+      lake: lake.root,
       startedAt: startedAt.toISOString(),
     });
   }

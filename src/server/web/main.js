@@ -100,6 +100,13 @@ function listen() {
     logEvent(`batch into ${batch.table}`);
     refresh();
   });
+  // A command handed over to the server ended (models run, import cdd, check …): whatever it changed is redrawn.
+  source.addEventListener('command', (e) => {
+    const command = JSON.parse(e.data);
+    window.coinlake.events.push({ type: 'command', ...command });
+    logEvent(`coinlake ${command.command} ended (exit ${command.exitCode})`, { 'data-command': command.command, 'data-exit': String(command.exitCode) });
+    refresh();
+  });
 }
 
 listen();
