@@ -47,7 +47,7 @@ if (mode === 'floor') {
   const p = planFile(await sniffCddFile(file), {});
   // The import's own settings (memory limit: its default) and SQL; the lineage columns as the constants it writes.
   const undo = await tuneForImport(session, '256MB');
-  const read = normalizedSql(p.layout, p.interval, readCsvSql(p.layout), Date.now());
+  const read = normalizedSql(p.layout, p.interval, readCsvSql(session.dialect, p.layout), Date.now());
   const fill = await timed(() =>
     session.exec(
       `CREATE TABLE floor_cdd AS SELECT ${candleSelectSql(sqlText(p.exchange))}, ${sqlText(newRunId())} AS _run_id, TIMESTAMPTZ ${sqlText(new Date().toISOString())} AS _loaded_at

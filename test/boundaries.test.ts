@@ -29,7 +29,6 @@ const ENGINE_SQL: [RegExp, string][] = [
  */
 const ALLOWED: Record<string, string> = {
   'src/runner/cdd-landing.ts': 'COPY … TO Parquet of curated partitions: to move into Dialect',
-  'src/sources/cryptodatadownload/cdd-sql.ts': 'read_csv of a CDD file: to move into Dialect',
   'src/server/warehouse-tables.ts': 'pg_catalog partitions: to move into Dialect',
 };
 

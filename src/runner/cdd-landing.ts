@@ -343,7 +343,7 @@ export function landInWarehouse(scope: RunScope, p: Planned, ctx: LoadContext, s
       exportAfterCommit = undefined;
       const rejects = { table: `cdd_rejects_${tag}_${scratch.length}`, scan: `cdd_scan_${tag}_${scratch.length}` };
       scratch.push(rejects.table, rejects.scan);
-      const normalized = normalizedSql(p.layout, p.interval, readCsvSql(p.layout, rejects), Date.now());
+      const normalized = normalizedSql(p.layout, p.interval, readCsvSql(s.dialect, p.layout, rejects), Date.now());
       const columns = [...CANDLE_COLUMNS, '_run_id', '_loaded_at'].map((c) => s.dialect.ident(c)).join(', ');
       const where = guarded ? `CASE WHEN ok THEN TRUE ELSE error(${sqlText(INVALID_ROW)}) END` : 'ok';
       let appended: number;
@@ -364,7 +364,7 @@ export function landInWarehouse(scope: RunScope, p: Planned, ctx: LoadContext, s
       if (!guarded) {
         const rows = await s.query<InvalidRow & { total: number }>(
           `SELECT unix, symbol, open, high, low, close, volume_base, volume_quote, tradecount, reason, count(*) OVER () AS total
-             FROM (${normalizedSql(p.layout, p.interval, readCsvSql(p.layout), Date.now())}) WHERE NOT ok LIMIT ${MAX_ENTRIES}`,
+             FROM (${normalizedSql(p.layout, p.interval, readCsvSql(s.dialect, p.layout), Date.now())}) WHERE NOT ok LIMIT ${MAX_ENTRIES}`,
         );
         invalid = Number(rows[0]?.total ?? 0);
         quarantine.push(...(await invalidEntries(t.name, p, rows.map(({ total: _t, ...r }) => r))));
@@ -416,7 +416,7 @@ export async function landThroughDuckdb(scope: RunScope, p: Planned, ctx: LoadCo
     const rejectsNames = { table: 'cdd_rejects', scan: 'cdd_scan' };
     await duck.exec(
       `CREATE TABLE cdd AS SELECT ${candleSelectSql('$1')}, unix AS raw_unix, symbol AS raw_symbol, tradecount AS raw_tradecount, reason
-         FROM (${normalizedSql(p.layout, p.interval, readCsvSql(p.layout, rejectsNames), Date.now())})`,
+         FROM (${normalizedSql(p.layout, p.interval, readCsvSql(duck.dialect, p.layout, rejectsNames), Date.now())})`,
       [p.exchange],
     );
     const rejects = await collectRejects(duck, rejectsNames.table, p);

@@ -4,6 +4,7 @@ import { ConfigError } from '../../core/errors.ts';
 import { decimalParts, quoteIdent, sqlTypeMapper } from '../sql-types.ts';
 import { assertIdentifier, type ColumnType } from '../../core/table.ts';
 import { duckdbExternalViewSelect } from './duckdb-external-view.ts';
+import { duckdbCopyToParquet, duckdbReadCsv } from './duckdb-file-sql.ts';
 
 const SIMPLE_TYPES: Record<string, string> = {
   varchar: 'VARCHAR',
@@ -41,6 +42,8 @@ export const duckdbDialect: Dialect = {
     return `COALESCE(${jsonText(expr, type)}, 'null')`;
   },
   externalViewSelect: duckdbExternalViewSelect,
+  readCsv: (spec) => duckdbReadCsv(spec, duckdbDialect.sqlType),
+  copyToParquet: duckdbCopyToParquet,
 };
 
 /**

@@ -1,22 +1,25 @@
-// DuckDB SQL that reads a CryptoDataDownload file in bulk: read_csv with explicit columns and typed values, the
-// banner and header skipped, malformed lines kept in a rejects table with their line numbers; then normalisation in
-// SQL — epoch s/ms/µs/ns by magnitude, symbol → canonical `BASE-QUOTE`, and a reason for rows that parse but
+// SQL that reads a CryptoDataDownload file in bulk: the warehouse's CSV read (Dialect.readCsv) with explicit columns
+// and typed values, the banner and header skipped, malformed lines kept in a rejects table with their line numbers;
+// then normalisation in DuckDB SQL — epoch s/ms/µs/ns by magnitude, symbol → canonical `BASE-QUOTE`, and a reason for rows that parse but
 // cannot be candles.
 import { intervalMs, type CandleInterval } from '../../core/candle-interval.ts';
+import type { Dialect } from '../../core/destination.ts';
+import { ConfigError } from '../../core/errors.ts';
+import type { ColumnType } from '../../core/table.ts';
 import { canonicalPair, canonicalPairSql } from '../pair-symbol.ts';
 import type { CddLayout, CddRole } from './cdd-file.ts';
 
-const TYPES: Record<CddRole, string> = {
-  unix: 'BIGINT',
-  date: 'VARCHAR',
-  symbol: 'VARCHAR',
-  open: 'DOUBLE',
-  high: 'DOUBLE',
-  low: 'DOUBLE',
-  close: 'DOUBLE',
-  volume_base: 'DOUBLE',
-  volume_quote: 'DOUBLE',
-  tradecount: 'DOUBLE',
+const TYPES: Record<CddRole, ColumnType> = {
+  unix: 'bigint',
+  date: 'varchar',
+  symbol: 'varchar',
+  open: 'double',
+  high: 'double',
+  low: 'double',
+  close: 'double',
+  volume_base: 'double',
+  volume_quote: 'double',
+  tradecount: 'double',
 };
 
 /** Values a candle cannot do without: an empty one is a malformed line, not a NULL. */
@@ -35,31 +38,29 @@ export function sqlText(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
 }
 
-/** Column name read_csv gives a header column: its role, or `extra_<i>` for columns coinlake does not load. */
+/** Column name the CSV read gives a header column: its role, or `extra_<i>` for columns coinlake does not load. */
 function columnName(c: { index: number; role?: CddRole }): string {
   return c.role ?? `extra_${c.index}`;
 }
 
 /**
- * `read_csv(…)` of the file with every column named and typed and the dialect given (nothing sniffed). With `rejects`, lines that do not parse (wrong
- * number of columns, a value of the wrong type, an empty required value) go to that temp table with their line
- * number instead of failing the read; without it they are skipped.
+ * The warehouse's read of the file (Dialect.readCsv) with every column named and typed, banner and header skipped,
+ * nothing sniffed and nothing quoted (CDD files quote nothing: a stray `"` makes its own line malformed). With
+ * `rejects`, lines that do not parse (wrong number of columns, a value of the wrong type, an empty required value) go
+ * to that temp table with their line number instead of failing the read; without it they are skipped.
  */
-export function readCsvSql(layout: CddLayout, rejects?: { table: string; scan: string }): string {
-  const columns = layout.columns.map((c) => `${sqlText(columnName(c))}: '${c.role ? TYPES[c.role] : 'VARCHAR'}'`).join(', ');
-  const options = [
-    `skip = ${layout.skipLines + 1}`,
-    'header = false',
-    "delim = ','",
-    // The dialect is known, so nothing is sniffed: DuckDB's sniffer gives up on a sample of mostly malformed lines.
-    // CDD files quote nothing, so no quote character: a stray `"` makes its own line malformed instead of opening a
-    // quoted field that would swallow the lines after it.
-    "auto_detect = false, quote = '', escape = ''",
-    `columns = {${columns}}`,
-    `force_not_null = [${NOT_NULL.map((r) => sqlText(r)).join(', ')}]`,
-    rejects ? `store_rejects = true, rejects_table = ${sqlText(rejects.table)}, rejects_scan = ${sqlText(rejects.scan)}` : 'ignore_errors = true',
-  ];
-  return `read_csv(${sqlText(layout.file)}, ${options.join(', ')})`;
+export function readCsvSql(d: Dialect, layout: CddLayout, rejects?: { table: string; scan: string }): string {
+  if (!d.readCsv) {
+    throw new ConfigError(`this warehouse cannot read ${layout.file} itself`, { file: layout.file, hint: 'CDD files are read by a warehouse whose dialect has readCsv (DuckDB)' });
+  }
+  return d.readCsv({
+    file: layout.file,
+    skipLines: layout.skipLines + 1,
+    delimiter: ',',
+    columns: layout.columns.map((c) => ({ name: columnName(c), type: c.role ? TYPES[c.role] : 'varchar' })),
+    notNull: NOT_NULL,
+    rejects,
+  });
 }
 
 /** Epoch in s, ms, µs or ns (told apart by magnitude, as core/time epochToMs) → µs. */
