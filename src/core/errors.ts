@@ -40,6 +40,16 @@ export class TerminalError extends CoinlakeError {}
 /** Raised when a required setting is missing or malformed. */
 export class ConfigError extends TerminalError {}
 
+/** The hint of an InternalError unless it gives its own. */
+const INTERNAL_ERROR_HINT = 'this is a bug in coinlake: please report it with the command you ran and its output with --print-log';
+
+/** A broken invariant inside coinlake ("cannot happen"): a bug to report, not something the user can fix. */
+export class InternalError extends CoinlakeError {
+  constructor(message: string, context: ErrorContext = {}, options?: { cause?: unknown }) {
+    super(message, { ...context, hint: context.hint ?? INTERNAL_ERROR_HINT }, options);
+  }
+}
+
 /** True when `err` should be retried. */
 export function isTransient(err: unknown): err is TransientError {
   return err instanceof TransientError;

@@ -1,4 +1,5 @@
 // Time helpers: every instant is UTC; epoch numbers are normalised by their magnitude.
+import { TerminalError } from './errors.ts';
 
 /** Epoch number in s, ms, µs or ns (told apart by magnitude) → milliseconds. */
 export function epochToMs(n: number): number {
@@ -17,7 +18,11 @@ export function parseInstant(value: string | number | Date): Date {
   if (/^-?\d+(\.\d+)?$/.test(v)) return new Date(epochToMs(Number(v)));
   const iso = /^\d{4}-\d{2}-\d{2}$/.test(v) ? `${v}T00:00:00Z` : /[zZ]|[+-]\d{2}:?\d{2}$/.test(v) ? v : `${v.replace(' ', 'T')}Z`;
   const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) throw new Error(`"${value}" is not a date (expected YYYY-MM-DD, ISO-8601 or epoch)`);
+  if (Number.isNaN(d.getTime())) {
+    throw new TerminalError(`"${value}" is not a date (expected YYYY-MM-DD, ISO-8601 or epoch)`, {
+      hint: 'write it as 2024-01-31, 2024-01-31T12:00:00Z or an epoch number in seconds or milliseconds',
+    });
+  }
   return d;
 }
 

@@ -1,6 +1,7 @@
 // Faults a test injects into the replay server to exercise a client's error handling:
 // a FIFO queue, each entry matched by path prefix and consumed a set number of times.
 import { randomBytes } from 'node:crypto';
+import { TerminalError } from '../core/errors.ts';
 import { errorResponse, type ReplayResponse } from './replay-response.ts';
 
 export type FaultKind =
@@ -43,10 +44,10 @@ export class FaultQueue {
 
   add(fault: Fault): void {
     const remaining = fault.times ?? 1;
-    if (!(remaining > 0)) throw new Error(`fault times must be positive, got ${String(fault.times)}`);
+    if (!(remaining > 0)) throw new TerminalError(`fault times must be positive, got ${String(fault.times)}`, { hint: 'leave times out for one fault, or give how many requests it applies to (1 or more)' });
     const skip = fault.skip ?? 0;
-    if (!Number.isInteger(skip) || skip < 0) throw new Error(`fault skip must be a whole number, got ${String(fault.skip)}`);
-    if (fault.kind === 'transform' && typeof fault.transform !== 'function') throw new Error('a transform fault needs a transform function');
+    if (!Number.isInteger(skip) || skip < 0) throw new TerminalError(`fault skip must be a whole number, got ${String(fault.skip)}`, { hint: 'give how many matching requests to let through first: 0, 1, 2, …' });
+    if (fault.kind === 'transform' && typeof fault.transform !== 'function') throw new TerminalError('a transform fault needs a transform function', { hint: 'add transform: (json) => json with the rewrite to apply' });
     this.entries.push({ fault: { ...fault }, remaining, skip });
   }
 

@@ -1,4 +1,5 @@
 // Sliding 60-second request limit, as CoinCap enforces per key (200/min without, 500/min with).
+import { ConfigError } from '../core/errors.ts';
 
 const WINDOW_MS = 60_000;
 
@@ -7,7 +8,7 @@ export class RateWindow {
   private readonly acceptedAt: number[] = [];
 
   constructor(private readonly limitPerMinute: number) {
-    if (!(limitPerMinute > 0)) throw new Error(`rateLimitPerMinute must be positive, got ${limitPerMinute}`);
+    if (!(limitPerMinute > 0)) throw new ConfigError(`rateLimitPerMinute must be positive, got ${limitPerMinute}`, { hint: 'give the replay server a rate limit of at least 1 request per minute, or none' });
   }
 
   /**

@@ -1,6 +1,7 @@
 // Chunks of a backfill and their records in coinlake_meta.backfill_chunk: a chunk is one job's time window; a row is
 // written in the same transaction as the chunk's data, so a rerun knows exactly which chunks are already loaded.
 import type { Session } from '../core/destination.ts';
+import { ConfigError } from '../core/errors.ts';
 import type { TimeWindow } from '../core/source.ts';
 
 /** `coinlake_meta.backfill_chunk` (created by ensureMetaTables). */
@@ -19,7 +20,7 @@ export interface Chunk {
  * share their inner chunks); the first and last window are clipped to the range.
  */
 export function planWindows(from: Date, to: Date, stepMs: number): TimeWindow[] {
-  if (!(stepMs > 0)) throw new Error(`chunk length must be positive, got ${stepMs} ms`);
+  if (!(stepMs > 0)) throw new ConfigError(`chunk length must be positive, got ${stepMs} ms`, { hint: 'give the chunk length as a positive duration, e.g. --chunk 1d or --chunk 6h' });
   const out: TimeWindow[] = [];
   const end = to.getTime();
   let t = from.getTime();

@@ -3,6 +3,7 @@
 // window is spent, waits for the next one; after a response it adopts the server's X-MBX-USED-WEIGHT-1M count;
 // after a 429/418 every request waits out the Retry-After.
 import { sleep } from '../../http/http-client.ts';
+import { ConfigError } from '../../core/errors.ts';
 
 export interface WeightBudgetOptions {
   /** Weight allowed per window. Default 6000 (Binance REQUEST_WEIGHT per minute). */
@@ -45,7 +46,11 @@ export class WeightBudget {
     this.limit = opts.limit ?? 6000;
     this.windowMs = opts.windowMs ?? 60_000;
     this.marginMs = opts.marginMs ?? Math.min(500, Math.floor(this.windowMs / 100));
-    if (!(this.limit > 0) || !(this.windowMs > 0)) throw new Error(`weight budget needs a positive limit and window (got ${this.limit} per ${this.windowMs} ms)`);
+    if (!(this.limit > 0) || !(this.windowMs > 0)) {
+      throw new ConfigError(`weight budget needs a positive limit and window (got ${this.limit} per ${this.windowMs} ms)`, {
+        hint: 'give Binance a weight limit of at least 1 per a window of at least 1 ms (defaults: 6000 per 60000 ms)',
+      });
+    }
   }
 
   private roll(now: number): void {
@@ -59,7 +64,9 @@ export class WeightBudget {
 
   /** Waits until `weight` fits in the current window (or a pause ends), then reserves it. */
   async acquire(weight: number, signal?: AbortSignal): Promise<WeightTicket> {
-    if (weight > this.limit) throw new Error(`a request of weight ${weight} can never fit a limit of ${this.limit}`);
+    if (weight > this.limit) {
+      throw new ConfigError(`a request of weight ${weight} can never fit a limit of ${this.limit}`, { hint: `raise the weight limit to at least ${weight}, or ask for fewer rows per request` });
+    }
     for (;;) {
       const now = Date.now();
       this.roll(now);
