@@ -1,6 +1,12 @@
 // A few warehouse sessions shared by the dashboard's readers. On DuckDB each is its own connection to the file the
 // server holds (MVCC: every query reads a committed snapshot while a run writes); on PostgreSQL its own connection.
 import type { Session } from '../core/destination.ts';
+import { TerminalError } from '../core/errors.ts';
+
+/** What a request gets from a pool that is closing. */
+function shuttingDown(): TerminalError {
+  return new TerminalError('the dashboard is shutting down', { hint: 'start coinlake serve again and reload the page' });
+}
 
 /** Sessions opened on demand up to `size`, handed to one task at a time. */
 export class SessionPool {
@@ -31,7 +37,7 @@ export class SessionPool {
   }
 
   private async acquire(): Promise<Session> {
-    if (this.closed) throw new Error('the dashboard is shutting down');
+    if (this.closed) throw shuttingDown();
     const idle = this.idle.pop();
     if (idle) return idle;
     if (this.opened < this.size) {
@@ -70,7 +76,7 @@ export class SessionPool {
   /** Closes every idle session; sessions in use close when they come back. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const w of this.waiting.splice(0)) w.reject(new Error('the dashboard is shutting down'));
+    for (const w of this.waiting.splice(0)) w.reject(shuttingDown());
     const idle = this.idle.splice(0);
     await Promise.all(idle.map((s) => s.close().catch(() => {})));
   }
