@@ -12,7 +12,7 @@
 // measured on the producer alone, ~2 µs of its ~11 µs a message plus their garbage. A resend reuses the frame.
 import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { errors as natsErrors, type NatsConnectionImpl } from '@nats-io/nats-core/internal';
-import { TransientError, errorMessage } from '../core/errors.ts';
+import { TerminalError, TransientError, errorMessage } from '../core/errors.ts';
 import type { FeedRecord } from './feed.ts';
 
 /** What a producer reports as it runs (logs). */
@@ -77,8 +77,14 @@ export class FeedPublisher {
     this.maxInFlight = Math.max(1, opts.maxInFlight ?? 512);
     this.ackTimeoutMs = opts.ackTimeoutMs ?? 5000;
     this.conn = nc as NatsConnectionImpl;
-    if (typeof this.conn.protocol?.sendCommand !== 'function') throw new Error('FeedPublisher: this NATS client has no protocol.sendCommand (@nats-io/nats-core changed; pin 3.4.x)');
-    if (/[\s*>]/.test(subject) || subject === '') throw new Error(`FeedPublisher: "${subject}" is not a subject to publish to`);
+    if (typeof this.conn.protocol?.sendCommand !== 'function') {
+      throw new TerminalError('FeedPublisher: this NATS client has no protocol.sendCommand (@nats-io/nats-core changed; pin 3.4.x)', {
+        hint: 'reinstall with npm ci so @nats-io/nats-core is the version package-lock.json pins',
+      });
+    }
+    if (/[\s*>]/.test(subject) || subject === '') {
+      throw new TerminalError(`FeedPublisher: "${subject}" is not a subject to publish to`, { hint: 'name one subject without spaces or wildcards (* or >), e.g. coinlake.binance.trades' });
+    }
   }
 
   /**
@@ -111,14 +117,20 @@ export class FeedPublisher {
 
   private start(r: FeedRecord): void {
     this.sub ??= this.nc.subscribe(`${this.inbox}.*`, { callback: (_err, m) => this.onAck(m) });
-    if (/[\r\n]/.test(r.msgId)) throw new Error(`message id ${JSON.stringify(r.msgId)} on ${this.subject} holds a line break; a NATS header cannot`);
+    if (/[\r\n]/.test(r.msgId)) {
+      throw new TerminalError(`message id ${JSON.stringify(r.msgId)} on ${this.subject} holds a line break; a NATS header cannot`, { hint: 'build message ids from fields without line breaks' });
+    }
     const id = ++this.next;
     const header = headerBlock(r.msgId);
     const payload = JSON.stringify(r.record);
     const hlen = Buffer.byteLength(header);
     const total = hlen + Buffer.byteLength(payload);
     const max = this.conn.info?.max_payload;
-    if (max !== undefined && total > max) throw new Error(`message ${r.msgId} on ${this.subject} is ${total} bytes, over the server's max_payload of ${max}`);
+    if (max !== undefined && total > max) {
+      throw new TerminalError(`message ${r.msgId} on ${this.subject} is ${total} bytes, over the server's max_payload of ${max}`, {
+        hint: 'raise max_payload in the nats-server configuration, or publish smaller records',
+      });
+    }
     const frame = Buffer.from(`HPUB ${this.subject} ${this.inbox}.${id} ${hlen} ${total}\r\n${header}${payload}\r\n`);
     const p: Pending = { msgId: r.msgId, frame, attempts: 0, dueAt: 0 };
     this.pending.set(id, p);
