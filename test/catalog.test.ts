@@ -117,7 +117,10 @@ describe('the five classic commands', () => {
 
   it('-s and -a go together; unknown names list what exists', async () => {
     const half = await coinlake(['run', '-s', 'COINCAP_ASSET']);
-    expect([half.code, half.stderr]).toEqual([1, 'error: -s CONNECTION and -a ASSET go together, e.g. `coinlake run -s COINCAP_ASSET -a EXTERNAL_COINCAP_ASSETS`\n']);
+    expect([half.code, half.stderr]).toEqual([1, [
+      'error: -s CONNECTION and -a ASSET go together, e.g. `coinlake run -s COINCAP_ASSET -a EXTERNAL_COINCAP_ASSETS`',
+      'hint: `coinlake catalog list` shows the connections and their assets; `coinlake run --help` the options\n',
+    ].join('\n')]);
     const wrong = await coinlake(['run', '-s', 'COINCAP_ASSET', '-a', 'EXTERNAL_COINCAP_RATES']);
     expect([wrong.code, wrong.stderr]).toEqual([
       1,

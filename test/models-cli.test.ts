@@ -58,8 +58,9 @@ describe('coinlake models run (CLI)', () => {
     const r = await coinlake(['models', 'run', '--param', 'windo=10']);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
-    expect(r.stderr.split('\n')[0]).toBe(
-      'error: bad --param "windo=10": expected NAME=NUMBER with NAME one of window, bollingerK, rsi, macdFast, macdSlow, macdSignal, volatility',
+    expect(r.stderr).toBe(
+      'error: bad --param "windo=10": expected NAME=NUMBER with NAME one of window, bollingerK, rsi, macdFast, macdSlow, macdSignal, volatility\n' +
+        'hint: e.g. --param window=50,rsi=7 (several pairs separated by commas, or --param repeated)\n',
     );
   });
 });

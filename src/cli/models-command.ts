@@ -1,6 +1,7 @@
 // `coinlake models list | run [--select NAME+] [--full]`: builds the analytics models (rollups, indicators) in
 // dependency order, each in its own transaction, and prints what each wrote.
 import type { Command } from 'commander';
+import { TerminalError } from '../core/errors.ts';
 import { orderModels, selectModels } from '../models/model-graph.ts';
 import { DEFAULT_INDICATOR_PARAMS, type IndicatorParams } from '../models/model.ts';
 import { MODELS } from '../models/registry.ts';
@@ -16,7 +17,10 @@ function parseParams(list: string[]): Partial<IndicatorParams> {
   for (const pair of list.flatMap((l) => l.split(','))) {
     const [k, v] = pair.split('=');
     if (!(k in DEFAULT_INDICATOR_PARAMS) || v === undefined || !Number.isFinite(Number(v))) {
-      throw new Error(`bad --param "${pair}": expected NAME=NUMBER with NAME one of ${Object.keys(DEFAULT_INDICATOR_PARAMS).join(', ')}`);
+      throw new TerminalError(`bad --param "${pair}": expected NAME=NUMBER with NAME one of ${Object.keys(DEFAULT_INDICATOR_PARAMS).join(', ')}`, {
+        field: '--param',
+        hint: 'e.g. --param window=50,rsi=7 (several pairs separated by commas, or --param repeated)',
+      });
     }
     out[k as keyof IndicatorParams] = Number(v);
   }

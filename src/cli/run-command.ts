@@ -10,6 +10,9 @@ import { loadCatalogJob } from '../catalog/catalog-job.ts';
 import { commandConfig } from './config-option.ts';
 import { handOverToServe } from './serve-handover.ts';
 import { RATE_FLAGS, RATE_HELP, withRate } from './rate-option.ts';
+import { TerminalError } from '../core/errors.ts';
+
+const CATALOG_LIST_HINT = '`coinlake catalog list` shows the connections and their assets; `coinlake run --help` the options';
 
 /** A run whose data committed but whose error-severity checks failed: say so and exit non-zero. */
 function reportQuality(s: RunSummary): void {
@@ -48,9 +51,11 @@ export function registerRunCommand(program: Command, globals: () => GlobalOption
       const { section, tableName, rate, ...jobOpts } = o;
       withRate({}, rate); // checked before anything starts
       const catalog = section !== undefined || tableName !== undefined;
-      if (!jobName && !catalog) throw new Error('name a job, e.g. `coinlake run coincap.assets` (or -s CONNECTION -a ASSET)');
-      if (jobName && catalog) throw new Error('give either a job name or -s CONNECTION -a ASSET, not both');
-      if (catalog && (!section || !tableName)) throw new Error('-s CONNECTION and -a ASSET go together, e.g. `coinlake run -s COINCAP_ASSET -a EXTERNAL_COINCAP_ASSETS`');
+      if (!jobName && !catalog) throw new TerminalError('name a job, e.g. `coinlake run coincap.assets` (or -s CONNECTION -a ASSET)', { hint: CATALOG_LIST_HINT });
+      if (jobName && catalog) throw new TerminalError('give either a job name or -s CONNECTION -a ASSET, not both', { hint: 'drop the job name to run the catalog asset, or -s and -a to run the job' });
+      if (catalog && (!section || !tableName)) {
+        throw new TerminalError('-s CONNECTION and -a ASSET go together, e.g. `coinlake run -s COINCAP_ASSET -a EXTERNAL_COINCAP_ASSETS`', { hint: CATALOG_LIST_HINT });
+      }
       const settings = resolveSettings({ replay: g.replay || undefined });
       const replay = await replayEndpoints(settings.replay);
       try {
