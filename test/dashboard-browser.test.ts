@@ -4,7 +4,7 @@
 // to the server, and show the empty state on an empty warehouse. Screenshots go to os.tmpdir().
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -157,6 +157,46 @@ describe.skipIf(!hasChromium)('dashboard in Chromium (skipped only when /usr/bin
     const shot = path.join(os.tmpdir(), 'coinlake-dashboard-live-update.png');
     await page.screenshot({ path: shot, fullPage: true });
     await annotate(`screenshot after the live update: ${shot}`);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('`coinlake import cdd` and `coinlake models run` in another process run in the server: their usual output, and the page updates live', async ({ annotate }) => {
+    await mkdir(path.join(env.dir, 'data'), { recursive: true });
+    await copyFile(path.resolve('test/fixtures/cdd/current/Binance_BTCUSDT_minute.csv'), path.join(env.dir, 'data/Binance_BTCUSDT_minute.csv'));
+    const header = `coinlake serve (pid ${serve.child.pid}, ${serve.url}) holds ${env.warehouse}: the job runs there (lake ${env.lakeDir})\n`;
+    const rendersBefore = await page.evaluate(() => (window as unknown as { coinlake: { renders: number } }).coinlake.renders);
+
+    const imp = await run(process.execPath, [BIN, 'import', 'cdd', 'data/Binance_BTCUSDT_minute.csv'], { cwd: env.dir, env: procEnv() });
+    expect(imp.stderr).toBe(header);
+    expect(imp.stdout).toMatch(
+      /^data\/Binance_BTCUSDT_minute\.csv: 10 lines \(current header\), 10 candles into coinlake\.ohlcv_1m \(10 inserted, 0 updated\), 0 quarantined\nimport cdd: 1 file\(s\), 10 candles \(10 inserted, 0 updated\), 0 quarantined in \d+\.\d s \([\d,]+ lines\/s\) — run (\S+) \(process 9\)\n {2}gaps: binance BTC-USDT 1m: 10 expected, 10 present, 0 missing\n$/,
+    );
+    const runId = /— run (\S+) \(process 9\)/.exec(imp.stdout)![1];
+    await page.waitForSelector(`#event-log li[data-run="${runId}"][data-status=ok]`, { timeout: 10_000 });
+    await page.waitForSelector('#event-log li[data-command="import"][data-exit="0"]', { timeout: 10_000 });
+    await page.waitForFunction((n) => (window as unknown as { coinlake: { renders: number } }).coinlake.renders > n, rendersBefore);
+    expect(await page.locator('#runs-table tbody tr').first().innerText()).toContain(runId);
+
+    // The indicators are hidden until the models are built; built by a handed-over `models run`, the page shows them.
+    expect(await page.locator('#indicators-note').isVisible()).toBe(true);
+    const models = await run(process.execPath, [BIN, 'models', 'run'], { cwd: env.dir, env: procEnv() });
+    expect(models.stderr).toBe(header);
+    expect(models.stdout).toMatch(/^models run model-[0-9a-f]{12}\nmodel +rows_written +ms +how\n/);
+    await page.waitForSelector('#event-log li[data-command="models run"][data-exit="0"]', { timeout: 10_000 });
+    await page.waitForFunction(() => (window as unknown as { coinlake: { charts: Record<string, { indicators?: boolean }> } }).coinlake.charts.candles.indicators === true, undefined, {
+      timeout: 10_000,
+    });
+    expect(await page.locator('#indicators-note').isVisible()).toBe(false);
+    const events = await page.evaluate(() => (window as unknown as { coinlake: { events: { type: string; command?: string; exitCode?: number }[] } }).coinlake.events);
+    expect(events.filter((e) => e.type === 'command')).toEqual([
+      { type: 'command', command: 'run', exitCode: 0 },
+      { type: 'command', command: 'import', exitCode: 0 },
+      { type: 'command', command: 'models run', exitCode: 0 },
+    ]);
+
+    const shot = path.join(os.tmpdir(), 'coinlake-dashboard-handed-over.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    await annotate(`screenshot after import cdd and models run: ${shot}`);
     expect(pageErrors).toEqual([]);
   });
 
