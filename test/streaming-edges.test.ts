@@ -288,6 +288,44 @@ describe.each(WAREHOUSES)('Binance aggTrade and other frame kinds on %s', (kind)
   }, 60_000);
 });
 
+describe('a recorded Binance combined session through `coinlake stream produce`', () => {
+  it('publishes its 2 aggTrades and prints the 263 frames it ignored by kind (before: frames 265 published 0, not a word)', async () => {
+    const recorded = readFileSync('/work/shared/acceptance/binance-ws-combined-frames.jsonl', 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.stringify((JSON.parse(l) as { frame: unknown }).frame));
+    const ws = await startWsReplay({ ticksPerSecond: 1000, frames: { '/stream': recorded } });
+    closers.push(() => ws.close());
+    const p = prefix();
+    streams.push(feedSubject(binanceTradesFeed, p).stream);
+    dir = await mkdtemp(path.join(os.tmpdir(), 'coinlake-stream-edges-'));
+    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, 'stream', 'produce', '--source', 'binance.trades', '--subject-prefix', p, '--duration', '3'], {
+        cwd: dir,
+        env: { ...process.env, COINLAKE_BINANCE_WS_URL: ws.url },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      child.once('error', reject);
+      child.once('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(r.code, r.stderr).toBe(0);
+    expect(ws.ticks('/stream?streams=btcusdt@trade')).toBeGreaterThanOrEqual(265);
+    expect(r.stdout).toMatch(/\nstopped: frames 265  published 2 \(0 duplicates\)  .*  ignored depthUpdate 177, bookTicker 84, kline 2\n$/);
+    const warnings = r.stderr.split('\n').filter((l) => l.startsWith('warning: '));
+    expect(warnings.map((l) => l.replace(/ \{.*$/, ''))).toEqual([
+      'warning: frame ignored: kind depthUpdate (the next ones of this kind are only counted)',
+      'warning: frame ignored: kind bookTicker (the next ones of this kind are only counted)',
+      'warning: frame ignored: kind kline (the next ones of this kind are only counted)',
+      'warning: frames ignored, by kind',
+    ]);
+    expect(warnings[3]).toContain('"ignored":{"depthUpdate":177,"bookTicker":84,"kline":2}');
+  }, 60_000);
+});
+
 describe.each(WAREHOUSES)('binance.aggtrades from the websocket replay server on %s', (kind) => {
   it('<symbol>@aggTrade streams: one row per aggregate with its first and last trade ids, nothing ignored', async () => {
     const s = await freshWarehouse(kind);
