@@ -12,7 +12,7 @@ import {
 import { ConfigError, TerminalError } from '../core/errors.ts';
 import { LINEAGE_COLUMNS, type TableSpec } from '../core/table.ts';
 import { recordDeletes, recordInserts, recordUpdates, type ChangeSource } from './change-events.ts';
-import { applyScd2 } from './scd2.ts';
+import { applyScd2, physicalTable } from './scd2.ts';
 
 /** Quotes a staging name as returned by `stage()`: a bare identifier or `schema.name`. */
 function stagingRef(d: Dialect, staging: string): string {
@@ -58,6 +58,7 @@ export async function applyWriteMode(
   ctx: LoadContext,
 ): Promise<LoadResult> {
   const d = s.dialect;
+  if (s.capabilities.transactions === false) return applyScript(s, t, staging, mode, ctx);
   const parts: Parts = {
     s,
     t,
@@ -104,6 +105,22 @@ export async function applyWriteMode(
         hint: 'use replace, append, merge, delete_insert or scd2',
       });
   }
+}
+
+/**
+ * A warehouse without transactions across statements applies the whole mode as one atomic script of its dialect,
+ * whose last statement returns the counts.
+ */
+async function applyScript(s: Session, t: TableSpec, staging: string, mode: WriteMode, ctx: LoadContext): Promise<LoadResult> {
+  if (!s.dialect.writeModeScript) {
+    throw new ConfigError(`this warehouse has no transactions and its dialect writes no write-mode scripts: cannot load ${t.schema}.${t.name}`, {
+      hint: 'a destination with capabilities.transactions false must implement Dialect.writeModeScript',
+    });
+  }
+  if (mode === 'scd2') await s.ensureTable(physicalTable(t, 'scd2'));
+  const script = s.dialect.writeModeScript(t, staging, mode, ctx);
+  const [row] = await s.query<{ inserted: number; updated: number; deleted: number }>(script.sql, script.params);
+  return { inserted: Number(row?.inserted ?? 0), updated: Number(row?.updated ?? 0), deleted: Number(row?.deleted ?? 0) };
 }
 
 /** INSERT INTO target (cols) SELECT cols FROM staging AS s [WHERE …]. */

@@ -1,8 +1,6 @@
-// BigQuery's SQL for coinlake tables: types, DDL (partitioned by date, clustered by id), the load job that brings
-// curated Parquet into a staging table, and each write mode as one script from staging into the target.
+// BigQuery's SQL for coinlake tables: types, quoted names and the DDL (partitioned by date, clustered by id).
 // Pure functions: tests check the exact text, and the live conformance run executes the same text.
 import { ConfigError } from '../../core/errors.ts';
-import type { WriteMode } from '../../core/destination.ts';
 import { LINEAGE_COLUMNS, assertIdentifier, type ColumnSpec, type TableSpec } from '../../core/table.ts';
 import { decimalParts } from '../sql-types.ts';
 
@@ -78,84 +76,4 @@ export function createTableSql(ref: BigQueryRef, t: TableSpec): string {
     `PARTITION BY ${partition}`,
     ...(cluster.length ? [`CLUSTER BY ${cluster.map(bq).join(', ')}`] : []),
   ].join('\n');
-}
-
-/** The load job that puts curated Parquet into the staging table (first file truncates, the others append). */
-export function stagingLoadConfig(staging: BigQueryRef, opts: { append: boolean; sourceUris?: string[] }) {
-  return {
-    sourceFormat: 'PARQUET' as const,
-    destinationTable: { projectId: staging.projectId, datasetId: staging.datasetId, tableId: staging.tableId },
-    writeDisposition: opts.append ? ('WRITE_APPEND' as const) : ('WRITE_TRUNCATE' as const),
-    createDisposition: 'CREATE_IF_NEEDED' as const,
-    parquetOptions: { enableListInference: true },
-    ...(opts.sourceUris ? { sourceUris: opts.sourceUris } : {}),
-  };
-}
-
-/** The staging rows, one per key (the newest load wins) when the table has a key. */
-function dedupedStaging(staging: string, t: TableSpec): string {
-  if (t.primaryKey.length === 0) return staging;
-  return `(SELECT * FROM ${staging} WHERE TRUE QUALIFY ROW_NUMBER() OVER (PARTITION BY ${t.primaryKey.map(bq).join(', ')} ORDER BY \`_loaded_at\` DESC, \`_run_id\` DESC) = 1)`;
-}
-
-/**
- * The write mode from staging into target as one BigQuery script:
- * - append: INSERT … SELECT
- * - replace: DELETE every row and INSERT, in one transaction
- * - merge: MERGE on the primary key — changed rows updated (volatile columns never count as a change), new keys
- *   inserted, and with deleteMissing the keys absent from the batch deleted (WHEN NOT MATCHED BY SOURCE)
- * - delete_insert: DELETE the partitions (UTC dates) present in the batch and INSERT, in one transaction
- */
-export function writeModeSql(mode: WriteMode, target: BigQueryRef, staging: BigQueryRef, t: TableSpec): string {
-  const tgt = bigQueryTable(target);
-  const stg = bigQueryTable(staging);
-  const cols = allColumns(t).map((c) => bq(c.name));
-  const colList = cols.join(', ');
-  const insert = (from: string) => `INSERT INTO ${tgt} (${colList})\nSELECT ${colList} FROM ${from} AS s`;
-  switch (mode) {
-    case 'append':
-      return `${insert(stg)};`;
-    case 'replace':
-      return ['BEGIN TRANSACTION;', `DELETE FROM ${tgt} WHERE TRUE;`, `${insert(dedupedStaging(stg, t))};`, 'COMMIT TRANSACTION;'].join('\n');
-    case 'merge': {
-      if (t.primaryKey.length === 0) {
-        throw new ConfigError(`write mode merge needs a primary key on ${t.schema}.${t.name}`, { hint: 'set primary_key_column in the ingestion config, or use write mode append or replace' });
-      }
-      const keys = new Set(t.primaryKey);
-      const lineage = new Set(LINEAGE_COLUMNS.map((c) => c.name));
-      const data = t.columns.filter((c) => !keys.has(c.name));
-      const compared = data.filter((c) => !c.volatile && !lineage.has(c.name));
-      const on = t.primaryKey.map((k) => `t.${bq(k)} = s.${bq(k)}`).join(' AND ');
-      const set = [...data.map((c) => c.name), ...lineage].map((c) => `${bq(c)} = s.${bq(c)}`).join(', ');
-      const changed = compared.map((c) => `t.${bq(c.name)} IS DISTINCT FROM s.${bq(c.name)}`).join(' OR ');
-      return [
-        `MERGE ${tgt} AS t`,
-        `USING ${dedupedStaging(stg, t)} AS s`,
-        `ON ${on}`,
-        ...(compared.length ? [`WHEN MATCHED AND (${changed}) THEN`, `  UPDATE SET ${set}`] : []),
-        `WHEN NOT MATCHED THEN`,
-        `  INSERT (${colList}) VALUES (${cols.map((c) => `s.${c}`).join(', ')})`,
-        ...(t.deleteMissing ? ['WHEN NOT MATCHED BY SOURCE THEN', '  DELETE'] : []),
-      ].join('\n') + ';';
-    }
-    case 'delete_insert': {
-      if (!t.partitionBy) {
-        throw new ConfigError(`write mode delete_insert needs a partition column on ${t.schema}.${t.name}`, { hint: 'set partitioned_by in the ingestion config to a timestamp or date column' });
-      }
-      const p = bq(t.partitionBy);
-      const date = (alias: string) => `DATE(${alias}.${p})`;
-      return [
-        'BEGIN TRANSACTION;',
-        `DELETE FROM ${tgt} AS t`,
-        `WHERE ${date('t')} IN (SELECT DISTINCT ${date('s')} FROM ${stg} AS s WHERE s.${p} IS NOT NULL)`,
-        `   OR (t.${p} IS NULL AND EXISTS (SELECT 1 FROM ${stg} AS s WHERE s.${p} IS NULL));`,
-        `${insert(dedupedStaging(stg, t))};`,
-        'COMMIT TRANSACTION;',
-      ].join('\n');
-    }
-    case 'scd2':
-      throw new ConfigError(`write mode scd2 is not available on BigQuery yet (${t.schema}.${t.name})`, { hint: 'use merge, or load into DuckDB or PostgreSQL for scd2' });
-    default:
-      throw new ConfigError(`unknown write mode "${String(mode)}"`, { hint: 'use replace, append, merge, delete_insert or scd2' });
-  }
 }

@@ -1,0 +1,78 @@
+// BigQuery's dialect: identifiers in backticks, tables as `project.dataset.table`, named parameters @p1…, ids from
+// the clock (no sequences), and each write mode as one script (bigquery-write-modes.ts).
+import type { Dialect, LoadContext, WriteMode, WriteModeScript } from '../../core/destination.ts';
+import { ConfigError } from '../../core/errors.ts';
+import { assertIdentifier, type ColumnType, type TableSpec } from '../../core/table.ts';
+import { decimalParts } from '../sql-types.ts';
+import { datasetOf, type BigQueryLocation } from './bigquery-location.ts';
+import { bigQueryTable, bigQueryType, bq } from './bigquery-sql.ts';
+import { writeModeScript } from './bigquery-write-modes.ts';
+
+/** The dialect of one BigQuery location (table names carry its project and datasets). */
+export class BigQueryDialect implements Dialect {
+  constructor(readonly where: BigQueryLocation) {}
+
+  ident(name: string): string {
+    return bq(name);
+  }
+
+  table(schema: string, name: string): string {
+    return bigQueryTable({ projectId: this.where.projectId, datasetId: datasetOf(this.where, schema), tableId: name });
+  }
+
+  /** A staging table as stage() names it (`dataset.table`), quoted with the project. */
+  staging(staging: string): string {
+    const [datasetId, tableId, ...rest] = staging.split('.');
+    if (!tableId || rest.length) throw new ConfigError(`"${staging}" is not a BigQuery staging table (dataset.table)`);
+    return bigQueryTable({ projectId: this.where.projectId, datasetId, tableId });
+  }
+
+  sqlType(type: string): string {
+    return bigQueryType(type);
+  }
+
+  param(i: number): string {
+    return `@p${i}`;
+  }
+
+  rowToJson(alias: string, columns: string[]): string {
+    assertIdentifier(alias, 'alias');
+    return `TO_JSON_STRING(STRUCT(${columns.map((c) => `${alias}.${bq(c)} AS ${bq(c)}`).join(', ')}))`;
+  }
+
+  jsonValue(expr: string, type: ColumnType): string {
+    const quoted = (text: string) => `CONCAT('"', ${text}, '"')`;
+    const dec = decimalParts(type);
+    let text: string;
+    if (dec) text = quoted(`FORMAT('%.${dec.scale}f', ${expr})`);
+    else if (type === 'double') {
+      text = `CASE WHEN IS_NAN(${expr}) THEN '"NaN"' WHEN IS_INF(${expr}) AND ${expr} > 0 THEN '"Infinity"' WHEN IS_INF(${expr}) THEN '"-Infinity"' ELSE CAST(${expr} AS STRING) END`;
+    } else if (type === 'bigint' || type === 'integer') text = `CAST(${expr} AS STRING)`;
+    else if (type === 'boolean') text = `IF(${expr}, 'true', 'false')`;
+    else if (type === 'timestamptz') text = quoted(`FORMAT_TIMESTAMP('%Y-%m-%dT%H:%M:%E6SZ', ${expr}, 'UTC')`);
+    else if (type === 'date') text = quoted(`FORMAT_DATE('%Y-%m-%d', ${expr})`);
+    else text = `TO_JSON_STRING(${expr})`;
+    return `COALESCE(${text}, 'null')`;
+  }
+
+  /** BigQuery has no sequences: ids come from nextId's clock, so there is nothing to create (a statement that does nothing). */
+  createSequence(schema: string, name: string): string {
+    assertIdentifier(schema, 'schema');
+    assertIdentifier(name, 'sequence');
+    return 'SELECT 1 AS no_sequence_needed';
+  }
+
+  /**
+   * An id from the clock: microseconds since 1970 × 4096 plus 12 random bits — increasing from one statement to the
+   * next (INT64 holds it until 2041), unique within a statement only by chance, so for one-row inserts (run ids).
+   */
+  nextId(schema: string, name: string): string {
+    assertIdentifier(schema, 'schema');
+    assertIdentifier(name, 'sequence');
+    return 'UNIX_MICROS(CURRENT_TIMESTAMP()) * 4096 + MOD(ABS(FARM_FINGERPRINT(GENERATE_UUID())), 4096)';
+  }
+
+  writeModeScript(t: TableSpec, staging: string, mode: WriteMode, ctx: LoadContext): WriteModeScript {
+    return writeModeScript(this.table(t.schema, t.name), this.staging(staging), t, mode, ctx);
+  }
+}

@@ -1,0 +1,240 @@
+// A session on BigQuery over @google-cloud/bigquery: statements and scripts run as query jobs, batches are staged by
+// load jobs (NDJSON uploaded with the job, or curated Parquet from the lake). BigQuery keeps no transaction across
+// jobs, so the capabilities say `transactions: false` and each write mode runs as one script.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { BigQuery } from '@google-cloud/bigquery';
+import { STAGING_ORDINAL, type Capabilities, type LoadContext, type Session } from '../../core/destination.ts';
+import { CoinlakeError, ConfigError, TerminalError, TransientError, errorMessage } from '../../core/errors.ts';
+import { LINEAGE_COLUMNS, assertIdentifier, type ColumnSpec, type Row, type TableSpec } from '../../core/table.ts';
+import { BigQueryDialect } from './bigquery-dialect.ts';
+import { datasetOf, type BigQueryLocation } from './bigquery-location.ts';
+import { bigQueryType, createTableSql } from './bigquery-sql.ts';
+
+/** What BigQuery can do, as the core reads it. */
+export const BIGQUERY_CAPABILITIES: Capabilities = {
+  exportsParquet: false,
+  transactionalDdl: false,
+  multiProcess: true,
+  transactions: false,
+};
+
+/** A load job's table schema field. */
+interface SchemaField {
+  name: string;
+  type: string;
+  mode: 'NULLABLE' | 'REQUIRED';
+}
+
+/** The BigQuery type name a load job's schema uses (NUMERIC/BIGNUMERIC keep precision and scale). */
+function fieldOf(c: ColumnSpec): SchemaField {
+  const sql = bigQueryType(c.type);
+  const m = /^(BIG)?NUMERIC\((\d+), (\d+)\)$/.exec(sql);
+  const type = m ? (m[1] ? 'BIGNUMERIC' : 'NUMERIC') : sql === 'BOOL' ? 'BOOLEAN' : sql === 'FLOAT64' ? 'FLOAT' : sql === 'INT64' ? 'INTEGER' : sql;
+  return { name: c.name, type, mode: c.nullable === false ? 'REQUIRED' : 'NULLABLE', ...(m ? { precision: m[2], scale: m[3] } : {}) };
+}
+
+/** A value as a NDJSON load job reads it. */
+function ndjsonValue(v: unknown, c: ColumnSpec): unknown {
+  if (v === null || v === undefined) return null;
+  if (v instanceof Date) return c.type === 'date' ? v.toISOString().slice(0, 10) : v.toISOString();
+  if (typeof v === 'bigint') return v.toString();
+  if (typeof v === 'number' && !Number.isFinite(v)) return Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity';
+  if (c.type === 'json' && typeof v === 'string') return JSON.parse(v);
+  return v;
+}
+
+/** A named query parameter of a job configuration, typed from the value (NULL as a STRING without a value). */
+export function queryParameter(name: string, v: unknown): { name: string; parameterType: { type: string }; parameterValue: { value?: string } } {
+  const typed = (type: string, value?: string) => ({ name, parameterType: { type }, parameterValue: value === undefined ? {} : { value } });
+  if (v === null || v === undefined) return typed('STRING');
+  if (v instanceof Date) return typed('TIMESTAMP', v.toISOString());
+  if (typeof v === 'bigint') return typed('INT64', v.toString());
+  if (typeof v === 'number') return Number.isInteger(v) ? typed('INT64', String(v)) : typed('FLOAT64', String(v));
+  if (typeof v === 'boolean') return typed('BOOL', String(v));
+  if (typeof v === 'string') return typed('STRING', v);
+  return typed('JSON', JSON.stringify(v));
+}
+
+/** `$1` → `@p1` outside string literals, so the core's statements run with named parameters. */
+export function namedParameters(sql: string): string {
+  return sql.replace(/('(?:[^'\\]|\\.)*')|\$(\d+)/g, (m, literal: string | undefined, n: string | undefined) => literal ?? `@p${n}`);
+}
+
+/** A value BigQuery returned, as the contract gives it: timestamps as Date, dates and decimals as text. */
+function plain(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  const kind = v.constructor?.name;
+  if (kind === 'BigQueryTimestamp') return new Date((v as { value: string }).value);
+  if (kind === 'BigQueryDate' || kind === 'BigQueryDatetime' || kind === 'BigQueryTime') return (v as { value: string }).value;
+  if (kind === 'Big') return String(v);
+  if (kind === 'BigQueryInt') return Number((v as { value: string }).value);
+  return v;
+}
+
+/** A session on one bigquery:// location. */
+export class BigQuerySession implements Session {
+  readonly dialect: BigQueryDialect;
+  readonly capabilities = BIGQUERY_CAPABILITIES;
+  private staged = 0;
+  private closed = false;
+
+  constructor(
+    private readonly client: BigQuery,
+    readonly where: BigQueryLocation,
+  ) {
+    this.dialect = new BigQueryDialect(where);
+  }
+
+  /** Runs one query job (a statement or a script) and returns its rows and DML row count. */
+  private async run(sql: string, params: unknown[] = []): Promise<{ rows: Row[]; affected: number }> {
+    if (this.closed) throw new TerminalError('the BigQuery session is closed', { hint: 'open a new session' });
+    try {
+      const [job] = await this.client.createJob({
+        configuration: {
+          query: {
+            query: namedParameters(sql),
+            useLegacySql: false,
+            ...(params.length ? { parameterMode: 'NAMED', queryParameters: params.map((v, i) => queryParameter(`p${i + 1}`, v)) } : {}),
+          },
+        },
+        location: this.where.location,
+      });
+      const [rows, , response] = await job.getQueryResults({ wrapIntegers: false });
+      const affected = Number((response as { numDmlAffectedRows?: string } | undefined)?.numDmlAffectedRows ?? 0);
+      return { rows: (rows as Row[]).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, plain(v)]))), affected };
+    } catch (err) {
+      throw this.jobError(err, sql.split('\n')[0]);
+    }
+  }
+
+  /** A failed job as a coinlake error naming the project and the statement's first line: 5xx, 429 and rate limits retry. */
+  private jobError(err: unknown, what: string): CoinlakeError {
+    if (err instanceof CoinlakeError) return err;
+    const code = Number((err as { code?: unknown }).code);
+    const message = `BigQuery (${this.where.projectId}, ${this.where.location}) failed on ${what}: ${errorMessage(err)}`;
+    if (code === 429 || code >= 500) return new TransientError(message, { status: code }, { cause: err });
+    return new TerminalError(message, { hint: 'check the statement, the dataset and GOOGLE_APPLICATION_CREDENTIALS' }, { cause: err });
+  }
+
+  async exec(sql: string, params?: unknown[]): Promise<number> {
+    return (await this.run(sql, params)).affected;
+  }
+
+  async query<T = Row>(sql: string, params?: unknown[]): Promise<T[]> {
+    return (await this.run(sql, params)).rows as T[];
+  }
+
+  /** Creates the dataset of `schema` in the session's location if missing. */
+  async ensureSchema(schema: string): Promise<void> {
+    await this.exec(`CREATE SCHEMA IF NOT EXISTS \`${this.where.projectId}.${datasetOf(this.where, schema)}\` OPTIONS (location = '${this.where.location}')`);
+  }
+
+  /** Creates the table (partitioned by date, clustered by id) if missing, and adds the spec's columns it lacks. */
+  async ensureTable(t: TableSpec): Promise<void> {
+    const datasetId = datasetOf(this.where, t.schema);
+    await this.exec(createTableSql({ projectId: this.where.projectId, datasetId, tableId: t.name }, t));
+    const have = await this.query<{ column_name: string }>(
+      `SELECT column_name FROM \`${this.where.projectId}.${datasetId}\`.INFORMATION_SCHEMA.COLUMNS WHERE table_name = $1`,
+      [t.name],
+    );
+    const known = new Set(have.map((r) => r.column_name));
+    const missing = [...t.columns, ...LINEAGE_COLUMNS].filter((c) => !known.has(c.name));
+    if (missing.length === 0) return;
+    await this.exec(`ALTER TABLE ${this.dialect.table(t.schema, t.name)} ${missing.map((c) => `ADD COLUMN IF NOT EXISTS ${this.dialect.ident(c.name)} ${bigQueryType(c.type)}`).join(', ')}`);
+  }
+
+  /** The next staging table of a load, in the table's dataset: `dataset._stg_<table>_<run>_<n>`. */
+  private stagingName(t: TableSpec, runId: string): string {
+    this.staged += 1;
+    return `${datasetOf(this.where, t.schema)}.${assertIdentifier(`_stg_${t.name}_${runId.replace(/[^A-Za-z0-9_]/g, '_')}_${this.staged}`, 'staging table')}`;
+  }
+
+  /** Runs one load job into `staging` (dataset.table) from a local file uploaded with the job, or from gs:// URIs. */
+  private async loadJob(staging: string, metadata: Record<string, unknown>, file: string): Promise<number> {
+    const [datasetId, tableId] = staging.split('.');
+    try {
+      // The job runs in the client's location (the session's).
+      const table = this.client.dataset(datasetId, { projectId: this.where.projectId }).table(tableId);
+      const [job] = await table.load(file, metadata);
+      return Number(job.statistics?.load?.outputRows ?? 0);
+    } catch (err) {
+      throw this.jobError(err, `the load job into ${staging} from ${path.basename(file)}`);
+    }
+  }
+
+  /** Stages rows by one load job of NDJSON with the table's schema (lineage from ctx, then STAGING_ORDINAL). */
+  async stage(t: TableSpec, rows: Row[], ctx: LoadContext): Promise<string> {
+    const staging = this.stagingName(t, ctx.runId);
+    const columns = [...t.columns, ...LINEAGE_COLUMNS];
+    const ord: ColumnSpec = { name: STAGING_ORDINAL, type: 'bigint', nullable: false };
+    const lines = rows.map((r, i) => {
+      const record: Record<string, unknown> = {};
+      for (const c of t.columns) record[c.name] = ndjsonValue(r[c.name], c);
+      record._run_id = ctx.runId;
+      record._loaded_at = ctx.loadedAt.toISOString();
+      record[STAGING_ORDINAL] = i;
+      return JSON.stringify(record);
+    });
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'coinlake-bq-'));
+    try {
+      const file = path.join(dir, 'batch.ndjson');
+      await writeFile(file, lines.length ? `${lines.join('\n')}\n` : '');
+      await this.loadJob(staging, {
+        sourceFormat: 'NEWLINE_DELIMITED_JSON',
+        schema: { fields: [...columns, ord].map(fieldOf) },
+        writeDisposition: 'WRITE_TRUNCATE',
+        createDisposition: 'CREATE_IF_NEEDED',
+      }, file);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    return staging;
+  }
+
+  /**
+   * Stages curated Parquet files (data and lineage columns) for `t`: load jobs into `<staging>_files` (the first
+   * truncates, the others append), then the staging table numbers the rows by load time and run (STAGING_ORDINAL),
+   * so the newest load wins a repeated key. Returns the staging table and the rows loaded.
+   */
+  async stageParquet(t: TableSpec, files: string[], runId: string): Promise<{ staging: string; rows: number }> {
+    if (files.length === 0) throw new ConfigError(`no curated files for ${t.name}: nothing to load into BigQuery`, { hint: "run the table's job first; curated Parquet lands under curated/<table>/" });
+    const staging = this.stagingName(t, runId);
+    const raw = `${staging}_files`;
+    let rows = 0;
+    try {
+      for (const [i, file] of files.entries()) {
+        rows += await this.loadJob(raw, {
+          sourceFormat: 'PARQUET',
+          writeDisposition: i === 0 ? 'WRITE_TRUNCATE' : 'WRITE_APPEND',
+          createDisposition: 'CREATE_IF_NEEDED',
+          parquetOptions: { enableListInference: true },
+        }, file);
+      }
+      const ord = this.dialect.ident(STAGING_ORDINAL);
+      await this.exec(`CREATE TABLE ${this.dialect.staging(staging)} AS\nSELECT *, ROW_NUMBER() OVER (ORDER BY \`_loaded_at\`, \`_run_id\`) - 1 AS ${ord} FROM ${this.dialect.staging(raw)}`);
+    } finally {
+      await this.dropStaging(raw).catch(() => undefined);
+    }
+    return { staging, rows };
+  }
+
+  async dropStaging(staging: string): Promise<void> {
+    await this.exec(`DROP TABLE IF EXISTS ${this.dialect.staging(staging)}`);
+  }
+
+  /** BigQuery keeps no transaction across jobs (capabilities.transactions false): runs fn as is; each write mode is atomic on its own. */
+  async transaction<T>(fn: () => Promise<T>): Promise<T> {
+    return fn();
+  }
+
+  /** BigQuery has no named locks; concurrent writes to one table are serialised (or aborted) by BigQuery itself. */
+  async lockKey(key: string): Promise<void> {
+    void key;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
