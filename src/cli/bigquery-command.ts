@@ -1,6 +1,6 @@
-// `coinlake bigquery load <table>`: the table's curated Parquet from the lake into BigQuery (staging load jobs, then
-// the write mode as one script; MERGE for merge). Credentials: GOOGLE_APPLICATION_CREDENTIALS; project from
-// --project or COINLAKE_BQ_PROJECT.
+// `coinlake bigquery load <table>` (deprecated): BigQuery is a warehouse like the others (bigquery://<project>/<dataset>);
+// this alias keeps working — it loads a table's curated Parquet from the lake through that destination (staging by
+// load jobs, the write mode as one script) after one deprecation line on stderr.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,8 +10,9 @@ import { ensureMetaTables } from '../catalog/meta-tables.ts';
 import { planIngestion } from '../catalog/catalog-job.ts';
 import { ConfigError } from '../core/errors.ts';
 import type { TableSpec } from '../core/table.ts';
-import { googleBigQueryPort, loadToBigQuery } from '../destinations/bigquery/bigquery-loader.ts';
+import { openBigQuerySession, type BigQuerySession } from '../destinations/bigquery/index.ts';
 import { openLake } from '../lake/lake.ts';
+import { applyWriteMode, physicalTable } from '../load/index.ts';
 import { parseWriteMode } from '../runner/job-builder.ts';
 import { newRunId } from '../runner/run-history.ts';
 import { SOURCES } from '../sources/registry.ts';
@@ -25,20 +26,50 @@ export async function findTableSpec(name: string, catalogTables: TableSpec[]): P
   return found;
 }
 
+/** The deprecation line the alias prints first. */
+export function bigQueryLoadDeprecation(location: string): string {
+  return `warning: \`coinlake bigquery load\` is deprecated: BigQuery is a warehouse like DuckDB and PostgreSQL (--warehouse ${location}); this alias loads through that destination\n`;
+}
+
+/** What one load of curated files did. */
+export interface CuratedLoadResult {
+  target: string;
+  stagedRows: number;
+  changed: number;
+}
+
+/**
+ * Loads curated Parquet files of `table` into BigQuery through the destination's session: dataset and table ensured,
+ * the files staged by load jobs, `mode` applied by the core (one script on BigQuery), the staging table dropped.
+ */
+export async function loadCuratedFiles(s: BigQuerySession, table: TableSpec, mode: ReturnType<typeof parseWriteMode>, files: string[], runId: string): Promise<CuratedLoadResult> {
+  await s.ensureSchema(table.schema);
+  await s.ensureTable(physicalTable(table, mode));
+  const { staging, rows } = await s.stageParquet(table, files, runId);
+  try {
+    const r = await applyWriteMode(s, table, staging, mode, { runId, processId: 0, loadedAt: new Date() });
+    return { target: s.dialect.table(table.schema, table.name), stagedRows: rows, changed: r.inserted + r.updated + r.deleted };
+  } finally {
+    await s.dropStaging(staging).catch(() => undefined);
+  }
+}
+
 export function registerBigQueryCommand(program: Command, globals: () => GlobalOptions): void {
-  const bq = program.command('bigquery').description('BigQuery warehouse: load curated lake Parquet into BigQuery');
+  const bq = program.command('bigquery').description('deprecated: BigQuery is a warehouse (--warehouse bigquery://<project>/<dataset>)');
   bq.command('load')
-    .description('load a table\'s curated Parquet from the lake into BigQuery (partitioned by date, clustered by id)')
+    .description('deprecated alias: load a table\'s curated Parquet from the lake into BigQuery through the bigquery:// destination')
     .argument('<table>', 'warehouse table, e.g. coincap_assets')
     .option('--project <id>', 'Google Cloud project (default: COINLAKE_BQ_PROJECT)')
     .option('--dataset <name>', 'BigQuery dataset', 'coinlake')
     .option('--location <loc>', 'dataset location', 'US')
-    .option('--mode <mode>', 'write mode: merge | replace | append | delete_insert', 'merge')
+    .option('--mode <mode>', 'write mode: merge | replace | append | delete_insert | scd2', 'merge')
     .option('--run <run_id>', 'only the curated files of this run')
     .action(async (tableName: string, o: { project?: string; dataset: string; location: string; mode: string; run?: string }) => {
       const g = globals();
       const projectId = o.project || process.env.COINLAKE_BQ_PROJECT;
       if (!projectId) throw new ConfigError('no BigQuery project: give --project or set COINLAKE_BQ_PROJECT');
+      const location = `bigquery://${projectId}/${o.dataset}?location=${o.location}`;
+      process.stderr.write(bigQueryLoadDeprecation(location));
       const mode = parseWriteMode(o.mode);
       const catalogTables = await withWarehouse(g, async (s) => {
         await ensureMetaTables(s);
@@ -56,6 +87,7 @@ export function registerBigQueryCommand(program: Command, globals: () => GlobalO
       const files = (await lake.list(['curated', table.name])).filter((f) => f.endsWith('.parquet') && !f.includes('/.tmp-') && (!o.run || path.basename(f).startsWith(o.run)));
       // Object-storage files are fetched to a temporary directory and uploaded with the load jobs.
       const tmp = lake.root.startsWith('s3://') ? await mkdtemp(path.join(os.tmpdir(), 'coinlake-bq-')) : undefined;
+      const session = await openBigQuerySession(location);
       try {
         const local: string[] = [];
         for (const f of files) {
@@ -67,10 +99,10 @@ export function registerBigQueryCommand(program: Command, globals: () => GlobalO
             local.push(copy);
           }
         }
-        const port = await googleBigQueryPort(projectId);
-        const r = await loadToBigQuery({ port, projectId, datasetId: o.dataset, location: o.location, table, mode, files: local, runId: newRunId() });
-        process.stdout.write(`${r.target}: ${files.length} file(s), ${r.stagedRows.toLocaleString('en-US')} rows staged, ${mode}${r.affectedRows !== undefined ? ` changed ${r.affectedRows.toLocaleString('en-US')} rows` : ''}\n`);
+        const r = await loadCuratedFiles(session, table, mode, local, newRunId());
+        process.stdout.write(`${r.target}: ${files.length} file(s), ${r.stagedRows.toLocaleString('en-US')} rows staged, ${mode} changed ${r.changed.toLocaleString('en-US')} rows\n`);
       } finally {
+        await session.close();
         if (tmp) await rm(tmp, { recursive: true, force: true });
       }
     });
