@@ -6,6 +6,7 @@ import { planWindows } from '../runner/backfill-chunks.ts';
 import { RateWindow } from '../replay/rate-window.ts';
 import { FaultQueue } from '../replay/faults.ts';
 import { WeightBudget } from '../sources/binance/binance-weight-budget.ts';
+import { imageColumns } from '../load/change-events.ts';
 
 /** What the CLI shows of an error: its class, message and hint. */
 function shown(fn: () => unknown): { class: string; message: string; hint: string | undefined } {
@@ -58,6 +59,11 @@ describe('errors', () => {
       class: 'ConfigError',
       message: 'weight budget needs a positive limit and window (got 0 per 60000 ms)',
       hint: 'give Binance a weight limit of at least 1 per a window of at least 1 ms (defaults: 6000 per 60000 ms)',
+    });
+    expect(shown(() => imageColumns({ schema: 'coinlake', name: 'assets', columns: [{ name: 'id', type: 'varchar' }], primaryKey: ['asset_id'] }))).toEqual({
+      class: 'ConfigError',
+      message: 'primary key column "asset_id" is not a column of coinlake.assets',
+      hint: "the primary key of assets must list its own columns: fix the table's definition (primaryKey, or primary_key in the catalog)",
     });
     expect(ConfigError.prototype).toBeInstanceOf(TerminalError);
   });

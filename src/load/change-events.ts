@@ -5,6 +5,7 @@
 import type { Dialect, LoadContext, Session } from '../core/destination.ts';
 import type { ChangeEventsPolicy, ColumnSpec, TableSpec } from '../core/table.ts';
 import { EVENT_ID_SEQ, META_SCHEMA } from '../catalog/meta-tables.ts';
+import { ConfigError } from '../core/errors.ts';
 
 /** The event table (created by ensureMetaTables). */
 export const CHANGE_EVENT_TABLE = 'coinlake_meta.change_event';
@@ -33,7 +34,10 @@ export function imageColumns(t: TableSpec): { image: ColumnSpec[]; key: ColumnSp
   const keys = new Set(t.primaryKey);
   const key = t.primaryKey.map((k) => {
     const c = t.columns.find((x) => x.name === k);
-    if (!c) throw new Error(`primary key column "${k}" is not a column of ${t.schema}.${t.name}`);
+    if (!c) throw new ConfigError(`primary key column "${k}" is not a column of ${t.schema}.${t.name}`, {
+      field: k,
+      hint: `the primary key of ${t.name} must list its own columns: fix the table's definition (primaryKey, or primary_key in the catalog)`,
+    });
     return c;
   });
   return { image: t.columns, key, compared: t.columns.filter((c) => !keys.has(c.name) && !c.volatile) };

@@ -1,6 +1,7 @@
 // Loads the recorded CoinCap captures under test/fixtures/ that the replay server serves.
 // Read once per server start so a test can edit copies (setData) without touching the files.
 import { readFile } from 'node:fs/promises';
+import { TerminalError } from '../core/errors.ts';
 
 /** Root of the recorded payloads, resolved from this file so it works from any working directory. */
 export const fixturesRoot = new URL('../../test/fixtures/', import.meta.url);
@@ -16,13 +17,15 @@ export interface RecordedFixtures {
   deprecatedV2Body: Buffer;
 }
 
+const FIXTURE_HINT = 'the recorded payloads under test/fixtures/ were changed: restore the file from the repository';
+
 async function readJson(relativePath: string): Promise<unknown> {
   return JSON.parse(await readFile(new URL(relativePath, fixturesRoot), 'utf8'));
 }
 
 async function readRecordArray(relativePath: string): Promise<ApiRecord[]> {
   const parsed = await readJson(relativePath);
-  if (!Array.isArray(parsed)) throw new Error(`fixture ${relativePath} is not a JSON array`);
+  if (!Array.isArray(parsed)) throw new TerminalError(`fixture ${relativePath} is not a JSON array`, { file: relativePath, hint: FIXTURE_HINT });
   return parsed as ApiRecord[];
 }
 
@@ -37,7 +40,9 @@ export async function loadRecordedFixtures(): Promise<RecordedFixtures> {
     readFile(new URL('formats/coincap-v2-deprecated-2025.json', fixturesRoot)),
   ]);
   const historyData = (history as { data?: unknown }).data;
-  if (!Array.isArray(historyData)) throw new Error('fixture coincap-v2/bitcoin-history.json has no data array');
+  if (!Array.isArray(historyData)) {
+    throw new TerminalError('fixture coincap-v2/bitcoin-history.json has no data array', { file: 'coincap-v2/bitcoin-history.json', hint: FIXTURE_HINT });
+  }
   return {
     collections: { assets, exchanges, rates, markets },
     bitcoinHistory: historyData as ApiRecord[],

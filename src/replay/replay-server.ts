@@ -4,6 +4,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ConfigError } from '../core/errors.ts';
 import { BinanceWeightWindow, routeBinance, type BinanceUsage } from './binance-routes.ts';
 import { routeCoincap, type CoincapData } from './coincap-routes.ts';
 import { v3View } from './coincap-v3.ts';
@@ -104,7 +105,7 @@ const DEFAULT_SLOW_MS = 1000;
 
 function parseIso(name: string, value: string): number {
   const ms = Date.parse(value);
-  if (Number.isNaN(ms)) throw new Error(`${name} is not an ISO date: ${value}`);
+  if (Number.isNaN(ms)) throw new ConfigError(`${name} is not an ISO date: ${value}`, { field: name, hint: `give ${name} as an ISO-8601 date, e.g. 2024-01-01T00:00:00Z` });
   return ms;
 }
 
