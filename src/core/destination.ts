@@ -76,6 +76,11 @@ export interface Dialect {
    */
   copyToParquet?(select: string, target: string, opts?: ParquetCopyOptions): string;
   /**
+   * Optional, where a table can have partitions that the catalog lists like tables but whose rows belong to their
+   * parent: the query of those partitions (columns schema_name, table_name) in the schemas given as $1…$<schemaCount>.
+   */
+  partitionTablesSql?(schemaCount: number): string;
+  /**
    * Optional: the SELECT of an external view that rebuilds `t`, written with `mode`, from its curated Parquet files
    * (`glob`), with exactly the table's rows; absent where the engine cannot read Parquet (lake/external-views.ts).
    */

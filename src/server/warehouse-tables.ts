@@ -60,17 +60,13 @@ export async function readWarehouseTables(s: Session): Promise<WarehouseTables> 
 
 /**
  * Partitions of partitioned tables (`schema.table`): PostgreSQL lists them in information_schema like tables
- * (`ohlcv_1m_p202412`), but their rows belong to the parent. pg_catalog answers on PostgreSQL and DuckDB alike
- * (DuckDB has none); a warehouse without pg_catalog has none either.
+ * (`ohlcv_1m_p202412`), but their rows belong to the parent. The dialect says how to list them
+ * (Dialect.partitionTablesSql); a warehouse without such partitions (DuckDB) has none.
  */
 async function partitionTables(s: Session): Promise<Set<string>> {
+  if (!s.dialect.partitionTablesSql) return new Set();
   try {
-    const rows = await s.query<{ schema_name: string; table_name: string }>(
-      `SELECT n.nspname AS schema_name, c.relname AS table_name
-         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relispartition AND n.nspname IN ($1, $2)`,
-      [DATA_SCHEMA, META_SCHEMA],
-    );
+    const rows = await s.query<{ schema_name: string; table_name: string }>(s.dialect.partitionTablesSql(2), [DATA_SCHEMA, META_SCHEMA]);
     return new Set(rows.map((r) => `${r.schema_name}.${r.table_name}`));
   } catch {
     return new Set();

@@ -52,6 +52,13 @@ export const postgresDialect: Dialect = {
     return `COALESCE(${pgJsonText(expr, type)}, 'null')`;
   },
   advisoryLocks: postgresAdvisoryLocks,
+  /** Range partitions (`ohlcv_1m_p202412`, the DEFAULT one) from pg_catalog. */
+  partitionTablesSql(schemaCount: number): string {
+    const schemas = Array.from({ length: schemaCount }, (_, i) => `$${i + 1}`).join(', ');
+    return `SELECT n.nspname AS schema_name, c.relname AS table_name
+         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relispartition AND n.nspname IN (${schemas})`;
+  },
 };
 
 /** PostgreSQL's JSON text of a value (see Dialect.jsonValue); NULL for NULL. float8 text is already shortest round-trip. */
