@@ -12,7 +12,11 @@ export const WRITE_MODES: readonly WriteMode[] = ['replace', 'append', 'merge', 
  */
 export const STAGING_ORDINAL = '_ord';
 
-/** What a destination can do; the core reads these, never the destination's name. */
+/**
+ * What a destination can do; the core reads these, never the destination's name. The optional Dialect members
+ * (readCsv, copyToParquet, externalViewSelect, advisoryLocks, partitionTablesSql) are capabilities too: present when
+ * the engine can, absent when it cannot, and the core honours their absence.
+ */
 export interface Capabilities {
   /** The destination can write its staging table to a Parquet file itself (DuckDB COPY TO). */
   exportsParquet: boolean;

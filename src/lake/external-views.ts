@@ -30,7 +30,7 @@ export function externalViewModeProblem(mode: WriteMode): string | undefined {
 export async function refreshExternalView(s: Session, lake: Lake, t: TableSpec, mode: WriteMode): Promise<ExternalViewResult> {
   const view = `${EXTERNAL_SCHEMA}.${assertIdentifier(t.name)}`;
   const select = s.dialect.externalViewSelect;
-  if (!s.capabilities.exportsParquet || !select) return { view, status: 'unsupported', reason: 'this warehouse cannot read Parquet; external views need DuckDB' };
+  if (!select) return { view, status: 'unsupported', reason: 'this warehouse cannot read Parquet; external views need DuckDB' };
   const modeProblem = externalViewModeProblem(mode);
   if (modeProblem) return { view, status: 'unsupported', reason: modeProblem };
   if (lake.root.startsWith('s3://')) return { view, status: 'unsupported', reason: "a view over an s3:// lake needs DuckDB's httpfs extension, which coinlake does not install" };
