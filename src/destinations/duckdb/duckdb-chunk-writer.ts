@@ -2,6 +2,7 @@
 // Measured on 1M rows × 11 columns: ≈ 6× faster than appending value by value (appendVarchar/appendDouble…),
 // because numeric vectors are filled as typed arrays and copied to DuckDB once per chunk.
 import { DuckDBDataChunk, DuckDBVector, type DuckDBAppender, type DuckDBValue } from '@duckdb/node-api';
+import { InternalError } from '../../core/errors.ts';
 
 /** One column to write: its value in row i (null for NULL), already in the DuckDB representation of the table column's type. */
 export interface ChunkColumn {
@@ -14,7 +15,7 @@ export interface ChunkColumn {
  */
 export function appendInChunks(appender: DuckDBAppender, columns: ChunkColumn[], rowCount: number): void {
   if (columns.length !== appender.columnCount) {
-    throw new Error(`appender expects ${appender.columnCount} columns, got ${columns.length}`);
+    throw new InternalError(`appender expects ${appender.columnCount} columns, got ${columns.length}`);
   }
   // The appender's own column types, so the chunk matches the table exactly (JSON, DECIMAL(p,s) included).
   const types = columns.map((_, i) => appender.columnType(i));

@@ -4,6 +4,7 @@
 // every other record (another shape, a missing field, anything cast.ts would quarantine or reject) is deferred to the
 // caller, who types it in JavaScript. So quarantine reasons, strict failures and drift reports stay those of cast.ts.
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { InternalError } from '../../core/errors.ts';
 import { STAGING_ORDINAL, type DeferredRecord, type JsonPageFile, type JsonStaging, type LoadContext } from '../../core/destination.ts';
 import type { ColumnSpec, ColumnType, Row, TableSpec } from '../../core/table.ts';
 import { decimalParts } from '../sql-types.ts';
@@ -99,10 +100,10 @@ export class DuckdbJsonStaging implements JsonStaging {
     const envelope = Object.entries(layout.envelopeFields ?? {});
     for (const p of pages) {
       if (p.layout.recordsKey !== layout.recordsKey || JSON.stringify(p.layout.envelopeFields ?? {}) !== JSON.stringify(layout.envelopeFields ?? {})) {
-        throw new Error('the pages of one addPages() call must share records key and envelope fields');
+        throw new InternalError('the pages of one addPages() call must share records key and envelope fields', { file: p.file });
       }
       for (const c of this.t.columns) {
-        if (c.derived && !(p.layout.derived && c.name in p.layout.derived)) throw new Error(`page ${p.file} does not give derived column ${c.name}`);
+        if (c.derived && !(p.layout.derived && c.name in p.layout.derived)) throw new InternalError(`page ${p.file} does not give derived column ${c.name}`, { file: p.file, field: c.name });
       }
     }
     const sourced = this.t.columns.filter((c) => !c.derived);
@@ -190,7 +191,7 @@ export class DuckdbJsonStaging implements JsonStaging {
     );
     try {
       const expected = pages.reduce((n, p) => n + p.records, 0);
-      if (inserted !== expected) throw new Error(`the pages hold ${inserted} records where their layout promises ${expected}`);
+      if (inserted !== expected) throw new InternalError(`the pages hold ${inserted} records where their layout promises ${expected}`, { file: pages[0].file });
       const deferredOrdinals = (await this.connection.runAndReadAll(`SELECT ${d.ident(STAGING_ORDINAL)} FROM ${table} WHERE ${range} AND NOT _fast ORDER BY 1`)).getRowsJS();
       if (deferredOrdinals.length > 0) await this.connection.run(`DELETE FROM ${table} WHERE ${range} AND NOT _fast`);
       const byFirst = pages.map((p, i) => ({ page: i, first: p.firstOrdinal })).sort((a, b) => b.first - a.first);
@@ -229,7 +230,7 @@ export class DuckdbJsonStaging implements JsonStaging {
   }
 
   async finish(ctx: LoadContext): Promise<string> {
-    if (this.finished) throw new Error(`staging ${this.name} is already finished`);
+    if (this.finished) throw new InternalError(`staging ${this.name} is already finished`);
     this.finished = true;
     const table = d.ident(this.name);
     const loadedAt = new Date(ctx.loadedAt.getTime()).toISOString().replace('T', ' ').replace('Z', '+00');
