@@ -18,7 +18,7 @@ import { openWarehouse } from '../src/destinations/registry.ts';
 import { LocalLake } from '../src/lake/local-lake.ts';
 import { startReplayServer } from '../src/replay/index.ts';
 import { startWsReplay } from '../src/replay/ws-replay.ts';
-import { binanceKlinesFeed, binanceTradesFeed } from '../src/streaming/binance-feeds.ts';
+import { binanceAggTradesFeed, binanceKlinesFeed, binanceTradesFeed } from '../src/streaming/binance-feeds.ts';
 import { connectNats, feedSubject } from '../src/streaming/jetstream-streams.ts';
 import { startStreamPipeline } from '../src/streaming/stream-pipeline.ts';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -239,41 +239,47 @@ describe.each(WAREHOUSES)('trades missed during a reconnect on %s', (kind) => {
     expect((await (await jetstreamManager(nc)).streams.info(pipe.names.stream)).state.messages).toBe(2 * total);
   }, 120_000);
 
-  it('a restarted trades producer fills from the last trade id in the warehouse (replay servers, as --replay)', async () => {
-    const { session, lake } = await freshWarehouse(kind);
-    const rest = await startReplayServer();
-    closers.push(() => rest.close());
-    const ws = await startWsReplay({ ticksPerSecond: 50, maxTicks: 200 });
-    closers.push(() => ws.close());
-    const feedPath = '/stream?streams=btcusdt@trade/ethbtc@trade';
-    const opts = { feed: binanceTradesFeed, nc, session, lake, prefix: `t${randomBytes(4).toString('hex')}`, wsBaseUrl: ws.url, restBaseUrl: rest.binanceUrl, symbols: ['BTCUSDT', 'ETHBTC'], batchSize: 100, batchMs: 50, minBackoffMs: 50, maxBackoffMs: 200 };
-    const first = await startStreamPipeline(opts);
-    streams.push(first.names.stream);
-    await until('30 trades streamed', () => ws.ticks(feedPath) >= 30);
-    // A reconnect: the feed refuses connections for 400 ms while it goes on trading.
-    ws.dropConnections({ refuseMs: 400 });
-    await until('80 trades streamed', () => ws.ticks(feedPath) >= 80);
-    await first.stop();
-    const stoppedAt = ws.ticks(feedPath);
-    await until('30 trades without a producer', () => ws.ticks(feedPath) >= stoppedAt + 30);
-    const second = await startStreamPipeline(opts);
-    closers.push(() => second.stop());
-    await until('the feed to end', () => ws.ticks(feedPath) === 200, 60_000);
-    const count = async () => Number((await session.query<{ n: number }>(`SELECT count(*) AS n FROM coinlake.stream_trades`))[0].n);
-    await until('400 trades loaded', async () => (await count()) >= 400, 60_000);
-    await second.stop();
-    closers.pop();
-    const rows = await session.query<{ symbol: string; n: number; ids: number; first: number; last: number }>(
-      `SELECT symbol, count(*) AS n, count(DISTINCT trade_id) AS ids, min(CAST(trade_id AS BIGINT)) AS first, max(CAST(trade_id AS BIGINT)) AS last FROM coinlake.stream_trades GROUP BY symbol ORDER BY symbol`,
-    );
-    expect(rows.map((r) => [r.symbol, Number(r.n), Number(r.ids), Number(r.first), Number(r.last)])).toEqual([
-      ['BTC-USDT', 200, 200, 1_000_000, 1_000_199],
-      ['ETH-BTC', 200, 200, 1_000_000, 1_000_199],
-    ]);
-    expect(first.producer.stats.gapFilled).toBeGreaterThan(0);
-    expect(second.producer.stats.gapFilled).toBeGreaterThanOrEqual(2 * 30);
-    expect((await (await jetstreamManager(nc)).streams.info(first.names.stream)).state.messages).toBe(400);
-  }, 120_000);
+  const replayFeeds = [
+    { feed: binanceTradesFeed, kind: 'trade', id: 'trade_id', first: 1_000_000 },
+    { feed: binanceAggTradesFeed, kind: 'aggTrade', id: 'agg_trade_id', first: 500_000 },
+  ] as const;
+  for (const f of replayFeeds) {
+    it(`a restarted binance.${f.feed.stream} producer fills from the last id in the warehouse (replay servers, as --replay)`, async () => {
+      const { session, lake } = await freshWarehouse(kind);
+      const rest = await startReplayServer();
+      closers.push(() => rest.close());
+      const ws = await startWsReplay({ ticksPerSecond: 50, maxTicks: 200 });
+      closers.push(() => ws.close());
+      const feedPath = `/stream?streams=btcusdt@${f.kind}/ethbtc@${f.kind}`;
+      const opts = { feed: f.feed, nc, session, lake, prefix: `t${randomBytes(4).toString('hex')}`, wsBaseUrl: ws.url, restBaseUrl: rest.binanceUrl, symbols: ['BTCUSDT', 'ETHBTC'], batchSize: 100, batchMs: 50, minBackoffMs: 50, maxBackoffMs: 200 };
+      const first = await startStreamPipeline(opts);
+      streams.push(first.names.stream);
+      await until('30 trades streamed', () => ws.ticks(feedPath) >= 30);
+      // A reconnect: the feed refuses connections for 400 ms while it goes on trading.
+      ws.dropConnections({ refuseMs: 400 });
+      await until('80 trades streamed', () => ws.ticks(feedPath) >= 80);
+      await first.stop();
+      const stoppedAt = ws.ticks(feedPath);
+      await until('30 trades without a producer', () => ws.ticks(feedPath) >= stoppedAt + 30);
+      const second = await startStreamPipeline(opts);
+      closers.push(() => second.stop());
+      await until('the feed to end', () => ws.ticks(feedPath) === 200, 60_000);
+      const count = async () => Number((await session.query<{ n: number }>(`SELECT count(*) AS n FROM coinlake.stream_trades`))[0].n);
+      await until('400 trades loaded', async () => (await count()) >= 400, 60_000);
+      await second.stop();
+      closers.pop();
+      const rows = await session.query<{ symbol: string; n: number; ids: number; first: number; last: number }>(
+        `SELECT symbol, count(*) AS n, count(DISTINCT ${f.id}) AS ids, min(CAST(${f.id} AS BIGINT)) AS first, max(CAST(${f.id} AS BIGINT)) AS last FROM coinlake.stream_trades GROUP BY symbol ORDER BY symbol`,
+      );
+      expect(rows.map((r) => [r.symbol, Number(r.n), Number(r.ids), Number(r.first), Number(r.last)])).toEqual([
+        ['BTC-USDT', 200, 200, f.first, f.first + 199],
+        ['ETH-BTC', 200, 200, f.first, f.first + 199],
+      ]);
+      expect(first.producer.stats.gapFilled).toBeGreaterThan(0);
+      expect(second.producer.stats.gapFilled).toBeGreaterThanOrEqual(2 * 30);
+      expect((await (await jetstreamManager(nc)).streams.info(first.names.stream)).state.messages).toBe(400);
+    }, 120_000);
+  }
 });
 
 describe('coinlake stream --silence', () => {

@@ -142,6 +142,29 @@ describe('replay server: Binance historicalTrades', () => {
     expect([page.length, page[0].id, page[999].id]).toEqual([1000, 1_000_000, 1_000_999]);
   });
 
+  it('serves /api/v3/aggTrades by id from the websocket replay aggTrade series, weight 2', async () => {
+    // A server of its own: the weight header counts the window's requests.
+    const own = await startReplayServer();
+    const res = await fetch(`${own.binanceUrl}/api/v3/aggTrades?symbol=ETHBTC&fromId=500007&limit=1`);
+    await own.close();
+    expect([res.status, res.headers.get('x-mbx-used-weight-1m')]).toEqual([200, '2']);
+    const body = await res.json();
+    expect(body).toEqual([{ a: 500_007, p: (100 * (1 + 0.001 * Math.sin(7 * 0.7 + 3))).toFixed(8), q: '3.50000000', f: 1_000_021, l: 1_000_023, T: Date.parse('2024-06-10T00:00:00.700Z'), m: true, M: true }]);
+    const { startWsReplay } = await import('./ws-replay.ts');
+    const ws = await startWsReplay({ ticksPerSecond: 200, maxTicks: 8 });
+    const { default: WebSocket } = await import('ws');
+    const frames: string[] = [];
+    const client = new WebSocket(`${ws.url}/ws/ethbtc@aggTrade`);
+    client.on('message', (d) => frames.push(d.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const t = setInterval(() => frames.length >= 8 && (clearInterval(t), resolve()), 10);
+      setTimeout(() => (clearInterval(t), reject(new Error(`8 frames not received: ${frames.length}`))), 10_000);
+    });
+    client.terminate();
+    await ws.close();
+    expect(JSON.parse(frames[7])).toEqual({ e: 'aggTrade', E: body[0].T + 1, s: 'ETHBTC', ...body[0] });
+  });
+
   it('answers a missing or unknown symbol as Binance does', async () => {
     const missing = await fetch(`${server.binanceUrl}/api/v3/historicalTrades?fromId=1`);
     expect([missing.status, await missing.json()]).toEqual([400, { code: -1102, msg: "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed." }]);

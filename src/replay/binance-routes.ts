@@ -1,11 +1,11 @@
 // Binance spot market data as the replay server serves it under /binance: GET /api/v3/klines from the
-// deterministic series, GET /api/v3/historicalTrades from the trade series the websocket replay serves, with
+// deterministic series, GET /api/v3/historicalTrades and aggTrades from the series the websocket replay serves, with
 // Binance's parameter rules, 400 bodies, and the request-weight limit
 // (X-MBX-USED-WEIGHT-1M on every answer; 429 + Retry-After past the limit; 418 for a client that keeps going).
 import { isCandleInterval, type CandleInterval } from '../core/candle-interval.ts';
 import { kline, klineOpenTimes, latestKlineOpenTimes } from './kline-series.ts';
 import { jsonResponse, type ReplayResponse } from './replay-response.ts';
-import { FIRST_REPLAY_TRADE_ID, REPLAY_TRADE_SPACING_MS, REPLAY_TRADES_START_MS, replayTrade } from './trade-series.ts';
+import { FIRST_REPLAY_AGG_TRADE_ID, FIRST_REPLAY_TRADE_ID, REPLAY_TRADE_SPACING_MS, REPLAY_TRADES_START_MS, replayAggTrade, replayTrade } from './trade-series.ts';
 
 /** Weight of one klines request (api-reference §4.2: weight 2 at every limit up to 1000). */
 export const KLINES_WEIGHT = 2;
@@ -13,6 +13,8 @@ export const KLINES_DEFAULT_LIMIT = 500;
 export const KLINES_MAX_LIMIT = 1000;
 /** Weight of one historicalTrades request (Binance spot since 2023-08-25). */
 export const HISTORICAL_TRADES_WEIGHT = 25;
+/** Weight of one aggTrades request (Binance spot since 2023-08-25). */
+export const AGG_TRADES_WEIGHT = 2;
 export const TRADES_DEFAULT_LIMIT = 500;
 export const TRADES_MAX_LIMIT = 1000;
 /** Binance's REQUEST_WEIGHT limit per minute since 2023-08-25. */
@@ -135,6 +137,19 @@ export function klinesResponse(query: URLSearchParams, settings: BinanceReplaySe
  * `[{"id", "price", "qty", "quoteQty", "time", "isBuyerMaker", "isBestMatch"}]`.
  */
 export function historicalTradesResponse(query: URLSearchParams, settings: BinanceReplaySettings, now: number): ReplayResponse {
+  return tradesResponse(query, settings, now, FIRST_REPLAY_TRADE_ID, replayTrade);
+}
+
+/**
+ * GET /api/v3/aggTrades by `fromId` (or the most recent): the aggregate trades of the websocket replay's
+ * `<symbol>@aggTrade` (aggregate i with id 500,000 + i every 100 ms from 2024-06-10), Binance's shape
+ * `[{"a", "p", "q", "f", "l", "T", "m", "M"}]`; limit default 500, max 1000. (startTime/endTime are not served.)
+ */
+export function aggTradesResponse(query: URLSearchParams, settings: BinanceReplaySettings, now: number): ReplayResponse {
+  return tradesResponse(query, settings, now, FIRST_REPLAY_AGG_TRADE_ID, replayAggTrade);
+}
+
+function tradesResponse(query: URLSearchParams, settings: BinanceReplaySettings, now: number, firstId: number, trade: (i: number) => object): ReplayResponse {
   const symbol = query.get('symbol');
   if (!symbol) return mandatory('symbol');
   if (!settings.symbols.has(symbol)) return binanceError(400, -1121, 'Invalid symbol.');
@@ -145,15 +160,15 @@ export function historicalTradesResponse(query: URLSearchParams, settings: Binan
   const limit = Math.min(limitRaw ?? TRADES_DEFAULT_LIMIT, TRADES_MAX_LIMIT);
   // Trades 0…last have happened by now.
   const last = Math.floor((now - REPLAY_TRADES_START_MS) / REPLAY_TRADE_SPACING_MS);
-  const first = fromId === undefined ? last - limit + 1 : Math.max(0, fromId - FIRST_REPLAY_TRADE_ID);
+  const first = fromId === undefined ? last - limit + 1 : Math.max(0, fromId - firstId);
   const out = [];
-  for (let i = Math.max(0, first); i <= last && out.length < limit; i++) out.push(replayTrade(i));
+  for (let i = Math.max(0, first); i <= last && out.length < limit; i++) out.push(trade(i));
   return jsonResponse(200, out);
 }
 
 /** Routes a path below /binance (e.g. `/api/v3/klines`), counting its weight first. */
 export function routeBinance(path: string, query: URLSearchParams, settings: BinanceReplaySettings, weight: BinanceWeightWindow, now: number): ReplayResponse {
-  const cost = path === '/api/v3/klines' ? KLINES_WEIGHT : path === '/api/v3/historicalTrades' ? HISTORICAL_TRADES_WEIGHT : 1;
+  const cost = path === '/api/v3/klines' ? KLINES_WEIGHT : path === '/api/v3/historicalTrades' ? HISTORICAL_TRADES_WEIGHT : path === '/api/v3/aggTrades' ? AGG_TRADES_WEIGHT : 1;
   const admitted = weight.admit(cost, now);
   const usedHeaders = { 'x-mbx-used-weight': String(admitted.used), 'x-mbx-used-weight-1m': String(admitted.used) };
   if ('status' in admitted) {
@@ -165,6 +180,7 @@ export function routeBinance(path: string, query: URLSearchParams, settings: Bin
   let response: ReplayResponse;
   if (path === '/api/v3/klines') response = klinesResponse(query, settings, now);
   else if (path === '/api/v3/historicalTrades') response = historicalTradesResponse(query, settings, now);
+  else if (path === '/api/v3/aggTrades') response = aggTradesResponse(query, settings, now);
   else if (path === '/api/v3/ping') response = jsonResponse(200, {});
   else if (path === '/api/v3/time') response = jsonResponse(200, { serverTime: now });
   else response = binanceError(404, -1000, `Unknown path ${path}.`);

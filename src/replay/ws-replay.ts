@@ -5,7 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { kline } from './kline-series.ts';
-import { replayTrade } from './trade-series.ts';
+import { replayAggTrade, replayTrade } from './trade-series.ts';
 
 const MINUTE = 60_000;
 
@@ -78,9 +78,9 @@ function binanceStreams(streams: string[], combined: boolean, startMs: number) {
         const t = replayTrade(i, startMs);
         data = [{ e: 'trade', E: t.time + 1, s: symbol, t: t.id, p: t.price, q: t.qty, T: t.time, m: t.isBuyerMaker, M: true }];
       } else if (kind === 'aggTrade') {
-        // Aggregate i covers trades 3i…3i+2 (ids from 1,000,000).
-        const T = startMs + i * 100;
-        data = [{ e: 'aggTrade', E: T + 1, s: symbol, a: 500_000 + i, p: (100 * (1 + 0.001 * wobble(i, 3))).toFixed(8), q: (1.5 + (i % 5)).toFixed(8), f: 1_000_000 + 3 * i, l: 1_000_002 + 3 * i, T, m: i % 2 === 1, M: true }];
+        // Aggregate i covers trades 3i…3i+2 (ids from 1,000,000); /api/v3/aggTrades of the REST replay serves it too.
+        const t = replayAggTrade(i, startMs);
+        data = [{ e: 'aggTrade', E: t.T + 1, s: symbol, ...t }];
       } else continue;
       for (const d of data) out.push(JSON.stringify(combined ? { stream: name, data: d } : d));
     }

@@ -138,8 +138,11 @@ export function binanceAggTradeMsgId(symbol: string, aggId: number): string {
   return `binance.aggtrades:${symbol}:${aggId}`;
 }
 
-/** An aggTrade event as a stream_trades record (trade_id NULL; agg_trade_id, first_trade_id, last_trade_id set). */
-function aggTradeRecords(event: unknown, receivedAt: number): FeedRecord[] {
+/**
+ * An aggTrade event as a stream_trades record (trade_id NULL; agg_trade_id, first_trade_id, last_trade_id set). A REST
+ * aggTrades row with `e: 'aggTrade'` and `s` added is one too (the fields are the event's).
+ */
+export function aggTradeRecords(event: unknown, receivedAt: number): FeedRecord[] {
   const e = aggTradeEvent.safeParse(event);
   if (!e.success) return [];
   const d = e.data;
@@ -161,4 +164,8 @@ export const binanceAggTradesFeed: WsFeed = {
   // Trade and aggTrade frames alike, as binance.trades.
   parse: (frame, receivedAt) => binanceTradesFeed.parse(frame, receivedAt),
   ignoredKind: ignoredOf(['trade', 'aggTrade']),
+  tradeId(record) {
+    return typeof record.symbol === 'string' && typeof record.agg_trade_id === 'number' ? { series: record.symbol, id: record.agg_trade_id } : undefined;
+  },
+  lastStored: { point: 'agg_trade_id', where: "msg_id LIKE 'binance.aggtrades:%'" },
 };

@@ -11,7 +11,7 @@ import { klineGapFiller } from './kline-gap-fill.ts';
 import { PollProducer } from './poll-producer.ts';
 import { lastStoredPoints } from './resume-points.ts';
 import { StreamConsumer, type ConsumerOptions } from './stream-consumer.ts';
-import { tradeGapFiller } from './trade-gap-fill.ts';
+import { aggTradeGapFiller, tradeGapFiller } from './trade-gap-fill.ts';
 import { WsProducer } from './ws-producer.ts';
 
 /** Where a feed's producer reads from and how. */
@@ -25,7 +25,7 @@ export interface ProducerSettings {
   symbols?: string[];
   /** Websocket feeds: base URL; default the feed's. */
   wsBaseUrl?: string;
-  /** binance.klines, binance.trades: Binance REST base URL for gap-fill; none: gaps are only reported by the quality checks. */
+  /** binance.klines, binance.trades, binance.aggtrades: Binance REST base URL for gap-fill; none: gaps are only reported by the quality checks. */
   restBaseUrl?: string;
   /** Gap-filled feeds: the last point per series in the warehouse (lastStoredPoints), where gap-fill resumes after a restart. */
   resumeFrom?: ReadonlyMap<string, number>;
@@ -60,7 +60,7 @@ export async function startFeedProducer<F extends Feed>(s: ProducerSettings & { 
           silenceMs: s.silenceMs,
           minBackoffMs: s.minBackoffMs,
           maxBackoffMs: s.maxBackoffMs,
-          gapFiller: !s.restBaseUrl ? undefined : feed.seriesPoint ? klineGapFiller(s.restBaseUrl) : feed.tradeId ? tradeGapFiller(s.restBaseUrl) : undefined,
+          gapFiller: !s.restBaseUrl ? undefined : feed.seriesPoint ? klineGapFiller(s.restBaseUrl) : !feed.tradeId ? undefined : feed.stream === 'aggtrades' ? aggTradeGapFiller(s.restBaseUrl) : tradeGapFiller(s.restBaseUrl),
           resumeFrom: s.resumeFrom,
           log: s.log,
         });
