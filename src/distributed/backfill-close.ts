@@ -6,6 +6,7 @@ import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Session } from '../core/destination.ts';
+import { TerminalError } from '../core/errors.ts';
 import type { StreamParams } from '../core/source.ts';
 import { rawPagePath } from '../lake/lake-paths.ts';
 import type { LocalLake } from '../lake/local-lake.ts';
@@ -76,7 +77,11 @@ export async function closeDistributedBackfill(s: Session, processId: number, op
   const outcome = await s.transaction(async (): Promise<CloseOutcome> => {
     await s.lockKey(`coinlake:backfill-close:${processId}`);
     const run = await readRun(s, processId);
-    if (!run) throw new Error(`backfill process ${processId} has no run row`);
+    if (!run) {
+      throw new TerminalError(`backfill process ${processId} has no run row`, {
+        hint: 'close the backfill against the warehouse that started it (the same --warehouse as `coinlake backfill --distributed`)',
+      });
+    }
     const details = JSON.parse(run.details ?? '{}') as DistributedDetails & Partial<ClosedDetails>;
     if (!runAcceptsWork(run.execution_status, run.error_message)) {
       const summary = details.summary ? summaryOf(processId, run, details as ClosedDetails, await runFigures(s, processId)) : undefined;

@@ -4,6 +4,7 @@
 // field, a non-object) and pages without a layout are typed here by normalizeRecords — the same casts, quarantine
 // entries, strict failures and drift report as the plain path, one record at a time.
 import type { JsonFieldKind, JsonPageFile, JsonStaging, LoadContext } from '../core/destination.ts';
+import { InternalError } from '../core/errors.ts';
 import type { JsonRecordsLayout, Page } from '../core/source.ts';
 import type { Row, TableSpec } from '../core/table.ts';
 import type { QuarantineEntry } from '../lake/local-lake.ts';
@@ -39,7 +40,7 @@ interface QueuedPage {
 export function recordsFromLayout(raw: Uint8Array, layout: JsonRecordsLayout): Record<string, unknown>[] {
   const top = JSON.parse(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8')) as Record<string, unknown>;
   const elements = top[layout.recordsKey];
-  if (!Array.isArray(elements)) throw new Error(`the page has no array at "${layout.recordsKey}"`);
+  if (!Array.isArray(elements)) throw new InternalError(`the page has no array at "${layout.recordsKey}"`, { field: layout.recordsKey });
   const skipped = new Set(layout.skipped ?? []);
   const envelope = Object.entries(layout.envelopeFields ?? {}).map(([field, key]) => [field, top[key] ?? null] as const);
   const out: Record<string, unknown>[] = [];
@@ -217,7 +218,7 @@ export class StagedNormalizer {
     let records = cache.get(q);
     if (!records) {
       records = recordsFromLayout(q.raw!, q.layout!);
-      if (records.length !== q.count) throw new Error(`${q.origin}: the page holds ${records.length} records where the stream gave ${q.count}`);
+      if (records.length !== q.count) throw new InternalError(`${q.origin}: the page holds ${records.length} records where the stream gave ${q.count}`);
       cache.set(q, records);
     }
     return records;
