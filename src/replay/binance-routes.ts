@@ -3,6 +3,7 @@
 // Binance's parameter rules, 400 bodies, and the request-weight limit
 // (X-MBX-USED-WEIGHT-1M on every answer; 429 + Retry-After past the limit; 418 for a client that keeps going).
 import { isCandleInterval, type CandleInterval } from '../core/candle-interval.ts';
+import { ConfigError } from '../core/errors.ts';
 import { kline, klineOpenTimes, latestKlineOpenTimes } from './kline-series.ts';
 import { jsonResponse, type ReplayResponse } from './replay-response.ts';
 import { FIRST_REPLAY_AGG_TRADE_ID, FIRST_REPLAY_TRADE_ID, REPLAY_TRADE_SPACING_MS, REPLAY_TRADES_START_MS, replayAggTrade, replayTrade } from './trade-series.ts';
@@ -57,7 +58,9 @@ export class BinanceWeightWindow {
     readonly windowMs = 60_000,
     private readonly banAfterRejections = 5,
   ) {
-    if (!(limit > 0) || !(windowMs > 0)) throw new Error(`binance weight limit and window must be positive (got ${limit} per ${windowMs} ms)`);
+    if (!(limit > 0) || !(windowMs > 0)) {
+      throw new ConfigError(`binance weight limit and window must be positive (got ${limit} per ${windowMs} ms)`, { hint: 'give the replay server a Binance weight limit of at least 1 per a window of at least 1 ms' });
+    }
     this.usage = { limit, windowMs, maxWindowWeight: 0, accepted: 0, rejected: 0, banned: 0 };
   }
 

@@ -2,7 +2,7 @@
 // scd2 history, the row-count audit, and each quality check passing and failing. Exact rows and counts.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LoadContext, LoadResult, Session, WriteMode } from '../../core/destination.ts';
-import { ConfigError } from '../../core/errors.ts';
+import { ConfigError, TerminalError } from '../../core/errors.ts';
 import type { QualityCheck } from '../../core/quality-check.ts';
 import type { Row, TableSpec } from '../../core/table.ts';
 import { ensureMetaTables } from '../../catalog/meta-tables.ts';
@@ -208,7 +208,7 @@ export function changeCases(openSession: () => Promise<Session>): void {
         await expect(
           s.transaction(async () => {
             await load(s, t, b1, 'merge', 1);
-            throw new Error('boom');
+            throw new TerminalError('boom', { hint: 'thrown on purpose by the conformance case to roll the transaction back' });
           }),
         ).rejects.toThrow('boom');
         expect(await events(t)).toEqual([]);

@@ -3,7 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LoadContext, LoadResult, Session, WriteMode } from '../../core/destination.ts';
-import { TransientError } from '../../core/errors.ts';
+import { ConfigError, TerminalError, TransientError } from '../../core/errors.ts';
 import type { Row, TableSpec } from '../../core/table.ts';
 import { ensureMetaTables } from '../../catalog/meta-tables.ts';
 import { applyWriteMode } from '../../load/write-modes.ts';
@@ -362,7 +362,7 @@ export function destinationCases(name: string, openSession: () => Promise<Sessio
           await load(s, t, rows, 'merge', `run-${processId}`);
           await writeState(s, job.connectionName, job.tableName, { cursor: '2024-01-30T01:00:00Z' }, processId);
           await closeRun(s, processId, { status: RUN_COMPLETE, rowsExtracted: 6, rowsLoaded: 6, rowsQuarantined: 0, lakePaths: [] });
-          if (crash) throw new Error('crash before commit');
+          if (crash) throw new TerminalError('crash before commit', { hint: 'thrown on purpose by the conformance case to roll the transaction back' });
         });
       const runRow = async (processId: number) =>
         s.query(`SELECT execution_status, rows_loaded FROM coinlake_meta.workflow_action_history WHERE process_id = $1`, [processId]);
@@ -381,7 +381,11 @@ export function destinationCases(name: string, openSession: () => Promise<Sessio
     });
 
     test('killedMidLoad', 'a connection killed mid-load leaves nothing behind', async () => {
-      if (!options.killConnection) throw new Error(`destinationCases(${name}): killConnection is required unless killedMidLoad is skipped`);
+      if (!options.killConnection) {
+        throw new ConfigError(`destinationCases(${name}): killConnection is required unless killedMidLoad is skipped`, {
+          hint: 'pass killConnection (a function that ends the session\'s server connection), or list killedMidLoad in skip with a reason',
+        });
+      }
       await ensureMetaTables(s);
       const t = await fresh(pricesSpec('dc_killed'));
       const job = { connectionName: 'conformance', tableName: `DC_KILLED_${name.toUpperCase()}` };

@@ -1,7 +1,7 @@
 // Write-mode conformance cases every destination runs: exact tables and counts after reruns and changed batches.
 import { afterEach, beforeEach, describe, expect, it as vitestIt } from 'vitest';
 import type { LoadResult, Session, WriteMode } from '../../core/destination.ts';
-import { ConfigError } from '../../core/errors.ts';
+import { ConfigError, TerminalError } from '../../core/errors.ts';
 import type { Row, TableSpec } from '../../core/table.ts';
 import { ensureMetaTables } from '../../catalog/meta-tables.ts';
 import { applyWriteMode } from '../../load/write-modes.ts';
@@ -226,7 +226,7 @@ export function writeModeCases(openSession: () => Promise<Session>, options: { s
       await expect(
         s.transaction(async () => {
           await load(s, t, [src('bitcoin', T1, 999, '1', 1)], 'merge', 'r2');
-          throw new Error('boom');
+          throw new TerminalError('boom', { hint: 'thrown on purpose by the conformance case to roll the transaction back' });
         }),
       ).rejects.toThrow('boom');
       expect(await snapshot(s, t)).toEqual(before);
