@@ -11,7 +11,7 @@ import { intervalMs } from '../core/candle-interval.ts';
 import type { LoadContext, LoadResult, ParquetCopyOptions, Session } from '../core/destination.ts';
 import { ConfigError, errorMessage } from '../core/errors.ts';
 import type { Row, TableSpec } from '../core/table.ts';
-import { duckdbDestination } from '../destinations/duckdb/index.ts';
+import { openFileEngine } from '../destinations/file-engine.ts';
 import type { CuratedFile } from '../lake/curated-writer.ts';
 import type { LocalLake, QuarantineEntry } from '../lake/local-lake.ts';
 import { describeAppended, mergeAppended, type AppendMergeOptions, type AppendedSeries } from '../load/append-merge.ts';
@@ -415,7 +415,7 @@ export function landInWarehouse(scope: RunScope, p: Planned, ctx: LoadContext, s
 export async function landThroughDuckdb(scope: RunScope, p: Planned, ctx: LoadContext, stem: string, memoryLimit: string): Promise<Landing> {
   const s = scope.session;
   const t = p.table;
-  const duck = await duckdbDestination.open(':memory:');
+  const duck = await openFileEngine();
   try {
     await tuneForImport(duck, memoryLimit);
     const rejectsNames = { table: 'cdd_rejects', scan: 'cdd_scan' };
