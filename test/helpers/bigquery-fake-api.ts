@@ -11,8 +11,10 @@ export interface RecordedJob {
   location?: string;
   /** The job's `configuration` exactly as sent (query or load). */
   configuration: { query?: QueryConfiguration; load?: Record<string, unknown> };
-  /** A load job's uploaded data, as text. */
+  /** A load job's uploaded data, as text (NDJSON). */
   data?: string;
+  /** A load job's uploaded data, byte for byte (Parquet). */
+  bytes?: Buffer;
 }
 
 export interface QueryConfiguration {
@@ -38,28 +40,40 @@ export interface FakeBigQuery {
   close(): Promise<void>;
 }
 
-function body(req: IncomingMessage): Promise<string> {
+function body(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    let text = '';
-    req.setEncoding('utf8');
-    req.on('data', (c: string) => (text += c));
-    req.on('end', () => resolve(text));
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
 
-/** The parts of a multipart/related upload: the job metadata (JSON) and the data. */
-function multipart(text: string, contentType: string): { metadata: Record<string, unknown>; data: string } {
+/** The parts of a multipart/related upload: the job metadata (JSON) and the data, byte for byte. */
+function multipart(raw: Buffer, contentType: string): { metadata: Record<string, unknown>; data: Buffer } {
   const boundary = /boundary=([^;]+)/.exec(contentType)?.[1];
   if (!boundary) throw new Error(`no boundary in ${contentType}`);
-  const parts = text.split(`--${boundary}`).slice(1, -1).map((p) => p.slice(p.indexOf('\r\n\r\n') + 4).replace(/\r\n$/, ''));
-  return { metadata: JSON.parse(parts[0]) as Record<string, unknown>, data: parts[1] ?? '' };
+  const parts: Buffer[] = [];
+  const mark = Buffer.from(`--${boundary}`);
+  let at = raw.indexOf(mark);
+  while (at >= 0) {
+    const next = raw.indexOf(mark, at + mark.length);
+    if (next < 0) break;
+    const part = raw.subarray(at + mark.length, next);
+    const start = part.indexOf('\r\n\r\n') + 4;
+    parts.push(part.subarray(start, part.length - 2)); // the CRLF before the next boundary
+    at = next;
+  }
+  return { metadata: JSON.parse(parts[0].toString('utf8')) as Record<string, unknown>, data: parts[1] ?? Buffer.alloc(0) };
 }
 
-/** Starts the fake; `answer` gives each query job's result (default: no rows). */
-export async function fakeBigQuery(answer: (sql: string) => FakeAnswer = () => ({})): Promise<FakeBigQuery> {
+/**
+ * Starts the fake; `answer` gives each query job's result (default: no rows), `loadRows` the rows a Parquet load job
+ * reports (default 0; NDJSON loads report their lines).
+ */
+export async function fakeBigQuery(answer: (sql: string) => FakeAnswer = () => ({}), loadRows: (parquet: Buffer) => number | Promise<number> = () => 0): Promise<FakeBigQuery> {
   const jobs: RecordedJob[] = [];
-  const results = new Map<string, FakeAnswer & { location?: string; projectId: string }>();
+  const results = new Map<string, FakeAnswer & { location?: string; projectId: string; statistics?: unknown }>();
   let next = 0;
   const server: Server = createServer((req, res) => {
     const send = (status: number, json: unknown) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(json));
@@ -71,26 +85,29 @@ export async function fakeBigQuery(answer: (sql: string) => FakeAnswer = () => (
         res.setHeader('Metadata-Flavor', 'Google');
         if (p.endsWith('/token')) return send(200, { access_token: 'fake-token', expires_in: 3600, token_type: 'Bearer' });
         if (p.endsWith('/project/project-id')) return res.writeHead(200, { 'content-type': 'text/plain' }).end('coinlake-demo');
+        if (p.endsWith('/universe/universe-domain')) return res.writeHead(200, { 'content-type': 'text/plain' }).end('googleapis.com');
         return res.writeHead(200, { 'content-type': 'text/plain' }).end('');
       }
       let m = /^(?:\/upload\/bigquery\/v2)?\/projects\/([^/]+)\/jobs$/.exec(p);
       if (m && req.method === 'POST') {
-        const text = await body(req);
-        const upload = url.searchParams.get('uploadType') === 'multipart' ? multipart(text, req.headers['content-type'] ?? '') : undefined;
-        const job = (upload?.metadata ?? JSON.parse(text)) as { configuration: RecordedJob['configuration']; jobReference?: { jobId?: string; location?: string } };
+        const raw = await body(req);
+        const upload = url.searchParams.get('uploadType') === 'multipart' ? multipart(raw, req.headers['content-type'] ?? '') : undefined;
+        const job = (upload?.metadata ?? JSON.parse(raw.toString('utf8'))) as { configuration: RecordedJob['configuration']; jobReference?: { jobId?: string; location?: string } };
         const jobId = job.jobReference?.jobId ?? `job_${++next}`;
         const location = job.jobReference?.location;
-        jobs.push({ projectId: m[1], location, configuration: job.configuration, ...(upload ? { data: upload.data } : {}) });
+        const parquet = job.configuration.load?.sourceFormat === 'PARQUET';
+        jobs.push({ projectId: m[1], location, configuration: job.configuration, ...(upload ? (parquet ? { bytes: upload.data } : { data: upload.data.toString('utf8') }) : {}) });
         const a: FakeAnswer = job.configuration.query ? answer(job.configuration.query.query) : {};
-        results.set(jobId, { ...a, location, projectId: m[1] });
-        const outputRows = upload ? upload.data.split('\n').filter(Boolean).length : 0;
+        const outputRows = upload ? (parquet ? await loadRows(upload.data) : upload.data.toString('utf8').split('\n').filter(Boolean).length) : 0;
+        const statistics = job.configuration.load ? { load: { outputRows: String(outputRows) } } : { query: { statementType: 'SCRIPT' } };
+        results.set(jobId, { ...a, location, projectId: m[1], statistics });
         return send(200, {
           kind: 'bigquery#job',
           id: `${m[1]}:${location ?? 'US'}.${jobId}`,
           jobReference: { projectId: m[1], jobId, location: location ?? 'US' },
           configuration: job.configuration,
           status: { state: 'DONE' },
-          statistics: job.configuration.load ? { load: { outputRows: String(outputRows) } } : { query: { statementType: 'SCRIPT' } },
+          statistics,
         });
       }
       m = /^\/projects\/([^/]+)\/(jobs|queries)\/([^/]+)$/.exec(p);
@@ -100,7 +117,7 @@ export async function fakeBigQuery(answer: (sql: string) => FakeAnswer = () => (
           return send(r.error.code, { error: { code: r.error.code, message: r.error.message, errors: [{ reason: r.error.reason ?? 'invalidQuery', message: r.error.message }], status: 'INVALID_ARGUMENT' } });
         }
         const jobReference = { projectId: r.projectId, jobId: m[3], location: r.location ?? 'US' };
-        if (m[2] === 'jobs') return send(200, { kind: 'bigquery#job', jobReference, status: { state: 'DONE' }, statistics: {} });
+        if (m[2] === 'jobs') return send(200, { kind: 'bigquery#job', jobReference, status: { state: 'DONE' }, statistics: r.statistics });
         const rows = r.rows ?? [];
         const names = rows.length ? Object.keys(rows[0]) : [];
         return send(200, {
