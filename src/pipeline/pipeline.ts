@@ -1,0 +1,256 @@
+// THE engine: one run = units of work (a run's one window, a backfill's chunks, a worker's task) extracted into
+// batches (raw lake → typed rows), committed in groups (stage → curated → write mode + the hooks' rows + the run row
+// in ONE transaction), their curated files published; the run row opened, closed or failed here. Hooks say what differs.
+import PQueue from 'p-queue';
+import type { LoadResult, Session, WriteMode } from '../core/destination.ts';
+import { InternalError, errorMessage } from '../core/errors.ts';
+import type { Row, TableSpec } from '../core/table.ts';
+import type { LocalLake } from '../lake/local-lake.ts';
+import type { AfterLoadResult } from '../runner/after-load.ts';
+import { closeRun, type RunOutcome } from '../runner/run-history.ts';
+import {
+  batchRowCount,
+  commitBatch,
+  failRunScope,
+  landQuarantine,
+  openRunScope,
+  publishCurated,
+  type CommittedBatch,
+  type ExtractedBatch,
+  type FailedFigures,
+  type OpenRunInfo,
+  type RunScope,
+} from './run-steps.ts';
+
+/** A unit of work and the batch extracted for it. */
+export interface Extracted<U> {
+  unit: U;
+  batch: ExtractedBatch;
+}
+
+/** Where and how a group of batches is committed. */
+export interface CommitTarget {
+  table: TableSpec;
+  writeMode: WriteMode;
+  /** Serialises commits to the table on warehouses with several writers. */
+  lockKey: string;
+  /** Curated file stem; default the run id. */
+  fileStem?: string;
+  /** Row-count audit and quality checks in the transaction (default true). */
+  afterLoad?: boolean;
+  /** The table was ensured once already: skip the per-batch check. */
+  tableReady?: boolean;
+}
+
+/** A group being committed (inside its transaction) or just committed. */
+export interface GroupCommit<U> {
+  group: Extracted<U>[];
+  /** Typed rows of the group. */
+  rows: number;
+  load: LoadResult;
+  /** Lake-relative paths the group's curated files have once published. */
+  curatedPaths: string[];
+  quality?: AfterLoadResult;
+  /** Lake-relative quarantine file of the run, when the group set values aside. */
+  quarantineFile?: string;
+}
+
+/** Hands a batch source what it needs to extract one unit. */
+export interface ExtractContext {
+  scope: RunScope;
+  /** Aborted when the run is stopped from outside or another unit failed. */
+  signal: AbortSignal;
+  /** The next raw page number of the run (1, 2, …), shared by all its units. */
+  nextPage: () => number;
+}
+
+/** What differs between runs: every hook is called by the engine at its step. */
+export interface PipelineHooks<U, T> {
+  /** The run's units, worked out once the run is open (a backfill skips its committed chunks). */
+  plan(scope: RunScope): Promise<U[]> | U[];
+  /** Extracts one unit: HTTP → raw lake → typed rows (run-steps.ts extractBatch, usually). */
+  extract(unit: U, ctx: ExtractContext): Promise<ExtractedBatch>;
+  /** After a unit's batch is ready, before it is committed; returning 'stop' starts no further unit (a row limit). */
+  extracted?(e: Extracted<U>, left: { units: number }): 'stop' | void;
+  /** A group's quarantined values were landed in the run's quarantine file (lake-relative), before its commit. */
+  quarantined?(file: string, group: Extracted<U>[]): void;
+  /** The commit target of a group. */
+  target(group: Extracted<U>[]): CommitTarget;
+  /** Inside the group's transaction, after the write mode: state, chunk records, progress. A throw rolls it back. */
+  inTransaction?(c: GroupCommit<U>, scope: RunScope): Promise<void>;
+  /**
+   * The run row's outcome when it closes in the group's own transaction (a one-batch run: data, state and run row
+   * commit together); undefined leaves the run open.
+   */
+  closeWith?(c: GroupCommit<U>): RunOutcome | undefined;
+  /** After the group committed and its curated files were published (lake-relative `published`). */
+  committed?(c: GroupCommit<U> & { committed: CommittedBatch; published: string[] }, scope: RunScope): Promise<void> | void;
+  /** After every unit committed: the result, and the run row's outcome when it is closed now (not in a transaction). */
+  complete(scope: RunScope): Promise<{ result: T; outcome?: RunOutcome }>;
+  /** When the run fails: the figures its run row keeps, and the error to throw (default the cause). */
+  failed?(err: unknown, scope: RunScope): { figures: FailedFigures; error?: Error };
+}
+
+/** One run through the engine. */
+export interface Pipeline<U, T> {
+  session: Session;
+  lake: LocalLake;
+  /**
+   * A new run (its row opened, closed or failed here), or a run another process opened and closes (a distributed
+   * backfill's worker): then failures are thrown as they are, and the run row is left to its owner.
+   */
+  run: { open: OpenRunInfo } | { join: RunScope };
+  hooks: PipelineHooks<U, T>;
+  /** Units extracted at once. Default 1. */
+  concurrency?: number;
+  /** Ready batches committed together: up to this many rows (a single batch may be larger) and batches. Default one batch per commit. */
+  group?: { maxRows: number; maxBatches: number };
+  /** Stops the run: units not yet committed are left (for a rerun). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs `p` to its end: opens the run (or joins it), extracts its units `concurrency` at a time while one committer
+ * commits the ready batches in groups, then completes the run. On failure the run row gets status -1 with the
+ * figures of `hooks.failed` (groups committed until then stay) and the error is thrown.
+ */
+export async function runPipeline<U, T>(p: Pipeline<U, T>): Promise<T> {
+  const opened = 'open' in p.run;
+  const scope = 'open' in p.run ? await openRunScope(p.session, p.lake, p.run.open) : p.run.join;
+  const ready: Extracted<U>[] = [];
+  try {
+    const units = await p.hooks.plan(scope);
+    await work(p, scope, units, ready, opened);
+    const { result, outcome } = await p.hooks.complete(scope);
+    if (opened && outcome) await closeRun(p.session, scope.processId, outcome);
+    return result;
+  } catch (err) {
+    for (const r of ready.splice(0)) await r.batch.staged?.discard().catch(() => undefined);
+    if (!opened) throw err;
+    const failed = p.hooks.failed?.(err, scope);
+    await failRunScope(scope, err, failed?.figures ?? { rowsExtracted: 0, rowsQuarantined: 0, lakePaths: [] });
+    throw failed?.error ?? err;
+  } finally {
+    if (opened) {
+      scope.log.flush?.();
+      // An object-storage lake gets the run's log once the run ended (a local lake has it in place already).
+      await p.lake.finishLog(scope.runId).catch((e: unknown) => scope.log.warn({ error: errorMessage(e) }, 'could not upload the run log to the lake'));
+    }
+  }
+}
+
+/**
+ * Extracts the units on a p-queue (at most `concurrency` at once, and no further while 4 × concurrency batches wait
+ * for the committer) and commits the ready batches in groups, one group at a time, in the order they became ready.
+ */
+async function work<U, T>(p: Pipeline<U, T>, scope: RunScope, units: U[], ready: Extracted<U>[], opened: boolean): Promise<void> {
+  const concurrency = Math.max(1, Math.floor(p.concurrency ?? 1));
+  const pool = new PQueue({ concurrency });
+  const abort = new AbortController();
+  const signal = p.signal ? AbortSignal.any([p.signal, abort.signal]) : abort.signal;
+  let page = 0;
+  const ctx: ExtractContext = { scope, signal, nextPage: () => ++page };
+  let next = 0;
+  let running = 0;
+  let stop = false;
+  let failure: { err: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  const notify = () => {
+    wake?.();
+    wake = undefined;
+  };
+  const fail = (err: unknown) => {
+    failure ??= { err };
+    abort.abort(err);
+  };
+  // Starts units while a slot is free and the committer keeps up (back-pressure).
+  const feed = () => {
+    while (!stop && !failure && next < units.length && running < concurrency && ready.length < concurrency * 4) {
+      const unit = units[next++];
+      running++;
+      void pool.add(async () => {
+        try {
+          const batch = await p.hooks.extract(unit, ctx);
+          const e = { unit, batch };
+          ready.push(e);
+          if (p.hooks.extracted?.(e, { units: units.length - next }) === 'stop') stop = true;
+        } catch (err) {
+          fail(err);
+        } finally {
+          running--;
+          feed();
+          notify();
+        }
+      });
+    }
+  };
+  feed();
+  const maxRows = p.group?.maxRows ?? 0;
+  const maxBatches = p.group?.maxBatches ?? 1;
+  for (;;) {
+    if (ready.length === 0) {
+      if (failure || (running === 0 && (stop || next >= units.length))) break;
+      await new Promise<void>((r) => (wake = r));
+      continue;
+    }
+    const group: Extracted<U>[] = [];
+    let rows = 0;
+    while (ready.length > 0 && group.length < maxBatches && (group.length === 0 || rows + batchRowCount(ready[0].batch) <= maxRows)) {
+      const r = ready.shift()!;
+      rows += batchRowCount(r.batch);
+      group.push(r);
+    }
+    feed();
+    try {
+      // Stopped from outside (signal): batches not yet committed are left for a rerun.
+      signal.throwIfAborted();
+      await commitGroup(p, scope, group, opened);
+    } catch (err) {
+      fail(err);
+      break;
+    }
+  }
+  await pool.onIdle();
+  if (failure) throw failure.err;
+}
+
+/** Lands a group's quarantined values, commits its rows in one transaction and publishes its curated files. */
+async function commitGroup<U, T>(p: Pipeline<U, T>, scope: RunScope, group: Extracted<U>[], opened: boolean): Promise<void> {
+  const { hooks } = p;
+  const target = hooks.target(group);
+  const one = group.length === 1 ? group[0].batch : undefined;
+  let rows: Row[];
+  if (one) rows = one.rows;
+  else {
+    rows = [];
+    for (const g of group) {
+      if (g.batch.staged) throw new InternalError('a batch typed in the warehouse is committed on its own, not in a group of several');
+      for (const r of g.batch.rows) rows.push(r);
+    }
+  }
+  const quarantined = one ? one.quarantined : group.flatMap((g) => g.batch.quarantined);
+  let quarantineFile: string | undefined;
+  try {
+    quarantineFile = await landQuarantine(scope, target.table, quarantined);
+    if (quarantineFile) hooks.quarantined?.(quarantineFile, group);
+  } catch (err) {
+    await one?.staged?.discard().catch(() => undefined);
+    throw err;
+  }
+  const rowCount = one ? batchRowCount(one) : rows.length;
+  let c: GroupCommit<U> | undefined;
+  const committed = await commitBatch(scope, {
+    ...target,
+    rows,
+    staged: one?.staged,
+    inTransaction: async (load, curatedPaths, quality) => {
+      c = { group, rows: rowCount, load, curatedPaths, quality, quarantineFile };
+      await hooks.inTransaction?.(c, scope);
+      const outcome = opened ? hooks.closeWith?.(c) : undefined;
+      if (outcome) await closeRun(scope.session, scope.processId, outcome);
+    },
+  });
+  const published = await publishCurated(scope, committed.curated);
+  c ??= { group, rows: rowCount, load: committed.load, curatedPaths: published, quality: committed.quality, quarantineFile };
+  await hooks.committed?.({ ...c, committed, published }, scope);
+}
