@@ -71,6 +71,41 @@ const minutes = async (s: Session) =>
   (await s.query<{ ts: Date }>(`SELECT ts FROM coinlake.ohlcv_1m WHERE symbol = 'BTC-USDT' ORDER BY ts`).catch(() => [])).map((r) => (r.ts.getTime() - START) / MINUTE);
 
 describe.each(WAREHOUSES)('producer restart on %s', (kind) => {
+  it('`coinlake stream produce` (a process without the consumer) resumes from the last candle in the warehouse', async () => {
+    const { session, lake } = await freshWarehouse(kind);
+    const location = db ? db.url : path.join(dir!, 'coinlake.duckdb');
+    const rest = await startReplayServer();
+    closers.push(() => rest.close());
+    // Minutes 00:00-00:09 loaded by an earlier run.
+    const before = await startWsReplay({ ticksPerSecond: 50, maxTicks: 10 });
+    closers.push(() => before.close());
+    const loaded = await startStreamPipeline({ feed: binanceKlinesFeed, nc, session, lake, prefix: `r${randomBytes(4).toString('hex')}`, wsBaseUrl: before.url, symbols: ['BTCUSDT'], batchSize: 50, batchMs: 50 });
+    streams.push(loaded.names.stream);
+    await until('10 minutes loaded', async () => (await minutes(session)).length === 10);
+    await loaded.stop();
+    await session.close();
+    // The producer process starts at 00:20: it fills 00:10-00:19 from REST before its first candle.
+    const ws = await startWsReplay({ ticksPerSecond: 5, klineStartMs: START + 20 * MINUTE });
+    closers.push(() => ws.close());
+    const prefix = `r${randomBytes(4).toString('hex')}`;
+    const names = feedSubject(binanceKlinesFeed, prefix);
+    streams.push(names.stream);
+    const child = spawn(process.execPath, [path.resolve(import.meta.dirname, '..', 'bin', 'coinlake.mjs'), '--warehouse', location, 'stream', 'produce', '--source', 'binance.klines', '--symbols', 'BTCUSDT', '--subject-prefix', prefix, '--duration', '3'], {
+      cwd: dir, env: { ...process.env, COINLAKE_BINANCE_WS_URL: ws.url, COINLAKE_BINANCE_URL: rest.binanceUrl }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+    expect(await new Promise<number | null>((resolve) => child.once('exit', resolve)), out).toBe(0);
+    const jsm = await jetstreamManager(nc);
+    const stored = (await jsm.streams.info(names.stream)).state.messages;
+    const stamps: number[] = [];
+    for (let seq = 1; seq <= stored; seq++) stamps.push((await jsm.streams.getMessage(names.stream, { seq }))!.json<{ ts: number }>().ts);
+    const published = stamps.map((ts) => (ts - START) / MINUTE);
+    expect(published.slice(0, 11), out).toEqual([10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+    expect(published).toEqual(Array.from({ length: stored }, (_, i) => 10 + i));
+  }, 60_000);
+
   it('a restarted klines producer fills the minutes it missed from the last candle in the warehouse', async () => {
     const { session, lake } = await freshWarehouse(kind);
     const rest = await startReplayServer();
