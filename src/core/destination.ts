@@ -190,6 +190,11 @@ export interface Session {
   transaction<T>(fn: () => Promise<T>): Promise<T>;
   /** Takes an exclusive lock named by key until the transaction ends (no-op where one process owns the file). */
   lockKey(key: string): Promise<void>;
+  /**
+   * Optional: settings for a bulk import on this session (memory limit `memoryLimit`, e.g. '256MB', and whatever
+   * makes large reads and writes lean); returns the function that restores the previous settings.
+   */
+  tuneForBulkImport?(memoryLimit: string): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 

@@ -5,6 +5,7 @@ import { DuckDBTimestampTZValue, type DuckDBConnection } from '@duckdb/node-api'
 import { STAGING_ORDINAL, type Capabilities, type JsonStaging, type LoadContext, type ParquetExportOptions, type Session } from '../../core/destination.ts';
 import { TerminalError, errorMessage } from '../../core/errors.ts';
 import { allColumns, type ColumnSpec, type Row, type TableSpec } from '../../core/table.ts';
+import { duckdbTuneForBulkImport } from './duckdb-bulk-settings.ts';
 import { appendInChunks, type ChunkColumn } from './duckdb-chunk-writer.ts';
 import { duckdbDialect } from './duckdb-dialect.ts';
 import { DuckdbJsonStaging } from './duckdb-json-staging.ts';
@@ -173,6 +174,11 @@ export class DuckdbSession implements Session {
 
   /** No-op: the process that opened the file is the only writer. */
   async lockKey(_key: string): Promise<void> {}
+
+  /** Memory limit (spilling to a temp directory), no insertion order and leaner Parquet writes; see duckdb-bulk-settings.ts. */
+  tuneForBulkImport(memoryLimit: string): Promise<() => Promise<void>> {
+    return duckdbTuneForBulkImport(this, memoryLimit);
+  }
 
   async close(): Promise<void> {
     if (this.closed) return;
