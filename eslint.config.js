@@ -17,6 +17,20 @@ export default tseslint.config(
     },
   },
   {
+    // Every error coinlake throws carries a hint for the user (STYLE principle 6).
+    files: ['src/**/*.ts'],
+    ignores: ['**/*.test.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "ThrowStatement > :matches(NewExpression, CallExpression)[callee.name=/^(Error|RangeError)$/]",
+          message: 'throw a CoinlakeError subclass with a hint (TerminalError, TransientError, ConfigError, InternalError: src/core/errors.ts), not a plain Error',
+        },
+      ],
+    },
+  },
+  {
     // Tests read loosely typed JSON answers.
     files: ['test/**/*.ts', '**/*.test.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

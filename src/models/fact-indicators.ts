@@ -5,6 +5,7 @@
 // Incremental: per series, only the candles from the first one loaded after the last run onwards are recomputed,
 // seeded from the last kept row (EMA-type states) and a lookback of the largest window (rolling indicators).
 import type { Session } from '../core/destination.ts';
+import { ConfigError } from '../core/errors.ts';
 import type { TableSpec } from '../core/table.ts';
 import { ohlcv1mTable } from '../sources/ohlcv-table.ts';
 import { BlockSql, f8, planBlocks, type Recurrence, type RecurrenceSource } from './linear-recurrence.ts';
@@ -65,7 +66,9 @@ const SOURCES: [string, string][] = [
 const TEMP = ['model_ind_changed', 'model_ind_kept', 'model_ind_series', 'model_ind_base', 'model_ind_win'];
 
 function assertWindow(name: string, n: number): void {
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`indicator parameter ${name} must be a positive integer, got ${n}`);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new ConfigError(`indicator parameter ${name} must be a positive integer, got ${n}`, { field: name, hint: `give ${name} as a whole number of candles, 1 or more, e.g. --param ${name}=20` });
+  }
 }
 
 /** Rows before the first recomputed candle that the rolling indicators need: max(window − 1, rsi, volatility). */
@@ -95,7 +98,9 @@ const sameSeries = (a: string, b: string) => SERIES.map((c) => `${a}.${c} = ${b}
  */
 export async function buildIndicators(s: Session, p: IndicatorParams, runId: string, loadedAt: Date, full: boolean): Promise<ModelOutput> {
   for (const [k, v] of Object.entries(p)) if (k !== 'bollingerK') assertWindow(k, v);
-  if (!Number.isFinite(p.bollingerK)) throw new RangeError(`indicator parameter bollingerK must be a number, got ${p.bollingerK}`);
+  if (!Number.isFinite(p.bollingerK)) {
+    throw new ConfigError(`indicator parameter bollingerK must be a number, got ${p.bollingerK}`, { field: 'bollingerK', hint: 'give it as a number of standard deviations, e.g. --param bollingerK=2' });
+  }
   await s.ensureTable(ohlcv1mTable);
   await s.ensureTable(factIndicatorsTable);
   const params = paramsText(p);

@@ -9,6 +9,8 @@
 // the sum adds scaled copies of u only, so it is as well conditioned as the sequential loop (when u changes sign, as
 // the MACD line does, both lose the same digits near zero). Plain SQL, the same on DuckDB and PostgreSQL: one window
 // partition per block, and the block ends by GROUP BY, joined, in the same select.
+import { InternalError } from '../core/errors.ts';
+
 /** Dropped weight bound: terms older than one block weigh less than 2^−DROP_BITS (≈ 7.9e−31). */
 export const DROP_BITS = 100;
 /** Largest weight inside a block: β^−(B−1) ≤ 2^RANGE_BITS (|u| up to ~1e120 stays finite). */
@@ -36,8 +38,8 @@ export interface BlockGroup {
  */
 export function planBlocks(recurrences: Recurrence[]): BlockGroup[] {
   for (const r of recurrences) {
-    if (!/^[a-z][a-z0-9_]*$/.test(r.name)) throw new RangeError(`recurrence name must be a lower-case SQL identifier, got "${r.name}"`);
-    if (!(r.beta >= 0 && r.beta < 1)) throw new RangeError(`recurrence ${r.name}: decay factor must be in [0, 1), got ${r.beta}`);
+    if (!/^[a-z][a-z0-9_]*$/.test(r.name)) throw new InternalError(`recurrence name must be a lower-case SQL identifier, got "${r.name}"`);
+    if (!(r.beta >= 0 && r.beta < 1)) throw new InternalError(`recurrence ${r.name}: decay factor must be in [0, 1), got ${r.beta}`);
   }
   const drop = DROP_BITS * Math.LN2;
   const range = RANGE_BITS * Math.LN2;
