@@ -71,11 +71,11 @@ export interface PipelineHooks<U, T> {
   /** Extracts one unit: HTTP → raw lake → typed rows (run-steps.ts extractBatch, usually). */
   extract(unit: U, ctx: ExtractContext): Promise<ExtractedBatch>;
   /** After a unit's batch is ready, before it is committed; returning 'stop' starts no further unit (a row limit). */
-  extracted?(e: Extracted<U>, left: { units: number }): 'stop' | void;
+  extracted?(e: Extracted<U>, left: { units: number }, scope: RunScope): 'stop' | void;
   /** A group's quarantined values were landed in the run's quarantine file (lake-relative), before its commit. */
   quarantined?(file: string, group: Extracted<U>[]): void;
   /** The commit target of a group. */
-  target(group: Extracted<U>[]): CommitTarget;
+  target(group: Extracted<U>[], scope: RunScope): CommitTarget;
   /** Inside the group's transaction, after the write mode: state, chunk records, progress. A throw rolls it back. */
   inTransaction?(c: GroupCommit<U>, scope: RunScope): Promise<void>;
   /**
@@ -173,7 +173,7 @@ async function work<U, T>(p: Pipeline<U, T>, scope: RunScope, units: U[], ready:
           const batch = await p.hooks.extract(unit, ctx);
           const e = { unit, batch };
           ready.push(e);
-          if (p.hooks.extracted?.(e, { units: units.length - next }) === 'stop') stop = true;
+          if (p.hooks.extracted?.(e, { units: units.length - next }, scope) === 'stop') stop = true;
         } catch (err) {
           fail(err);
         } finally {
@@ -217,7 +217,7 @@ async function work<U, T>(p: Pipeline<U, T>, scope: RunScope, units: U[], ready:
 /** Lands a group's quarantined values, commits its rows in one transaction and publishes its curated files. */
 async function commitGroup<U, T>(p: Pipeline<U, T>, scope: RunScope, group: Extracted<U>[], opened: boolean): Promise<void> {
   const { hooks } = p;
-  const target = hooks.target(group);
+  const target = hooks.target(group, scope);
   const one = group.length === 1 ? group[0].batch : undefined;
   let rows: Row[];
   if (one) rows = one.rows;

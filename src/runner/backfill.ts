@@ -1,30 +1,22 @@
 // `coinlake backfill`: a time range of one job (per symbol) split into chunks, extracted with bounded concurrency,
-// committed in groups — each chunk's data, its backfill_chunk record, its job's state and the run's progress in one
-// transaction — under ONE run row. A killed backfill, run again, skips the committed chunks and loads no duplicates.
+// committed in groups by the pipeline (src/pipeline/) — each chunk's data, its backfill_chunk record, its job's state
+// and the run's progress in one transaction — under ONE run row. A killed backfill, run again, skips the committed chunks and loads no duplicates.
 import type { RunOptions } from './run-job.ts';
 import { intervalMs, intervalTableSuffix, isCandleInterval } from '../core/candle-interval.ts';
 import type { LoadResult, Session } from '../core/destination.ts';
 import { ConfigError, TerminalError, errorMessage } from '../core/errors.ts';
 import type { Job } from '../core/job.ts';
 import type { StreamParams, TimeWindow } from '../core/source.ts';
-import type { Row, TableSpec } from '../core/table.ts';
+import type { TableSpec } from '../core/table.ts';
 import { HttpClient } from '../http/http-client.ts';
-import type { QuarantineEntry } from '../lake/local-lake.ts';
-import { BACKFILL_CHUNK_TABLE, committedWindows, isCovered, planWindows, recordChunks, type Chunk } from './backfill-chunks.ts';
+import { BACKFILL_CHUNK_TABLE, committedWindows, isCovered, planWindows, recordChunks } from './backfill-chunks.ts';
 import { gapLine, gapReport, type GapReport } from './gap-report.ts';
 import { buildJob, type Endpoints } from './job-builder.ts';
 import { createBarProgress, type BarProgress } from './progress.ts';
-import { RUN_COMPLETE, closeRun } from './run-history.ts';
+import { runPipeline } from '../pipeline/pipeline.ts';
+import { extractBatch } from '../pipeline/run-steps.ts';
+import { RUN_COMPLETE, type RunOutcome } from './run-history.ts';
 import { RunFailedError } from './run-job.ts';
-import {
-  commitBatch,
-  extractBatch,
-  failRunScope,
-  landQuarantine,
-  openRunScope,
-  publishCurated,
-  type ExtractedBatch,
-} from './run-steps.ts';
 import { readState, writeState } from './state-store.ts';
 
 const DAY = 86_400_000;
@@ -89,11 +81,10 @@ interface SymbolJob {
   done: boolean[];
 }
 
-interface ReadyChunk {
+/** A backfill's unit of work: one chunk of one symbol's job. */
+interface ChunkUnit {
   target: SymbolJob;
   index: number;
-  chunk: Chunk;
-  batch: ExtractedBatch;
 }
 
 /** The default chunk: a UTC day, or 100 candles when one candle is longer than a day. */
@@ -184,8 +175,9 @@ function watermarkOf(state: unknown): number | undefined {
 }
 
 /**
- * Runs a backfill to the end (or to `limitRows`). Throws RunFailedError after recording status -1; the chunks
- * committed until then stay, and a rerun continues from them.
+ * Runs a backfill to the end (or to `limitRows`) on the pipeline: its units are the chunks not yet committed, in time
+ * order with the symbols side by side, extracted `concurrency` at a time and committed in groups. Throws
+ * RunFailedError after recording status -1; the chunks committed until then stay, and a rerun continues from them.
  */
 export async function runBackfill(req: BackfillRequest, opts: BackfillOptions): Promise<BackfillSummary> {
   const { session, lake } = opts;
@@ -193,14 +185,6 @@ export async function runBackfill(req: BackfillRequest, opts: BackfillOptions): 
   const plan = planBackfill(req);
   const { jobs, table, runTable, chunkMs, windows } = plan;
   const first = jobs[0];
-  const scope = await openRunScope(session, lake, {
-    connectionName: first.connectionName,
-    tableName: runTable,
-    window: { start: req.from, end: req.to },
-    logLevel: opts.logLevel,
-    printLog: opts.printLog,
-  });
-  const { log, processId, runId, logPath } = scope;
   const figures = { pages: 0, extracted: 0, loaded: 0, pending: 0, quarantined: 0, commits: 0, committedChunks: 0 };
   const load: LoadResult = { inserted: 0, updated: 0, deleted: 0 };
   const lakePaths: string[] = [];
@@ -208,211 +192,145 @@ export async function runBackfill(req: BackfillRequest, opts: BackfillOptions): 
   let skipped = 0;
   let stoppedAtLimit = false;
   let bar: BarProgress | undefined;
-  try {
-    const committed = await committedChunks(session, plan, req.from, req.to);
-    skipped = committed.count;
-    for (const [i, job] of jobs.entries()) targets.push({ key: plan.keys[i], job, symbol: req.symbols[i], windows, done: committed.done[i] });
-    const total = windows.length * targets.length;
-    log.info({ job: req.job, symbols: req.symbols, from: req.from.toISOString(), to: req.to.toISOString(), chunks: total, skipped, chunkMs, concurrency }, 'backfill started');
-    const progress = createBarProgress(`${req.job}${req.symbols.length ? ` ${req.symbols.join(',')}` : ''}`, {
-      total,
-      initial: skipped,
-      enabled: opts.progress ?? Boolean(process.stderr.isTTY),
-      intervalMs: opts.progressIntervalMs,
-    });
-    bar = progress;
-
-    // Work in time order, symbols side by side, so every symbol's state advances as chunks commit.
-    const queue: { target: SymbolJob; index: number }[] = [];
-    for (let i = 0; i < windows.length; i++) for (const target of targets) if (!target.done[i]) queue.push({ target, index: i });
-
-    const http = new HttpClient({ ...first.http, rateLimitPerMinute: first.rateLimitPerMinute, headers: first.headers, logger: log });
-    const abort = new AbortController();
-    const signal = opts.signal ? AbortSignal.any([opts.signal, abort.signal]) : abort.signal;
-    let page = 0;
-    const ready: ReadyChunk[] = [];
-    let wake: (() => void) | undefined;
-    const notify = () => {
-      wake?.();
-      wake = undefined;
-    };
-    let workersLeft = Math.min(concurrency, queue.length);
-    let failure: unknown;
-    let stop = false;
-
-    const worker = async () => {
-      try {
-        while (!stop && !failure) {
-          // Back-pressure: do not run far ahead of the committer.
-          while (ready.length >= concurrency * 4 && !stop && !failure) await new Promise<void>((r) => setTimeout(r, 5));
-          const next = queue.shift();
-          if (!next || stop || failure) break;
-          const { target, index } = next;
-          const window = target.windows[index];
-          const batch = await extractBatch(scope, target.job, { http, window, signal, table, nextPage: () => ++page });
-          figures.pages += batch.pages;
-          figures.pending += batch.rows.length;
-          ready.push({ target, index, chunk: { job: target.key, window }, batch });
-          // --limit: no new chunk once the rows loaded and on their way reach it.
-          if (req.limitRows !== undefined && figures.loaded + figures.pending >= req.limitRows && queue.length > 0) {
-            stoppedAtLimit = true;
-            stop = true;
-            log.info({ rows: figures.loaded + figures.pending, limit: req.limitRows }, 'row limit reached; the remaining chunks are left for a rerun');
-          }
-          notify();
-        }
-      } catch (err) {
-        failure ??= err;
-        abort.abort(err);
-      } finally {
-        workersLeft--;
-        notify();
-      }
-    };
-
-    const commitGroup = async (group: ReadyChunk[]) => {
-      const rows: Row[] = [];
-      const quarantined: QuarantineEntry[] = [];
-      const pages: string[] = [];
-      let extracted = 0;
-      for (const r of group) {
-        for (const row of r.batch.rows) rows.push(row);
-        quarantined.push(...r.batch.quarantined);
-        pages.push(...r.batch.lakePaths);
-        extracted += r.batch.records;
-      }
-      const qFile = await landQuarantine(scope, table, quarantined);
-      // The state each job reaches once this group commits: the end of its unbroken run of committed chunks.
-      for (const r of group) r.target.done[r.index] = true;
-      const states = new Map<SymbolJob, unknown>();
-      for (const t of new Set(group.map((r) => r.target))) {
-        const next = stateAtPrefix(t.job, req.from, t.windows, t.done);
-        if (next !== undefined) states.set(t, next);
-      }
-      const groupNo = figures.commits + 1;
-      const committedAt = new Date();
-      const result = await commitBatch(scope, {
+  let http: HttpClient | undefined;
+  const total = () => windows.length * targets.length;
+  return runPipeline<ChunkUnit, BackfillSummary>({
+    session,
+    lake,
+    run: { open: { connectionName: first.connectionName, tableName: runTable, window: { start: req.from, end: req.to }, logLevel: opts.logLevel, printLog: opts.printLog } },
+    concurrency,
+    // One committer takes every chunk that is ready (up to maxRowsPerCommit rows, 1000 chunks) and commits them together.
+    group: { maxRows: opts.maxRowsPerCommit ?? 200_000, maxBatches: 1000 },
+    signal: opts.signal,
+    hooks: {
+      plan: async ({ log }) => {
+        const committed = await committedChunks(session, plan, req.from, req.to);
+        skipped = committed.count;
+        for (const [i, job] of jobs.entries()) targets.push({ key: plan.keys[i], job, symbol: req.symbols[i], windows, done: committed.done[i] });
+        log.info({ job: req.job, symbols: req.symbols, from: req.from.toISOString(), to: req.to.toISOString(), chunks: total(), skipped, chunkMs, concurrency }, 'backfill started');
+        bar = createBarProgress(`${req.job}${req.symbols.length ? ` ${req.symbols.join(',')}` : ''}`, {
+          total: total(),
+          initial: skipped,
+          enabled: opts.progress ?? Boolean(process.stderr.isTTY),
+          intervalMs: opts.progressIntervalMs,
+        });
+        http = new HttpClient({ ...first.http, rateLimitPerMinute: first.rateLimitPerMinute, headers: first.headers, logger: log });
+        // Work in time order, symbols side by side, so every symbol's state advances as chunks commit.
+        const units: ChunkUnit[] = [];
+        for (let i = 0; i < windows.length; i++) for (const target of targets) if (!target.done[i]) units.push({ target, index: i });
+        return units;
+      },
+      extract: ({ target, index }, { scope, signal, nextPage }) =>
+        extractBatch(scope, target.job, { http: http!, window: target.windows[index], signal, table, nextPage }),
+      extracted: ({ batch }, left, { log }) => {
+        figures.pages += batch.pages;
+        figures.pending += batch.rows.length;
+        // --limit: no new chunk once the rows loaded and on their way reach it.
+        if (req.limitRows === undefined || figures.loaded + figures.pending < req.limitRows || left.units === 0) return;
+        stoppedAtLimit = true;
+        log.info({ rows: figures.loaded + figures.pending, limit: req.limitRows }, 'row limit reached; the remaining chunks are left for a rerun');
+        return 'stop';
+      },
+      target: (_group, { runId }) => ({
         table,
-        rows,
         writeMode: first.writeMode,
         lockKey: plan.lockKey,
-        fileStem: `${runId}-${String(groupNo).padStart(5, '0')}`,
+        fileStem: `${runId}-${String(figures.commits + 1).padStart(5, '0')}`,
         // Per-chunk audit rows would skew the table's delta statistics; chunks skip it.
         afterLoad: false,
-        inTransaction: async (groupLoad) => {
-          await recordChunks(session, processId, group.map((r) => ({ chunk: r.chunk, rows: r.batch.rows.length })), committedAt);
-          for (const [t, next] of states) await advanceState(session, t.job, next, processId);
-          await updateRunProgress(session, processId, {
-            rowsExtracted: figures.extracted + extracted,
-            rowsLoaded: figures.loaded + rows.length,
-            rowsQuarantined: figures.quarantined + quarantined.length,
-            details: { chunks: { total, skipped, committed: figures.committedChunks + group.length }, load: sumLoad(load, groupLoad) },
-          });
-          await opts.beforeCommit?.();
-        },
-      });
-      figures.commits = groupNo;
-      figures.extracted += extracted;
-      figures.loaded += rows.length;
-      figures.pending -= rows.length;
-      figures.quarantined += quarantined.length;
-      figures.committedChunks += group.length;
-      Object.assign(load, sumLoad(load, result.load));
-      lakePaths.push(...pages, ...(qFile ? [qFile] : []), ...(await publishCurated(scope, result.curated)));
-      log.debug({ group: groupNo, chunks: group.length, rows: rows.length, ...result.load }, 'chunks committed');
-      progress.update(skipped + figures.committedChunks, { rows: figures.loaded });
-    };
-
-    const workers = Array.from({ length: workersLeft }, () => worker());
-    const maxRows = opts.maxRowsPerCommit ?? 200_000;
-    // One committer: takes every chunk that is ready (up to maxRows, 1000 chunks) and commits them together.
-    for (;;) {
-      if (ready.length === 0) {
-        if (workersLeft === 0 || failure) break;
-        await new Promise<void>((r) => (wake = r));
-        continue;
-      }
-      const group: ReadyChunk[] = [];
-      let rows = 0;
-      while (ready.length > 0 && group.length < 1000 && (group.length === 0 || rows + ready[0].batch.rows.length <= maxRows)) {
-        const r = ready.shift()!;
-        rows += r.batch.rows.length;
-        group.push(r);
-      }
-      try {
-        // Stopped from outside (signal): chunks not yet committed are left for a rerun.
-        signal.throwIfAborted();
-        await commitGroup(group);
-      } catch (err) {
-        failure ??= err;
-        abort.abort(err);
-        break;
-      }
-    }
-    await Promise.allSettled(workers);
-    progress.done();
-    if (failure) throw failure;
-
-    const gaps: GapReport[] = [];
-    for (const t of targets) {
-      const spec = t.job.stream.series?.(t.job.params);
-      if (spec) gaps.push(await gapReport(session, table, spec, req.from, req.to));
-    }
-    for (const g of gaps) if (g.missing > 0) log.warn({ gap: gapLine(g) }, 'missing candles');
-    const chunks = { total: windows.length * targets.length, skipped, committed: figures.committedChunks, remaining: windows.length * targets.length - skipped - figures.committedChunks };
-    const details = {
-      job: req.job,
-      symbols: req.symbols,
-      params: req.params ?? {},
-      chunkMs,
-      concurrency,
-      chunks,
-      commits: figures.commits,
-      pages: figures.pages,
-      load,
-      stoppedAtLimit,
-      chunkTable: BACKFILL_CHUNK_TABLE,
-      gaps,
-    };
-    await closeRun(session, processId, {
-      status: RUN_COMPLETE,
-      rowsExtracted: figures.extracted,
-      rowsLoaded: figures.loaded,
-      rowsQuarantined: figures.quarantined,
-      lakePaths: summarizePaths(lakePaths),
-      details,
-    });
-    log.info({ ...chunks, rowsLoaded: figures.loaded, ...load, stoppedAtLimit }, 'backfill complete');
-    return {
-      processId,
-      runId,
-      job: req.job,
-      table: `${table.schema}.${table.name}`,
-      status: RUN_COMPLETE,
-      chunks,
-      commits: figures.commits,
-      pages: figures.pages,
-      rowsExtracted: figures.extracted,
-      rowsLoaded: figures.loaded,
-      rowsQuarantined: figures.quarantined,
-      load,
-      stoppedAtLimit,
-      gaps,
-      logPath,
-    };
-  } catch (err) {
-    bar?.done();
-    await failRunScope(scope, err, {
-      rowsExtracted: figures.extracted,
-      rowsLoaded: figures.loaded,
-      rowsQuarantined: figures.quarantined,
-      lakePaths: summarizePaths(lakePaths),
-      details: { chunks: { total: windows.length * targets.length, skipped, committed: figures.committedChunks }, load },
-    });
-    throw new RunFailedError({ processId, runId, logPath, job: req.job }, err instanceof Error ? err : new TerminalError(errorMessage(err)));
-  } finally {
-    log.flush?.();
-  }
+      }),
+      inTransaction: async ({ group, rows, load: groupLoad }, { processId }) => {
+        // The state each job reaches once this group commits: the end of its unbroken run of committed chunks.
+        for (const r of group) r.unit.target.done[r.unit.index] = true;
+        await recordChunks(session, processId, group.map((r) => ({ chunk: { job: r.unit.target.key, window: r.unit.target.windows[r.unit.index] }, rows: r.batch.rows.length })), new Date());
+        for (const t of new Set(group.map((r) => r.unit.target))) {
+          const next = stateAtPrefix(t.job, req.from, t.windows, t.done);
+          if (next !== undefined) await advanceState(session, t.job, next, processId);
+        }
+        const extracted = group.reduce((n, r) => n + r.batch.records, 0);
+        const quarantined = group.reduce((n, r) => n + r.batch.quarantined.length, 0);
+        await updateRunProgress(session, processId, {
+          rowsExtracted: figures.extracted + extracted,
+          rowsLoaded: figures.loaded + rows,
+          rowsQuarantined: figures.quarantined + quarantined,
+          details: { chunks: { total: total(), skipped, committed: figures.committedChunks + group.length }, load: sumLoad(load, groupLoad) },
+        });
+        await opts.beforeCommit?.();
+      },
+      committed: ({ group, rows, quarantineFile, committed, published }, { log }) => {
+        figures.commits++;
+        for (const r of group) {
+          figures.extracted += r.batch.records;
+          figures.quarantined += r.batch.quarantined.length;
+          lakePaths.push(...r.batch.lakePaths);
+        }
+        figures.loaded += rows;
+        figures.pending -= rows;
+        figures.committedChunks += group.length;
+        Object.assign(load, sumLoad(load, committed.load));
+        lakePaths.push(...(quarantineFile ? [quarantineFile] : []), ...published);
+        log.debug({ group: figures.commits, chunks: group.length, rows, ...committed.load }, 'chunks committed');
+        bar?.update(skipped + figures.committedChunks, { rows: figures.loaded });
+      },
+      complete: async ({ log, processId, runId, logPath }) => {
+        bar?.done();
+        const gaps: GapReport[] = [];
+        for (const t of targets) {
+          const spec = t.job.stream.series?.(t.job.params);
+          if (spec) gaps.push(await gapReport(session, table, spec, req.from, req.to));
+        }
+        for (const g of gaps) if (g.missing > 0) log.warn({ gap: gapLine(g) }, 'missing candles');
+        const chunks = { total: total(), skipped, committed: figures.committedChunks, remaining: total() - skipped - figures.committedChunks };
+        const details = {
+          job: req.job,
+          symbols: req.symbols,
+          params: req.params ?? {},
+          chunkMs,
+          concurrency,
+          chunks,
+          commits: figures.commits,
+          pages: figures.pages,
+          load,
+          stoppedAtLimit,
+          chunkTable: BACKFILL_CHUNK_TABLE,
+          gaps,
+        };
+        log.info({ ...chunks, rowsLoaded: figures.loaded, ...load, stoppedAtLimit }, 'backfill complete');
+        const outcome: RunOutcome = { status: RUN_COMPLETE, rowsExtracted: figures.extracted, rowsLoaded: figures.loaded, rowsQuarantined: figures.quarantined, lakePaths: summarizePaths(lakePaths), details };
+        const result: BackfillSummary = {
+          processId,
+          runId,
+          job: req.job,
+          table: `${table.schema}.${table.name}`,
+          status: RUN_COMPLETE,
+          chunks,
+          commits: figures.commits,
+          pages: figures.pages,
+          rowsExtracted: figures.extracted,
+          rowsLoaded: figures.loaded,
+          rowsQuarantined: figures.quarantined,
+          load,
+          stoppedAtLimit,
+          gaps,
+          logPath,
+        };
+        return { result, outcome };
+      },
+      failed: (err, { processId, runId, logPath }) => {
+        bar?.done();
+        return {
+          figures: {
+            rowsExtracted: figures.extracted,
+            rowsLoaded: figures.loaded,
+            rowsQuarantined: figures.quarantined,
+            lakePaths: summarizePaths(lakePaths),
+            details: { chunks: { total: total(), skipped, committed: figures.committedChunks }, load },
+          },
+          error: new RunFailedError({ processId, runId, logPath, job: req.job }, err instanceof Error ? err : new TerminalError(errorMessage(err))),
+        };
+      },
+    },
+  });
 }
 
 function sumLoad(a: LoadResult, b: LoadResult): LoadResult {
