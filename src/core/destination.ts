@@ -1,4 +1,5 @@
 // Contract every warehouse implements (destinations/<name>/). The loader reads capabilities as data.
+import type { AppendedBatch, AppendedShape, AppendMergeOptions, AppendMergeResult } from './append-merge.ts';
 import type { JsonRecordsLayout } from './source.ts';
 import type { ColumnType, Row, TableSpec } from './table.ts';
 
@@ -195,6 +196,17 @@ export interface Session {
    * makes large reads and writes lean); returns the function that restores the previous settings.
    */
   tuneForBulkImport?(memoryLimit: string): Promise<() => Promise<void>>;
+  /**
+   * Optional, with mergeAppended: rows the caller appended to `t` itself in this transaction (a bulk file read straight
+   * into the table), told apart by their lineage `batch`: per series their rows, distinct times and range; whether a
+   * key repeats; how many other rows share their time ranges.
+   */
+  describeAppended?(t: TableSpec, batch: AppendedBatch, opts?: AppendMergeOptions): Promise<AppendedShape>;
+  /**
+   * Optional: settles the appended rows of `batch` against the rows already in `t` with the outcome of write mode
+   * merge (one row per key; unchanged keys keep their old row and lineage), in the same transaction; no change events.
+   */
+  mergeAppended?(t: TableSpec, batch: AppendedBatch, opts?: AppendMergeOptions, shape?: AppendedShape): Promise<AppendMergeResult>;
   close(): Promise<void>;
 }
 

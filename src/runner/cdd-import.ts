@@ -91,8 +91,9 @@ export async function importCddFiles(args: string[], opts: CddImportOptions): Pr
   const totals = { lines: 0, loaded: 0, quarantined: 0 };
   const load: LoadResult = { inserted: 0, updated: 0, deleted: 0 };
   const memoryLimit = opts.memoryLimit ?? '256MB';
-  // A warehouse that reads the CSV and writes the Parquet itself lands each file in one pass; others get staged rows.
-  const inWarehouse = Boolean(session.dialect.readCsv && session.dialect.copyToParquet);
+  // A warehouse that reads the CSV, writes the Parquet and merges appended rows itself lands each file in one pass;
+  // others get staged rows.
+  const inWarehouse = Boolean(session.dialect.readCsv && session.dialect.copyToParquet && session.mergeAppended);
   const undoLimit = inWarehouse ? await tuneForImport(session, memoryLimit) : async () => {};
   const mb = (b: number) => Math.round((b / 1e6) * 10) / 10;
   const bar = createBarProgress('import cdd', {

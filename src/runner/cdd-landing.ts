@@ -13,7 +13,7 @@ import type { Row, TableSpec } from '../core/table.ts';
 import { openFileEngine } from '../destinations/file-engine.ts';
 import type { CuratedFile } from '../lake/curated-writer.ts';
 import type { LocalLake, QuarantineEntry } from '../lake/local-lake.ts';
-import { describeAppended, mergeAppended, type AppendMergeOptions, type AppendedSeries } from '../load/append-merge.ts';
+import type { AppendMergeOptions, AppendedSeries } from '../core/append-merge.ts';
 import { applyWriteMode } from '../load/write-modes.ts';
 import { cddInterval, type CddLayout } from '../sources/cryptodatadownload/cdd-file.ts';
 import { lineKey, locateLines } from '../sources/cryptodatadownload/cdd-line-locator.ts';
@@ -153,6 +153,13 @@ function mergeOptions(p: Planned): AppendMergeOptions {
     timeBounds: candleTimeBounds(Date.now()),
     preferDescending: PREFER_DESCENDING,
   };
+}
+
+/** The session's settling of rows it appended itself (Session.describeAppended / mergeAppended); landInWarehouse needs it. */
+function appendMerge(s: Session): Required<Pick<Session, 'describeAppended' | 'mergeAppended'>> {
+  const { describeAppended, mergeAppended } = s;
+  if (!describeAppended || !mergeAppended) throw new ConfigError('this warehouse cannot settle rows it appended itself (Session.mergeAppended)', { hint: 'CDD files land in the warehouse only where it reads CSV, writes Parquet and merges appended rows itself' });
+  return { describeAppended: describeAppended.bind(s), mergeAppended: mergeAppended.bind(s) };
 }
 
 /** What loading a file did. */
@@ -345,7 +352,7 @@ export function landInWarehouse(scope: RunScope, p: Planned, ctx: LoadContext, s
       }
       const rejected = await collectRejects(s, rejects.table, p);
       await dropScratch();
-      const shape = await describeAppended(s, t, batch, mergeOptions(p));
+      const shape = await appendMerge(s).describeAppended(t, batch, mergeOptions(p));
       step('describe the rows');
       if (shape.repeatedKeys || shape.overlap > 0) {
         curated.push(...(await exportLoaded(s, scope.lake, t, { ...batch, series: shape.series }, stem, false)));
@@ -353,7 +360,7 @@ export function landInWarehouse(scope: RunScope, p: Planned, ctx: LoadContext, s
       } else {
         exportAfterCommit = shape.series;
       }
-      const merged = await mergeAppended(s, t, batch, mergeOptions(p), shape);
+      const merged = await appendMerge(s).mergeAppended(t, batch, mergeOptions(p), shape);
       step('merge');
       return {
         appended,

@@ -2,9 +2,11 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { DuckDBTimestampTZValue, type DuckDBConnection } from '@duckdb/node-api';
+import type { AppendedBatch, AppendedShape, AppendMergeOptions, AppendMergeResult } from '../../core/append-merge.ts';
 import { STAGING_ORDINAL, type Capabilities, type JsonStaging, type LoadContext, type ParquetExportOptions, type Session } from '../../core/destination.ts';
 import { TerminalError, errorMessage } from '../../core/errors.ts';
 import { allColumns, type ColumnSpec, type Row, type TableSpec } from '../../core/table.ts';
+import { describeAppended, mergeAppended } from './duckdb-append-merge.ts';
 import { duckdbTuneForBulkImport } from './duckdb-bulk-settings.ts';
 import { appendInChunks, type ChunkColumn } from './duckdb-chunk-writer.ts';
 import { duckdbDialect } from './duckdb-dialect.ts';
@@ -178,6 +180,16 @@ export class DuckdbSession implements Session {
   /** Memory limit (spilling to a temp directory), no insertion order and leaner Parquet writes; see duckdb-bulk-settings.ts. */
   tuneForBulkImport(memoryLimit: string): Promise<() => Promise<void>> {
     return duckdbTuneForBulkImport(this, memoryLimit);
+  }
+
+  /** See duckdb-append-merge.ts. */
+  describeAppended(t: TableSpec, batch: AppendedBatch, opts?: AppendMergeOptions): Promise<AppendedShape> {
+    return describeAppended(this, t, batch, opts);
+  }
+
+  /** See duckdb-append-merge.ts. */
+  mergeAppended(t: TableSpec, batch: AppendedBatch, opts?: AppendMergeOptions, shape?: AppendedShape): Promise<AppendMergeResult> {
+    return mergeAppended(this, t, batch, opts, shape);
   }
 
   async close(): Promise<void> {

@@ -3,63 +3,15 @@
 // tell this batch apart — and this settles them against the rows already there, in the same transaction, with the
 // outcome of write mode `merge`: one row per key, unchanged keys keep their old row and lineage, changed keys take
 // the new row. When the batch touched no existing key and repeated none (a fresh range, the common case) it costs
-// a few aggregate queries. DuckDB only (uses `rowid`); change events are not written (a multi-million-row import
-// would write one per row).
-import type { LoadResult, Session } from '../core/destination.ts';
-import { ConfigError } from '../core/errors.ts';
-import type { TableSpec } from '../core/table.ts';
-
-/** The appended batch: the rows whose lineage is exactly this run id and load time. */
-export interface AppendedBatch {
-  runId: string;
-  loadedAt: Date;
-}
-
-/** Per series (the key without the partition column): rows appended, distinct times, first and last time. */
-export interface AppendedSeries {
-  series: Record<string, string>;
-  rows: number;
-  distinct: number;
-  first: Date;
-  last: Date;
-}
-
-/** What settling the appended rows did. */
-export interface AppendMergeResult extends LoadResult {
-  /** Appended rows dropped because the batch held another row with the same key. */
-  repeated: number;
-  /** Appended rows dropped because the table already held the same values. */
-  unchanged: number;
-  series: AppendedSeries[];
-}
-
-export interface AppendMergeOptions {
-  /**
-   * The partition column's values lie on a grid of this many µs (the caller validated it), so distinct values are
-   * counted with a bitmap instead of a hash table.
-   */
-  gridMicros?: number;
-  /**
-   * When the batch repeats a key with different values, the row that sorts first by these columns (descending)
-   * wins; default every compared column in table order. (Parallel bulk reads keep no line order to go by.)
-   */
-  preferDescending?: string[];
-  /**
-   * With gridMicros: every appended time lies in [loUs, hiUs] µs (the caller validated it), so the distinct times
-   * are counted in the same pass as the other figures, with a bitmap over that range.
-   */
-  timeBounds?: { loUs: number; hiUs: number };
-}
+// a few aggregate queries. DuckDB's (uses `rowid`); change events are not written (a multi-million-row import would
+// write one per row).
+import type { AppendedBatch, AppendedSeries, AppendedShape, AppendMergeOptions, AppendMergeResult } from '../../core/append-merge.ts';
+import type { Session } from '../../core/destination.ts';
+import { ConfigError } from '../../core/errors.ts';
+import type { TableSpec } from '../../core/table.ts';
 
 /** Largest bitmap (bits) used to count distinct grid points; wider ranges count with a hash table. */
 const MAX_BITMAP = 200_000_000;
-
-/** The appended batch before settling: its series, whether it repeats a key, and how many other rows fall in its series' time ranges. */
-export interface AppendedShape {
-  series: AppendedSeries[];
-  repeatedKeys: boolean;
-  overlap: number;
-}
 
 /** Lineage test of the batch's rows ($1 run id, $2 load time), optionally on a table alias. */
 function batchRows(s: Session, a?: string): string {
