@@ -50,11 +50,6 @@ export class InternalError extends CoinlakeError {
   }
 }
 
-/** True when `err` should be retried. */
-export function isTransient(err: unknown): err is TransientError {
-  return err instanceof TransientError;
-}
-
 /** The message of any thrown value. */
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

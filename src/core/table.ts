@@ -108,13 +108,3 @@ export function assertIdentifier(name: string, what = 'identifier'): string {
 export function allColumns(t: TableSpec): ColumnSpec[] {
   return [...t.columns, ...LINEAGE_COLUMNS];
 }
-
-/** camelCase / spaced / dashed field name → snake_case (`volumeUsd24Hr` → `volume_usd_24hr`). */
-export function snakeCase(field: string): string {
-  return field
-    .replace(/([a-z])([A-Z])/g, '$1_$2')
-    .replace(/([A-Za-z])([0-9])/g, '$1_$2')
-    .replace(/[^A-Za-z0-9]+/g, '_')
-    .replace(/^_+|_+$/g, '')
-    .toLowerCase();
-}

@@ -207,15 +207,6 @@ function summaryOf(processId: number, run: RunRecord, d: ClosedDetails, rows: Ro
   };
 }
 
-/** The summary of a closed distributed backfill, figures included (read back from its run row). */
-export async function readDistributedSummary(s: Session, processId: number): Promise<BackfillSummary | undefined> {
-  const run = await readRun(s, processId);
-  if (!run?.details) return undefined;
-  const d = JSON.parse(run.details) as ClosedDetails;
-  if (!d.summary) return undefined;
-  return summaryOf(processId, run, d, await runFigures(s, processId));
-}
-
 /**
  * Removes curated temporary folders of the run left by workers that were killed mid-commit on this machine
  * (`curated/<table>/.tmp-<run id>-…`): once the run is closed nothing will publish them.

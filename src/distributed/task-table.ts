@@ -9,8 +9,6 @@ export const BACKFILL_TASK_TABLE = 'coinlake_meta.backfill_task';
 /** States of a task: waiting in the queue, being loaded, failed and given back, failed for good, loaded, or found loaded by another run. */
 export const TASK_STATES = ['queued', 'running', 'retrying', 'failed', 'committed', 'skipped'] as const;
 export type TaskState = (typeof TASK_STATES)[number];
-/** States after which the task needs no more work. */
-export const FINAL_TASK_STATES: readonly TaskState[] = ['failed', 'committed', 'skipped'];
 
 /** Figures of a committed chunk. */
 export interface TaskFigures {
