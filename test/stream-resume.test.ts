@@ -158,7 +158,7 @@ interface Trade {
  * ids). Every tick, from the first connection on, each symbol trades `perTick` times (ids from 5000 up); a dropped
  * connection misses what trades meanwhile.
  */
-async function startExchange(opts: { symbols: string[]; ticksPerSecond: number; perTick: number; maxTicks: number }) {
+async function startExchange(opts: { symbols: string[]; ticksPerSecond: number; perTick: number; maxTicks: number; onRequest?: (url: string) => void }) {
   const trades = new Map<string, Trade[]>(opts.symbols.map((s) => [s, []]));
   const requests: string[] = [];
   let ticks = 0;
@@ -188,6 +188,7 @@ async function startExchange(opts: { symbols: string[]; ticksPerSecond: number; 
   const server: Server = createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://x');
     requests.push(`${u.pathname}?${u.searchParams}`);
+    opts.onRequest?.(requests[requests.length - 1]);
     const json = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json', 'x-mbx-used-weight-1m': '25' });
       res.end(JSON.stringify(body));
@@ -238,9 +239,13 @@ describe.each(WAREHOUSES)('trades missed during a reconnect on %s', (kind) => {
     const symbols = ['BTCUSDT', 'ETHBTC'];
     // 20 ticks/s × 30 trades per symbol; the connection drops at tick 40 for 2.5 s: over 1,000 trades per symbol missed,
     // more than one REST page.
-    const ex = await startExchange({ symbols, ticksPerSecond: 20, perTick: 30, maxTicks: 150 });
+    // What the producer had gap-filled (published) when each REST request came.
+    const filledAt: number[] = [];
+    let stats: { gapFilled: number } | undefined = undefined;
+    const ex = await startExchange({ symbols, ticksPerSecond: 20, perTick: 30, maxTicks: 150, onRequest: () => filledAt.push(stats?.gapFilled ?? -1) });
     closers.push(() => ex.close());
     const pipe = await startStreamPipeline({ feed: binanceTradesFeed, nc, session, lake, prefix: `t${randomBytes(4).toString('hex')}`, wsBaseUrl: ex.wsUrl, restBaseUrl: ex.restUrl, symbols, batchSize: 1000, batchMs: 100, minBackoffMs: 50, maxBackoffMs: 200 });
+    stats = pipe.producer.stats;
     streams.push(pipe.names.stream);
     closers.push(() => pipe.stop());
     await until('40 ticks', () => ex.ticks() >= 40);
@@ -268,6 +273,9 @@ describe.each(WAREHOUSES)('trades missed during a reconnect on %s', (kind) => {
       expect(missed).toBeGreaterThan(1000);
       const fills = ex.requests.filter((r) => r.includes(`symbol=${symbol}&`));
       expect(fills.length).toBeGreaterThanOrEqual(2);
+      // Page by page: the first page (1,000 trades) was published before the second was asked for.
+      const at = ex.requests.flatMap((r, i) => (r.includes(`symbol=${symbol}&`) ? [filledAt[i]] : []));
+      expect(at[1] - at[0]).toBe(1000);
       expect(fills.every((r) => r.startsWith('/api/v3/historicalTrades?symbol=') && /&fromId=\d+&limit=\d+$/.test(r))).toBe(true);
     }
     expect(pipe.producer.stats.gapFilled).toBeGreaterThan(2000);

@@ -74,10 +74,10 @@ export function aggTradeGapFiller(restBaseUrl: string, http = new HttpClient({ r
 
 function tradesByIdFiller<T>(endpoint: TradeEndpoint<T>, restBaseUrl: string, http: HttpClient): GapFiller {
   const budget = weightBudgetFor(restBaseUrl, {});
-  return async (series, from, to) => {
+  return async function* (series, from, to) {
     const symbol = series.replace('-', '');
-    const out: FeedRecord[] = [];
     for (let next = from; next <= to; ) {
+      const out: FeedRecord[] = [];
       const url = tradesByIdUrl(restBaseUrl, endpoint.path, symbol, next, Math.min(HISTORICAL_TRADES_MAX_LIMIT, to - next + 1));
       const page = await fetchTrades(http, budget, url, symbol, endpoint);
       const receivedAt = Date.now();
@@ -86,12 +86,12 @@ function tradesByIdFiller<T>(endpoint: TradeEndpoint<T>, restBaseUrl: string, ht
         if (id < next || id > to) continue;
         out.push(...endpoint.records(symbol, t, receivedAt));
       }
+      yield out;
       const lastId = page.length ? endpoint.id(page[page.length - 1]) : undefined;
       // No trade at or after `next` (or none new): nothing more to read.
       if (lastId === undefined || lastId < next) break;
       next = lastId + 1;
     }
-    return out;
   };
 }
 

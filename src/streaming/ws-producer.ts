@@ -16,9 +16,10 @@ const MINUTE = 60_000;
 
 /**
  * Fills the points [from, to] (both inclusive) of a series — the minutes' open times of a klines feed, the trade ids
- * of a trades feed; returns their records.
+ * of a trades feed: their records, one REST page at a time (each is published before the next is read, so a long
+ * gap is never held in memory whole).
  */
-export type GapFiller = (series: string, from: number, to: number) => Promise<FeedRecord[]>;
+export type GapFiller = (series: string, from: number, to: number) => AsyncIterable<FeedRecord[]>;
 
 export interface ProducerOptions {
   feed: WsFeed;
@@ -152,16 +153,18 @@ export class WsProducer {
         const last = this.lastPoint.get(series);
         if (last !== undefined && at > last + step && this.opts.gapFiller) {
           const gap = { series, from: show(last + step), to: show(at - step) };
-          let filled: FeedRecord[] = [];
+          let filled = 0;
           try {
-            filled = await this.opts.gapFiller(series, last + step, at - step);
-            this.opts.log?.info({ ...gap, records: filled.length }, 'gap filled from REST');
+            for await (const page of this.opts.gapFiller(series, last + step, at - step)) {
+              await this.publisher.publish(page);
+              filled += page.length;
+              this.stats.gapFilled += page.length;
+            }
+            this.opts.log?.info({ ...gap, records: filled }, 'gap filled from REST');
           } catch (err) {
             // The new record is still published; the quality checks report the minutes that stay missing.
-            this.opts.log?.warn({ ...gap, error: errorMessage(err) }, `gap not filled: REST ${step === MINUTE ? 'klines' : 'trades'} failed`);
+            this.opts.log?.warn({ ...gap, records: filled, error: errorMessage(err) }, `gap not filled: REST ${step === MINUTE ? 'klines' : 'trades'} failed`);
           }
-          await this.publisher.publish(filled);
-          this.stats.gapFilled += filled.length;
         }
         if (last === undefined || at > last) this.lastPoint.set(series, at);
       }
