@@ -49,7 +49,7 @@ export function displayPath(file: string, cwd = process.cwd()): string {
 }
 
 /** The config file to use: `explicit` (which must exist), else the first default file present, else undefined. */
-export function findConfigFile(explicit?: string, cwd = process.cwd()): string | undefined {
+function findConfigFile(explicit?: string, cwd = process.cwd()): string | undefined {
   if (explicit) {
     const file = path.resolve(cwd, explicit);
     if (!existsSync(file)) throw new ConfigError(`config file ${explicit} not found`, { file: explicit, hint: 'check the path given with -p' });

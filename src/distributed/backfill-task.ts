@@ -40,7 +40,7 @@ export function taskChunk(t: BackfillTask): Chunk {
   return { job: t.key, window: taskWindow(t) };
 }
 
-export function taskWindow(t: BackfillTask): TimeWindow {
+function taskWindow(t: BackfillTask): TimeWindow {
   return { start: new Date(t.chunkStart), end: new Date(t.chunkEnd) };
 }
 

@@ -213,7 +213,7 @@ export class HttpClient {
  * windows of about 5 s, which keep bursts small while letting short jobs start at once. 60/min is 5 per 5 s, 20/min
  * one per 3 s, 6/min one per 10 s.
  */
-export function rateQueue(rpm: number): PQueue {
+function rateQueue(rpm: number): PQueue {
   if (!(rpm > 0)) return new PQueue();
   const cap = Math.max(1, Math.floor(rpm / 12));
   return new PQueue({ intervalCap: cap, interval: Math.round((cap * 60_000) / rpm) });

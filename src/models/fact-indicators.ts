@@ -96,7 +96,7 @@ const sameSeries = (a: string, b: string) => SERIES.map((c) => `${a}.${c} = ${b}
  * when the last run used the same parameters, else (or with `full`, or when the table is empty) from scratch.
  * Candles deleted from the candle tables are not noticed by an incremental run: `full` rebuilds.
  */
-export async function buildIndicators(s: Session, p: IndicatorParams, runId: string, loadedAt: Date, full: boolean): Promise<ModelOutput> {
+async function buildIndicators(s: Session, p: IndicatorParams, runId: string, loadedAt: Date, full: boolean): Promise<ModelOutput> {
   for (const [k, v] of Object.entries(p)) if (k !== 'bollingerK') assertWindow(k, v);
   if (!Number.isFinite(p.bollingerK)) {
     throw new ConfigError(`indicator parameter bollingerK must be a number, got ${p.bollingerK}`, { field: 'bollingerK', hint: 'give it as a number of standard deviations, e.g. --param bollingerK=2' });

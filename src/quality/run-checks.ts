@@ -21,7 +21,7 @@ export interface CheckResult extends CheckOutcome {
 }
 
 /** The name a check is shown and stored under: its own, or e.g. `not_null(id,symbol)`, `accepted_range(price_usd > 0)`. */
-export function checkName(t: TableSpec, check: QualityCheck): string {
+function checkName(t: TableSpec, check: QualityCheck): string {
   if (check.name) return check.name;
   switch (check.type) {
     case 'not_null':

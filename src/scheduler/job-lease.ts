@@ -19,7 +19,7 @@ const expiry = (param: number) => `CURRENT_TIMESTAMP + CAST($${param} AS INTEGER
 export type LeaseAnswer = { taken: true } | { taken: false; because: string };
 
 /** A name for this process's leases: `<host>-<pid>-<random>`. */
-export function leaseHolder(): string {
+function leaseHolder(): string {
   return `${os.hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 

@@ -26,7 +26,7 @@ export interface Clock {
   sleepUntil(at: number, signal: AbortSignal): Promise<void>;
 }
 
-export const systemClock: Clock = {
+const systemClock: Clock = {
   now: () => Date.now(),
   sleepUntil: (at, signal) =>
     new Promise<void>((resolve) => {

@@ -43,7 +43,7 @@ export interface KlinesLogger {
 }
 
 /** `${base}/api/v3/klines?symbol=…&interval=…&startTime=…&endTime=…&limit=…`. */
-export function klinesUrl(baseUrl: string, req: KlinesRequest): string {
+function klinesUrl(baseUrl: string, req: KlinesRequest): string {
   const u = new URL(`${baseUrl.replace(/\/+$/, '')}/api/v3/klines`);
   u.searchParams.set('symbol', req.symbol);
   u.searchParams.set('interval', req.interval);

@@ -31,7 +31,7 @@ function klinesState(watermark: number, symbol: string, interval: CandleInterval
 }
 
 /** Symbol (`BTCUSDT`) and interval of a klines job: params `symbol` or `asset` (the CLI's --asset), `interval` (default 1m). */
-export function klinesParams(params: StreamParams): { symbol: string; interval: CandleInterval } {
+function klinesParams(params: StreamParams): { symbol: string; interval: CandleInterval } {
   const symbol = String(params.symbol ?? params.asset ?? '').trim().toUpperCase();
   if (!/^[A-Z0-9]{2,20}$/.test(symbol)) {
     throw new TerminalError(`binance.klines needs a Binance symbol such as BTCUSDT (got "${symbol}")`, { hint: 'pass --symbols BTCUSDT,ETHUSDT (backfill) or --asset BTCUSDT (run)' });

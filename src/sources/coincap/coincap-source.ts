@@ -101,7 +101,7 @@ function paged(name: string, path: string, table: Stream['table'], derive?: Stre
 const HISTORY_PREFETCH = 4;
 
 /** Runs fn over items with up to `ahead` calls in flight, yielding results in item order. */
-export async function* orderedPrefetch<I, O>(items: I[], fn: (item: I) => Promise<O>, ahead: number): AsyncGenerator<O> {
+async function* orderedPrefetch<I, O>(items: I[], fn: (item: I) => Promise<O>, ahead: number): AsyncGenerator<O> {
   const inflight: Promise<O>[] = [];
   let next = 0;
   const fill = () => {
@@ -120,7 +120,7 @@ export async function* orderedPrefetch<I, O>(items: I[], fn: (item: I) => Promis
 }
 
 /** Canonical `BASE-QUOTE` pair. */
-export function canonicalPair(base: unknown, quote: unknown): string | null {
+function canonicalPair(base: unknown, quote: unknown): string | null {
   return typeof base === 'string' && typeof quote === 'string' ? `${base.toUpperCase()}-${quote.toUpperCase()}` : null;
 }
 

@@ -67,7 +67,7 @@ function idList(params: StreamParams, name: string): string[] | undefined {
  * The `/ticker/` shapes: items since 2024 equal `/tickers/` items; older ones send `volume24` as a string plus
  * `volume24_native` and no `volume24a`, which is then NULL (volume24_native stays in the raw lake).
  */
-export function currentTickerShape(r: CoinloreRecord): CoinloreRecord {
+function currentTickerShape(r: CoinloreRecord): CoinloreRecord {
   if (r !== null && typeof r === 'object' && !('volume24a' in r) && 'volume24_native' in r) return { ...r, volume24a: null };
   return r;
 }
@@ -78,7 +78,7 @@ export const COINLORE_UNKNOWN = '0?';
 const TICKER_NUMBERS = coinloreTickersTable.columns.filter((c) => c.type === 'double' || c.type === 'integer').map((c) => c.source ?? c.name);
 
 /** A ticker with CoinLore's `"0?"` in a numeric field as null: the value is unknown, not invalid (nothing quarantined). */
-export function withoutUnknownMarkers(r: CoinloreRecord): CoinloreRecord {
+function withoutUnknownMarkers(r: CoinloreRecord): CoinloreRecord {
   if (r === null || typeof r !== 'object') return r;
   let out: CoinloreRecord | undefined;
   for (const f of TICKER_NUMBERS) {

@@ -43,7 +43,7 @@ export function decodeText(data: unknown): string | null {
 }
 
 /** A uint256 answer as bigint; null when the answer is not one word. */
-export function decodeUint(data: unknown): bigint | null {
+function decodeUint(data: unknown): bigint | null {
   if (typeof data !== 'string' || !isHex(data) || data.length !== WORD) return null;
   return hexToBigInt(data as Hex);
 }

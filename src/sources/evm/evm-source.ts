@@ -56,7 +56,7 @@ function intParam(params: StreamParams, name: string, fallback: number | undefin
 }
 
 /** Checks and reads the stream's parameters. */
-export function transfersParams(params: StreamParams): TransfersParams {
+function transfersParams(params: StreamParams): TransfersParams {
   const tokens = params.tokens === undefined || params.tokens === '' ? undefined : String(params.tokens).split(',').map((t) => t.trim().toLowerCase()).filter(Boolean);
   for (const t of tokens ?? []) {
     if (!/^0x[0-9a-f]{40}$/.test(t)) throw new TerminalError(`${EVM_TRANSFERS_JOB}: tokens must be 0x-prefixed 20-byte addresses, got "${t}"`);
@@ -92,7 +92,7 @@ function asLogs(value: unknown, origin: string): RpcLog[] {
 }
 
 /** A decoded ERC-20 Transfer as a record of the table; undefined for other events on the topic (ERC-721 has 4 topics). */
-export function transferRecord(log: RpcLog): Record<string, unknown> | undefined {
+function transferRecord(log: RpcLog): Record<string, unknown> | undefined {
   if (log.removed || log.topics?.length !== 3 || typeof log.data !== 'string' || log.data.length !== 66) return undefined;
   let args: { from: string; to: string; value: bigint };
   try {

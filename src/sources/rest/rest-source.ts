@@ -34,7 +34,7 @@ export function nextLink(header: string | null): string | undefined {
 }
 
 /** The next page's absolute URL from a Link header of `response`; an invalid one is a TerminalError naming it. */
-export function nextPageUrl(response: HttpResponse, origin: string): string | undefined {
+function nextPageUrl(response: HttpResponse, origin: string): string | undefined {
   const link = nextLink(response.headers.get('link'));
   if (link === undefined) return undefined;
   try {
