@@ -27,6 +27,8 @@ export interface QueryConfiguration {
 /** What a query job returns: rows (all columns as strings or null; numbers typed INTEGER), a DML count, or an error. */
 export interface FakeAnswer {
   rows?: Record<string, string | number | null>[];
+  /** The result schema, when the rows' own types would not say it (typed values, as BigQuery sends them, in the rows). */
+  fields?: { name: string; type: string; precision?: string; scale?: string }[];
   affected?: number;
   error?: { code: number; message: string; reason?: string };
 }
@@ -68,10 +70,13 @@ function multipart(raw: Buffer, contentType: string): { metadata: Record<string,
 }
 
 /**
- * Starts the fake; `answer` gives each query job's result (default: no rows), `loadRows` the rows a Parquet load job
- * reports (default 0; NDJSON loads report their lines).
+ * Starts the fake; `answer` gives each query job's result (default: no rows), `loadRows` takes a load job's data and
+ * gives the rows it reports (default: NDJSON loads report their lines, Parquet loads 0).
  */
-export async function fakeBigQuery(answer: (sql: string) => FakeAnswer = () => ({}), loadRows: (parquet: Buffer) => number | Promise<number> = () => 0): Promise<FakeBigQuery> {
+export async function fakeBigQuery(
+  answer: (sql: string, params: NonNullable<QueryConfiguration['queryParameters']>) => FakeAnswer | Promise<FakeAnswer> = () => ({}),
+  loadRows?: (data: Buffer, load: Record<string, unknown>) => number | Promise<number>,
+): Promise<FakeBigQuery> {
   const jobs: RecordedJob[] = [];
   const results = new Map<string, FakeAnswer & { location?: string; projectId: string; statistics?: unknown }>();
   let next = 0;
@@ -97,8 +102,10 @@ export async function fakeBigQuery(answer: (sql: string) => FakeAnswer = () => (
         const location = job.jobReference?.location;
         const parquet = job.configuration.load?.sourceFormat === 'PARQUET';
         jobs.push({ projectId: m[1], location, configuration: job.configuration, ...(upload ? (parquet ? { bytes: upload.data } : { data: upload.data.toString('utf8') }) : {}) });
-        const a: FakeAnswer = job.configuration.query ? answer(job.configuration.query.query) : {};
-        const outputRows = upload ? (parquet ? await loadRows(upload.data) : upload.data.toString('utf8').split('\n').filter(Boolean).length) : 0;
+        const q = job.configuration.query;
+        const a: FakeAnswer = q ? await answer(q.query, q.queryParameters ?? []) : {};
+        const load = job.configuration.load;
+        const outputRows = !upload || !load ? 0 : loadRows ? await loadRows(upload.data, load) : parquet ? 0 : upload.data.toString('utf8').split('\n').filter(Boolean).length;
         const statistics = job.configuration.load ? { load: { outputRows: String(outputRows) } } : { query: { statementType: 'SCRIPT' } };
         results.set(jobId, { ...a, location, projectId: m[1], statistics });
         return send(200, {
@@ -119,13 +126,14 @@ export async function fakeBigQuery(answer: (sql: string) => FakeAnswer = () => (
         const jobReference = { projectId: r.projectId, jobId: m[3], location: r.location ?? 'US' };
         if (m[2] === 'jobs') return send(200, { kind: 'bigquery#job', jobReference, status: { state: 'DONE' }, statistics: r.statistics });
         const rows = r.rows ?? [];
-        const names = rows.length ? Object.keys(rows[0]) : [];
+        const fields = r.fields ?? (rows.length ? Object.keys(rows[0]) : []).map((name) => ({ name, type: typeof rows[0][name] === 'number' ? 'INTEGER' : 'STRING' }));
+        const names = fields.map((f) => f.name);
         return send(200, {
           kind: 'bigquery#getQueryResultsResponse',
           jobReference,
           jobComplete: true,
           totalRows: String(rows.length),
-          schema: { fields: names.map((name) => ({ name, type: typeof rows[0][name] === 'number' ? 'INTEGER' : 'STRING', mode: 'NULLABLE' })) },
+          schema: { fields: fields.map((f) => ({ ...f, mode: 'NULLABLE' })) },
           rows: rows.map((row) => ({ f: names.map((n) => ({ v: row[n] === null ? null : String(row[n]) })) })),
           ...(r.affected !== undefined ? { numDmlAffectedRows: String(r.affected) } : {}),
         });

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { BigQuery } from '@google-cloud/bigquery';
 import { STAGING_ORDINAL, type Capabilities, type LoadContext, type Session } from '../../core/destination.ts';
 import { CoinlakeError, ConfigError, TerminalError, TransientError, errorMessage } from '../../core/errors.ts';
+import { parseInstant } from '../../core/time.ts';
 import { LINEAGE_COLUMNS, assertIdentifier, type ColumnSpec, type Row, type TableSpec } from '../../core/table.ts';
 import { BigQueryDialect } from './bigquery-dialect.ts';
 import { datasetOf, type BigQueryLocation } from './bigquery-location.ts';
@@ -35,14 +36,40 @@ function fieldOf(c: ColumnSpec): SchemaField {
   return { name: c.name, type, mode: c.nullable === false ? 'REQUIRED' : 'NULLABLE', ...(m ? { precision: m[2], scale: m[3] } : {}) };
 }
 
-/** A value as a NDJSON load job reads it. */
-function ndjsonValue(v: unknown, c: ColumnSpec): unknown {
+/** A value as a NDJSON load job reads it into a column of `c`'s type (the forms the other warehouses take). */
+export function ndjsonValue(v: unknown, c: ColumnSpec): unknown {
   if (v === null || v === undefined) return null;
-  if (v instanceof Date) return c.type === 'date' ? v.toISOString().slice(0, 10) : v.toISOString();
-  if (typeof v === 'bigint') return v.toString();
-  if (typeof v === 'number' && !Number.isFinite(v)) return Number.isNaN(v) ? 'NaN' : v > 0 ? 'Infinity' : '-Infinity';
-  if (c.type === 'json' && typeof v === 'string') return JSON.parse(v);
-  return v;
+  const fail = (): never => {
+    throw new TerminalError(`value ${JSON.stringify(typeof v === 'bigint' ? v.toString() : v)} of column ${c.name} is not a ${c.type}`, { hint: 'fix the column type in the column details' });
+  };
+  switch (c.type) {
+    case 'timestamptz':
+      return typeof v === 'string' || typeof v === 'number' || v instanceof Date ? parseInstant(v).toISOString() : fail();
+    case 'date':
+      if (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(v)) return v;
+      return typeof v === 'string' || v instanceof Date ? parseInstant(v).toISOString().slice(0, 10) : fail();
+    case 'double': {
+      const n = typeof v === 'number' ? v : typeof v === 'bigint' || typeof v === 'string' ? Number(v) : fail();
+      // BigQuery's NDJSON takes NaN and ±Infinity as strings.
+      return Number.isFinite(n) ? n : Number.isNaN(n) ? 'NaN' : n > 0 ? 'Infinity' : '-Infinity';
+    }
+    case 'bigint':
+    case 'integer':
+      return typeof v === 'bigint' ? v.toString() : typeof v === 'number' || typeof v === 'string' ? v : fail();
+    case 'boolean':
+      if (typeof v === 'boolean') return v;
+      if (v === 0 || v === 1) return v === 1;
+      if (typeof v === 'string' && /^(true|t|1)$/i.test(v.trim())) return true;
+      if (typeof v === 'string' && /^(false|f|0)$/i.test(v.trim())) return false;
+      return fail();
+    case 'varchar':
+      return typeof v === 'string' ? v : v instanceof Date ? v.toISOString() : typeof v === 'object' ? JSON.stringify(v) : String(v);
+    case 'json':
+      return typeof v === 'string' ? JSON.parse(v) : v;
+    default:
+      // decimal(p,s): exact text; a number as the shortest text that round-trips it (0.1 → "0.1").
+      return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'bigint' ? String(v) : fail();
+  }
 }
 
 /** A named query parameter of a job configuration, typed from the value (NULL as a STRING without a value). */
@@ -57,18 +84,24 @@ export function queryParameter(name: string, v: unknown): { name: string; parame
   return typed('JSON', JSON.stringify(v));
 }
 
+/** An INT64 as BigQuery sends it (text): a number when it is a safe integer, else the text. */
+function safeInteger(text: string): number | string {
+  const n = Number(text);
+  return Number.isSafeInteger(n) ? n : text;
+}
+
 /** `$1` → `@p1` outside string literals, so the core's statements run with named parameters. */
 export function namedParameters(sql: string): string {
   return sql.replace(/('(?:[^'\\]|\\.)*')|\$(\d+)/g, (m, literal: string | undefined, n: string | undefined) => literal ?? `@p${n}`);
 }
 
-/** A value BigQuery returned, as the contract gives it: timestamps as Date, dates and decimals as text. */
-function plain(v: unknown): unknown {
+/** A value BigQuery returned, as the contract gives it: timestamps as Date, dates and decimals as text (with `scale` digits when known). */
+function plain(v: unknown, scale?: number): unknown {
   if (v === null || typeof v !== 'object') return v;
   const kind = v.constructor?.name;
   if (kind === 'BigQueryTimestamp') return new Date((v as { value: string }).value);
   if (kind === 'BigQueryDate' || kind === 'BigQueryDatetime' || kind === 'BigQueryTime') return (v as { value: string }).value;
-  if (kind === 'Big') return String(v);
+  if (kind === 'Big') return scale === undefined ? String(v) : (v as { toFixed(dp: number): string }).toFixed(scale);
   if (kind === 'BigQueryInt') return Number((v as { value: string }).value);
   return v;
 }
@@ -101,9 +134,13 @@ export class BigQuerySession implements Session {
         },
         location: this.where.location,
       });
-      const [rows, , response] = await job.getQueryResults({ wrapIntegers: false });
-      const affected = Number((response as { numDmlAffectedRows?: string } | undefined)?.numDmlAffectedRows ?? 0);
-      return { rows: (rows as Row[]).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, plain(v)]))), affected };
+      // INT64 as a number when it is safe, else as its exact text; JSON columns parsed.
+      const [rows, , response] = await job.getQueryResults({ wrapIntegers: { integerTypeCastFunction: safeInteger }, parseJSON: true });
+      const result = response as { numDmlAffectedRows?: string; schema?: { fields?: { name: string; scale?: string }[] } } | undefined;
+      const affected = Number(result?.numDmlAffectedRows ?? 0);
+      // Decimals keep the scale the result schema gives (NUMERIC(p, s) columns), as the contract returns them.
+      const scales = new Map((result?.schema?.fields ?? []).flatMap((f) => (f.scale !== undefined ? [[f.name, Number(f.scale)] as const] : [])));
+      return { rows: (rows as Row[]).map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, plain(v, scales.get(k))]))), affected };
     } catch (err) {
       throw this.jobError(err, sql.split('\n')[0]);
     }

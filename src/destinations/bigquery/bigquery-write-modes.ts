@@ -3,7 +3,7 @@
 // run in one job, the writes inside BEGIN/COMMIT TRANSACTION. The script's last statement returns the counts.
 import { STAGING_ORDINAL, type LoadContext, type WriteMode, type WriteModeScript } from '../../core/destination.ts';
 import { ConfigError } from '../../core/errors.ts';
-import { LINEAGE_COLUMNS, type TableSpec } from '../../core/table.ts';
+import { LINEAGE_COLUMNS, type ColumnSpec, type TableSpec } from '../../core/table.ts';
 import { bq } from './bigquery-sql.ts';
 
 /** The de-duplicated batch: a script-scoped temporary table. */
@@ -24,8 +24,10 @@ export function writeModeScript(target: string, staging: string, t: TableSpec, m
   const keys = new Set(t.primaryKey);
   const lineage = LINEAGE_COLUMNS.map((c) => c.name);
   const data = t.columns.filter((c) => !keys.has(c.name) && !SCD2_VERSION.includes(c.name));
-  // Volatile columns (a snapshot's response time) follow a change but never make one.
-  const changed = data.filter((c) => !c.volatile).map((c) => `t.${bq(c.name)} IS DISTINCT FROM s.${bq(c.name)}`).join(' OR ');
+  // Volatile columns (a snapshot's response time) follow a change but never make one. JSON values are not comparable
+  // in BigQuery: their JSON text is.
+  const side = (alias: string, c: ColumnSpec) => (c.type === 'json' ? `TO_JSON_STRING(${alias}.${bq(c.name)})` : `${alias}.${bq(c.name)}`);
+  const changed = data.filter((c) => !c.volatile).map((c) => `${side('t', c)} IS DISTINCT FROM ${side('s', c)}`).join(' OR ');
   const insert = (where = '') => `INSERT INTO ${target} (${colList})\nSELECT ${columns.map((c) => `s.${c}`).join(', ')} FROM ${BATCH} AS s${where ? `\nWHERE ${where}` : ''};`;
   const head = ['DECLARE inserted, updated, deleted INT64 DEFAULT 0;'];
   const batch = key.length

@@ -1,0 +1,227 @@
+// An executing back end for the BigQuery fake (test/helpers/bigquery-fake-api.ts): the statements and scripts the
+// BigQuery destination sends are translated to DuckDB and run on an in-memory DuckDB, so the shared conformance cases
+// check real rows and counts offline. It understands only the forms coinlake sends (backticked names, @pN parameters,
+// DATE(x), SELECT * EXCEPT, MERGE, ALTER … ADD COLUMN lists, INFORMATION_SCHEMA.COLUMNS, and scripts of DECLARE,
+// SET, IF … THEN … END IF, RAISE, BEGIN/COMMIT TRANSACTION, TO_JSON_STRING); anything else goes to DuckDB as it is —
+// so it is lenient where BigQuery is not (the core's meta-table DDL, VARCHAR casts), and rows come back as DuckDB
+// computes them. BigQuery itself is checked by test/bigquery-live.test.ts.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { FakeAnswer, QueryConfiguration } from './bigquery-fake-api.ts';
+
+type Params = NonNullable<QueryConfiguration['queryParameters']>;
+
+/** Quote-aware replace: `fn` sees only the SQL outside single-quoted literals. */
+function outsideLiterals(sql: string, fn: (code: string) => string): string {
+  return sql
+    .split(/('(?:[^'\\]|\\.)*')/)
+    .map((part, i) => (i % 2 === 1 ? part : fn(part)))
+    .join('');
+}
+
+const TYPES: [RegExp, string][] = [
+  [/\bSTRING\b/g, 'VARCHAR'],
+  [/\bFLOAT64\b/g, 'DOUBLE'],
+  [/\bINT64\b/g, 'BIGINT'],
+  [/\bBOOL\b/g, 'BOOLEAN'],
+  [/\bBIGNUMERIC\(/g, 'DECIMAL('],
+  [/\bNUMERIC\(/g, 'DECIMAL('],
+  [/\bTIMESTAMP\b/g, 'TIMESTAMPTZ'],
+];
+
+/** One BigQuery statement as DuckDB SQL (possibly several statements, for ALTER … ADD COLUMN lists). */
+export function toDuckdb(sql: string): string[] {
+  let s = sql.trim().replace(/;$/, '').replace(/\s+OPTIONS \([^)]*\)$/, '');
+  const info = /^SELECT column_name FROM `[^.`]+\.([^`]+)`\.INFORMATION_SCHEMA\.COLUMNS WHERE table_name = @p1$/.exec(s);
+  if (info) return [`SELECT column_name FROM information_schema.columns WHERE table_schema = '${info[1]}' AND table_name = $1`];
+  s = outsideLiterals(s, (code) => {
+    let c = code.replace(/`([^`]+)`/g, (_m, name: string) => {
+      const parts = name.split('.');
+      // `project.dataset.table` and `project.dataset`: DuckDB's schema is the dataset.
+      return (parts.length > 1 ? parts.slice(1) : parts).map((p) => `"${p}"`).join('.');
+    });
+    c = c.replace(/@p(\d+)/g, '$$$1');
+    c = c.replace(/(?<![A-Za-z_])DATE\(([^()]*)\)/g, 'CAST($1 AS DATE)');
+    c = c.replace(/SELECT \* EXCEPT \(/g, 'SELECT * EXCLUDE (');
+    c = c.replace(/^MERGE (?!INTO)/, 'MERGE INTO ');
+    c = c.replace(/^CREATE TEMP TABLE /, 'CREATE OR REPLACE TEMP TABLE ');
+    c = c.replace(/\n(PARTITION|CLUSTER) BY [^\n]*/g, '');
+    for (const [from, to] of TYPES) c = c.replace(from, to);
+    return c;
+  });
+  const alter = /^ALTER TABLE (\S+) (ADD COLUMN IF NOT EXISTS [\s\S]*)$/.exec(s);
+  if (alter) return alter[2].split(/, (?=ADD COLUMN)/).map((add) => `ALTER TABLE ${alter[1]} ${add}`);
+  return [s];
+}
+
+/** A parameter's value as DuckDB takes it. */
+function paramValue(p: Params[number]): unknown {
+  const v = p.parameterValue.value;
+  if (v === undefined) return null;
+  if (p.parameterType.type === 'INT64') return BigInt(v as string);
+  if (p.parameterType.type === 'FLOAT64') return Number(v);
+  if (p.parameterType.type === 'BOOL') return v === 'true';
+  return v;
+}
+
+/** BigQuery's result type of a DuckDB column type. */
+function bqField(name: string, type: string): { name: string; type: string; precision?: string; scale?: string } {
+  const dec = /^DECIMAL\((\d+),(\d+)\)$/.exec(type);
+  if (dec) return { name, type: Number(dec[1]) - Number(dec[2]) <= 29 && Number(dec[2]) <= 9 ? 'NUMERIC' : 'BIGNUMERIC', precision: dec[1], scale: dec[2] };
+  if (type === 'TIMESTAMP WITH TIME ZONE' || type === 'TIMESTAMP') return { name, type: 'TIMESTAMP' };
+  if (type === 'DOUBLE' || type === 'FLOAT') return { name, type: 'FLOAT' };
+  if (/INT/.test(type)) return { name, type: 'INTEGER' };
+  if (type === 'BOOLEAN') return { name, type: 'BOOLEAN' };
+  if (type === 'DATE') return { name, type: 'DATE' };
+  if (type === 'JSON') return { name, type: 'JSON' };
+  return { name, type: 'STRING' };
+}
+
+/** A DuckDB value as BigQuery's JSON sends it (timestamps as µs since 1970, as the client asks). */
+function bqValue(v: unknown, field: { type: string }): string | null {
+  if (v === null || v === undefined) return null;
+  if (field.type === 'TIMESTAMP') return String((v as { micros: bigint }).micros);
+  return String(v);
+}
+
+/** An executing engine for the fake: query(sql, params) answers a query job, load(config, data) runs a load job. */
+export interface BigQueryDuckdbEngine {
+  query(sql: string, params: Params): Promise<FakeAnswer>;
+  load(data: Buffer, load: Record<string, unknown>): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function bigQueryDuckdbEngine(): Promise<BigQueryDuckdbEngine> {
+  const instance = await DuckDBInstance.create(':memory:');
+  const c: DuckDBConnection = await instance.connect();
+  // The BigQuery functions coinlake's statements use, as DuckDB macros.
+  await c.run('CREATE MACRO TO_JSON_STRING(x) AS CAST(x AS VARCHAR)');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'coinlake-bq-engine-'));
+  let files = 0;
+  // One job at a time, as a session sends them; the fake's HTTP server may otherwise interleave two.
+  let queue: Promise<unknown> = Promise.resolve();
+  const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = queue.then(fn, fn);
+    queue = next.catch(() => undefined);
+    return next;
+  };
+
+  async function run(sql: string, params: unknown[] = []): Promise<{ rows: Record<string, string | null>[]; fields: ReturnType<typeof bqField>[]; changed: number }> {
+    let out = { rows: [] as Record<string, string | null>[], fields: [] as ReturnType<typeof bqField>[], changed: 0 };
+    for (const stmt of toDuckdb(sql)) {
+      const used = params.slice(0, Math.max(0, ...[...stmt.matchAll(/\$(\d+)/g)].map((m) => Number(m[1]))));
+      const reader = await c.runAndReadAll(stmt, used as never);
+      const names = reader.columnNames();
+      const fields = names.map((n, i) => { const t = reader.columnTypes()[i]; return bqField(n, t.alias ?? t.toString()); });
+      const rows = reader.getRows().map((r) => Object.fromEntries(r.map((v, i) => [names[i], bqValue(v, fields[i])])));
+      out = { rows, fields, changed: Number(reader.rowsChanged ?? 0) };
+    }
+    return out;
+  }
+
+  async function script(sql: string, params: unknown[]): Promise<FakeAnswer> {
+    const vars = new Map<string, number>();
+    const lines = sql.split('\n');
+    const active: boolean[] = [];
+    let rowCount = 0;
+    let inTransaction = false;
+    const on = () => active.every(Boolean);
+    const withVars = (expr: string) => expr.replace(/@@row_count/g, String(rowCount)).replace(/\b[a-z_]+\b/g, (w) => (vars.has(w) ? String(vars.get(w)) : w));
+    let stmt = '';
+    try {
+      for (const line of lines) {
+        const ifLine = /^IF (.*) THEN$/.exec(line);
+        if (!stmt && ifLine) {
+          active.push(on() && (await run(`SELECT (${ifLine[1]}) AS v`, params)).rows[0].v === 'true');
+          continue;
+        }
+        if (!stmt && line === 'END IF;') {
+          active.pop();
+          continue;
+        }
+        stmt += (stmt ? '\n' : '') + line;
+        if (!line.endsWith(';')) continue;
+        const s = stmt.trim().replace(/;$/, '');
+        stmt = '';
+        if (!on()) continue;
+        let m = /^DECLARE (.+) INT64 DEFAULT 0$/.exec(s);
+        if (m) {
+          for (const name of m[1].split(', ')) vars.set(name, 0);
+          continue;
+        }
+        m = /^SET (\w+) = ([\s\S]+)$/.exec(s);
+        if (m) {
+          vars.set(m[1], Number((await run(`SELECT ${withVars(m[2])} AS v`, params)).rows[0].v));
+          continue;
+        }
+        m = /^RAISE USING MESSAGE = ([\s\S]+)$/.exec(s);
+        if (m) return { error: { code: 400, message: String((await run(`SELECT ${m[1]} AS v`, params)).rows[0].v) } };
+        if (s === 'BEGIN TRANSACTION') {
+          await c.run('BEGIN TRANSACTION');
+          inTransaction = true;
+          continue;
+        }
+        if (s === 'COMMIT TRANSACTION') {
+          await c.run('COMMIT');
+          inTransaction = false;
+          continue;
+        }
+        m = /^SELECT ((?:[a-z_]+(?:, )?)+)$/.exec(s);
+        if (m && m[1].split(', ').every((v) => vars.has(v))) {
+          const names = m[1].split(', ');
+          return { fields: names.map((name) => ({ name, type: 'INTEGER' })), rows: [Object.fromEntries(names.map((n) => [n, String(vars.get(n))]))] };
+        }
+        rowCount = (await run(s, params)).changed;
+      }
+      throw new Error('script ended without its SELECT of the counts');
+    } catch (err) {
+      if (inTransaction) await c.run('ROLLBACK');
+      return { error: { code: 400, message: `fake BigQuery (DuckDB): ${String((err as Error).message ?? err)}` } };
+    }
+  }
+
+  return {
+    query: (sql, params) =>
+      serial(async () => {
+        const values = params.map(paramValue);
+        if (sql.startsWith('DECLARE ')) return script(sql, values);
+        try {
+          const r = await run(sql, values);
+          return { rows: r.rows, fields: r.fields, affected: r.changed };
+        } catch (err) {
+          return { error: { code: 400, message: `fake BigQuery (DuckDB): ${(err as Error).message}` } };
+        }
+      }),
+    load: (data, load) =>
+      serial(async () => {
+        const dest = load.destinationTable as { datasetId: string; tableId: string };
+        const table = `"${dest.datasetId}"."${dest.tableId}"`;
+        const file = path.join(dir, `load-${++files}`);
+        await writeFile(file, data);
+        const append = load.writeDisposition === 'WRITE_APPEND';
+        await c.run(`CREATE SCHEMA IF NOT EXISTS "${dest.datasetId}"`);
+        if (load.sourceFormat === 'PARQUET') {
+          await c.run(append ? `INSERT INTO ${table} SELECT * FROM read_parquet('${file}')` : `CREATE OR REPLACE TABLE ${table} AS SELECT * FROM read_parquet('${file}')`);
+          return Number((await c.runAndReadAll(`SELECT count(*) FROM read_parquet('${file}')`)).getRows()[0][0]);
+        }
+        const fields = (load.schema as { fields: { name: string; type: string; precision?: string; scale?: string }[] }).fields;
+        const sqlType = (f: (typeof fields)[number]) =>
+          f.type === 'NUMERIC' || f.type === 'BIGNUMERIC' ? `DECIMAL(${f.precision}, ${f.scale})` : ({ STRING: 'VARCHAR', FLOAT: 'DOUBLE', INTEGER: 'BIGINT', BOOLEAN: 'BOOLEAN', TIMESTAMP: 'TIMESTAMPTZ', DATE: 'DATE', JSON: 'JSON' } as Record<string, string>)[f.type];
+        if (!append) await c.run(`CREATE OR REPLACE TABLE ${table} (${fields.map((f) => `"${f.name}" ${sqlType(f)}`).join(', ')})`);
+        const lines = data.toString('utf8').split('\n').filter(Boolean);
+        if (lines.length === 0) return 0;
+        const columns = `{${fields.map((f) => `'${f.name}': '${f.type === 'FLOAT' ? 'VARCHAR' : sqlType(f)}'`).join(', ')}}`;
+        // Doubles are read as text first: BigQuery's NDJSON takes "NaN" and "Infinity" strings for FLOAT columns.
+        const select = fields.map((f) => (f.type === 'FLOAT' ? `CAST("${f.name}" AS DOUBLE)` : `"${f.name}"`)).join(', ');
+        await c.run(`INSERT INTO ${table} SELECT ${select} FROM read_json('${file}', format = 'newline_delimited', columns = ${columns})`);
+        return lines.length;
+      }),
+    async close() {
+      c.closeSync();
+      instance.closeSync();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
