@@ -16,7 +16,6 @@ const STEPS = ['openRunScope', 'commitBatch', 'closeRun', 'failRunScope'];
  * longer calls a step fails the test, so it is taken off when its loop moves.
  */
 const NOT_YET: Record<string, string> = {
-  'src/distributed/backfill-worker.ts': "the worker's chunk commit: to move (a joined run)",
   'src/distributed/distributed-backfill.ts': 'the distributed coordinator opens and fails the shared run row',
   'src/distributed/backfill-close.ts': 'the last worker (or the coordinator) closes the shared run row',
   'src/runner/cdd-import.ts': "import cdd: its file landing commits through its own transaction (cdd-landing.ts, under the Dialect move)",

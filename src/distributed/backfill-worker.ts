@@ -24,7 +24,8 @@ import { advanceState, committedChunks, planBackfill, stateAtPrefix } from '../r
 import type { Endpoints } from '../runner/job-builder.ts';
 import { newRunId } from '../runner/run-history.ts';
 import { createRunLogger } from '../runner/run-logger.ts';
-import { commitBatch, extractBatch, landQuarantine, publishCurated, type RunScope } from '../runner/run-steps.ts';
+import { runPipeline } from '../pipeline/pipeline.ts';
+import { extractBatch, type RunScope } from '../pipeline/run-steps.ts';
 import { closeDistributedBackfill, runAcceptsWork } from './backfill-close.ts';
 import { chunkLabel, decodeTask, taskChunk, type BackfillTask } from './backfill-task.ts';
 import { requireSharedWarehouse } from './distributed-backfill.ts';
@@ -252,42 +253,47 @@ export class BackfillWorker {
     if (plan.keys[0] !== task.key) throw new TerminalError(`task ${chunkLabel(chunk)} names job ${task.key}, but this worker builds ${plan.keys[0]} from it (a different coinlake version?)`);
     const scope: RunScope = { session, lake: this.opts.lake, log, processId: task.processId, runId: task.runId, startedAt: new Date(task.runStartedAt), logPath: this.logPath };
     let page = 0;
-    const batch = await extractBatch(scope, job, { http: this.httpFor(job), window: chunk.window, signal, table: plan.table, nextPage: () => task.ordinal * PAGE_SPAN + ++page });
-    const qFile = await landQuarantine(scope, plan.table, batch.quarantined);
-    const result = await commitBatch(scope, {
-      table: plan.table,
-      rows: batch.rows,
-      writeMode: job.writeMode,
-      lockKey: plan.lockKey,
-      fileStem: `${task.runId}-c${String(task.ordinal).padStart(5, '0')}-${this.name}`,
-      afterLoad: false,
-      inTransaction: async (load) => {
-        // Under the table's lock: a chunk another delivery committed meanwhile rolls this one back.
-        const by = await chunkCommittedBy(session, chunk);
-        if (by !== undefined) throw new ChunkAlreadyCommitted(by);
-        await recordChunks(session, task.processId, [{ chunk, rows: batch.rows.length }], new Date(), this.name);
-        const committed = await committedChunks(session, plan, from, to);
-        const next = stateAtPrefix(job, from, plan.windows, committed.done[0]);
-        if (next !== undefined) await advanceState(session, job, next, task.processId);
-        await markTaskCommitted(session, task.processId, chunk, this.name, attempt, {
-          pages: batch.pages,
-          rowsExtracted: batch.records,
-          rowsLoaded: batch.rows.length,
-          rowsQuarantined: batch.quarantined.length,
-          inserted: load.inserted,
-          updated: load.updated,
-        });
-        await session.exec(
-          `UPDATE coinlake_meta.workflow_action_history
-              SET rows_extracted = COALESCE(rows_extracted, 0) + $2, rows_loaded = COALESCE(rows_loaded, 0) + $3, rows_quarantined = COALESCE(rows_quarantined, 0) + $4
-            WHERE process_id = $1`,
-          [task.processId, batch.records, batch.rows.length, batch.quarantined.length],
-        );
+    let loaded = 0;
+    // The run is the coordinator's: the pipeline joins it, commits this one chunk and leaves the run row to its owner.
+    return runPipeline<Chunk, number>({
+      session,
+      lake: this.opts.lake,
+      run: { join: scope },
+      signal,
+      hooks: {
+        plan: () => [chunk],
+        extract: (_chunk, ctx) => extractBatch(scope, job, { http: this.httpFor(job), window: chunk.window, signal: ctx.signal, table: plan.table, nextPage: () => task.ordinal * PAGE_SPAN + ++page }),
+        target: () => ({ table: plan.table, writeMode: job.writeMode, lockKey: plan.lockKey, fileStem: `${task.runId}-c${String(task.ordinal).padStart(5, '0')}-${this.name}`, afterLoad: false }),
+        inTransaction: async ({ group: [{ batch }], load }) => {
+          // Under the table's lock: a chunk another delivery committed meanwhile rolls this one back.
+          const by = await chunkCommittedBy(session, chunk);
+          if (by !== undefined) throw new ChunkAlreadyCommitted(by);
+          await recordChunks(session, task.processId, [{ chunk, rows: batch.rows.length }], new Date(), this.name);
+          const committed = await committedChunks(session, plan, from, to);
+          const next = stateAtPrefix(job, from, plan.windows, committed.done[0]);
+          if (next !== undefined) await advanceState(session, job, next, task.processId);
+          await markTaskCommitted(session, task.processId, chunk, this.name, attempt, {
+            pages: batch.pages,
+            rowsExtracted: batch.records,
+            rowsLoaded: batch.rows.length,
+            rowsQuarantined: batch.quarantined.length,
+            inserted: load.inserted,
+            updated: load.updated,
+          });
+          await session.exec(
+            `UPDATE coinlake_meta.workflow_action_history
+                SET rows_extracted = COALESCE(rows_extracted, 0) + $2, rows_loaded = COALESCE(rows_loaded, 0) + $3, rows_quarantined = COALESCE(rows_quarantined, 0) + $4
+              WHERE process_id = $1`,
+            [task.processId, batch.records, batch.rows.length, batch.quarantined.length],
+          );
+        },
+        committed: ({ group: [{ batch }], quarantineFile, committed }) => {
+          loaded = batch.rows.length;
+          log.info({ rows: batch.rows.length, pages: batch.pages, quarantine: quarantineFile, ...committed.load }, 'chunk committed');
+        },
+        complete: async () => ({ result: loaded }),
       },
     });
-    await publishCurated(scope, result.curated);
-    log.info({ rows: batch.rows.length, pages: batch.pages, quarantine: qFile, ...result.load }, 'chunk committed');
-    return batch.rows.length;
   }
 
   /** A failed attempt: back to the queue after a delay, or failed for good (terminal error or last delivery). */
