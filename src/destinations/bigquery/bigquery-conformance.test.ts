@@ -10,7 +10,7 @@ import type { LoadContext, WriteMode } from '../../core/destination.ts';
 import { ConfigError, TerminalError, TransientError } from '../../core/errors.ts';
 import type { TableSpec } from '../../core/table.ts';
 import { applyWriteMode } from '../../load/write-modes.ts';
-import { openWarehouse } from '../registry.ts';
+import { clientTableReference, openWarehouse } from '../registry.ts';
 import { changeCases } from '../conformance/change-cases.ts';
 import { destinationCases } from '../conformance/destination-cases.ts';
 import { writeModeCases } from '../conformance/write-mode-cases.ts';
@@ -136,6 +136,8 @@ describe('BigQuery destination: the exact statements and jobs, offline', () => {
     expect(s.dialect.table('coinlake', 'coincap_assets')).toBe('`coinlake-demo.analytics.coincap_assets`');
     expect(s.dialect.table('coinlake_meta', 'run')).toBe('`coinlake-demo.analytics_meta.run`');
     await s.close();
+    // SQL printed for users (the demo's hints) names tables as the BigQuery console must.
+    expect(clientTableReference('bigquery://coinlake-demo/analytics', 'coinlake', 'coincap_assets')).toBe('`coinlake-demo.analytics.coincap_assets`');
     expect(parseBigQueryLocation('bigquery://coinlake-demo')).toEqual({ projectId: 'coinlake-demo', dataset: undefined, location: 'US' });
     expect(() => parseBigQueryLocation('bigquery://My Project/x')).toThrow('BigQuery project "My Project" in bigquery://My Project/x is not a project id; expected 6–30 lower-case letters, digits and hyphens, starting with a letter');
     expect(() => parseBigQueryLocation('bigquery://coinlake-demo/x?region=EU')).toThrow('unknown parameter "region" in bigquery://coinlake-demo/x?region=EU');

@@ -3,6 +3,7 @@
 import type { BigQuery, BigQueryOptions } from '@google-cloud/bigquery';
 import type { Destination } from '../../core/destination.ts';
 import { isBigQueryLocation, parseBigQueryLocation } from './bigquery-location.ts';
+import { BigQueryDialect } from './bigquery-dialect.ts';
 import { BigQuerySession } from './bigquery-session.ts';
 
 /** How a BigQuery session is opened: client options (e.g. apiEndpoint), or a client made elsewhere. */
@@ -35,6 +36,11 @@ export class BigQueryDestination implements Destination {
 
   open(location: string): Promise<BigQuerySession> {
     return openBigQuerySession(location, this.options);
+  }
+
+  /** How the BigQuery console or bq names `schema.table` at this location: `project.dataset.table` in backticks. */
+  tableReference(location: string, schema: string, table: string): string {
+    return new BigQueryDialect(parseBigQueryLocation(location)).table(schema, table);
   }
 }
 
