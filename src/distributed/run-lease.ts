@@ -8,8 +8,8 @@ import { leaseLocks, runLeaseId } from '../runner/abandoned-runs.ts';
 
 /** Coordinator: keeps the run's lease in shared mode (taken first, so it is never let go in between). */
 export async function shareRunLease(s: Session, runId: string): Promise<void> {
-  if (!s.capabilities.multiProcess) return;
   const locks = leaseLocks(s);
+  if (!locks) return;
   await s.query(locks.lock(true), [runLeaseId(runId)]);
   await s.query(locks.unlock(false), [runLeaseId(runId)]);
 }
@@ -22,16 +22,18 @@ export class SharedLeases {
 
   /** Takes the run's lease in shared mode unless held; false while a sweep holds it for a moment (try again). */
   async take(runId: string): Promise<boolean> {
-    if (this.held.has(runId) || !this.session.capabilities.multiProcess) return true;
-    const [{ ok }] = await this.session.query<{ ok: boolean }>(leaseLocks(this.session).tryLock(true), [runLeaseId(runId)]);
+    const locks = leaseLocks(this.session);
+    if (this.held.has(runId) || !locks) return true;
+    const [{ ok }] = await this.session.query<{ ok: boolean }>(locks.tryLock(true), [runLeaseId(runId)]);
     if (ok) this.held.add(runId);
     return ok;
   }
 
   /** Lets go of the lease of a run that is closed. */
   async release(runId: string): Promise<void> {
-    if (!this.held.delete(runId)) return;
-    await this.session.query(leaseLocks(this.session).unlock(true), [runLeaseId(runId)]);
+    const locks = leaseLocks(this.session);
+    if (!this.held.delete(runId) || !locks) return;
+    await this.session.query(locks.unlock(true), [runLeaseId(runId)]);
   }
 
   /** Run ids whose lease is held. */

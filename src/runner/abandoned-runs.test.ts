@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WAREHOUSES, spineEnv, type SpineEnv } from '../../test/helpers/spine-env.ts';
 import { ensureMetaTables } from '../catalog/meta-tables.ts';
+import type { Session } from '../core/destination.ts';
 import { ABANDONED_MESSAGE, claimRun, markAbandonedRuns, runLeaseId } from './abandoned-runs.ts';
 import { closeRun, newRunId, openRun } from './run-history.ts';
 
@@ -180,5 +181,20 @@ describe('on postgres, runs of other processes', () => {
     expect(await leases()).toBe(1);
     const rows = await runRows();
     expect(rows.map((r) => r.execution_status)).toEqual([1, 1, 1]);
+  });
+});
+
+describe('a multi-process warehouse whose dialect has no advisory locks', () => {
+  it('claims runs without leases and marks no other open run abandoned, since it cannot tell a live run from a dead one', async () => {
+    env = await spineEnv('duckdb');
+    const open = await leftOpen();
+    const tmp = await unpublished(open.runId);
+    // The DuckDB session as a warehouse that says several processes may write, with a dialect that has no locks.
+    const lockless: Session = Object.create(env.session, { capabilities: { value: { ...env.session.capabilities, multiProcess: true } } });
+    expect(lockless.dialect.advisoryLocks).toBeUndefined();
+    expect(await claimRun(lockless, env.lake, newRunId())).toEqual([]);
+    expect(await markAbandonedRuns(lockless, env.lake)).toEqual([]);
+    expect(await runRows()).toEqual([{ process_id: open.processId, execution_status: 0, error_message: null, ended: false }]);
+    expect(existsSync(tmp)).toBe(true);
   });
 });

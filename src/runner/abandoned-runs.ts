@@ -7,13 +7,13 @@
 // - a single-process warehouse (embedded DuckDB: `capabilities.multiProcess` false) is held by this process alone —
 //   its file lock keeps every other one out — so a status-0 row that is not one of this process's runs is dead;
 // - a multi-process warehouse (PostgreSQL) holds, for every open run, a session-level advisory lock on its run id,
-//   taken before the row is inserted and gone with the connection; a row whose lock can be taken is dead.
+//   taken before the row is inserted and gone with the connection; a row whose lock can be taken is dead;
+// - a multi-process warehouse whose dialect has no advisory locks cannot tell, so no other run is ever marked.
 import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { AdvisoryLockSql, Session } from '../core/destination.ts';
-import { ConfigError } from '../core/errors.ts';
 import type { LocalLake } from '../lake/local-lake.ts';
 import { RUN_FAILED, RUN_FAILED_QUALITY, RUN_IN_PROGRESS } from './run-history.ts';
 
@@ -53,17 +53,11 @@ export function runLeaseId(runId: string): string {
 }
 
 /**
- * The statements of run leases on a multi-process warehouse (its dialect's advisory locks). A warehouse several
- * processes may write without them cannot tell a live run from a dead one, so it is refused.
+ * The statements of run leases: the dialect's advisory locks on a multi-process warehouse; undefined on a
+ * single-process one (its file lock is the lease) and where the dialect has none (no leases: nothing is marked).
  */
-export function leaseLocks(session: Session): AdvisoryLockSql {
-  const locks = session.dialect.advisoryLocks;
-  if (!locks) {
-    throw new ConfigError('this warehouse lets several processes write but its dialect has no advisory locks to hold run leases', {
-      hint: 'a multi-process destination implements Dialect.advisoryLocks (see src/destinations/postgres/postgres-advisory-locks.ts)',
-    });
-  }
-  return locks;
+export function leaseLocks(session: Session): AdvisoryLockSql | undefined {
+  return session.capabilities.multiProcess ? session.dialect.advisoryLocks : undefined;
 }
 
 /**
@@ -73,8 +67,9 @@ export function leaseLocks(session: Session): AdvisoryLockSql {
  */
 export async function claimRun(session: Session, lake: LocalLake | undefined, runId: string, log?: Logger): Promise<AbandonedRun[]> {
   ownRuns.set(runId, Date.now());
-  if (session.capabilities.multiProcess) {
-    await session.query(leaseLocks(session).lock(false), [runLeaseId(runId)]);
+  const locks = leaseLocks(session);
+  if (locks) {
+    await session.query(locks.lock(false), [runLeaseId(runId)]);
     let held = heldLeases.get(session);
     if (!held) heldLeases.set(session, (held = new Set()));
     held.add(runId);
@@ -190,17 +185,22 @@ async function closeIfDead(session: Session, runId: string, processId: number, m
   if (!session.capabilities.multiProcess) return (await close()) > 0;
   // Several processes: the run's owner holds its lease for as long as it lives. Taking it here (until this
   // transaction ends) proves the owner is gone and keeps a sweep in another process from racing this one.
+  // Without advisory locks nothing proves it: the run is left open.
+  const locks = leaseLocks(session);
+  if (!locks) return false;
   return session.transaction(async () => {
-    const [{ ok }] = await session.query<{ ok: boolean }>(leaseLocks(session).tryTransactionLock(), [runLeaseId(runId)]);
+    const [{ ok }] = await session.query<{ ok: boolean }>(locks.tryTransactionLock(), [runLeaseId(runId)]);
     if (!ok) return false;
     return (await close()) > 0;
   });
 }
 
-/** True while another session holds the run's lease (its process is alive). */
+/** True while another session holds the run's lease (its process is alive); always true without advisory locks. */
 async function leaseHeld(session: Session, runId: string): Promise<boolean> {
+  const locks = leaseLocks(session);
+  if (!locks) return true;
   return session.transaction(async () => {
-    const [{ ok }] = await session.query<{ ok: boolean }>(leaseLocks(session).tryTransactionLock(), [runLeaseId(runId)]);
+    const [{ ok }] = await session.query<{ ok: boolean }>(locks.tryTransactionLock(), [runLeaseId(runId)]);
     return !ok;
   });
 }
@@ -212,10 +212,11 @@ async function forgetClosedRuns(session: Session, openIds: Set<string>, current?
     if (runId !== current && !openIds.has(runId) && now - at > OWN_RUN_GRACE_MS) ownRuns.delete(runId);
   }
   const held = heldLeases.get(session);
-  if (!held) return;
+  const locks = leaseLocks(session);
+  if (!held || !locks) return;
   for (const runId of [...held]) {
     if (runId === current || openIds.has(runId)) continue;
-    await session.query(leaseLocks(session).unlock(false), [runLeaseId(runId)]);
+    await session.query(locks.unlock(false), [runLeaseId(runId)]);
     held.delete(runId);
   }
 }
