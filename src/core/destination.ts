@@ -66,7 +66,8 @@ export interface Dialect {
   nextId(schema: string, name: string): string;
   /**
    * Optional: the advisory locks that hold run leases on a multi-process warehouse (runner/abandoned-runs.ts,
-   * distributed/run-lease.ts). Absent where the engine has none; a warehouse with capabilities.multiProcess needs them.
+   * distributed/run-lease.ts). Absent where the engine has none: runs then hold no lease, and no other process's open
+   * run is ever marked abandoned (nothing tells a live one from a dead one).
    */
   advisoryLocks?: AdvisoryLockSql;
   /**
