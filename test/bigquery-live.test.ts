@@ -67,7 +67,7 @@ describe.skipIf(!LIVE)('BigQuery live conformance (needs GOOGLE_APPLICATION_CRED
     }
   }
   const snapshot = (t: TableSpec) =>
-    s.query(`SELECT asset_id, time, price, CAST(supply AS STRING) AS supply, \`rank\`, _run_id FROM ${s.dialect.table(t.schema, t.name)} ORDER BY asset_id, time, _run_id`);
+    s.query(`SELECT asset_id, \`time\`, price, CAST(supply AS STRING) AS supply, \`rank\`, _run_id FROM ${s.dialect.table(t.schema, t.name)} ORDER BY asset_id, \`time\`, _run_id`);
   const b1 = [src('bitcoin', T1, 100, '19000000.5', 1), src('ethereum', T1, 10, null, 2), src('tether', T1, 1, '1000.12345678', 3)];
   const row = (r: Row, runId: string) => ({ ...r, _run_id: runId });
 
