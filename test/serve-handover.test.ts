@@ -9,7 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase } from '../src/destinations/postgres/postgres-test-database.ts';
 import { openWarehouse } from '../src/destinations/registry.ts';
+import { startServeServer } from '../src/server/serve-server.ts';
 import { insertCandles, synthetic } from './models-reference.ts';
 import { openSse } from './helpers/sse-client.ts';
 
@@ -40,8 +42,8 @@ async function prepared(): Promise<{ dir: string; warehouse: string }> {
 
 const procEnv = () => ({ ...process.env, COINLAKE_WAREHOUSE: '', COINLAKE_LAKE: '', COINLAKE_REPLAY: '', COINLAKE_HANDOVER_SILENCE_MS: '' });
 
-function coinlake(dir: string, args: string[]): Promise<Result> {
-  return execFileP(process.execPath, [BIN, ...args], { cwd: dir, env: procEnv(), timeout: 120_000 }).then(
+function coinlake(dir: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
+  return execFileP(process.execPath, [BIN, ...args], { cwd: dir, env: { ...procEnv(), ...env }, timeout: 120_000 }).then(
     (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
     (e) => ({ code: e.code as number, stdout: e.stdout as string, stderr: e.stderr as string }),
   );
@@ -190,6 +192,23 @@ describe('commands hand themselves over to the coinlake serve that holds the Duc
     expect(after.stderr).toBe(header);
   }, 120_000);
 
+  it("the caller's variables travel with the command (COINLAKE_REPLAY=1 here, not in the server's environment)", async () => {
+    const r = await coinlake(served.dir, ['--warehouse', served.warehouse, 'run', 'coincap.rates'], { COINLAKE_REPLAY: '1' });
+    expect(r.stderr).toBe(header);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^coincap\.rates: 192 rows into coinlake\.coincap_rates \(192 inserted, 0 updated, 0 deleted\) from 1 page\(s\) in \d+\.\d s — run \S+ \(process 3\)\n$/);
+  }, 120_000);
+
+  it('a caller killed mid-command stops it in the server (SIGINT): the next command does not queue behind it', async () => {
+    const consume = background(served.dir, ['--warehouse', served.warehouse, 'stream', 'consume', '--source', 'coincap.prices', '--subject-prefix', `killed${process.pid}`]);
+    await consume.until(() => consume.out().includes('Ctrl-C stops\n'), 'the consumer to start');
+    consume.child.kill('SIGKILL');
+    await consume.ended;
+    const after = await coinlake(served.dir, ['--warehouse', served.warehouse, 'models', 'run', '--select', 'dim_date']);
+    expect(after.code).toBe(0);
+    expect(after.stderr).toBe(header);
+  }, 120_000);
+
   it('the server stays quiet on its own terminal, stops cleanly, and the rows are in its file', async () => {
     await stop(serve.child);
     expect(serve.child.exitCode).toBe(0);
@@ -204,12 +223,33 @@ describe('commands hand themselves over to the coinlake serve that holds the Duc
         await s.close();
       }
     };
-    expect(await count(served.warehouse)).toEqual({ ohlcv_1m: 210, fact_indicators: 218, runs: 2 });
+    expect(await count(served.warehouse)).toEqual({ ohlcv_1m: 210, fact_indicators: 218, runs: 4 });
     expect(await count(plain.warehouse)).toEqual({ ohlcv_1m: 210, fact_indicators: 218, runs: 1 });
   }, 60_000);
 });
 
-describe('a server that dies during a handed-over command', () => {
+describe('a server that stops or dies during a handed-over command', () => {
+  it('stopped (SIGTERM): the running command hears SIGINT and ends as on its own Ctrl-C; the caller gets its output and exit code', async () => {
+    const w = await prepared();
+    const serve = await startServe(w.dir, w.warehouse);
+    try {
+      const consume = background(w.dir, ['--warehouse', w.warehouse, 'stream', 'consume', '--source', 'coincap.prices', '--subject-prefix', `stops${process.pid}`]);
+      await consume.until(() => consume.out().includes('Ctrl-C stops\n'), 'the consumer to start');
+      const t0 = Date.now();
+      await stop(serve.child);
+      expect(serve.child.exitCode).toBe(0);
+      const r = await consume.ended;
+      expect(Date.now() - t0).toBeLessThan(20_000);
+      expect(r.code).toBe(0);
+      expect(r.stdout.split('\n').slice(-3)).toEqual(['stopping: committing the open batch…', 'stopped: batches 0  messages 0  rows 0  redeliveries skipped 0', '']);
+      expect(serve.err()).toBe('');
+    } finally {
+      await stop(serve.child);
+      await rm(w.dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+
   it('is a clear error and exit 1 at once, not a hang', async () => {
     const w = await prepared();
     const serve = await startServe(w.dir, w.warehouse);
@@ -229,6 +269,31 @@ describe('a server that dies during a handed-over command', () => {
     } finally {
       await stop(serve.child);
       await rm(w.dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
+describe('on PostgreSQL nothing is handed over: every process writes to the warehouse itself', () => {
+  it('with serve running on the database, import cdd and models run run in their own process, with their usual output', async () => {
+    const db = await createTestDatabase();
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'coinlake-handover-pg-'));
+    const server = await startServeServer({ warehouse: db.url, lake: path.join(dir, 'lake'), port: 0, pollMs: 200, onError: () => {} });
+    try {
+      expect(server.markerPath).toBeUndefined();
+      await mkdir(path.join(dir, 'data'));
+      await copyFile(CSV, path.join(dir, 'data/Binance_BTCUSDT_minute.csv'));
+      const imp = await coinlake(dir, ['--warehouse', db.url, 'import', 'cdd', 'data/Binance_BTCUSDT_minute.csv']);
+      expect(imp.stderr).toBe('');
+      expect(imp.code).toBe(0);
+      expect(imp.stdout).toMatch(/^data\/Binance_BTCUSDT_minute\.csv: 10 lines \(current header\), 10 candles into coinlake\.ohlcv_1m \(10 inserted, 0 updated\), 0 quarantined\n/);
+      const models = await coinlake(dir, ['--warehouse', db.url, 'models', 'run', '--select', 'ohlcv_1h']);
+      expect(models.stderr).toBe('');
+      expect(models.code).toBe(0);
+      expect(models.stdout).toMatch(/^models run model-[0-9a-f]{12}\nmodel +rows_written +ms +how\n-+ +-+ +-+ +-+\nohlcv_1h +1 +\d+ *\n$/);
+    } finally {
+      await server.close();
+      await db.drop();
+      await rm(dir, { recursive: true, force: true });
     }
   }, 120_000);
 });

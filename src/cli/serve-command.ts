@@ -1,5 +1,6 @@
 // `coinlake serve`: the dashboard (page, read-only API, live events) and, on an embedded warehouse, the one process
-// that holds the DuckDB file: `coinlake run` in another terminal hands its job to it. Runs until Ctrl+C / SIGTERM.
+// that holds the DuckDB file: a command in another terminal that needs the file (`coinlake run`, `models run`,
+// `import cdd` …) hands itself over to it (command-handover.ts). Runs until Ctrl+C / SIGTERM.
 import path from 'node:path';
 import type { Command } from 'commander';
 import { resolveSettings } from '../catalog/settings.ts';
@@ -16,7 +17,7 @@ function parsePort(value: string): number {
 export function registerServeCommand(program: Command, globals: () => GlobalOptions): void {
   program
     .command('serve')
-    .description('dashboard on http://127.0.0.1:8787: market trends, exchanges, candles, pipeline health, live updates; holds an embedded warehouse so `coinlake run` elsewhere hands its jobs here')
+    .description('dashboard on http://127.0.0.1:8787: market trends, exchanges, candles, pipeline health, live updates; holds an embedded warehouse so commands elsewhere (run, models run, import, check …) run here')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--port <port>', 'port to listen on (0: any free port)', '8787')
     .option('--poll-ms <ms>', 'how often to look for runs committed by other processes', '2000')
@@ -36,7 +37,7 @@ export function registerServeCommand(program: Command, globals: () => GlobalOpti
       out(`coinlake serve — dashboard on ${server.url}`);
       out(
         server.markerPath
-          ? `warehouse ${settings.warehouse} is held by this process (pid ${process.pid}): \`coinlake run …\` in another terminal hands its job here; lake ${path.resolve(settings.lake)}`
+          ? `warehouse ${settings.warehouse} is held by this process (pid ${process.pid}): commands in another terminal (\`coinlake run …\`, \`models run\`, \`import cdd …\`) run here; lake ${path.resolve(settings.lake)}`
           : `warehouse ${redactUrl(settings.warehouse)}; other processes may load it at the same time (runs show up within ${o.pollMs} ms)`,
       );
       out('press Ctrl+C to stop');

@@ -1,6 +1,6 @@
-// The control endpoint's protocol, shared by `coinlake serve` and the `coinlake run` that hands its job over:
-// POST /api/control/run with a JSON body (below) and `Authorization: Bearer <token from the marker>`; the answer
-// is NDJSON, one message per line, ending with `done` or `failed`.
+// The control endpoint's protocol, shared by `coinlake serve` and the commands that hand themselves over to it.
+// POST /api/control/run (a job by name) with a JSON body (below) and `Authorization: Bearer <token from the
+// marker>`; the answer is NDJSON, one message per line, ending with `done` or `failed`. Any command: further down.
 import { z } from 'zod';
 import type { RunSummary } from '../runner/run-job.ts';
 

@@ -3,6 +3,7 @@
 // back), POST /api/control/cancel (that command's Ctrl-C), and POST /api/control/run (a job by name, the older
 // form). Only callers that read the control token from the marker file (mode 0600, beside the warehouse) may use them.
 import { timingSafeEqual } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import { Hono } from 'hono';
 import { stream } from 'hono/streaming';
 import type { Context } from 'hono';
@@ -80,6 +81,9 @@ export function controlRoutes(deps: ControlDeps): Hono {
     return stream(c, async (out) => {
       const gone = new AbortController();
       out.onAbort(() => gone.abort());
+      // The caller went away (killed, or its connection dropped): a queued command is dropped, a running one gets SIGINT.
+      const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
+      outgoing?.once('close', () => gone.abort());
       let last = Date.now();
       const emit = (m: CommandMessage) => {
         last = Date.now();

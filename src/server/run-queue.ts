@@ -54,6 +54,7 @@ export class RunQueue {
   private readonly queue = new PQueue({ concurrency: 1 });
   private readonly commands = new Map<string, Entry>();
   private current?: string;
+  private stopping = false;
 
   constructor(private readonly ctx: RunQueueContext) {}
 
@@ -64,6 +65,7 @@ export class RunQueue {
 
   /** Refuses new work when the queue is full (a 503 the caller prints). */
   assertRoom(): void {
+    if (this.stopping) throw new ApiError('coinlake serve is stopping', 'run the command again once it has stopped (it then opens the warehouse itself)', 503);
     const max = this.ctx.maxWaiting ?? 16;
     if (this.queue.size >= max) {
       throw new ApiError(`coinlake serve has ${this.queue.size} jobs and commands waiting (at most ${max})`, `wait for them (\`coinlake status\` shows the runs), or stop the one running now: ${this.current ?? 'none'}`, 503);
@@ -122,6 +124,12 @@ export class RunQueue {
       return { outcome: 'dequeued' };
     }
     return { outcome: entry.hosted.interrupt() ? 'signalled' : 'running' };
+  }
+
+  /** The server stops: nothing new is taken, every queued command is dropped, a running one gets SIGINT (as its Ctrl-C). */
+  interruptAll(): void {
+    this.stopping = true;
+    for (const id of [...this.commands.keys()]) this.cancel(id);
   }
 
   /** Jobs waiting or running. */

@@ -40,6 +40,8 @@ export interface ServeOptions {
   logLevel?: string;
   /** Called when opening an embedded warehouse must wait for another process. */
   onLockWait?: (location: string, timeoutMs: number) => void;
+  /** On close, how long a running job or command may take to end. Default 60 s. */
+  stopWaitMs?: number;
   /** Errors of background work (the commit watcher). Default: written to stderr. */
   onError?: (err: unknown) => void;
 }
@@ -171,7 +173,13 @@ export async function startServeServer(o: ServeOptions): Promise<ServeServer> {
         // Stop accepting, let a handed-over job finish (its caller is waiting for the answer), then drop what is left.
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
-        await queue.idle();
+        // A handed-over command hears SIGINT as on its own Ctrl-C (a stream consumer commits its batch and stops);
+        // one that does not stop within STOP_WAIT_MS is cut off when the warehouse closes.
+        queue.interruptAll();
+        let waited: NodeJS.Timeout | undefined;
+        const idle = await Promise.race([queue.idle().then(() => true), new Promise<boolean>((resolve) => (waited = setTimeout(() => resolve(false), o.stopWaitMs ?? 60_000)))]);
+        clearTimeout(waited);
+        if (!idle) onError(new TerminalError(`coinlake serve: ${queue.running ?? 'a job'} did not end within ${Math.round((o.stopWaitMs ?? 60_000) / 1000)} s of stopping; closing the warehouse under it`, { hint: '`coinlake status` shows its run' }));
         await new Promise((resolve) => setTimeout(resolve, 50));
         server.closeAllConnections();
         await closed;
