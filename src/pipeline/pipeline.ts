@@ -5,12 +5,14 @@ import PQueue from 'p-queue';
 import type { LoadResult, Session, WriteMode } from '../core/destination.ts';
 import { InternalError, errorMessage } from '../core/errors.ts';
 import type { Row, TableSpec } from '../core/table.ts';
-import type { LocalLake } from '../lake/local-lake.ts';
+import type { CuratedFile } from '../lake/curated-writer.ts';
+import type { LocalLake, QuarantineEntry } from '../lake/local-lake.ts';
 import type { AfterLoadResult } from '../runner/after-load.ts';
 import { closeRun, type RunOutcome } from '../runner/run-history.ts';
 import {
   batchRowCount,
   commitBatch,
+  discardCurated,
   failRunScope,
   landQuarantine,
   openRunScope,
@@ -22,10 +24,28 @@ import {
   type RunScope,
 } from './run-steps.ts';
 
-/** A unit of work and the batch extracted for it. */
+/** A unit of work and the batch extracted for it (empty for a file's landing, which brings its own load). */
 export interface Extracted<U> {
   unit: U;
   batch: ExtractedBatch;
+  landing?: FileLanding;
+}
+
+/**
+ * A file's landing: a unit the warehouse loads itself inside the unit's transaction (import cdd reads a CSV file in
+ * the warehouse), instead of typed rows for the write mode.
+ */
+export interface FileLanding {
+  /** Curated files written so far under temporary names: published after the commit, removed when it fails. */
+  readonly curated: CuratedFile[];
+  /** Inside the transaction, after the lock and the table: loads the file; what the load did and the values set aside. */
+  load(): Promise<{ load: LoadResult; quarantine: QuarantineEntry[] }>;
+  /** True for a throw of load() after which the transaction runs once more (the first rolled back). Default never. */
+  again?(err: unknown): boolean;
+  /** After the commit (curated files the load left for then). */
+  afterCommit(): Promise<void>;
+  /** Always, after the commit or the failure. */
+  close(): Promise<void>;
 }
 
 /** Where and how a group of batches is committed. */
@@ -45,7 +65,7 @@ export interface CommitTarget {
 /** A group being committed (inside its transaction) or just committed. */
 export interface GroupCommit<U> {
   group: Extracted<U>[];
-  /** Typed rows of the group. */
+  /** Typed rows of the group (0 for a file's landing: its hooks count its rows). */
   rows: number;
   load: LoadResult;
   /** Lake-relative paths the group's curated files have once published. */
@@ -68,8 +88,10 @@ export interface ExtractContext {
 export interface PipelineHooks<U, T> {
   /** The run's units, worked out once the run is open (a backfill skips its committed chunks). */
   plan(scope: RunScope): Promise<U[]> | U[];
-  /** Extracts one unit: HTTP → raw lake → typed rows (run-steps.ts extractBatch, usually). */
-  extract(unit: U, ctx: ExtractContext): Promise<ExtractedBatch>;
+  /** Extracts one unit: HTTP → raw lake → typed rows (run-steps.ts extractBatch, usually). Either this or `land`. */
+  extract?(unit: U, ctx: ExtractContext): Promise<ExtractedBatch>;
+  /** Prepares a unit the warehouse loads itself (a file's landing), committed on its own. Either this or `extract`. */
+  land?(unit: U, ctx: ExtractContext): Promise<FileLanding>;
   /** After a unit's batch is ready, before it is committed; returning 'stop' starts no further unit (a row limit). */
   extracted?(e: Extracted<U>, left: { units: number }, scope: RunScope): 'stop' | void;
   /** A group's quarantined values were landed in the run's quarantine file (lake-relative), before its commit. */
@@ -103,6 +125,11 @@ export interface Pipeline<U, T> {
   hooks: PipelineHooks<U, T>;
   /** Units extracted at once. Default 1. */
   concurrency?: number;
+  /**
+   * Units extracted ahead of the committer (ready, or being extracted while it commits). Default 4 × concurrency;
+   * 0: a unit is extracted only once the previous one committed (a file's landing works the warehouse itself).
+   */
+  lookahead?: number;
   /** Ready batches committed together: up to this many rows (a single batch may be larger) and batches. Default one batch per commit. */
   group?: { maxRows: number; maxBatches: number };
   /** Stops the run: units not yet committed are left (for a rerun). */
@@ -125,7 +152,7 @@ export async function runPipeline<U, T>(p: Pipeline<U, T>): Promise<T> {
     if (opened && outcome) await closeRun(p.session, scope.processId, outcome);
     return result;
   } catch (err) {
-    for (const r of ready.splice(0)) await r.batch.staged?.discard().catch(() => undefined);
+    for (const r of ready.splice(0)) await dropUncommitted(scope, r);
     if (!opened) throw err;
     const failed = p.hooks.failed?.(err, scope);
     await failRunScope(scope, err, failed?.figures ?? { rowsExtracted: 0, rowsQuarantined: 0, lakePaths: [] });
@@ -153,6 +180,8 @@ async function work<U, T>(p: Pipeline<U, T>, scope: RunScope, units: U[], ready:
   let next = 0;
   let running = 0;
   let stop = false;
+  let committing = false;
+  const ahead = p.lookahead ?? concurrency * 4;
   let failure: { err: unknown } | undefined;
   let wake: (() => void) | undefined;
   const notify = () => {
@@ -165,13 +194,12 @@ async function work<U, T>(p: Pipeline<U, T>, scope: RunScope, units: U[], ready:
   };
   // Starts units while a slot is free and the committer keeps up (back-pressure).
   const feed = () => {
-    while (!stop && !failure && next < units.length && running < concurrency && ready.length < concurrency * 4) {
+    while (!stop && !failure && next < units.length && running < concurrency && (ahead > 0 ? ready.length < ahead : ready.length === 0 && !committing)) {
       const unit = units[next++];
       running++;
       void pool.add(async () => {
         try {
-          const batch = await p.hooks.extract(unit, ctx);
-          const e = { unit, batch };
+          const e: Extracted<U> = p.hooks.land ? { unit, batch: emptyBatch(), landing: await p.hooks.land(unit, ctx) } : { unit, batch: await extractWith(p.hooks, unit, ctx) };
           ready.push(e);
           if (p.hooks.extracted?.(e, { units: units.length - next }, scope) === 'stop') stop = true;
         } catch (err) {
@@ -186,7 +214,7 @@ async function work<U, T>(p: Pipeline<U, T>, scope: RunScope, units: U[], ready:
   };
   feed();
   const maxRows = p.group?.maxRows ?? 0;
-  const maxBatches = p.group?.maxBatches ?? 1;
+  const maxBatches = p.hooks.land ? 1 : (p.group?.maxBatches ?? 1);
   for (;;) {
     if (ready.length === 0) {
       if (failure || (running === 0 && (stop || next >= units.length))) break;
@@ -200,15 +228,20 @@ async function work<U, T>(p: Pipeline<U, T>, scope: RunScope, units: U[], ready:
       rows += batchRowCount(r.batch);
       group.push(r);
     }
+    committing = true;
     feed();
     try {
       // Stopped from outside (signal): batches not yet committed are left for a rerun.
       signal.throwIfAborted();
-      await commitGroup(p, scope, group, opened);
+      if (group[0].landing) await commitLanding(p, scope, group[0], opened);
+      else await commitGroup(p, scope, group, opened);
     } catch (err) {
       fail(err);
       break;
+    } finally {
+      committing = false;
     }
+    feed();
   }
   await pool.onIdle();
   if (failure) throw failure.err;
@@ -253,4 +286,61 @@ async function commitGroup<U, T>(p: Pipeline<U, T>, scope: RunScope, group: Extr
   const published = await publishCurated(scope, committed.curated);
   c ??= { group, rows: rowCount, load: committed.load, curatedPaths: published, quality: committed.quality, quarantineFile };
   await hooks.committed?.({ ...c, committed, published }, scope);
+}
+
+/** Commits a file's landing in its own transaction (run again once when it says so), then publishes its curated files. */
+async function commitLanding<U, T>(p: Pipeline<U, T>, scope: RunScope, e: Extracted<U>, opened: boolean): Promise<void> {
+  const { hooks } = p;
+  const { session } = scope;
+  const landing = e.landing!;
+  const target = hooks.target([e], scope);
+  let landed!: Awaited<ReturnType<FileLanding['load']>>;
+  let c!: GroupCommit<U>;
+  try {
+    for (let round = 1; ; round++) {
+      try {
+        await session.transaction(async () => {
+          await session.lockKey(target.lockKey);
+          await session.ensureTable(target.table);
+          landed = await landing.load();
+          c = { group: [e], rows: 0, load: landed.load, curatedPaths: [] };
+          await hooks.inTransaction?.(c, scope);
+          const outcome = opened ? hooks.closeWith?.(c) : undefined;
+          if (outcome) await closeRun(session, scope.processId, outcome);
+        });
+        break;
+      } catch (err) {
+        if (round > 1 || !landing.again?.(err)) throw err;
+      }
+    }
+    await landing.afterCommit();
+  } catch (err) {
+    await discardCurated(scope, landing.curated);
+    throw err;
+  } finally {
+    await landing.close();
+  }
+  const published = await publishCurated(scope, landing.curated);
+  const quarantineFile = await landQuarantine(scope, target.table, landed.quarantine);
+  const committed: CommittedBatch = { load: landed.load, curated: landing.curated, timings: {} };
+  await hooks.committed?.({ ...c, curatedPaths: published, quarantineFile, committed, published }, scope);
+}
+
+/** Lets go of a batch that will not be committed: its staging table, or its landing and the curated files it wrote. */
+async function dropUncommitted<U>(scope: RunScope, r: Extracted<U>): Promise<void> {
+  await r.batch.staged?.discard().catch(() => undefined);
+  if (r.landing) {
+    await discardCurated(scope, r.landing.curated).catch(() => undefined);
+    await r.landing.close().catch(() => undefined);
+  }
+}
+
+/** The batch of a file's landing: the landing brings its rows. */
+function emptyBatch(): ExtractedBatch {
+  return { rows: [], records: 0, pages: 0, lakePaths: [], quarantined: [], unknownFields: new Set(), missingFields: new Set() };
+}
+
+function extractWith<U, T>(hooks: PipelineHooks<U, T>, unit: U, ctx: ExtractContext): Promise<ExtractedBatch> {
+  if (!hooks.extract) throw new InternalError('a pipeline needs an extract or a land hook');
+  return hooks.extract(unit, ctx);
 }
