@@ -126,8 +126,9 @@ export interface Pipeline<U, T> {
   /** Units extracted at once. Default 1. */
   concurrency?: number;
   /**
-   * Units extracted ahead of the committer (ready, or being extracted while it commits). Default 4 × concurrency;
-   * 0: a unit is extracted only once the previous one committed (a file's landing works the warehouse itself).
+   * A unit starts only while fewer than this many extracted batches wait for the committer (back-pressure; with those
+   * in flight, up to lookahead + concurrency − 1 may wait). Default 4 × concurrency; 0: a unit is extracted only once
+   * the previous one committed (a file's landing works the warehouse itself).
    */
   lookahead?: number;
   /** Ready batches committed together: up to this many rows (a single batch may be larger) and batches. Default one batch per commit. */
@@ -167,8 +168,8 @@ export async function runPipeline<U, T>(p: Pipeline<U, T>): Promise<T> {
 }
 
 /**
- * Extracts the units on a p-queue (at most `concurrency` at once, and no further while 4 × concurrency batches wait
- * for the committer) and commits the ready batches in groups, one group at a time, in the order they became ready.
+ * Extracts the units on a p-queue (at most `concurrency` at once, none started while `lookahead` batches wait for the
+ * committer) and commits the ready batches in groups, one group at a time, in the order they became ready.
  */
 async function work<U, T>(p: Pipeline<U, T>, scope: RunScope, units: U[], ready: Extracted<U>[], opened: boolean): Promise<void> {
   const concurrency = Math.max(1, Math.floor(p.concurrency ?? 1));
