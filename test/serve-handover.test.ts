@@ -50,8 +50,8 @@ function coinlake(dir: string, args: string[], env: NodeJS.ProcessEnv = {}): Pro
 }
 
 /** A command started in the background: its output so far, a wait for a line, and its end. */
-function background(dir: string, args: string[]) {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, env: procEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+function background(dir: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: dir, env: { ...procEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -249,6 +249,34 @@ describe('a server that stops or dies during a handed-over command', () => {
     }
   }, 120_000);
 
+
+  it('frozen (SIGSTOP): after the silence bound the caller gives up with a clear error, exit 1', async () => {
+    const w = await prepared();
+    const serve = await startServe(w.dir, w.warehouse);
+    try {
+      const consume = background(w.dir, ['--warehouse', w.warehouse, 'stream', 'consume', '--source', 'coincap.prices', '--subject-prefix', `frozen${process.pid}`], {
+        COINLAKE_HANDOVER_SILENCE_MS: '3000',
+      });
+      await consume.until(() => consume.out().includes('Ctrl-C stops\n'), 'the consumer to start');
+      const t0 = Date.now();
+      serve.child.kill('SIGSTOP');
+      const r = await consume.ended;
+      const waited = Date.now() - t0;
+      serve.child.kill('SIGCONT');
+      expect(waited).toBeGreaterThanOrEqual(2500);
+      expect(waited).toBeLessThan(15_000);
+      expect(r.code).toBe(1);
+      expect(r.stderr.split('\n').slice(1)).toEqual([
+        `error: coinlake serve at ${serve.url} sent nothing for 3 s during the command`,
+        `hint: is the server (pid ${serve.child.pid}) still running? \`coinlake status\` shows the runs`,
+        '',
+      ]);
+    } finally {
+      serve.child.kill('SIGCONT');
+      await stop(serve.child);
+      await rm(w.dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('is a clear error and exit 1 at once, not a hang', async () => {
     const w = await prepared();
