@@ -28,7 +28,7 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/
 import type { NatsConnection } from '@nats-io/transport-node';
 import { openWarehouse } from '../src/destinations/registry.ts';
 import { LocalLake } from '../src/lake/local-lake.ts';
-import { binanceTradesFeed } from '../src/streaming/binance-feeds.ts';
+import { binanceTradesFeed } from '../src/sources/binance/binance-feeds.ts';
 import type { FeedRecord } from '../src/streaming/feed.ts';
 import { FeedPublisher } from '../src/streaming/feed-publisher.ts';
 import { connectNats, ensureFeedStream, feedSubject, type FeedSubject } from '../src/streaming/jetstream-streams.ts';

@@ -17,10 +17,11 @@ import { openWarehouse } from '../src/destinations/registry.ts';
 import { LocalLake } from '../src/lake/local-lake.ts';
 import { loadCoinloreData, startReplayServer, type ReplayServer } from '../src/replay/index.ts';
 import { startWsReplay } from '../src/replay/ws-replay.ts';
-import { binanceKlinesFeed, binanceTradesFeed } from '../src/streaming/binance-feeds.ts';
-import { coincapPricesFeed, coincapTradesFeed } from '../src/streaming/coincap-feeds.ts';
+import { binanceKlinesFeed, binanceTradesFeed } from '../src/sources/binance/binance-feeds.ts';
+import { coincapPricesFeed, coincapTradesFeed } from '../src/sources/coincap/coincap-feeds.ts';
+import type { PollFeed } from '../src/streaming/feed.ts';
+import { feedByName } from '../src/streaming/feed-registry.ts';
 import { connectNats, ensureFeedStream, feedSubject } from '../src/streaming/jetstream-streams.ts';
-import { coincapAssetsFeed, coincapExchangesFeed, coinloreExchangesFeed, coinloreTickersFeed } from '../src/streaming/poll-feeds.ts';
 import { PollProducer } from '../src/streaming/poll-producer.ts';
 import { StreamConsumer, streamSeq } from '../src/streaming/stream-consumer.ts';
 import { startStreamPipeline } from '../src/streaming/stream-pipeline.ts';
@@ -28,6 +29,11 @@ import { WsProducer } from '../src/streaming/ws-producer.ts';
 import { WAREHOUSES, type WarehouseKind } from './helpers/spine-env.ts';
 
 const FORMATS = '/work/shared/fixtures/formats';
+// The polled feeds, as their sources declare them.
+const coincapAssetsFeed = feedByName('coincap.assets') as PollFeed;
+const coincapExchangesFeed = feedByName('coincap.exchanges') as PollFeed;
+const coinloreTickersFeed = feedByName('coinlore.tickers') as PollFeed;
+const coinloreExchangesFeed = feedByName('coinlore.exchanges') as PollFeed;
 const frames = (file: string) => readFileSync(path.join(FORMATS, file), 'utf8').split('\n').filter(Boolean);
 
 async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {

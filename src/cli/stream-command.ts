@@ -10,7 +10,7 @@ import { ConfigError, errorMessage } from '../core/errors.ts';
 import { resolveSettings } from '../catalog/settings.ts';
 import { redactText, redactUrl } from '../http/redact.ts';
 import { startWsReplay, type WsReplayServer } from '../replay/ws-replay.ts';
-import { BINANCE_URL } from '../sources/binance/binance-source.ts';
+import { findSource } from '../sources/registry.ts';
 import type { Feed } from '../streaming/feed.ts';
 import type { ProducerLog } from '../streaming/feed-publisher.ts';
 import { FEEDS, feedByName } from '../streaming/feed-registry.ts';
@@ -76,11 +76,14 @@ async function producerSettings(feed: Feed, o: StreamOptions, replay: boolean, n
   const gapFilled = Boolean(feed.seriesPoint || feed.tradeId);
   const rest = gapFilled ? await replayEndpoints(replay) : undefined;
   if (replay) ws = await startWsReplay({ ticksPerSecond: 5 });
+  const source = findSource(feed.source);
+  const wsVariable = source.variables.wsUrl;
   const settings: ProducerSettings = {
     ...base,
     symbols,
-    wsBaseUrl: ws?.url ?? process.env[`COINLAKE_${feed.source.toUpperCase()}_WS_URL`] ?? feed.defaultBaseUrl,
-    restBaseUrl: gapFilled ? (rest?.endpoints.baseUrls?.binance ?? BINANCE_URL) : undefined,
+    wsBaseUrl: ws?.url ?? (wsVariable ? process.env[wsVariable] : undefined) ?? feed.defaultBaseUrl,
+    // Gap-fill asks the feed's source's REST API: the replay server's, its base URL variable's, or its default.
+    restBaseUrl: gapFilled ? (rest?.endpoints.baseUrls?.[source.name] ?? source.defaultBaseUrl) : undefined,
     silenceMs: o.silence ? positive('--silence', o.silence) * 1000 : undefined,
     resumeFrom,
   };

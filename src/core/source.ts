@@ -3,6 +3,8 @@ import type { HttpClient } from '../http/http-client.ts';
 import type { ColumnSpec, Row, TableSpec } from './table.ts';
 import type { WriteMode } from './destination.ts';
 import type { CandleInterval } from './candle-interval.ts';
+import type { Feed } from '../streaming/feed.ts';
+import type { ReplayOptions } from '../replay/replay-server.ts';
 
 /** Half-open time window [start, end). */
 export interface TimeWindow {
@@ -78,6 +80,11 @@ export interface Stream<State = unknown> {
   stateAfter?(params: StreamParams, window: TimeWindow): State & { watermark: number };
   /** Time series streams: what a complete series looks like, for gap reports (one row per grid point). */
   series?(params: StreamParams): SeriesSpec;
+  /**
+   * Incremental streams: the `asset` and `interval` that name a job's state (`<STREAM>_<ASSET>_<INTERVAL>`) when the
+   * job gives none. Without it only the values given name it.
+   */
+  stateNameDefaults?: { asset: string; interval: string };
 }
 
 /** Rows matching `filter` in the stream's table form a series with one `timeColumn` value per `interval` grid point. */
@@ -87,13 +94,39 @@ export interface SeriesSpec {
   interval: CandleInterval;
 }
 
-/** A source: a name, its default base URL and its streams. */
+/** The environment variables a source reads, by what they mean (names, e.g. `COINLAKE_BINANCE_URL`). */
+export interface SourceVariables {
+  /** Base URL of its API, over `defaultBaseUrl` (replay or not). */
+  baseUrl: string;
+  /** API key, sent as a Bearer token (and registered for redaction). */
+  apiKey?: string;
+  /** Websocket base URL of its live feeds, over each feed's default (not under --replay). */
+  wsUrl?: string;
+}
+
+/** How a source is served by the local replay server (`--replay`). */
+export interface SourceReplay {
+  /** Its base URL on the replay server at `serverUrl` (http://127.0.0.1:PORT); `env` holds the variables it reads. */
+  baseUrl(serverUrl: string, env: NodeJS.ProcessEnv): string;
+  /** Options it needs from the replay server, from the variables it reads (e.g. the API key its routes require). */
+  serverOptions?(env: NodeJS.ProcessEnv): Partial<ReplayOptions>;
+}
+
+/** A source: a name, its default base URL, its streams, and what the core learns about it (variables, replay, feeds). */
 export interface Source {
   name: string;
   defaultBaseUrl: string;
+  /** Base URL when the job has an API key, if it differs from `defaultBaseUrl` (e.g. CoinCap v3). */
+  keyedBaseUrl?: string;
   /** Requests per minute allowed without a key. */
   rateLimitPerMinute: number;
   streams: Stream<unknown>[];
+  /** The environment variables it reads. */
+  variables: SourceVariables;
+  /** How the replay server serves it; absent: `--replay` leaves it at its default URL (or `variables.baseUrl`). */
+  replay?: SourceReplay;
+  /** Its live feeds (`coinlake stream --source <source>.<stream>`); a function, so feeds may refer back to the source. */
+  feeds?(): Feed[];
 }
 
 export type { ColumnSpec };

@@ -124,7 +124,7 @@ describe('replay server: Binance historicalTrades', () => {
     ]);
     // The same trades as the websocket replay's btcusdt@trade frames 3 and 4.
     const { startWsReplay } = await import('./ws-replay.ts');
-    const { binanceTradesFeed } = await import('../streaming/binance-feeds.ts');
+    const { binanceTradesFeed } = await import('../sources/binance/binance-feeds.ts');
     const ws = await startWsReplay({ ticksPerSecond: 200, maxTicks: 5 });
     const { default: WebSocket } = await import('ws');
     const frames: string[] = [];

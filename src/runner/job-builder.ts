@@ -6,12 +6,11 @@ import type { Job } from '../core/job.ts';
 import type { Source, StreamParams, TimeWindow } from '../core/source.ts';
 import { parseInstant } from '../core/time.ts';
 import { registerSecret } from '../http/redact.ts';
-import { COINCAP_V3_URL } from '../sources/coincap/coincap-source.ts';
 import { findStream } from '../sources/registry.ts';
 
 /** Where sources are reached: the real APIs, or the replay server's base URLs. */
 export interface Endpoints {
-  /** Base URL per source name; absent → the source's default (or v3 with a CoinCap key). */
+  /** Base URL per source name; absent → the source's default (or its keyed base URL with an API key). */
   baseUrls?: Record<string, string>;
   /** Rate limit override, over the catalog's and the source's: `--rate`, or 0 for replay runs of the demo/tests. */
   rateLimitPerMinute?: number;
@@ -83,14 +82,14 @@ export interface Access {
 
 /**
  * Resolves a job's base URL, Authorization header and rate limit. The URL is the endpoint override (replay) if any,
- * else `url` (a catalog connection's), else the source default — CoinCap v3 when there is a key. `apiKey` is sent
+ * else `url` (a catalog connection's), else the source default — its `keyedBaseUrl` when there is a key. `apiKey` is sent
  * as a Bearer token unless `authorization` gives the header; both are registered for redaction.
  */
 export function resolveAccess(source: Source, endpoints: Endpoints, o: { url?: string; apiKey?: string; authorization?: string; rateLimitPerMinute?: number } = {}): Access {
   registerSecret(o.apiKey);
   registerSecret(o.authorization);
   const keyed = Boolean(o.apiKey || o.authorization);
-  const baseUrl = endpoints.baseUrls?.[source.name] ?? o.url ?? (o.apiKey && source.name === 'coincap' ? COINCAP_V3_URL : source.defaultBaseUrl);
+  const baseUrl = endpoints.baseUrls?.[source.name] ?? o.url ?? (o.apiKey && source.keyedBaseUrl ? source.keyedBaseUrl : source.defaultBaseUrl);
   const authorization = o.authorization ?? (o.apiKey ? `Bearer ${o.apiKey}` : undefined);
   return {
     baseUrl,
@@ -99,16 +98,25 @@ export function resolveAccess(source: Source, endpoints: Endpoints, o: { url?: s
   };
 }
 
+/** `_<ASSET>_<INTERVAL>` of an incremental job's state name: the job's params, else the stream's defaults. */
+function stateNameSuffix(params: StreamParams, defaults?: { asset: string; interval: string }): string {
+  return [params.asset ?? defaults?.asset, params.interval ?? defaults?.interval]
+    .filter((v) => v !== undefined)
+    .map((v) => `_${String(v).toUpperCase()}`)
+    .join('');
+}
+
 /** Resolves a job by name with its parameters, endpoint and credentials. */
 export function buildJob(name: string, opts: JobOptions = {}, endpoints: Endpoints = {}): Job {
   const { source, stream } = findStream(name);
-  const apiKey = opts.apiKey ?? (source.name === 'coincap' ? process.env.COINCAP_API_KEY || undefined : undefined);
+  const keyVariable = source.variables.apiKey;
+  const apiKey = opts.apiKey ?? (keyVariable ? process.env[keyVariable] || undefined : undefined);
   const access = resolveAccess(source, endpoints, { apiKey });
   const params: StreamParams = { ...opts.params };
   if (opts.asset) params.asset = opts.asset;
   if (opts.interval) params.interval = opts.interval;
   const incremental = Boolean(stream.cursor);
-  const suffix = incremental ? `_${String(params.asset ?? 'bitcoin').toUpperCase()}_${String(params.interval ?? 'h1').toUpperCase()}` : '';
+  const suffix = incremental ? stateNameSuffix(params, stream.stateNameDefaults) : '';
   return {
     name,
     connectionName: opts.connectionName ?? `${source.name}${incremental ? '' : ''}`.toUpperCase(),

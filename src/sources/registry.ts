@@ -9,6 +9,13 @@ import { restSource } from './rest/rest-source.ts';
 
 export const SOURCES: Source[] = [coincapSource, binanceSource, coinloreSource, evmSource, restSource];
 
+/** The source named `name`; the error lists the sources. */
+export function findSource(name: string): Source {
+  const source = SOURCES.find((s) => s.name === name);
+  if (!source) throw new TerminalError(`unknown source "${name}"`, { hint: `known sources: ${SOURCES.map((s) => s.name).join(', ')}` });
+  return source;
+}
+
 /** Finds `source.stream` (e.g. `coincap.assets`); the error lists what exists. */
 export function findStream(name: string): { source: Source; stream: Stream<unknown> } {
   const [sourceName, streamName] = name.split('.', 2);

@@ -1,21 +1,14 @@
-// The live feeds by name (`coinlake stream --source <name>`): one line per feed.
+// The live feeds by name (`coinlake stream --source <source>.<stream>`), as the sources declare them (Source.feeds):
+// websocket feeds first, then polled ones, each in the sources' registry order.
 import { ConfigError } from '../core/errors.ts';
-import { binanceAggTradesFeed, binanceKlinesFeed, binanceTradesFeed } from './binance-feeds.ts';
-import { coincapPricesFeed, coincapTradesFeed } from './coincap-feeds.ts';
+import { SOURCES } from '../sources/registry.ts';
 import type { Feed } from './feed.ts';
-import { coincapAssetsFeed, coincapExchangesFeed, coinloreExchangesFeed, coinloreTickersFeed } from './poll-feeds.ts';
 
-export const FEEDS: Record<string, Feed> = {
-  'coincap.prices': coincapPricesFeed,
-  'coincap.trades': coincapTradesFeed,
-  'binance.klines': binanceKlinesFeed,
-  'binance.trades': binanceTradesFeed,
-  'binance.aggtrades': binanceAggTradesFeed,
-  'coincap.assets': coincapAssetsFeed,
-  'coincap.exchanges': coincapExchangesFeed,
-  'coinlore.tickers': coinloreTickersFeed,
-  'coinlore.exchanges': coinloreExchangesFeed,
-};
+const declared = SOURCES.flatMap((s) => s.feeds?.() ?? []);
+
+export const FEEDS: Record<string, Feed> = Object.fromEntries(
+  [...declared.filter((f) => f.kind === 'websocket'), ...declared.filter((f) => f.kind === 'polling')].map((f) => [`${f.source}.${f.stream}`, f]),
+);
 
 /** The feed named `<source>.<stream>`; a ConfigError listing the names otherwise. */
 export function feedByName(name: string): Feed {

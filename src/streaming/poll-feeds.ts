@@ -1,8 +1,9 @@
-// Polled feeds: the REST streams of the batch jobs (`coincap.assets`, `coinlore.exchanges`, …) read every N seconds,
-// each snapshot's records published with `Nats-Msg-Id` = feed + natural key + snapshot time, and merged by the
-// consumer into a snapshot table (`stream_<table>`) keyed by the same.
+// Polled feeds: the REST streams of the batch jobs (`<source>.<stream>`) read every N seconds, each snapshot's records
+// published with `Nats-Msg-Id` = feed + natural key + snapshot time, and merged by the consumer into a snapshot table
+// (`stream_<table>`) keyed by the same. Sources declare which of their streams are polled (Source.feeds).
+import { InternalError } from '../core/errors.ts';
+import type { Source } from '../core/source.ts';
 import type { TableSpec } from '../core/table.ts';
-import { findStream } from '../sources/registry.ts';
 import type { FeedRecord, PollFeed } from './feed.ts';
 import { PROCESSING_TIMESTAMP, snapshotTable } from './stream-tables.ts';
 
@@ -15,12 +16,14 @@ function keyFields(t: TableSpec): string[] {
 }
 
 /**
- * A feed polling the batch job `job` (`source.stream`) into `stream_<its table>`. The snapshot time is the poll's
+ * A feed polling the batch job `<source>.<streamName>` into `stream_<its table>`. The snapshot time is the poll's
  * slot (a multiple of the interval): a producer restarted within a slot, or a second producer, publishes the same
  * message ids, which JetStream stores once.
  */
-export function pollFeed(job: string, defaultIntervalSeconds = 60): PollFeed {
-  const { source, stream } = findStream(job);
+export function pollFeed(source: Source, streamName: string, defaultIntervalSeconds = 60): PollFeed {
+  const stream = source.streams.find((s) => s.name === streamName);
+  if (!stream) throw new InternalError(`polled feed ${source.name}.${streamName}: the source has no stream "${streamName}"`);
+  const job = `${source.name}.${stream.name}`;
   const fields = keyFields(stream.table);
   const derive = stream.derive;
   return {
@@ -40,8 +43,3 @@ export function pollFeed(job: string, defaultIntervalSeconds = 60): PollFeed {
     },
   };
 }
-
-export const coincapAssetsFeed = pollFeed('coincap.assets');
-export const coincapExchangesFeed = pollFeed('coincap.exchanges');
-export const coinloreTickersFeed = pollFeed('coinlore.tickers');
-export const coinloreExchangesFeed = pollFeed('coinlore.exchanges');

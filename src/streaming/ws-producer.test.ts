@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { USER_AGENT } from '../http/user-agent.ts';
-import { binanceTradesFeed } from './binance-feeds.ts';
+import { binanceTradesFeed } from '../sources/binance/binance-feeds.ts';
 import { connectNats } from './jetstream-streams.ts';
 import { WsProducer } from './ws-producer.ts';
 

@@ -12,6 +12,7 @@ import { TerminalError } from '../../core/errors.ts';
 import type { ReadContext, Source, Stream, StreamParams } from '../../core/source.ts';
 import { ohlcvTable, ohlcv1mTable } from '../ohlcv-table.ts';
 import { canonicalPair } from '../pair-symbol.ts';
+import { binanceAggTradesFeed, binanceKlinesFeed, binanceTradesFeed } from './binance-feeds.ts';
 import { fetchKlines, KLINES_MAX_LIMIT, type KlineRow } from './binance-klines.ts';
 import { weightBudgetFor } from './binance-weight-budget.ts';
 
@@ -68,6 +69,8 @@ const klinesStream: Stream<KlinesState> = {
   tableFor: (params) => ohlcvTable(klinesParams(params).interval),
   defaultWriteMode: 'merge',
   cursor: 'ts',
+  // A job without --asset/--interval keeps the state name it always had (KLINES_BITCOIN_H1).
+  stateNameDefaults: { asset: 'bitcoin', interval: 'h1' },
   stateAfter(params, window) {
     const { symbol, interval } = klinesParams(params);
     return klinesState(openTimeAtOrBefore(window.end.getTime() - 1, interval), symbol, interval);
@@ -114,5 +117,9 @@ export const binanceSource: Source = {
   name: 'binance',
   defaultBaseUrl: BINANCE_URL,
   rateLimitPerMinute: 0,
+  variables: { baseUrl: 'COINLAKE_BINANCE_URL', wsUrl: 'COINLAKE_BINANCE_WS_URL' },
+  replay: { baseUrl: (serverUrl) => `${serverUrl}/binance` },
+  // Websocket klines, trades and aggregate trades, gap-filled from the REST API.
+  feeds: () => [binanceKlinesFeed, binanceTradesFeed, binanceAggTradesFeed],
   streams: [klinesStream],
 };

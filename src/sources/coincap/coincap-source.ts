@@ -4,6 +4,8 @@ import type { JsonRecordsLayout, Page, ReadContext, Source, Stream, StreamParams
 import type { Row, TableSpec } from '../../core/table.ts';
 import { chunkWindow } from '../../core/time.ts';
 import { redactUrl } from '../../http/redact.ts';
+import { pollFeed } from '../../streaming/poll-feeds.ts';
+import { coincapPricesFeed, coincapTradesFeed } from './coincap-feeds.ts';
 import { parseListEnvelope } from './coincap-envelope.ts';
 import { assetHistoryTable, assetsTable, exchangesTable, marketsTable, ratesTable } from './coincap-tables.ts';
 
@@ -129,6 +131,7 @@ const historyStream: Stream<HistoryState> = {
   table: assetHistoryTable,
   defaultWriteMode: 'merge',
   cursor: 'time',
+  stateNameDefaults: { asset: 'bitcoin', interval: 'h1' },
   // Its pages say the same in their JSON layout (`derived`), for warehouses that type them themselves.
   derive(row: Row, params: StreamParams) {
     row.asset_id = String(params.asset ?? 'bitcoin');
@@ -179,7 +182,16 @@ const historyStream: Stream<HistoryState> = {
 export const coincapSource: Source = {
   name: 'coincap',
   defaultBaseUrl: COINCAP_V2_URL,
+  keyedBaseUrl: COINCAP_V3_URL,
   rateLimitPerMinute: 200,
+  variables: { baseUrl: 'COINLAKE_COINCAP_URL', apiKey: 'COINCAP_API_KEY', wsUrl: 'COINLAKE_COINCAP_WS_URL' },
+  // The replay server serves v2 at /v2 and, with the key it requires, v3 at /v3.
+  replay: {
+    baseUrl: (serverUrl, env) => (env.COINCAP_API_KEY ? `${serverUrl}/v3` : `${serverUrl}/v2`),
+    serverOptions: (env) => ({ apiKey: env.COINCAP_API_KEY || undefined }),
+  },
+  // Websocket prices and trades; the assets and exchanges snapshots polled (every 60 s by default).
+  feeds: () => [coincapPricesFeed, coincapTradesFeed, pollFeed(coincapSource, 'assets'), pollFeed(coincapSource, 'exchanges')],
   streams: [
     paged('assets', '/assets', assetsTable),
     singlePage('exchanges', '/exchanges', exchangesTable, (r) => {

@@ -4,6 +4,7 @@ import { TerminalError } from '../../core/errors.ts';
 import type { Page, ReadContext, Source, Stream, StreamParams } from '../../core/source.ts';
 import type { HttpResponse } from '../../http/http-client.ts';
 import { redactUrl } from '../../http/redact.ts';
+import { pollFeed } from '../../streaming/poll-feeds.ts';
 import { canonicalPair } from '../pair-symbol.ts';
 import { withField } from '../response-shape.ts';
 import {
@@ -205,6 +206,10 @@ export const coinloreSource: Source = {
   name: 'coinlore',
   defaultBaseUrl: COINLORE_URL,
   rateLimitPerMinute: 60,
+  variables: { baseUrl: 'COINLAKE_COINLORE_URL' },
+  replay: { baseUrl: (serverUrl) => `${serverUrl}/coinlore/api` },
+  // The tickers and exchanges snapshots polled (every 60 s by default).
+  feeds: () => [pollFeed(coinloreSource, 'tickers'), pollFeed(coinloreSource, 'exchanges')],
   streams: [
     tickersStream,
     tickerStream,

@@ -217,6 +217,8 @@ export const erc20TransfersStream: Stream<TransfersState> = {
   table: erc20TransfersTable,
   defaultWriteMode: 'delete_insert',
   cursor: 'block_timestamp',
+  // A job without --asset/--interval keeps the state name it always had (ERC20_TRANSFERS_BITCOIN_H1).
+  stateNameDefaults: { asset: 'bitcoin', interval: 'h1' },
   stateAfter(params, window) {
     return { watermark: endOfDay(window.end.getTime()) - 1000, job: EVM_TRANSFERS_JOB, params: stateParams(params) };
   },
@@ -267,6 +269,8 @@ export const evmSource: Source = {
   name: 'evm',
   defaultBaseUrl: EVM_DEFAULT_URL,
   rateLimitPerMinute: 600,
+  variables: { baseUrl: 'COINLAKE_EVM_URL' },
+  replay: { baseUrl: (serverUrl) => `${serverUrl}/evm` },
   streams: [erc20TransfersStream],
 };
 

@@ -149,5 +149,8 @@ export const restSource: Source = {
   name: 'rest',
   defaultBaseUrl: 'http://127.0.0.1',
   rateLimitPerMinute: 60,
+  variables: { baseUrl: 'COINLAKE_REST_URL' },
+  // The replay server serves one REST API, CoinGecko's; a REST connection elsewhere needs COINLAKE_REST_URL.
+  replay: { baseUrl: (serverUrl) => `${serverUrl}/coingecko/api/v3` },
   streams: [recordsStream],
 };

@@ -1,7 +1,7 @@
 // CoinCap's websocket feeds: `/prices?assets=…` ({ "bitcoin": "69649.73", … }) and `/trades/<exchange>`.
 import { z } from 'zod';
-import { streamPricesTable, streamTradesTable } from './stream-tables.ts';
-import type { FeedRecord, WsFeed } from './feed.ts';
+import { streamPricesTable, streamTradesTable } from '../../streaming/stream-tables.ts';
+import type { FeedRecord, WsFeed } from '../../streaming/feed.ts';
 
 export const COINCAP_WS_URL = 'wss://ws.coincap.io';
 
