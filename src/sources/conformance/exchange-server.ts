@@ -46,6 +46,8 @@ export interface ExchangeServer {
   requests: ServedRequest[];
   /** Answers the next `times` requests with `refusal` instead of their recorded response. */
   refuseNext(refusal: Refusal, times?: number): void;
+  /** Drops the refusals not sent yet. */
+  clearRefusals(): void;
   /** Rewrites every recorded response from now on (undefined: answer as recorded). */
   rewrite(fn: Rewrite | undefined): void;
   close(): Promise<void>;
@@ -139,6 +141,9 @@ export async function startExchangeServer(exchanges: RecordedExchange[]): Promis
     requests,
     refuseNext(refusal, times = 1) {
       for (let i = 0; i < times; i++) refusals.push(refusal);
+    },
+    clearRefusals() {
+      refusals.splice(0);
     },
     rewrite(fn) {
       rewrite = fn;

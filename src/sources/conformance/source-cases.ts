@@ -206,12 +206,17 @@ function streamCases(source: Source, spec: StreamConformance, conformance: Sourc
       expect(server.requests[1].url).toBe(server.requests[0].url);
     });
 
-    test('terminalStatus', 'HTTP 401 fails the read at once with a TerminalError naming the URL', async () => {
-      server.refuseNext({ status: 401, body: '{"error":"Unauthorized"}' }, 10);
-      const err = await failure(readIt());
-      expect(err).toBeInstanceOf(TerminalError);
-      expect(err.message).toContain(`${server.origin}${firstTarget}`);
-      expect(server.requests).toHaveLength(1);
+    test('terminalStatus', 'HTTP 401 and 404 fail the read at once with a TerminalError naming the URL', async () => {
+      for (const status of [401, 404]) {
+        const before = server.requests.length;
+        server.refuseNext({ status, body: `{"error":"HTTP ${status}"}` }, 10);
+        const err = await failure(readIt());
+        expect(err).toBeInstanceOf(TerminalError);
+        expect(err.message).toContain(`HTTP ${status}`);
+        expect(err.message).toContain(`${server.origin}${firstTarget}`);
+        expect(server.requests.length - before).toBe(1);
+        server.clearRefusals();
+      }
     });
 
     test('malformedBody', 'a body of the wrong shape fails the read with a TerminalError naming the URL', async () => {
