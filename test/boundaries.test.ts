@@ -176,15 +176,7 @@ const ALLOWED_SOURCE_NAMES: Record<string, string> = {
   // The replay server: its routes, data and fixtures per source are still in src/replay/, not yet in the sources' folders.
   'src/replay/replay-server.ts': 'mounts each source\'s replay routes by path and exposes per-source URLs (coincapV2Url, binanceUrl…) that tests use',
   'src/replay/index.ts': "the replay server's public API re-exports per-source replay data (kline series, CoinLore data, the EVM chain)",
-  'src/replay/binance-routes.ts': "Binance's replay routes (klines, trades, weight window): not yet moved to src/sources/binance/",
-  'src/replay/coincap-routes.ts': "CoinCap's replay routes: not yet moved to src/sources/coincap/",
-  'src/replay/coincap-v3.ts': "CoinCap's v3 view of the replay data: not yet moved to src/sources/coincap/",
-  'src/replay/coinlore-routes.ts': "CoinLore's replay routes: not yet moved to src/sources/coinlore/",
-  'src/replay/coinlore-data.ts': "CoinLore's replay data: not yet moved to src/sources/coinlore/",
-  'src/replay/evm-chain.ts': 'the replayed EVM chain: not yet moved to src/sources/evm/',
-  'src/replay/evm-rpc.ts': "the replayed EVM JSON-RPC node: not yet moved to src/sources/evm/",
   'src/replay/recorded-fixtures.ts': "CoinCap's recorded fixtures (loaded by path): not yet moved to src/sources/coincap/",
-  'src/replay/kline-series.ts': "Binance's replayed kline series: not yet moved to src/sources/binance/",
   'src/replay/ws-replay.ts': "the websocket replay server serves CoinCap's and Binance's frames: not yet split per source",
   // Binance-only stream machinery, under edit by the streams engineer while the feeds moved.
   'src/streaming/kline-gap-fill.ts': "Binance REST klines gap-fill: belongs in src/sources/binance/ (chosen by stream-pipeline.ts, another engineer's uncommitted file)",

@@ -4,8 +4,8 @@
 // (a live feed), so a dropped client misses the ticks in between: that is what gap-fill tests need.
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { kline } from './kline-series.ts';
-import { replayAggTrade, replayTrade } from './trade-series.ts';
+import { kline } from '../sources/binance/binance-replay-klines.ts';
+import { replayAggTrade, replayTrade } from '../sources/binance/binance-replay-trades.ts';
 
 const MINUTE = 60_000;
 

@@ -1,6 +1,6 @@
 // Contract of a live feed (`coinlake stream --source <source>.<stream>`): what its records are and where they land
-// (all the consumer needs), plus how they are produced — from websocket frames (streaming/<source>-feeds.ts) or by
-// polling a REST stream every N seconds (streaming/poll-feeds.ts). Every record carries its natural key, the
+// (all the consumer needs), plus how they are produced — from websocket frames (sources/<source>/<source>-feeds.ts) or
+// by polling a REST stream every N seconds (streaming/poll-feeds.ts). Every record carries its natural key, the
 // JetStream `Nats-Msg-Id`, so a re-publish is stored once.
 import type { WriteMode } from '../core/destination.ts';
 import type { Row, TableSpec } from '../core/table.ts';

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { HttpClient } from '../../http/http-client.ts';
 import { startReplayServer, type ReplayServer } from '../../replay/index.ts';
-import { kline } from '../../replay/kline-series.ts';
+import { kline } from './binance-replay-klines.ts';
 import { fetchKlines } from './binance-klines.ts';
 import { WeightBudget } from './binance-weight-budget.ts';
 

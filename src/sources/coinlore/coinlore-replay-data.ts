@@ -1,8 +1,8 @@
 // What the replay server's CoinLore routes serve: the format examples (test/fixtures/formats/coinlore-*.json) plus
 // deterministic generated coins, exchanges and markets, so paging and per-coin requests can be exercised.
 import { readFile } from 'node:fs/promises';
-import { unitFraction } from './deterministic-numbers.ts';
-import { fixturesRoot, type ApiRecord } from './recorded-fixtures.ts';
+import { unitFraction } from '../../replay/deterministic-numbers.ts';
+import { fixturesRoot, type ApiRecord } from '../../replay/recorded-fixtures.ts';
 
 export interface CoinloreData {
   /** `/tickers/` items in rank order. */

@@ -5,8 +5,8 @@ import type { IncomingMessage } from 'node:http';
 import type { Hex } from 'viem';
 // From viem/utils: the main entry point loads all of viem (clients, chains, …), twice the start-up CPU.
 import { hexToNumber, isHex } from 'viem/utils';
-import { type EvmChain, TRANSFER_TOPIC, encodeMetadata } from './evm-chain.ts';
-import { jsonResponse, type ReplayResponse } from './replay-response.ts';
+import { type EvmChain, TRANSFER_TOPIC, encodeMetadata } from './evm-replay-chain.ts';
+import { jsonResponse, type ReplayResponse } from '../../replay/replay-response.ts';
 
 export interface EvmRpcOptions {
   /** Widest eth_getLogs range (blocks, inclusive) accepted. Default 1000. */

@@ -1,9 +1,9 @@
 // CoinLore's API as the replay server answers it under /coinlore/api/…: bare arrays and id-keyed objects with
 // CoinLore's mixed types, `/tickers/` paged by start/limit (limit silently capped at 100) with `info.coins_num`.
-import type { CoinloreData } from './coinlore-data.ts';
-import { generatedMarkets, generatedSocial, legacyTicker } from './coinlore-data.ts';
-import type { ApiRecord } from './recorded-fixtures.ts';
-import { jsonResponse, type ReplayResponse } from './replay-response.ts';
+import type { CoinloreData } from './coinlore-replay-data.ts';
+import { generatedMarkets, generatedSocial, legacyTicker } from './coinlore-replay-data.ts';
+import type { ApiRecord } from '../../replay/recorded-fixtures.ts';
+import { jsonResponse, type ReplayResponse } from '../../replay/replay-response.ts';
 
 /** Largest page `/tickers/` serves. */
 export const COINLORE_PAGE_LIMIT = 100;

@@ -1,5 +1,5 @@
 // CoinCap v3 serves the v2 shapes plus `"tokens": {}` on every asset (2025 capture), which the v3 routes add here.
-import type { CoincapData } from './coincap-routes.ts';
+import type { CoincapData } from './coincap-replay-routes.ts';
 
 /** The data as /v3 serves it: each asset carries `tokens` (an empty object unless the record has one). */
 export function v3View(data: CoincapData): CoincapData {

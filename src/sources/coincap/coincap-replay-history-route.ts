@@ -1,8 +1,8 @@
 // GET /assets/:id/history: validates interval/start/end like CoinCap, then serves the recorded
 // bitcoin capture or a generated window.
-import { historyPoints, historyWindow, isHistoryInterval, historyIntervals } from './history-series.ts';
-import type { ApiRecord } from './recorded-fixtures.ts';
-import { dataResponse, errorResponse, streamedDataResponse, type ReplayResponse } from './replay-response.ts';
+import { historyPoints, historyWindow, isHistoryInterval, historyIntervals } from './coincap-replay-history.ts';
+import type { ApiRecord } from '../../replay/recorded-fixtures.ts';
+import { dataResponse, errorResponse, streamedDataResponse, type ReplayResponse } from '../../replay/replay-response.ts';
 
 /** Above this many points the body is streamed instead of built in memory. */
 const STREAM_THRESHOLD = 10_000;

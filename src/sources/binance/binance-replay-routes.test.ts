@@ -2,10 +2,10 @@
 // weight limit (429 with Retry-After and -1003, then 418 for a client that keeps going).
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startReplayServer, type ReplayServer } from './index.ts';
-import { kline, klineExists } from './kline-series.ts';
+import { startReplayServer, type ReplayServer } from '../../replay/index.ts';
+import { kline, klineExists } from './binance-replay-klines.ts';
 
-const formats = (name: string) => readFile(new URL(`../../test/fixtures/formats/${name}`, import.meta.url), 'utf8');
+const formats = (name: string) => readFile(new URL(`../../../test/fixtures/formats/${name}`, import.meta.url), 'utf8');
 const MIN = 60_000;
 const MAR_1 = Date.UTC(2024, 2, 1);
 const DECIMAL_8 = /^\d+\.\d{8}$/;
@@ -123,8 +123,8 @@ describe('replay server: Binance historicalTrades', () => {
       { id: 1_000_004, price: '99.90038354', qty: '4.50000000', quoteQty: '449.55172593', time: Date.parse('2024-06-10T00:00:00.400Z'), isBuyerMaker: false, isBestMatch: true },
     ]);
     // The same trades as the websocket replay's btcusdt@trade frames 3 and 4.
-    const { startWsReplay } = await import('./ws-replay.ts');
-    const { binanceTradesFeed } = await import('../sources/binance/binance-feeds.ts');
+    const { startWsReplay } = await import('../../replay/ws-replay.ts');
+    const { binanceTradesFeed } = await import('./binance-feeds.ts');
     const ws = await startWsReplay({ ticksPerSecond: 200, maxTicks: 5 });
     const { default: WebSocket } = await import('ws');
     const frames: string[] = [];
@@ -150,7 +150,7 @@ describe('replay server: Binance historicalTrades', () => {
     expect([res.status, res.headers.get('x-mbx-used-weight-1m')]).toEqual([200, '2']);
     const body = await res.json();
     expect(body).toEqual([{ a: 500_007, p: (100 * (1 + 0.001 * Math.sin(7 * 0.7 + 3))).toFixed(8), q: '3.50000000', f: 1_000_021, l: 1_000_023, T: Date.parse('2024-06-10T00:00:00.700Z'), m: true, M: true }]);
-    const { startWsReplay } = await import('./ws-replay.ts');
+    const { startWsReplay } = await import('../../replay/ws-replay.ts');
     const ws = await startWsReplay({ ticksPerSecond: 200, maxTicks: 8 });
     const { default: WebSocket } = await import('ws');
     const frames: string[] = [];

@@ -2,9 +2,9 @@
 // (page-number paging, bare array) under /coingecko/api/v3, and the same records under /rest/<style>/markets with the
 // other pagination styles — offset/limit, a cursor in the body, a Link header — plus an HTML page and a changed shape.
 import { readFile } from 'node:fs/promises';
-import { unitFraction } from './deterministic-numbers.ts';
-import { fixturesRoot, type ApiRecord } from './recorded-fixtures.ts';
-import { jsonResponse, type ReplayResponse } from './replay-response.ts';
+import { unitFraction } from '../../replay/deterministic-numbers.ts';
+import { fixturesRoot, type ApiRecord } from '../../replay/recorded-fixtures.ts';
+import { jsonResponse, type ReplayResponse } from '../../replay/replay-response.ts';
 
 const HTML_PAGE = '<!DOCTYPE html>\n<html><head><title>Just a moment...</title></head><body><h1>Checking your browser</h1></body></html>\n';
 

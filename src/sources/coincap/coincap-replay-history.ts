@@ -1,6 +1,6 @@
 // Deterministic price history for any asset id: each point is a pure function of (id, time),
 // so a window can be generated on its own without materialising the whole series.
-import { decimalString, unitFraction } from './deterministic-numbers.ts';
+import { decimalString, unitFraction } from '../../replay/deterministic-numbers.ts';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

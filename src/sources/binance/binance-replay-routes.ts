@@ -2,11 +2,11 @@
 // deterministic series, GET /api/v3/historicalTrades and aggTrades from the series the websocket replay serves, with
 // Binance's parameter rules, 400 bodies, and the request-weight limit
 // (X-MBX-USED-WEIGHT-1M on every answer; 429 + Retry-After past the limit; 418 for a client that keeps going).
-import { isCandleInterval, type CandleInterval } from '../core/candle-interval.ts';
-import { ConfigError } from '../core/errors.ts';
-import { kline, klineOpenTimes, latestKlineOpenTimes } from './kline-series.ts';
-import { jsonResponse, type ReplayResponse } from './replay-response.ts';
-import { FIRST_REPLAY_AGG_TRADE_ID, FIRST_REPLAY_TRADE_ID, REPLAY_TRADE_SPACING_MS, REPLAY_TRADES_START_MS, replayAggTrade, replayTrade } from './trade-series.ts';
+import { isCandleInterval, type CandleInterval } from '../../core/candle-interval.ts';
+import { ConfigError } from '../../core/errors.ts';
+import { kline, klineOpenTimes, latestKlineOpenTimes } from './binance-replay-klines.ts';
+import { jsonResponse, type ReplayResponse } from '../../replay/replay-response.ts';
+import { FIRST_REPLAY_AGG_TRADE_ID, FIRST_REPLAY_TRADE_ID, REPLAY_TRADE_SPACING_MS, REPLAY_TRADES_START_MS, replayAggTrade, replayTrade } from './binance-replay-trades.ts';
 
 /** Weight of one klines request (api-reference §4.2: weight 2 at every limit up to 1000). */
 export const KLINES_WEIGHT = 2;

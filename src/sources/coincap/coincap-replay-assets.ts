@@ -1,7 +1,7 @@
 // Synthetic assets appended after the recorded ones when a test asks for more than were
 // captured (assetCount > 100), so paging past CoinCap's 2000-record limit can be exercised.
-import { decimalString, unitFraction } from './deterministic-numbers.ts';
-import type { ApiRecord } from './recorded-fixtures.ts';
+import { decimalString, unitFraction } from '../../replay/deterministic-numbers.ts';
+import type { ApiRecord } from '../../replay/recorded-fixtures.ts';
 
 /**
  * The asset at 1-based position `rank` (id `asset-<rank>`), a pure function of the rank.

@@ -6,8 +6,8 @@ import {
   openTimeAtOrAfter,
   openTimeAtOrBefore,
   type CandleInterval,
-} from '../core/candle-interval.ts';
-import { unitFraction } from './deterministic-numbers.ts';
+} from '../../core/candle-interval.ts';
+import { unitFraction } from '../../replay/deterministic-numbers.ts';
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;

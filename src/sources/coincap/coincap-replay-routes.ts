@@ -1,9 +1,9 @@
 // The CoinCap REST routes the replay server answers, shared by /v2 and /v3: paths are given
 // here without the version prefix, e.g. '/assets/bitcoin/history'.
-import { historyResponse, type HistorySettings } from './history-route.ts';
-import { page, parsePaging } from './paging.ts';
-import type { ApiRecord, CollectionName } from './recorded-fixtures.ts';
-import { dataResponse, errorResponse, type ReplayResponse } from './replay-response.ts';
+import { historyResponse, type HistorySettings } from './coincap-replay-history-route.ts';
+import { page, parsePaging } from '../../replay/paging.ts';
+import type { ApiRecord, CollectionName } from '../../replay/recorded-fixtures.ts';
+import { dataResponse, errorResponse, type ReplayResponse } from '../../replay/replay-response.ts';
 
 export interface CoincapData extends HistorySettings {
   collections: Record<CollectionName, ApiRecord[]>;
