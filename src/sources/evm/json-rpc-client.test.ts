@@ -50,6 +50,16 @@ describe('JsonRpcClient over the HttpClient', () => {
     expect(rpc.requests).toBe(5);
   });
 
+  it("waits out a 429's Retry-After before sending again (longer than its own backoff)", async () => {
+    const rpc = new JsonRpcClient(replay.evmUrl, http(), fast);
+    const before = evmRequests().length;
+    replay.inject({ kind: 'status429', path: '/evm', retryAfterSeconds: 0.4 });
+    expect((await rpc.call('eth_chainId', [])).value).toBe('0x539');
+    const [refused, answered] = evmRequests().slice(before);
+    expect([refused.status, answered.status]).toEqual([429, 200]);
+    expect(answered.at - refused.at).toBeGreaterThanOrEqual(395);
+  });
+
   it('gives up after its retries with the last failure, naming the node', async () => {
     const rpc = new JsonRpcClient(replay.evmUrl, http(), { ...fast, retries: 1 });
     replay.inject({ kind: 'status500', path: '/evm', times: 2 });
