@@ -3,13 +3,14 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { StreamParams } from '../core/source.ts';
+import { errorMessage } from '../core/errors.ts';
 import type { Endpoints } from '../runner/job-builder.ts';
 import type { Feed, PollFeed, WsFeed } from './feed.ts';
 import type { ProducerLog } from './feed-publisher.ts';
 import { ensureFeedStream, feedSubject, type FeedSubject } from './jetstream-streams.ts';
 import { klineGapFiller } from './kline-gap-fill.ts';
 import { PollProducer } from './poll-producer.ts';
-import { lastStoredPoints } from './resume-points.ts';
+import { lastPublishedPoints, lastStoredPoints, laterPoints } from './resume-points.ts';
 import { StreamConsumer, type ConsumerOptions } from './stream-consumer.ts';
 import { aggTradeGapFiller, tradeGapFiller } from './trade-gap-fill.ts';
 import { WsProducer } from './ws-producer.ts';
@@ -49,6 +50,11 @@ export async function startFeedProducer<F extends Feed>(s: ProducerSettings & { 
   const names = feedSubject(s.feed, s.prefix);
   await ensureFeedStream(await jetstreamManager(s.nc), names);
   const feed = s.feed;
+  // A gap-filled feed resumes after the later of what the warehouse holds and what the stream holds already.
+  const published = await lastPublishedPoints(s.nc, names.stream, feed, {
+    onError: (err) => s.log?.warn({ stream: names.stream, error: errorMessage(err) }, 'last published points not read; gap-fill resumes from the warehouse'),
+  });
+  const resumeFrom = published.size > 0 ? laterPoints(s.resumeFrom, published) : s.resumeFrom;
   const producer =
     feed.kind === 'polling'
       ? new PollProducer({ feed, nc: s.nc, subject: names.subject, endpoints: s.endpoints, params: s.params, intervalMs: s.intervalMs, log: s.log })
@@ -61,7 +67,7 @@ export async function startFeedProducer<F extends Feed>(s: ProducerSettings & { 
           minBackoffMs: s.minBackoffMs,
           maxBackoffMs: s.maxBackoffMs,
           gapFiller: !s.restBaseUrl ? undefined : feed.seriesPoint ? klineGapFiller(s.restBaseUrl) : !feed.tradeId ? undefined : feed.stream === 'aggtrades' ? aggTradeGapFiller(s.restBaseUrl) : tradeGapFiller(s.restBaseUrl),
-          resumeFrom: s.resumeFrom,
+          resumeFrom,
           log: s.log,
         });
   producer.start();
