@@ -196,7 +196,7 @@ describe('commands hand themselves over to the coinlake serve that holds the Duc
     const r = await coinlake(served.dir, ['--warehouse', served.warehouse, 'run', 'coincap.rates'], { COINLAKE_REPLAY: '1' });
     expect(r.stderr).toBe(header);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^coincap\.rates: 192 rows into coinlake\.coincap_rates \(192 inserted, 0 updated, 0 deleted\) from 1 page\(s\) in \d+\.\d s — run \S+ \(process 3\)\n$/);
+    expect(r.stdout).toMatch(/^coincap\.rates: 192 rows into coinlake\.coincap_rates \(192 inserted, 0 updated, 0 deleted\) from 1 page\(s\) in \d+\.\d s — run \S+ \(process \d+\)\n$/);
   }, 120_000);
 
   it('a caller killed mid-command stops it in the server (SIGINT): the next command does not queue behind it', async () => {
