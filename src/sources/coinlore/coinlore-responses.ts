@@ -46,10 +46,23 @@ export function parseExchange(json: unknown, url: string): { name: string; pairs
   return { name: p['0'].name, pairs: p.pairs };
 }
 
-/** `/coin/social_stats/?id=`, flattened to one record of the coin. */
+/**
+ * `/coin/social_stats/?id=`, flattened to one record of the coin: `reddit.subscribers` → `reddit_subscribers`. Keys
+ * beyond the four figures stay in the record (`reddit_<key>`, or as sent at the top level), so the normalizer reports
+ * them as drift instead of their vanishing.
+ */
 export function parseSocialStats(json: unknown, url: string, coinId: string): CoinloreRecord {
   const p = parseShape(socialStats, json, url, '{"reddit": {"avg_active_users": n, "subscribers": n}, "twitter": {"followers_count": n, "status_count": n}}');
+  const record: CoinloreRecord = {};
+  for (const [key, value] of Object.entries(json as Record<string, unknown>)) {
+    if (key === 'reddit' || key === 'twitter') {
+      if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) record[`${key}_${k}`] = v;
+    } else {
+      record[key] = value;
+    }
+  }
   return {
+    ...record,
     coin_id: coinId,
     reddit_avg_active_users: p.reddit?.avg_active_users ?? null,
     reddit_subscribers: p.reddit?.subscribers ?? null,
