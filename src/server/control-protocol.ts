@@ -63,10 +63,11 @@ export type ControlMessage =
 // session) and streams its output back; POST /api/control/cancel asks a running one to stop (its Ctrl-C).
 
 /**
- * The caller's environment variables a command may read, sent with it: coinlake's own (COINLAKE_*), API keys and
- * URLs of the sources, cloud credentials, TZ. Nothing else of the caller's environment travels; never logged.
+ * The caller's environment variables a command may read, sent with it: coinlake's own (COINLAKE_*, the sources' URLs
+ * COINLAKE_<SOURCE>_URL among them), the sources' API keys (<NAME>_API_KEY), cloud credentials, TZ. Nothing else of
+ * the caller's environment travels; never logged.
  */
-export const HANDED_OVER_ENV = /^(COINLAKE_|COINCAP_|AWS_|GOOGLE_|GCLOUD_)[A-Z0-9_]*$|^[A-Z][A-Z0-9_]*_API_KEY$|^TZ$/;
+export const HANDED_OVER_ENV = /^(COINLAKE_|AWS_|GOOGLE_|GCLOUD_)[A-Z0-9_]*$|^[A-Z][A-Z0-9_]*_API_KEY$|^TZ$/;
 
 /** A command as the CLI sends it. */
 export const controlCommandRequestSchema = z.strictObject({
