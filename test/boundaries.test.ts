@@ -173,10 +173,7 @@ function namesSourcesByDesign(rel: string): boolean {
  * names any fails the last test, so it is taken off when it is cleaned.
  */
 const ALLOWED_SOURCE_NAMES: Record<string, string> = {
-  // The replay server: its routes, data and fixtures per source are still in src/replay/, not yet in the sources' folders.
-  'src/replay/replay-server.ts': 'mounts each source\'s replay routes by path and exposes per-source URLs (coincapV2Url, binanceUrl…) that tests use',
-  'src/replay/index.ts': "the replay server's public API re-exports per-source replay data (kline series, CoinLore data, the EVM chain)",
-  'src/replay/recorded-fixtures.ts': "CoinCap's recorded fixtures (loaded by path): not yet moved to src/sources/coincap/",
+  // The websocket replay server: not yet split into per-source frame generators.
   'src/replay/ws-replay.ts': "the websocket replay server serves CoinCap's and Binance's frames: not yet split per source",
   // Binance-only stream machinery, under edit by the streams engineer while the feeds moved.
   'src/streaming/kline-gap-fill.ts': "Binance REST klines gap-fill: belongs in src/sources/binance/ (chosen by stream-pipeline.ts, another engineer's uncommitted file)",

@@ -2,7 +2,8 @@
 // here without the version prefix, e.g. '/assets/bitcoin/history'.
 import { historyResponse, type HistorySettings } from './coincap-replay-history-route.ts';
 import { page, parsePaging } from '../../replay/paging.ts';
-import type { ApiRecord, CollectionName } from '../../replay/recorded-fixtures.ts';
+import type { ApiRecord } from '../../replay/recorded-fixtures.ts';
+import type { CollectionName } from './coincap-replay-fixtures.ts';
 import { dataResponse, errorResponse, type ReplayResponse } from '../../replay/replay-response.ts';
 
 export interface CoincapData extends HistorySettings {
