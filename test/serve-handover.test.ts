@@ -60,6 +60,7 @@ function background(dir: string, args: string[], env: NodeJS.ProcessEnv = {}) {
   const until = async (what: () => boolean, label: string, ms = 60_000) => {
     const deadline = Date.now() + ms;
     while (!what()) {
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`exited (${child.exitCode ?? child.signalCode}) before ${label}; stdout: ${stdout} stderr: ${stderr}`);
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${label}; stdout: ${stdout} stderr: ${stderr}`);
       await new Promise((r) => setTimeout(r, 50));
     }
