@@ -165,7 +165,7 @@ const SOURCE_ALIASES: Record<string, { pattern: RegExp; stringsOnly?: boolean }>
 
 /** Files that name sources by design: the registries (one line per plug-in), the demo, the models on source tables. */
 function namesSourcesByDesign(rel: string): boolean {
-  return ['src/sources/registry.ts', 'src/streaming/feed-registry.ts', 'src/replay/replay-registry.ts', 'src/cli/demo-command.ts'].includes(rel) || rel.startsWith('src/models/');
+  return ['src/sources/registry.ts', 'src/streaming/feed-registry.ts', 'src/replay/replay-registry.ts', 'src/replay/ws-replay-registry.ts', 'src/cli/demo-command.ts'].includes(rel) || rel.startsWith('src/models/');
 }
 
 /**
@@ -173,8 +173,6 @@ function namesSourcesByDesign(rel: string): boolean {
  * names any fails the last test, so it is taken off when it is cleaned.
  */
 const ALLOWED_SOURCE_NAMES: Record<string, string> = {
-  // The websocket replay server: not yet split into per-source frame generators.
-  'src/replay/ws-replay.ts': "the websocket replay server serves CoinCap's and Binance's frames: not yet split per source",
   // Binance-only stream machinery, under edit by the streams engineer while the feeds moved.
   'src/streaming/kline-gap-fill.ts': "Binance REST klines gap-fill: belongs in src/sources/binance/ (chosen by stream-pipeline.ts, another engineer's uncommitted file)",
   'src/streaming/trade-gap-fill.ts': 'Binance REST trades gap-fill: belongs in src/sources/binance/ (same)',
@@ -314,5 +312,64 @@ describe('a source is known only in src/sources/<name>/', () => {
     const patterns = sourcePatterns(names);
     const clean = Object.keys(ALLOWED_SOURCE_NAMES).filter((f) => sourceNamesIn(f, patterns).length === 0);
     expect(clean).toEqual([]);
+  });
+});
+
+// The conformance suites (STYLE principle 3) exercise a plug-in's contract — a destination's Session and Dialect and
+// the load/ write-mode semantics, a source's streams — never the runner: nothing under src/*/conformance/ imports
+// src/runner/ or src/pipeline/.
+describe('the conformance suites import no runner code', () => {
+  /** `file:line: import of <target>` for every static or dynamic import of src/runner/ or src/pipeline/ in `text`. */
+  function runnerImportsIn(rel: string, text = readFileSync(path.join(ROOT, rel), 'utf8')): string[] {
+    const sf = ts.createSourceFile(rel, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.TS);
+    const found: string[] = [];
+    const check = (spec: ts.Node | undefined): void => {
+      if (!spec || !ts.isStringLiteralLike(spec)) return;
+      const target = path.relative(ROOT, path.resolve(path.dirname(path.join(ROOT, rel)), spec.text)).split(path.sep).join('/');
+      if (!/^src\/(runner|pipeline)(\/|$)/.test(target)) return;
+      const { line } = sf.getLineAndCharacterOfPosition(spec.getStart(sf));
+      found.push(`${rel}:${line + 1}: import of ${target}`);
+    };
+    const visit = (node: ts.Node): void => {
+      if (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) check(node.moduleSpecifier);
+      if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) check(node.arguments[0]);
+      ts.forEachChild(node, visit);
+    };
+    visit(sf);
+    return found;
+  }
+
+  /** Every .ts file (tests included) under src/<folder>/conformance/. */
+  function conformanceFiles(): string[] {
+    const out: string[] = [];
+    const walk = (dir: string): void => {
+      for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) walk(full);
+        else if (entry.name.endsWith('.ts')) out.push(path.relative(ROOT, full).split(path.sep).join('/'));
+      }
+    };
+    for (const folder of readdirSync(SRC, { withFileTypes: true })) {
+      const dir = path.join(SRC, folder.name, 'conformance');
+      if (folder.isDirectory() && existsSync(dir)) walk(dir);
+    }
+    return out.sort();
+  }
+
+  it('no file under src/*/conformance/ imports from src/runner/ or src/pipeline/', () => {
+    const files = conformanceFiles();
+    expect(files).toEqual(expect.arrayContaining(['src/destinations/conformance/change-cases.ts', 'src/sources/conformance/source-cases.ts']));
+    // The scan finds what it looks for: static, type-only, re-exported and dynamic imports; not other folders.
+    const probe = 'src/destinations/conformance/probe.ts';
+    const examples = [
+      `import { a } from '../../runner/audit.ts';`,
+      `import type { B } from '../../pipeline/pipeline.ts';`,
+      `export { c } from '../../runner/state-store.ts';`,
+      `const m = await import('../../pipeline/run-steps.ts');`,
+    ];
+    expect(examples.map((code) => runnerImportsIn(probe, code).length)).toEqual(examples.map(() => 1));
+    expect(runnerImportsIn(probe, `import { d } from '../../load/write-modes.ts'; import { e } from './runner.ts';`)).toEqual([]);
+    const offending = files.flatMap((f) => runnerImportsIn(f));
+    expect(offending, `runner or pipeline code imported by a conformance suite:\n${offending.join('\n')}`).toEqual([]);
   });
 });

@@ -1,5 +1,6 @@
 // Change-history and data-quality conformance cases every destination runs: change events of merge (exact JSON text),
-// scd2 history, the row-count audit, and each quality check passing and failing. Exact rows and counts.
+// scd2 history, and each quality check passing and failing. Exact rows and counts. (The runner's row-count audit and
+// after-load step run on every warehouse in test/run-audit.test.ts: this suite imports no runner code.)
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LoadContext, LoadResult, Session, WriteMode } from '../../core/destination.ts';
 import { ConfigError, TerminalError } from '../../core/errors.ts';
@@ -9,8 +10,6 @@ import { ensureMetaTables } from '../../catalog/meta-tables.ts';
 import { physicalTable } from '../../load/scd2.ts';
 import { applyWriteMode } from '../../load/write-modes.ts';
 import { runChecks } from '../../quality/run-checks.ts';
-import { afterLoad } from '../../runner/after-load.ts';
-import { countRows, recordAudit } from '../../runner/audit.ts';
 
 const SCHEMA = 'coinlake_conformance';
 
@@ -37,6 +36,12 @@ async function load(s: Session, t: TableSpec, rows: Row[], mode: WriteMode, n: n
 }
 
 const counts = (inserted: number, updated: number, deleted: number): LoadResult => ({ inserted, updated, deleted });
+
+/** Rows in the table now (every version, for an scd2 table). */
+async function countRows(s: Session, t: TableSpec): Promise<number> {
+  const [row] = await s.query<{ n: number | string }>(`SELECT COUNT(*) AS n FROM ${s.dialect.table(t.schema, t.name)}`);
+  return Number(row.n);
+}
 
 /** An event as stored: JSON columns as their exact text. */
 interface EventRow {
@@ -434,71 +439,6 @@ export function changeCases(openSession: () => Promise<Session>): void {
       });
     });
 
-    describe('audit statistics', () => {
-      /** Mean and sample variance computed here, independently of the warehouse. */
-      function stats(xs: number[]): { mean: number; variance: number | null } {
-        const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-        const variance = xs.length < 2 ? null : xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1);
-        return { mean, variance };
-      }
-
-      it('running mean / variance / sd equal an independent computation; a delta beyond k sd after 5 runs is flagged', async () => {
-        const table = `${SCHEMA}.ce_audit`;
-        await s.exec(`DELETE FROM coinlake_meta.workflow_audit_details WHERE table_name = $1`, [table]);
-        const deltas = [100, 5, 7, -6, 4, 5, 6, 500, 5];
-        let count = 0;
-        const flagged: number[] = [];
-        for (const [i, delta] of deltas.entries()) {
-          const rec = await s.transaction(() => recordAudit(s, 1000 + i, table, count, count + delta, { at: at(i) }));
-          count += delta;
-          const upTo = stats(deltas.slice(0, i + 1));
-          expect(rec.delta).toBe(delta);
-          expect(rec.runningAvg).toBeCloseTo(upTo.mean, 9);
-          if (upTo.variance === null) {
-            expect(rec.runningVariance).toBeNull();
-            expect(rec.runningStddev).toBeNull();
-          } else {
-            expect(rec.runningVariance).toBeCloseTo(upTo.variance, 9);
-            expect(rec.runningStddev).toBeCloseTo(Math.sqrt(upTo.variance), 9);
-          }
-          if (rec.warning) flagged.push(i);
-        }
-        expect(flagged).toEqual([7]);
-        const rows = await s.query<Record<string, number | null>>(
-          `SELECT process_id, record_cnt_before, record_cnt_after, record_cnt_delta, delta_running_avg, delta_running_variance, delta_running_stddev
-             FROM coinlake_meta.workflow_audit_details WHERE table_name = $1 ORDER BY process_id`,
-          [table],
-        );
-        let before = 0;
-        rows.forEach((r, i) => {
-          const upTo = stats(deltas.slice(0, i + 1));
-          expect([r.process_id, r.record_cnt_before, r.record_cnt_after, r.record_cnt_delta]).toEqual([1000 + i, before, before + deltas[i], deltas[i]]);
-          expect(r.delta_running_avg).toBeCloseTo(upTo.mean, 9);
-          if (upTo.variance !== null) expect(r.delta_running_stddev).toBeCloseTo(Math.sqrt(upTo.variance), 9);
-          before += deltas[i];
-        });
-        expect(rows).toHaveLength(deltas.length);
-      });
-
-      it('nothing is flagged before 5 earlier runs; with sd 0 any different delta is; k is configurable', async () => {
-        const table = `${SCHEMA}.ce_audit_k`;
-        await s.exec(`DELETE FROM coinlake_meta.workflow_audit_details WHERE table_name = $1`, [table]);
-        const warn = async (i: number, delta: number, k?: number) => (await recordAudit(s, 2000 + i, table, 0, delta, { k })).warning;
-        for (let i = 0; i < 4; i++) expect(await warn(i, 0)).toBeUndefined();
-        expect(await warn(4, 1)).toBeUndefined(); // only 4 earlier runs
-        expect(await warn(5, 0)).toBeUndefined(); // 5 earlier runs: mean 0.2, sd 0.447; |0 - 0.2| < 3 sd
-        expect(await warn(6, 3, 100)).toBeUndefined(); // k = 100
-        expect(await warn(7, 10)).toMatch(/^row-count delta \+10 on coinlake_conformance\.ce_audit_k is 8\.3 standard deviations from the mean 0\.57 of the 7 earlier runs \(sd 1\.13, k = 3\)$/);
-        const zero = `${SCHEMA}.ce_audit_zero`;
-        await s.exec(`DELETE FROM coinlake_meta.workflow_audit_details WHERE table_name = $1`, [zero]);
-        for (let i = 0; i < 5; i++) await recordAudit(s, 3000 + i, zero, 10, 10);
-        expect((await recordAudit(s, 3005, zero, 10, 10)).warning).toBeUndefined();
-        expect((await recordAudit(s, 3006, zero, 10, 11)).warning).toBe(
-          'row-count delta +1 on coinlake_conformance.ce_audit_zero is a change (standard deviation 0) from the mean 0 of the 6 earlier runs (sd 0, k = 3)',
-        );
-      });
-    });
-
     describe('quality checks', () => {
       const spec: TableSpec = {
         schema: SCHEMA,
@@ -595,32 +535,6 @@ export function changeCases(openSession: () => Promise<Session>): void {
         const [r] = await runChecks(s, t, { processId: null, now, checks: [{ type: 'freshness', column: 'time', max_age: '1d' }] });
         expect([r.passed, r.message]).toEqual([false, 'no time at all (the table is empty)']);
         await expect(runChecks(s, t, { processId: null, now, checks: [{ type: 'not_null', columns: ['nope'] }] })).rejects.toThrow(ConfigError);
-      });
-
-      it('afterLoad: audit row with the counts, error checks mark the run failed-quality, warn checks are warnings', async () => {
-        const t = await fresh({ ...spec, name: 'qc_after_load', checks: [checks[0], { ...checks[2], severity: 'warn' }, checks[1]] }, 'merge');
-        const run = (n: number, rows: Row[]) =>
-          s.transaction(async () => {
-            const countBefore = await countRows(s, t);
-            await load(s, t, rows, 'merge', n);
-            return afterLoad(s, t, ctxOf(n), { countBefore });
-          });
-        const first = await run(1, good);
-        expect([first.qualityFailed, first.warnings, first.qualityMessage]).toEqual([false, [], undefined]);
-        expect([first.audit.before, first.audit.after, first.audit.delta]).toEqual([0, 8, 8]);
-        const second = await run(2, [{ symbol: 'BTC-USDT', time: minute(9), close: null, volume: '1' }, { symbol: 'SOL-USDT', time: minute(9), close: -5, volume: '1' }]);
-        expect(second.qualityFailed).toBe(true);
-        expect(second.qualityMessage).toBe('quality check not_null(symbol,close) failed: 1 row(s) with a NULL (close 1)');
-        expect(second.warnings).toEqual(['quality check accepted_range(close > 0) failed: 1 row(s) outside close > 0 (min -5, max 1)']);
-        expect([second.audit.before, second.audit.after, second.audit.delta]).toEqual([8, 10, 2]);
-        const audit = await s.query(
-          `SELECT process_id, record_cnt_before, record_cnt_after, record_cnt_delta FROM coinlake_meta.workflow_audit_details WHERE table_name = $1 ORDER BY process_id`,
-          [`${t.schema}.${t.name}`],
-        );
-        expect(audit).toEqual([
-          { process_id: 1, record_cnt_before: 0, record_cnt_after: 8, record_cnt_delta: 8 },
-          { process_id: 2, record_cnt_before: 8, record_cnt_after: 10, record_cnt_delta: 2 },
-        ]);
       });
 
       it('on an scd2 table the checks look at current versions only', async () => {

@@ -5,10 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LoadContext, LoadResult, Session, WriteMode } from '../../core/destination.ts';
 import { ConfigError, TerminalError, TransientError } from '../../core/errors.ts';
 import type { Row, TableSpec } from '../../core/table.ts';
-import { ensureMetaTables } from '../../catalog/meta-tables.ts';
+import { META_SCHEMA, PROCESS_ID_SEQ, ensureMetaTables } from '../../catalog/meta-tables.ts';
 import { applyWriteMode } from '../../load/write-modes.ts';
-import { RUN_COMPLETE, closeRun, openRun } from '../../runner/run-history.ts';
-import { readState, writeState } from '../../runner/state-store.ts';
 
 const SCHEMA = 'coinlake_conformance';
 
@@ -97,6 +95,57 @@ async function select(s: Session, t: TableSpec, columns: string[], orderBy: stri
 async function count(s: Session, t: TableSpec): Promise<number> {
   const [row] = await s.query<{ n: number }>(`SELECT COUNT(*) AS n FROM ${s.dialect.table(t.schema, t.name)}`);
   return row.n;
+}
+
+/** A job's key in the meta tables. */
+interface JobKey {
+  connectionName: string;
+  tableName: string;
+}
+
+// The cases' own rows in coinlake_meta, written through the Session alone (the contract under test), as a run writes
+// them: the run row opened on its own with an id from the dialect's sequence, then state and the closed run row in
+// the data's transaction.
+
+/** Opens the job's run row in progress (status 0), committed on its own; returns its process id. */
+async function openRunRow(s: Session, job: JobKey): Promise<number> {
+  const [{ id }] = await s.query<{ id: number | string }>(`SELECT ${s.dialect.nextId(META_SCHEMA, PROCESS_ID_SEQ)} AS id`);
+  const processId = Number(id);
+  await s.exec(
+    `INSERT INTO coinlake_meta.workflow_action_history
+      (process_id, run_id, connection_name, table_name, execution_start_datetime, execution_status)
+     VALUES ($1, $2, $3, $4, $5, 0)`,
+    [processId, `conformance-${processId}`, job.connectionName, job.tableName, new Date()],
+  );
+  return processId;
+}
+
+/** Closes the run row as complete (status 1) with its row counts. */
+async function completeRunRow(s: Session, processId: number, rows: number): Promise<void> {
+  await s.exec(
+    `UPDATE coinlake_meta.workflow_action_history
+        SET execution_status = 1, execution_end_datetime = $2, rows_extracted = $3, rows_loaded = $3, rows_quarantined = 0
+      WHERE process_id = $1`,
+    [processId, new Date(), rows],
+  );
+}
+
+/** Replaces the job's state row. */
+async function writeStateRow(s: Session, job: JobKey, state: unknown, processId: number): Promise<void> {
+  await s.exec(`DELETE FROM coinlake_meta.ingestion_state WHERE connection_name = $1 AND table_name = $2`, [job.connectionName, job.tableName]);
+  await s.exec(
+    `INSERT INTO coinlake_meta.ingestion_state (connection_name, table_name, state, updated_at, process_id) VALUES ($1, $2, $3, $4, $5)`,
+    [job.connectionName, job.tableName, JSON.stringify(state), new Date(), processId],
+  );
+}
+
+/** The job's committed state, parsed; undefined when it has none. */
+async function readStateRow(s: Session, job: JobKey): Promise<unknown> {
+  const rows = await s.query<{ state: string }>(
+    `SELECT state FROM coinlake_meta.ingestion_state WHERE connection_name = $1 AND table_name = $2`,
+    [job.connectionName, job.tableName],
+  );
+  return rows.length ? JSON.parse(rows[0].state) : undefined;
 }
 
 /** Strings a COPY / CSV / appender path could get wrong. */
@@ -360,24 +409,24 @@ export function destinationCases(name: string, openSession: () => Promise<Sessio
         s.transaction(async () => {
           await s.lockKey(`${job.connectionName}/${job.tableName}`);
           await load(s, t, rows, 'merge', `run-${processId}`);
-          await writeState(s, job.connectionName, job.tableName, { cursor: '2024-01-30T01:00:00Z' }, processId);
-          await closeRun(s, processId, { status: RUN_COMPLETE, rowsExtracted: 6, rowsLoaded: 6, rowsQuarantined: 0, lakePaths: [] });
+          await writeStateRow(s, job, { cursor: '2024-01-30T01:00:00Z' }, processId);
+          await completeRunRow(s, processId, 6);
           if (crash) throw new TerminalError('crash before commit', { hint: 'thrown on purpose by the conformance case to roll the transaction back' });
         });
       const runRow = async (processId: number) =>
         s.query(`SELECT execution_status, rows_loaded FROM coinlake_meta.workflow_action_history WHERE process_id = $1`, [processId]);
 
-      const failed = await openRun(s, job);
-      await expect(attempt(failed.processId, true)).rejects.toThrow('crash before commit');
+      const failed = await openRunRow(s, job);
+      await expect(attempt(failed, true)).rejects.toThrow('crash before commit');
       expect(await count(s, t)).toBe(0);
-      expect(await readState(s, job.connectionName, job.tableName)).toBeUndefined();
-      expect(await runRow(failed.processId)).toEqual([{ execution_status: 0, rows_loaded: null }]);
+      expect(await readStateRow(s, job)).toBeUndefined();
+      expect(await runRow(failed)).toEqual([{ execution_status: 0, rows_loaded: null }]);
 
-      const ok = await openRun(s, job);
-      await attempt(ok.processId, false);
+      const ok = await openRunRow(s, job);
+      await attempt(ok, false);
       expect(await count(s, t)).toBe(6);
-      expect(await readState(s, job.connectionName, job.tableName)).toEqual({ cursor: '2024-01-30T01:00:00Z' });
-      expect(await runRow(ok.processId)).toEqual([{ execution_status: 1, rows_loaded: 6 }]);
+      expect(await readStateRow(s, job)).toEqual({ cursor: '2024-01-30T01:00:00Z' });
+      expect(await runRow(ok)).toEqual([{ execution_status: 1, rows_loaded: 6 }]);
     });
 
     test('killedMidLoad', 'a connection killed mid-load leaves nothing behind', async () => {
@@ -392,12 +441,12 @@ export function destinationCases(name: string, openSession: () => Promise<Sessio
       await s.exec(`DELETE FROM coinlake_meta.ingestion_state WHERE connection_name = $1 AND table_name = $2`, [job.connectionName, job.tableName]);
       await s.transaction(async () => {
         await load(s, t, priceRows(2), 'merge', 'r0');
-        await writeState(s, job.connectionName, job.tableName, { cursor: 'before' }, 0);
+        await writeStateRow(s, job, { cursor: 'before' }, 0);
       });
       const before = await select(s, t, ['asset_id', 'time', 'price', '_run_id'], ['asset_id', 'time']);
 
       const victim = await open();
-      const run = await openRun(victim, job);
+      const processId = await openRunRow(victim, job);
       const rows = priceRows(200_000);
       // Reading row 2000's price (while the COPY / append streams the batch) fires the kill from another connection.
       let killing: Promise<void> | undefined;
@@ -416,8 +465,8 @@ export function destinationCases(name: string, openSession: () => Promise<Sessio
           const staging = await victim.stage(t, rows, ctxOf('r1'));
           staged = true;
           await applyWriteMode(victim, t, staging, 'merge', ctxOf('r1'));
-          await writeState(victim, job.connectionName, job.tableName, { cursor: 'after' }, run.processId);
-          await closeRun(victim, run.processId, { status: RUN_COMPLETE, rowsExtracted: rows.length, rowsLoaded: rows.length, rowsQuarantined: 0, lakePaths: [] });
+          await writeStateRow(victim, job, { cursor: 'after' }, processId);
+          await completeRunRow(victim, processId, rows.length);
         })
         .then(
           () => undefined,
@@ -430,8 +479,8 @@ export function destinationCases(name: string, openSession: () => Promise<Sessio
 
       const after = await open();
       expect(await select(after, t, ['asset_id', 'time', 'price', '_run_id'], ['asset_id', 'time'])).toEqual(before);
-      expect(await readState(after, job.connectionName, job.tableName)).toEqual({ cursor: 'before' });
-      expect(await after.query(`SELECT execution_status FROM coinlake_meta.workflow_action_history WHERE process_id = $1`, [run.processId])).toEqual([
+      expect(await readStateRow(after, job)).toEqual({ cursor: 'before' });
+      expect(await after.query(`SELECT execution_status FROM coinlake_meta.workflow_action_history WHERE process_id = $1`, [processId])).toEqual([
         { execution_status: 0 },
       ]);
       if (options.stagingTables) expect(await options.stagingTables(after)).toEqual([]);
