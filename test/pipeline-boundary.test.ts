@@ -18,7 +18,6 @@ const STEPS = ['openRunScope', 'commitBatch', 'closeRun', 'failRunScope'];
 const NOT_YET: Record<string, string> = {
   'src/distributed/distributed-backfill.ts': 'the distributed coordinator opens and fails the shared run row',
   'src/distributed/backfill-close.ts': 'the last worker (or the coordinator) closes the shared run row',
-  'src/streaming/stream-consumer.ts': "the stream consumer's micro-batches (50,000 msgs/s): to move without per-message cost",
 };
 
 /** Files that call a step without running anything: each with the reason. */

@@ -60,6 +60,8 @@ export interface CommitTarget {
   afterLoad?: boolean;
   /** The table was ensured once already: skip the per-batch check. */
   tableReady?: boolean;
+  /** The group holds nothing to load (a stream's batch of repeats only): no transaction; `committed` still runs. */
+  nothingToLoad?: boolean;
 }
 
 /** A group being committed (inside its transaction) or just committed. */
@@ -86,14 +88,25 @@ export interface ExtractContext {
 
 /** What differs between runs: every hook is called by the engine at its step. */
 export interface PipelineHooks<U, T> {
-  /** The run's units, worked out once the run is open (a backfill skips its committed chunks). */
-  plan(scope: RunScope): Promise<U[]> | U[];
-  /** Extracts one unit: HTTP → raw lake → typed rows (run-steps.ts extractBatch, usually). Either this or `land`. */
-  extract?(unit: U, ctx: ExtractContext): Promise<ExtractedBatch>;
+  /**
+   * The run's units, worked out once the run is open (a backfill skips its committed chunks); an open-ended iterable
+   * for a stream, whose `extract` ends it.
+   */
+  plan(scope: RunScope): Promise<U[] | Iterable<U>> | U[] | Iterable<U>;
+  /**
+   * Extracts one unit: HTTP → raw lake → typed rows (run-steps.ts extractBatch, usually). Either this or `land`.
+   * Null: the source has ended (a stream stopping), no further unit starts.
+   */
+  extract?(unit: U, ctx: ExtractContext): Promise<ExtractedBatch | null>;
   /** Prepares a unit the warehouse loads itself (a file's landing), committed on its own. Either this or `extract`. */
   land?(unit: U, ctx: ExtractContext): Promise<FileLanding>;
   /** After a unit's batch is ready, before it is committed; returning 'stop' starts no further unit (a row limit). */
   extracted?(e: Extracted<U>, left: { units: number }, scope: RunScope): 'stop' | void;
+  /**
+   * The committer's turn for a group, after the previous group committed and before the group's transaction: the
+   * last change to its rows (a stream leaves out rows a re-created stream repeats).
+   */
+  beforeTransaction?(group: Extracted<U>[], scope: RunScope): Promise<void>;
   /** A group's quarantined values were landed in the run's quarantine file (lake-relative), before its commit. */
   quarantined?(file: string, group: Extracted<U>[]): void;
   /** The commit target of a group. */
@@ -106,11 +119,17 @@ export interface PipelineHooks<U, T> {
    */
   closeWith?(c: GroupCommit<U>): RunOutcome | undefined;
   /** After the group committed and its curated files were published (lake-relative `published`). */
-  committed?(c: GroupCommit<U> & { committed: CommittedBatch; published: string[] }, scope: RunScope): Promise<void> | void;
+  committed?(c: GroupCommit<U> & { committed: CommittedBatch; published: string[]; publishMs: number }, scope: RunScope): Promise<void> | void;
   /** After every unit committed: the result, and the run row's outcome when it is closed now (not in a transaction). */
   complete(scope: RunScope): Promise<{ result: T; outcome?: RunOutcome }>;
   /** When the run fails: the figures its run row keeps, and the error to throw (default the cause). */
-  failed?(err: unknown, scope: RunScope): { figures: FailedFigures; error?: Error };
+  failed?(err: unknown, scope: RunScope): Promise<FailedOutcome> | FailedOutcome;
+}
+
+/** What a failed run's row keeps, and the error to throw (default the cause). */
+export interface FailedOutcome {
+  figures: FailedFigures;
+  error?: Error;
 }
 
 /** One run through the engine. */
@@ -155,7 +174,7 @@ export async function runPipeline<U, T>(p: Pipeline<U, T>): Promise<T> {
   } catch (err) {
     for (const r of ready.splice(0)) await dropUncommitted(scope, r);
     if (!opened) throw err;
-    const failed = p.hooks.failed?.(err, scope);
+    const failed = await p.hooks.failed?.(err, scope);
     await failRunScope(scope, err, failed?.figures ?? { rowsExtracted: 0, rowsQuarantined: 0, lakePaths: [] });
     throw failed?.error ?? err;
   } finally {
@@ -171,14 +190,19 @@ export async function runPipeline<U, T>(p: Pipeline<U, T>): Promise<T> {
  * Extracts the units on a p-queue (at most `concurrency` at once, none started while `lookahead` batches wait for the
  * committer) and commits the ready batches in groups, one group at a time, in the order they became ready.
  */
-async function work<U, T>(p: Pipeline<U, T>, scope: RunScope, units: U[], ready: Extracted<U>[], opened: boolean): Promise<void> {
+async function work<U, T>(p: Pipeline<U, T>, scope: RunScope, planned: U[] | Iterable<U>, ready: Extracted<U>[], opened: boolean): Promise<void> {
   const concurrency = Math.max(1, Math.floor(p.concurrency ?? 1));
   const pool = new PQueue({ concurrency });
   const abort = new AbortController();
   const signal = p.signal ? AbortSignal.any([p.signal, abort.signal]) : abort.signal;
   let page = 0;
   const ctx: ExtractContext = { scope, signal, nextPage: () => ++page };
+  // Units started; an array's remaining ones are counted (a row limit), an iterable's end is found by taking.
+  const list = Array.isArray(planned) ? planned : undefined;
+  const units = planned[Symbol.iterator]();
   let next = 0;
+  let ended = false;
+  const noMoreUnits = () => ended || (list !== undefined && next >= list.length);
   let running = 0;
   let stop = false;
   let committing = false;
@@ -195,14 +219,26 @@ async function work<U, T>(p: Pipeline<U, T>, scope: RunScope, units: U[], ready:
   };
   // Starts units while a slot is free and the committer keeps up (back-pressure).
   const feed = () => {
-    while (!stop && !failure && next < units.length && running < concurrency && (ahead > 0 ? ready.length < ahead : ready.length === 0 && !committing)) {
-      const unit = units[next++];
+    while (!stop && !failure && !noMoreUnits() && running < concurrency && (ahead > 0 ? ready.length < ahead : ready.length === 0 && !committing)) {
+      const taken = units.next();
+      if (taken.done) {
+        ended = true;
+        break;
+      }
+      const unit = taken.value;
+      next++;
       running++;
       void pool.add(async () => {
         try {
-          const e: Extracted<U> = p.hooks.land ? { unit, batch: emptyBatch(), landing: await p.hooks.land(unit, ctx) } : { unit, batch: await extractWith(p.hooks, unit, ctx) };
+          const landing = p.hooks.land ? await p.hooks.land(unit, ctx) : undefined;
+          const batch = landing ? emptyBatch() : await extractWith(p.hooks, unit, ctx);
+          if (!batch) {
+            ended = true;
+            return;
+          }
+          const e: Extracted<U> = { unit, batch, landing };
           ready.push(e);
-          if (p.hooks.extracted?.(e, { units: units.length - next }, scope) === 'stop') stop = true;
+          if (p.hooks.extracted?.(e, { units: list ? list.length - next : Infinity }, scope) === 'stop') stop = true;
         } catch (err) {
           fail(err);
         } finally {
@@ -218,7 +254,7 @@ async function work<U, T>(p: Pipeline<U, T>, scope: RunScope, units: U[], ready:
   const maxBatches = p.hooks.land ? 1 : (p.group?.maxBatches ?? 1);
   for (;;) {
     if (ready.length === 0) {
-      if (failure || (running === 0 && (stop || next >= units.length))) break;
+      if (failure || (running === 0 && (stop || noMoreUnits()))) break;
       await new Promise<void>((r) => (wake = r));
       continue;
     }
@@ -253,6 +289,12 @@ async function commitGroup<U, T>(p: Pipeline<U, T>, scope: RunScope, group: Extr
   const { hooks } = p;
   const target = hooks.target(group, scope);
   const one = group.length === 1 ? group[0].batch : undefined;
+  if (target.nothingToLoad) {
+    const load = { inserted: 0, updated: 0, deleted: 0 };
+    await hooks.committed?.({ group, rows: 0, load, curatedPaths: [], committed: { load, curated: [], timings: {} }, published: [], publishMs: 0 }, scope);
+    return;
+  }
+  await hooks.beforeTransaction?.(group, scope);
   let rows: Row[];
   if (one) rows = one.rows;
   else {
@@ -284,9 +326,11 @@ async function commitGroup<U, T>(p: Pipeline<U, T>, scope: RunScope, group: Extr
       if (outcome) await closeRun(scope.session, scope.processId, outcome);
     },
   });
+  const publishFrom = performance.now();
   const published = await publishCurated(scope, committed.curated);
+  const publishMs = performance.now() - publishFrom;
   c ??= { group, rows: rowCount, load: committed.load, curatedPaths: published, quality: committed.quality, quarantineFile };
-  await hooks.committed?.({ ...c, committed, published }, scope);
+  await hooks.committed?.({ ...c, committed, published, publishMs }, scope);
 }
 
 /** Commits a file's landing in its own transaction (run again once when it says so), then publishes its curated files. */
@@ -324,7 +368,7 @@ async function commitLanding<U, T>(p: Pipeline<U, T>, scope: RunScope, e: Extrac
   const published = await publishCurated(scope, landing.curated);
   const quarantineFile = await landQuarantine(scope, target.table, landed.quarantine);
   const committed: CommittedBatch = { load: landed.load, curated: landing.curated, timings: {} };
-  await hooks.committed?.({ ...c, curatedPaths: published, quarantineFile, committed, published }, scope);
+  await hooks.committed?.({ ...c, curatedPaths: published, quarantineFile, committed, published, publishMs: 0 }, scope);
 }
 
 /** Lets go of a batch that will not be committed: its staging table, or its landing and the curated files it wrote. */
@@ -341,7 +385,7 @@ function emptyBatch(): ExtractedBatch {
   return { rows: [], records: 0, pages: 0, lakePaths: [], quarantined: [], unknownFields: new Set(), missingFields: new Set() };
 }
 
-function extractWith<U, T>(hooks: PipelineHooks<U, T>, unit: U, ctx: ExtractContext): Promise<ExtractedBatch> {
+function extractWith<U, T>(hooks: PipelineHooks<U, T>, unit: U, ctx: ExtractContext): Promise<ExtractedBatch | null> {
   if (!hooks.extract) throw new InternalError('a pipeline needs an extract or a land hook');
   return hooks.extract(unit, ctx);
 }

@@ -1,12 +1,12 @@
 // Durable pull consumer of a feed's stream: gathers messages into micro-batches (by size or time) and loads each in
-// one transaction, with the runner's steps (run-steps.ts): raw messages to the lake, rows by the feed's write mode,
+// one transaction on the pipeline (src/pipeline/): raw messages to the lake, rows by the feed's write mode,
 // and the stream sequence reached as the job's state — all committed together. A message is acked only after the
 // batch holding it commits — one ack per batch (AckPolicy.All acks every message up to the one acked); one that
 // arrives again after that (a crash between COMMIT and ack) is recognised by its sequence and acked without loading
 // it twice. Redeliveries come in any order, so the state is a set of sequences: a floor (every sequence up to it is
 // loaded) plus the loaded ones above it.
 import type { NatsConnection } from '@nats-io/transport-node';
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Session } from '../core/destination.ts';
 import type { Row } from '../core/table.ts';
@@ -14,8 +14,9 @@ import { TerminalError, errorMessage } from '../core/errors.ts';
 import type { LocalLake, QuarantineEntry } from '../lake/local-lake.ts';
 import { physicalTable } from '../load/scd2.ts';
 import { normalizeRecords } from '../normalize/normalizer.ts';
-import { RUN_COMPLETE, closeRun } from '../runner/run-history.ts';
-import { commitBatch, failRunScope, landQuarantine, lakeRelative, openRunScope, publishCurated, stepTimer, type RunScope } from '../runner/run-steps.ts';
+import { runPipeline } from '../pipeline/pipeline.ts';
+import { landQuarantine, lakeRelative, stepTimer, type CommittedBatch, type ExtractedBatch, type RunScope } from '../pipeline/run-steps.ts';
+import { RUN_COMPLETE, type RunOutcome } from '../runner/run-history.ts';
 import { readState, writeState } from '../runner/state-store.ts';
 import type { Feed } from './feed.ts';
 import { legacyDurable, type FeedSubject } from './jetstream-streams.ts';
@@ -173,6 +174,20 @@ interface PreparedBatch {
   /** The quarantine file, if any. */
   lakePaths: string[];
   timings: Record<string, number>;
+  /** The consumer's state once the batch commits (set just before its transaction). */
+  next?: ConsumerState;
+  /** The raw page, lake-relative, once written. */
+  rawPath?: string;
+}
+
+/** A micro-batch as a unit of the pipeline: prepared by its extract step. */
+interface StreamUnit {
+  prepared?: PreparedBatch;
+}
+
+/** The units of a consumer: micro-batches until it stops (its extract step ends them). */
+function* endless(): Iterable<StreamUnit> {
+  for (;;) yield {};
 }
 
 /** Loads a feed's stream into the warehouse until stop(). */
@@ -188,6 +203,10 @@ export class StreamConsumer {
   /** Settles when the consumer stops: rejects with the error of a batch that failed. */
   done!: Promise<void>;
   private scope?: RunScope;
+  /** Sequences of the batch prepared last: not loaded until it commits, so the next batch counts them as repeats. */
+  private preparedSeqs?: number[];
+  /** The batch in its transaction, for the failure's log line. */
+  private loading?: PreparedBatch;
   private messages?: ConsumerMessages;
   private buffer: JsMsg[] = [];
   /** Batches taken from the buffer and not yet acked: given back (nak) when the consumer fails. */
@@ -248,9 +267,75 @@ export class StreamConsumer {
         filter_subject: names.subject,
       });
     }
-    this.scope = await openRunScope(session, lake, { connectionName: this.connectionName, tableName: this.durable, logLevel: this.opts.logLevel, printLog: this.opts.printLog });
+    let started!: () => void;
+    const ready = new Promise<void>((resolve) => (started = resolve));
+    // The run and its batches go through the pipeline: each micro-batch is a unit, prepared while the one before
+    // commits (lookahead 1), committed with the consumer's state, then acked.
+    this.done = runPipeline<StreamUnit, void>({
+      session,
+      lake,
+      run: { open: { connectionName: this.connectionName, tableName: this.durable, logLevel: this.opts.logLevel, printLog: this.opts.printLog } },
+      lookahead: 1,
+      hooks: {
+        plan: async (scope) => {
+          this.scope = scope;
+          await this.resume(jsm, keptLegacy, legacy, batchSize);
+          started();
+          return endless();
+        },
+        extract: (unit, { signal }) => this.nextBatch(unit, signal),
+        beforeTransaction: async ([{ unit, batch }]) => {
+          const p = unit.prepared!;
+          this.loading = p;
+          p.next = this.loaded.with(p.seqs);
+          batch.rows = await this.withoutLoadedKeys(p);
+        },
+        target: ([{ unit }], scope) => ({
+          table: this.opts.feed.table,
+          writeMode: this.opts.feed.writeMode,
+          lockKey: `stream/${this.durable}`,
+          fileStem: `${scope.runId}-${unit.prepared!.number}`,
+          afterLoad: false,
+          tableReady: true, // ensured once, at start
+          nothingToLoad: unit.prepared!.msgs.length === 0,
+        }),
+        inTransaction: ({ group: [{ unit, batch }] }, scope) => this.inTransaction(unit.prepared!, batch.rows, scope),
+        committed: ({ group: [{ unit, batch }], committed, published, publishMs }) => this.committed(unit.prepared!, batch.rows, committed, published, publishMs),
+        complete: async (scope) => {
+          await this.flushAcks(this.opts.nc, 2000);
+          scope.log.info({ ...this.stats }, 'stream consumer stopped');
+          const outcome: RunOutcome = {
+            status: RUN_COMPLETE,
+            rowsExtracted: this.stats.messages,
+            rowsLoaded: this.stats.rowsLoaded,
+            rowsQuarantined: this.stats.quarantined,
+            lakePaths: this.lakePaths,
+            details: { ...this.stats, loaded: this.loaded.state().floor, ...this.notice, ...this.runDetails?.() },
+          };
+          return { result: undefined, outcome };
+        },
+        failed: async (err, scope) => {
+          this.stopping = true;
+          if (this.loading) scope.log.error({ error: errorMessage(err), batch: this.loading.number, messages: this.loading.batch.length }, 'batch rolled back; its messages will be redelivered');
+          // Stop pulling first, so the messages given back go to the next consumer rather than to this one.
+          await this.messages?.close().catch(() => undefined);
+          for (const m of [...this.inFlight.splice(0).flat(), ...this.buffer.splice(0)]) m.nak();
+          return { figures: { rowsExtracted: this.stats.messages, rowsLoaded: this.stats.rowsLoaded, rowsQuarantined: this.stats.quarantined, lakePaths: this.lakePaths, details: this.notice } };
+        },
+      },
+    });
+    this.done.catch(() => undefined);
+    await Promise.race([ready, this.done]);
+  }
+
+  /**
+   * Once the run is open: warns of a kept legacy durable, ensures the table, reads the state (starting over on a
+   * re-created stream) and starts consuming.
+   */
+  private async resume(jsm: JetStreamManager, keptLegacy: boolean, legacy: string, batchSize: number): Promise<void> {
+    const { nc, names, session } = this.opts;
     if (keptLegacy) {
-      this.scope.log.warn(
+      this.scope!.log.warn(
         { stream: names.stream, durable: legacy, name: names.durable },
         `durable consumer ${legacy} (named by an earlier version) kept on stream ${names.stream}: it holds this consumer's position; the name for this prefix would be ${names.durable}`,
       );
@@ -267,8 +352,8 @@ export class StreamConsumer {
         note: `stream re-created ${stream.created.slice(0, 19)}Z: started over`,
       };
       this.streamIdentity.checkKeysUntil = Date.parse(stream.created) + stream.config.duplicate_window / 1_000_000;
-      this.scope.log.warn({ stream: names.stream, created: stream.created, earlierCreated: state.created ?? null, earlierFloor: state.floor, checkKeysUntil: new Date(this.streamIdentity.checkKeysUntil).toISOString() }, 'stream re-created; starting over from its first message');
-      await session.exec(`UPDATE coinlake_meta.workflow_action_history SET details = $2 WHERE process_id = $1`, [this.scope.processId, JSON.stringify(this.notice)]);
+      this.scope!.log.warn({ stream: names.stream, created: stream.created, earlierCreated: state.created ?? null, earlierFloor: state.floor, checkKeysUntil: new Date(this.streamIdentity.checkKeysUntil).toISOString() }, 'stream re-created; starting over from its first message');
+      await session.exec(`UPDATE coinlake_meta.workflow_action_history SET details = $2 WHERE process_id = $1`, [this.scope!.processId, JSON.stringify(this.notice)]);
       this.loaded = new LoadedSequences();
     } else this.loaded = new LoadedSequences(state?.floor, state?.above);
     const consumer = await jetstream(nc).consumers.get(names.stream, this.durable);
@@ -284,8 +369,6 @@ export class StreamConsumer {
       },
     });
     void this.watchResources(this.messages);
-    this.done = this.loop();
-    this.done.catch(() => undefined);
   }
 
   /**
@@ -339,50 +422,25 @@ export class StreamConsumer {
   }
 
   /**
-   * Loads batches in order. While one batch commits (mostly DuckDB/PostgreSQL work off the JavaScript thread), the next
-   * one due is decoded and typed; commits themselves never overlap, so state and acks follow the stream's order.
+   * The pipeline's extract step: waits for the next batch due and prepares it (decode, raw page, typing) — while the
+   * batch before it commits, so commits never overlap and state and acks follow the stream's order. Null once the
+   * consumer stops and every message received was taken.
    */
-  private async loop(): Promise<void> {
-    const scope = this.scope!;
+  private async nextBatch(unit: StreamUnit, signal: AbortSignal): Promise<ExtractedBatch | null> {
     const batchSize = this.opts.batchSize ?? 1000;
     const batchMs = this.opts.batchMs ?? 1000;
-    let committing: { done: Promise<void>; seqs: number[] } | undefined;
-    try {
-      for (;;) {
-        if (this.fatal) throw this.fatal;
-        const batch = this.takeDue(batchSize, batchMs);
-        if (batch) {
-          const prepared = await this.prepare(batch, committing?.seqs);
-          if (committing) await committing.done;
-          const done = this.commit(prepared);
-          done.catch(() => undefined); // awaited below or at the next batch
-          committing = { done, seqs: prepared.seqs };
-        } else if (committing) {
-          await committing.done;
-          committing = undefined;
-        } else if (this.stopping) break;
-        else await sleep(Math.min(10, batchMs));
+    for (;;) {
+      if (this.fatal) throw this.fatal;
+      signal.throwIfAborted();
+      const batch = this.takeDue(batchSize, batchMs);
+      if (batch) {
+        const p = await this.prepare(batch, this.preparedSeqs);
+        this.preparedSeqs = p.seqs;
+        unit.prepared = p;
+        return { rows: p.rows, records: p.msgs.length, pages: p.msgs.length ? 1 : 0, lakePaths: [], quarantined: [], unknownFields: new Set(), missingFields: new Set() };
       }
-      await this.flushAcks(this.opts.nc, 2000);
-      await closeRun(scope.session, scope.processId, {
-        status: RUN_COMPLETE,
-        rowsExtracted: this.stats.messages,
-        rowsLoaded: this.stats.rowsLoaded,
-        rowsQuarantined: this.stats.quarantined,
-        lakePaths: this.lakePaths,
-        details: { ...this.stats, loaded: this.loaded.state().floor, ...this.notice, ...this.runDetails?.() },
-      });
-      scope.log.info({ ...this.stats }, 'stream consumer stopped');
-    } catch (err) {
-      this.stopping = true;
-      await committing?.done.catch(() => undefined);
-      // Stop pulling first, so the messages given back go to the next consumer rather than to this one.
-      await this.messages?.close().catch(() => undefined);
-      for (const m of [...this.inFlight.splice(0).flat(), ...this.buffer.splice(0)]) m.nak();
-      await failRunScope(scope, err, { rowsExtracted: this.stats.messages, rowsLoaded: this.stats.rowsLoaded, rowsQuarantined: this.stats.quarantined, lakePaths: this.lakePaths, details: this.notice });
-      throw err;
-    } finally {
-      scope.log.flush?.();
+      if (this.stopping) return null;
+      await sleep(Math.min(10, batchMs));
     }
   }
 
@@ -432,58 +490,43 @@ export class StreamConsumer {
     return { msgs: sorted.map((seq) => fresh.get(seq)!), seqs: sorted, old };
   }
 
-  /** Loads a prepared batch in one transaction with the consumer's state, then acks it; on failure throws. */
-  private async commit(p: PreparedBatch): Promise<void> {
+  /** In the batch's transaction: waits for its raw page, then writes the consumer's state and the run's figures. */
+  private async inTransaction(p: PreparedBatch, rows: Row[], scope: RunScope): Promise<void> {
+    const { session } = this.opts;
+    scope.log.debug({ batch: p.number, messages: p.msgs.length, firstSeq: p.seqs[0], lastSeq: p.seqs[p.seqs.length - 1] }, 'batch loading');
+    const waitFrom = performance.now();
+    p.rawPath = await p.rawFile;
+    p.timings.rawWait = performance.now() - waitFrom;
+    await writeState(session, this.connectionName, this.durable, { ...p.next!, ...this.streamIdentity } satisfies ConsumerState, scope.processId);
+    await session.exec(
+      `UPDATE coinlake_meta.workflow_action_history
+          SET rows_extracted = COALESCE(rows_extracted, 0) + $2, rows_loaded = COALESCE(rows_loaded, 0) + $3, rows_quarantined = COALESCE(rows_quarantined, 0) + $4
+        WHERE process_id = $1`,
+      [scope.processId, p.msgs.length, rows.length, p.quarantined.length],
+    );
+    await this.opts.beforeCommit?.();
+  }
+
+  /** After the batch committed (or held only repeats): its figures, then the acks of its messages. */
+  private async committed(p: PreparedBatch, rows: Row[], committed: CommittedBatch, curatedPaths: string[], publishMs: number): Promise<void> {
     const scope = this.scope!;
-    const { feed, session, nc } = this.opts;
     const { msgs, number } = p;
-    try {
-      if (msgs.length) {
-        scope.log.debug({ batch: number, messages: msgs.length, firstSeq: p.seqs[0], lastSeq: p.seqs[p.seqs.length - 1] }, 'batch loading');
-        const next = this.loaded.with(p.seqs);
-        const rows = await this.withoutLoadedKeys(p);
-        let rawFile = '';
-        const committed = await commitBatch(scope, {
-          table: feed.table,
-          rows,
-          writeMode: feed.writeMode,
-          lockKey: `stream/${this.durable}`,
-          fileStem: `${scope.runId}-${number}`,
-          afterLoad: false,
-          tableReady: true, // ensured once, at start
-          inTransaction: async () => {
-            const waitFrom = performance.now();
-            rawFile = await p.rawFile;
-            p.timings.rawWait = performance.now() - waitFrom;
-            await writeState(session, this.connectionName, this.durable, { ...next, ...this.streamIdentity } satisfies ConsumerState, scope.processId);
-            await session.exec(
-              `UPDATE coinlake_meta.workflow_action_history
-                  SET rows_extracted = COALESCE(rows_extracted, 0) + $2, rows_loaded = COALESCE(rows_loaded, 0) + $3, rows_quarantined = COALESCE(rows_quarantined, 0) + $4
-                WHERE process_id = $1`,
-              [scope.processId, msgs.length, rows.length, p.quarantined.length],
-            );
-            await this.opts.beforeCommit?.();
-          },
-        });
-        const publishFrom = performance.now();
-        const curatedPaths = await publishCurated(scope, committed.curated);
-        committed.timings.publish = performance.now() - publishFrom;
-        const committedAt = Date.now();
-        this.loaded = new LoadedSequences(next.floor, next.above);
-        this.lakePaths.push(rawFile, ...p.lakePaths, ...curatedPaths);
-        this.stats.messages += msgs.length;
-        this.stats.rowsLoaded += rows.length;
-        this.stats.alreadyLoaded += p.rows.length - rows.length;
-        this.stats.quarantined += p.quarantined.length;
-        await this.opts.beforeAck?.();
-        const timings = { ...p.timings, ...committed.timings };
-        scope.log.debug({ batch: number, messages: msgs.length, rows: rows.length, floor: next.floor, ...committed.load, timings }, 'batch committed');
-        this.opts.onBatch?.({ batch: number, messages: msgs.length, rows, committedAt, timings });
-      }
-    } catch (err) {
-      scope.log.error({ error: errorMessage(err), batch: number, messages: p.batch.length }, 'batch rolled back; its messages will be redelivered');
-      throw err;
+    if (msgs.length) {
+      committed.timings.publish = publishMs;
+      const committedAt = Date.now();
+      const next = p.next!;
+      this.loaded = new LoadedSequences(next.floor, next.above);
+      this.lakePaths.push(p.rawPath ?? '', ...p.lakePaths, ...curatedPaths);
+      this.stats.messages += msgs.length;
+      this.stats.rowsLoaded += rows.length;
+      this.stats.alreadyLoaded += p.rows.length - rows.length;
+      this.stats.quarantined += p.quarantined.length;
+      await this.opts.beforeAck?.();
+      const timings = { ...p.timings, ...committed.timings };
+      scope.log.debug({ batch: number, messages: msgs.length, rows: rows.length, floor: next.floor, ...committed.load, timings }, 'batch committed');
+      this.opts.onBatch?.({ batch: number, messages: msgs.length, rows, committedAt, timings });
     }
+    this.loading = undefined;
     this.inFlight.splice(this.inFlight.indexOf(p.batch), 1);
     this.stats.skipped += p.old.length;
     // An ack that never arrives (NATS restarting) only means a redelivery, which the loaded sequences recognise: the
@@ -495,7 +538,7 @@ export class StreamConsumer {
       for (const m of msgs) m.ack();
       for (const m of p.old) m.ack();
     }
-    this.flushAcks(nc);
+    this.flushAcks(this.opts.nc);
   }
 
   /**
