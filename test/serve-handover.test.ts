@@ -279,6 +279,37 @@ describe('a server that stops or dies during a handed-over command', () => {
     }
   }, 120_000);
 
+  it('Ctrl-C on a command that does not stop on Ctrl-C (demo): the caller detaches with one line, exit 130; the command ends in the server', async () => {
+    const w = await prepared();
+    const serve = await startServe(w.dir, w.warehouse);
+    try {
+      const demo = background(w.dir, ['--warehouse', w.warehouse, '--replay', 'demo']);
+      await demo.until(() => demo.out().startsWith('coinlake demo — '), 'the demo to start');
+      demo.child.kill('SIGINT');
+      const r = await demo.ended;
+      expect(r.code).toBe(130);
+      expect(r.stderr.split('\n').slice(1)).toEqual([
+        `coinlake serve (pid ${serve.child.pid}): this command does not stop on Ctrl-C; it runs to its end there (\`coinlake status\` shows its runs). Detached.`,
+        '',
+      ]);
+      // It ran to its end: the next command waits for it, then sees its runs.
+      const status = await coinlake(w.dir, ['--warehouse', w.warehouse, 'status', '-n', '50']);
+      expect(status.code).toBe(0);
+      // the six demo jobs (DEMO_JOBS), every one committed
+      expect(status.stdout.split('\n').filter((l) => /^\d+ /.test(l)).map((l) => l.split(/ +/).slice(2, 5).join(' '))).toEqual([
+        'COINCAP ASSET_HISTORY_ETHEREUM_H1 ok',
+        'COINCAP ASSET_HISTORY_BITCOIN_H1 ok',
+        'COINCAP MARKETS ok',
+        'COINCAP RATES ok',
+        'COINCAP EXCHANGES ok',
+        'COINCAP ASSETS ok',
+      ]);
+    } finally {
+      await stop(serve.child);
+      await rm(w.dir, { recursive: true, force: true });
+    }
+  }, 180_000);
+
   it('is a clear error and exit 1 at once, not a hang', async () => {
     const w = await prepared();
     const serve = await startServe(w.dir, w.warehouse);

@@ -94,8 +94,10 @@ async function runThere(marker: ServeMarker, command: string, argv: string[]): P
   const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => HANDED_OVER_ENV.test(e[0]) && e[1] !== undefined));
   const tty = { stdout: Boolean(process.stdout.isTTY), stderr: Boolean(process.stderr.isTTY), ...(process.stderr.columns ? { columns: process.stderr.columns } : {}) };
   const connection = new AbortController();
+  /** The Ctrl-C request, if one is under way: dropped once the command has ended (the process need not wait for it). */
+  const cancelCall = new AbortController();
   let silence: NodeJS.Timeout | undefined;
-  let why: 'silent' | 'detached' | undefined;
+  let why: 'silent' | 'detached' | 'told' | undefined;
   const quietFor = (ms: number, reason: 'silent' | 'detached') => {
     clearTimeout(silence);
     silence = setTimeout(() => {
@@ -113,7 +115,7 @@ async function runThere(marker: ServeMarker, command: string, argv: string[]): P
       connection.abort();
       return;
     }
-    void fetch(new URL('/api/control/cancel', marker.url), { method: 'POST', headers, body: JSON.stringify({ id }), signal: AbortSignal.timeout(5000) })
+    void fetch(new URL('/api/control/cancel', marker.url), { method: 'POST', headers, body: JSON.stringify({ id }), signal: AbortSignal.any([cancelCall.signal, AbortSignal.timeout(5000)]) })
       .then((r) => r.json() as Promise<CancelAnswer>)
       .then((a) => {
         if (a.outcome === 'signalled') {
@@ -121,7 +123,7 @@ async function runThere(marker: ServeMarker, command: string, argv: string[]): P
           quietFor(STOP_WAIT_MS, 'detached'); // the command's own stop output comes back, then its exit code
         } else if (a.outcome === 'running') {
           process.stderr.write(`coinlake serve (pid ${marker.pid}): this command does not stop on Ctrl-C; it runs to its end there (\`coinlake status\` shows its runs). Detached.\n`);
-          why = 'detached';
+          why = 'told';
           connection.abort();
         }
         // dequeued: the server has said so and sent exit 130; unknown: it has just ended, and its exit code is on the way.
@@ -159,6 +161,7 @@ async function runThere(marker: ServeMarker, command: string, argv: string[]): P
         else if (m.type === 'exit') return m.code;
       }
     } catch (err) {
+      if (why === 'told') return 130;
       if (why === 'detached') {
         process.stderr.write(`detached from the command; it may still run in coinlake serve (pid ${marker.pid}) — \`coinlake status\` shows its runs\n`);
         return 130;
@@ -171,6 +174,7 @@ async function runThere(marker: ServeMarker, command: string, argv: string[]): P
     throw new CommandHandOverError(`coinlake serve at ${marker.url} ended the answer without the command's exit code`, { hint: 'the server went away; `coinlake status` shows whether the command got to commit' });
   } finally {
     clearTimeout(silence);
+    cancelCall.abort();
     process.off('SIGINT', onInterrupt);
   }
 }
