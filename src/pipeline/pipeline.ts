@@ -1,6 +1,7 @@
-// THE engine: one run = units of work (a run's one window, a backfill's chunks, a worker's task) extracted into
-// batches (raw lake → typed rows), committed in groups (stage → curated → write mode + the hooks' rows + the run row
-// in ONE transaction), their curated files published; the run row opened, closed or failed here. Hooks say what differs.
+// THE engine: one run = units of work (a run's one window, a backfill's chunks, a worker's task, an import's files, a
+// stream's micro-batches) extracted into batches (raw lake → typed rows), committed in groups (stage → curated → write
+// mode + the hooks' rows + the run row in ONE transaction), their curated files published; the run row opened, closed
+// or failed here. Hooks say what differs.
 import PQueue from 'p-queue';
 import type { LoadResult, Session, WriteMode } from '../core/destination.ts';
 import { InternalError, errorMessage } from '../core/errors.ts';
