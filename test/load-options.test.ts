@@ -5,7 +5,9 @@
 // test changes between runs (rest.records).
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadCatalogJob } from '../src/catalog/catalog-job.ts';
-import { catalogToYaml, readCatalog, syncCatalog } from '../src/catalog/catalog-store.ts';
+import { readCatalog } from '../src/catalog/catalog-read.ts';
+import { syncCatalog } from '../src/catalog/catalog-sync.ts';
+import { catalogToYaml } from '../src/catalog/catalog-yaml.ts';
 import { catalogOf, parseCatalogText } from '../src/catalog/config-file.ts';
 import type { Catalog } from '../src/catalog/catalog-schema.ts';
 import { runJob, type RunSummary } from '../src/runner/run-job.ts';

@@ -9,6 +9,13 @@ export const PROCESS_ID_SEQ = 'process_id_seq';
 /** Sequence of change_event.event_id. */
 export const EVENT_ID_SEQ = 'event_id_seq';
 
+/** The catalog's three tables: connections, ingestion configs and their column details. */
+export const CATALOG_TABLES = {
+  connections: `${META_SCHEMA}.ingestion_connection_info`,
+  ingestions: `${META_SCHEMA}.ingestion_config`,
+  columns: `${META_SCHEMA}.ingestion_column_details`,
+};
+
 /** Portable DDL: types both DuckDB and PostgreSQL accept; JSON kept as text for portability. */
 const META_DDL: string[] = [
   `CREATE TABLE IF NOT EXISTS coinlake_meta.ingestion_connection_info (

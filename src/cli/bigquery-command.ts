@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { readCatalog } from '../catalog/catalog-store.ts';
+import { readCatalog } from '../catalog/catalog-read.ts';
 import { ensureMetaTables } from '../catalog/meta-tables.ts';
 import { planIngestion } from '../catalog/catalog-job.ts';
 import { ConfigError } from '../core/errors.ts';

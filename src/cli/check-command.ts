@@ -5,7 +5,7 @@ import type { Session } from '../core/destination.ts';
 import { ConfigError } from '../core/errors.ts';
 import type { TableSpec } from '../core/table.ts';
 import { planIngestion } from '../catalog/catalog-job.ts';
-import { readCatalog } from '../catalog/catalog-store.ts';
+import { readCatalog } from '../catalog/catalog-read.ts';
 import { ensureMetaTables } from '../catalog/meta-tables.ts';
 import { qualifiedName } from '../load/change-events.ts';
 import { failures, runChecks, warehouseColumns, type CheckResult } from '../quality/run-checks.ts';

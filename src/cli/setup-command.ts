@@ -2,7 +2,7 @@
 import { redactUrl } from '../http/redact.ts';
 import type { Command } from 'commander';
 import { checkCatalog } from '../catalog/catalog-job.ts';
-import { syncCatalog } from '../catalog/catalog-store.ts';
+import { syncCatalog } from '../catalog/catalog-sync.ts';
 import { ensureMetaTables } from '../catalog/meta-tables.ts';
 import { externalViewLine, refreshCatalogExternalViews } from '../runner/external-refresh.ts';
 import { formatSyncResult } from './catalog-command.ts';

@@ -1,6 +1,6 @@
 // Refreshes the external views of the catalog's `is_external: true` ingestions (`coinlake setup`, after a load).
 import { planIngestion } from '../catalog/catalog-job.ts';
-import { readCatalog } from '../catalog/catalog-store.ts';
+import { readCatalog } from '../catalog/catalog-read.ts';
 import type { Session } from '../core/destination.ts';
 import { errorMessage } from '../core/errors.ts';
 import { refreshExternalView, type ExternalViewResult } from '../lake/external-views.ts';

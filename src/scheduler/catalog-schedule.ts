@@ -1,7 +1,7 @@
 // What `coinlake schedule` reads from the warehouse: the enabled catalog ingestions that carry a cron `schedule`,
 // and when each last ran (its newest run row that ended), for the catch-up after a downtime.
 import type { Session } from '../core/destination.ts';
-import { readCatalog } from '../catalog/catalog-store.ts';
+import { readCatalog } from '../catalog/catalog-read.ts';
 import { ensureMetaTables } from '../catalog/meta-tables.ts';
 import { RUN_IN_PROGRESS } from '../runner/run-history.ts';
 import type { ScheduleEntry } from './scheduler.ts';

@@ -7,7 +7,9 @@ import type { Session } from '../core/destination.ts';
 import { openWarehouse } from '../destinations/registry.ts';
 import { createTestDatabase, type TestDatabase } from '../destinations/postgres/postgres-test-database.ts';
 import type { Catalog } from './catalog-schema.ts';
-import { catalogToYaml, readCatalog, syncCatalog } from './catalog-store.ts';
+import { readCatalog } from './catalog-read.ts';
+import { syncCatalog } from './catalog-sync.ts';
+import { catalogToYaml } from './catalog-yaml.ts';
 import { catalogOf, loadBuiltinCatalog, parseCatalogText } from './config-file.ts';
 import { ensureMetaTables } from './meta-tables.ts';
 
