@@ -173,10 +173,6 @@ function namesSourcesByDesign(rel: string): boolean {
  * names any fails the last test, so it is taken off when it is cleaned.
  */
 const ALLOWED_SOURCE_NAMES: Record<string, string> = {
-  // Binance-only stream machinery, under edit by the streams engineer while the feeds moved.
-  'src/streaming/kline-gap-fill.ts': "Binance REST klines gap-fill: belongs in src/sources/binance/ (chosen by stream-pipeline.ts, another engineer's uncommitted file)",
-  'src/streaming/trade-gap-fill.ts': 'Binance REST trades gap-fill: belongs in src/sources/binance/ (same)',
-  'src/streaming/binance-feeds.ts': 're-export of src/sources/binance/binance-feeds.ts for the two gap-fill files above and two stream tests',
   // The CDD import (`coinlake import cdd`) is a file format, not a Source in the registry: its runner half is still in runner/.
   'src/runner/cdd-import.ts': 'import cdd: the file import loop (on the pipeline; another engineer has it under edit)',
   'src/runner/cdd-landing.ts': "import cdd: landing CDD files in the lake and warehouse (uses sources/cryptodatadownload/'s SQL)",

@@ -18,7 +18,7 @@ import { openWarehouse } from '../src/destinations/registry.ts';
 import { LocalLake } from '../src/lake/local-lake.ts';
 import { startReplayServer } from '../src/replay/index.ts';
 import { startWsReplay } from '../src/replay/ws-replay.ts';
-import { binanceAggTradesFeed, binanceKlinesFeed, binanceTradesFeed } from '../src/streaming/binance-feeds.ts';
+import { binanceAggTradesFeed, binanceKlinesFeed, binanceTradesFeed } from '../src/sources/binance/binance-feeds.ts';
 import { connectNats, ensureFeedStream, feedSubject } from '../src/streaming/jetstream-streams.ts';
 import { startFeedProducer, startStreamPipeline } from '../src/streaming/stream-pipeline.ts';
 import { WebSocketServer, type WebSocket } from 'ws';

@@ -18,7 +18,7 @@ import { createTestDatabase, type TestDatabase } from '../src/destinations/postg
 import { openWarehouse } from '../src/destinations/registry.ts';
 import { LocalLake } from '../src/lake/local-lake.ts';
 import { startWsReplay } from '../src/replay/ws-replay.ts';
-import { binanceAggTradesFeed, binanceTradesFeed } from '../src/streaming/binance-feeds.ts';
+import { binanceAggTradesFeed, binanceTradesFeed } from '../src/sources/binance/binance-feeds.ts';
 import { connectNats, ensureFeedStream, feedSubject } from '../src/streaming/jetstream-streams.ts';
 import { streamTradesTable } from '../src/streaming/stream-tables.ts';
 import { startFeedConsumer, startStreamPipeline } from '../src/streaming/stream-pipeline.ts';

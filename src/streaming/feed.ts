@@ -4,6 +4,7 @@
 // JetStream `Nats-Msg-Id`, so a re-publish is stored once.
 import type { WriteMode } from '../core/destination.ts';
 import type { Row, TableSpec } from '../core/table.ts';
+import type { GapFiller } from './ws-producer.ts';
 
 /** One record, ready to publish. */
 export interface FeedRecord {
@@ -53,6 +54,8 @@ export interface WsFeed extends FeedBase {
    * largest `point` (a kline's open time, a trade's id) of the rows matching `where`.
    */
   lastStored?: { point: string; where: string };
+  /** Feeds with gap-fill: what refills a gap from the source's REST API at `restBaseUrl`. */
+  gapFiller?(restBaseUrl: string): GapFiller;
 }
 
 /** A feed that polls a REST stream of a source (`coincap.assets`) and publishes every record of each snapshot. */

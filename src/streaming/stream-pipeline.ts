@@ -8,11 +8,9 @@ import type { Endpoints } from '../runner/job-builder.ts';
 import type { Feed, PollFeed, WsFeed } from './feed.ts';
 import type { ProducerLog } from './feed-publisher.ts';
 import { ensureFeedStream, feedSubject, type FeedSubject } from './jetstream-streams.ts';
-import { klineGapFiller } from './kline-gap-fill.ts';
 import { PollProducer } from './poll-producer.ts';
 import { lastPublishedPoints, lastStoredPoints, laterPoints } from './resume-points.ts';
 import { StreamConsumer, type ConsumerOptions } from './stream-consumer.ts';
-import { aggTradeGapFiller, tradeGapFiller } from './trade-gap-fill.ts';
 import { WsProducer } from './ws-producer.ts';
 
 /** Where a feed's producer reads from and how. */
@@ -66,7 +64,7 @@ export async function startFeedProducer<F extends Feed>(s: ProducerSettings & { 
           silenceMs: s.silenceMs,
           minBackoffMs: s.minBackoffMs,
           maxBackoffMs: s.maxBackoffMs,
-          gapFiller: !s.restBaseUrl ? undefined : feed.seriesPoint ? klineGapFiller(s.restBaseUrl) : !feed.tradeId ? undefined : feed.stream === 'aggtrades' ? aggTradeGapFiller(s.restBaseUrl) : tradeGapFiller(s.restBaseUrl),
+          gapFiller: s.restBaseUrl ? feed.gapFiller?.(s.restBaseUrl) : undefined,
           resumeFrom,
           log: s.log,
         });

@@ -5,6 +5,8 @@ import { ohlcv1mTable } from '../ohlcv-table.ts';
 import { canonicalPair } from '../pair-symbol.ts';
 import { streamTradesTable } from '../../streaming/stream-tables.ts';
 import type { FeedOptions, FeedRecord, WsFeed } from '../../streaming/feed.ts';
+import { klineGapFiller } from './binance-kline-gap-fill.ts';
+import { aggTradeGapFiller, tradeGapFiller } from './binance-trade-gap-fill.ts';
 
 export const BINANCE_WS_URL = 'wss://stream.binance.com:9443';
 
@@ -85,6 +87,7 @@ export const binanceKlinesFeed: WsFeed = {
     if (!e.success || !e.data.k.x || e.data.k.i !== '1m') return [];
     return [{ msgId: klineMsgId(e.data.s, e.data.k.t), record: klineRecord(e.data.s, e.data.k) }];
   },
+  gapFiller: (restBaseUrl) => klineGapFiller(restBaseUrl),
   seriesPoint(record) {
     return typeof record.symbol === 'string' && typeof record.ts === 'number' ? { series: record.symbol, openTime: record.ts } : undefined;
   },
@@ -127,6 +130,7 @@ export const binanceTradesFeed: WsFeed = {
     // m: the buyer is the maker, so the seller took liquidity.
     return [{ msgId: binanceTradeMsgId(d.s, d.t), record: binanceTradeRecord(d.s, { id: d.t, price: d.p, qty: d.q, time: d.T, buyerIsMaker: d.m }, receivedAt) }];
   },
+  gapFiller: (restBaseUrl) => tradeGapFiller(restBaseUrl),
   tradeId(record) {
     return typeof record.symbol === 'string' && typeof record.trade_id === 'string' ? { series: record.symbol, id: Number(record.trade_id) } : undefined;
   },
@@ -164,6 +168,7 @@ export const binanceAggTradesFeed: WsFeed = {
   // Trade and aggTrade frames alike, as binance.trades.
   parse: (frame, receivedAt) => binanceTradesFeed.parse(frame, receivedAt),
   ignoredKind: ignoredOf(['trade', 'aggTrade']),
+  gapFiller: (restBaseUrl) => aggTradeGapFiller(restBaseUrl),
   tradeId(record) {
     return typeof record.symbol === 'string' && typeof record.agg_trade_id === 'number' ? { series: record.symbol, id: record.agg_trade_id } : undefined;
   },

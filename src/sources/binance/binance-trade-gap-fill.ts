@@ -4,13 +4,13 @@
 // rows `{"a", "p", "q", "f", "l", "T", "m", "M"}`), ascending ids, paged by id until the first one the new connection
 // sent, as records with the same message ids as the websocket's, so a trade both sources sent is stored once.
 import { z } from 'zod';
-import { TerminalError, TransientError } from '../core/errors.ts';
-import { HttpClient, parseRetryAfter } from '../http/http-client.ts';
-import { redactUrl } from '../http/redact.ts';
-import { weightBudgetFor, type WeightBudget } from '../sources/binance/binance-weight-budget.ts';
+import { TerminalError, TransientError } from '../../core/errors.ts';
+import { HttpClient, parseRetryAfter } from '../../http/http-client.ts';
+import { redactUrl } from '../../http/redact.ts';
+import { weightBudgetFor, type WeightBudget } from './binance-weight-budget.ts';
 import { aggTradeRecords, binanceTradeMsgId, binanceTradeRecord } from './binance-feeds.ts';
-import type { FeedRecord } from './feed.ts';
-import type { GapFiller } from './ws-producer.ts';
+import type { FeedRecord } from '../../streaming/feed.ts';
+import type { GapFiller } from '../../streaming/ws-producer.ts';
 
 /** Weight of one historicalTrades request (Binance spot, since 2023-08-25). */
 export const HISTORICAL_TRADES_WEIGHT = 25;

@@ -1,11 +1,11 @@
 // Gap-fill for the klines feed: minutes a websocket missed (a reconnect, a silent feed) come from Binance REST
 // klines, as records with the same message ids as the feed's, so a minute both sources sent is stored once.
-import { fetchKlines } from '../sources/binance/binance-klines.ts';
-import { weightBudgetFor } from '../sources/binance/binance-weight-budget.ts';
-import { HttpClient } from '../http/http-client.ts';
+import { fetchKlines } from './binance-klines.ts';
+import { weightBudgetFor } from './binance-weight-budget.ts';
+import { HttpClient } from '../../http/http-client.ts';
 import { klineMsgId, klineRecord } from './binance-feeds.ts';
-import type { FeedRecord } from './feed.ts';
-import type { GapFiller } from './ws-producer.ts';
+import type { FeedRecord } from '../../streaming/feed.ts';
+import type { GapFiller } from '../../streaming/ws-producer.ts';
 
 /** A GapFiller reading `${restBaseUrl}/api/v3/klines` (series are canonical pairs, `BTC-USDT`); closed candles only. */
 export function klineGapFiller(restBaseUrl: string, http = new HttpClient({ rateLimitPerMinute: 0 })): GapFiller {
