@@ -16,8 +16,6 @@ const STEPS = ['openRunScope', 'commitBatch', 'closeRun', 'failRunScope'];
  * longer calls a step fails the test, so it is taken off when its loop moves.
  */
 const NOT_YET: Record<string, string> = {
-  'src/distributed/distributed-backfill.ts':
-    "the distributed coordinator opens the run row its workers share (their chunks go through the pipeline) and fails it if publishing fails; a failure after publishing must leave the row backfill-close wrote, which the engine's failure path would overwrite",
   'src/distributed/backfill-close.ts': 'the last worker (or the coordinator) closes the shared run row, under the lock, with the gap report',
 };
 

@@ -10,10 +10,11 @@ import { ensureMetaTables } from '../catalog/meta-tables.ts';
 import { warehouseId } from '../catalog/warehouse-identity.ts';
 import type { Session } from '../core/destination.ts';
 import { ConfigError, TerminalError, errorMessage } from '../core/errors.ts';
-import { committedChunks, planBackfill, type BackfillOptions, type BackfillRequest, type BackfillSummary } from '../runner/backfill.ts';
+import { committedChunks, planBackfill, type BackfillOptions, type BackfillPlan, type BackfillRequest, type BackfillSummary } from '../runner/backfill.ts';
 import { createBarProgress } from '../runner/progress.ts';
 import { RunFailedError } from '../runner/run-job.ts';
-import { failRunScope, openRunScope } from '../runner/run-steps.ts';
+import { runPipeline } from '../pipeline/pipeline.ts';
+import type { RunScope } from '../pipeline/run-steps.ts';
 import { closeDistributedBackfill, type DistributedDetails } from './backfill-close.ts';
 import { encodeTask, taskChunk, taskMsgId, type BackfillTask } from './backfill-task.ts';
 import { ExhaustedTasks, failExhausted } from './exhausted-tasks.ts';
@@ -85,86 +86,91 @@ export async function runDistributedBackfill(req: BackfillRequest, opts: Distrib
   // Reach NATS before a run row exists: an unreachable server is a clean error, not a failed run.
   await ensureTaskQueue(nc, names);
   const first = plan.jobs[0];
-  const scope = await openRunScope(session, lake, {
-    connectionName: first.connectionName,
-    tableName: plan.runTable,
-    window: { start: req.from, end: req.to },
-    logLevel: opts.logLevel,
-    printLog: opts.printLog,
+  let published: PublishedBackfill | undefined;
+  // The coordinator's run loads nothing itself (its units are none): it publishes the chunks, and its workers load
+  // them into this run through the pipeline (backfill-worker.ts); backfill-close.ts closes the shared run row.
+  return runPipeline<never, DistributedBackfillOutcome>({
+    session,
+    lake,
+    run: { open: { connectionName: first.connectionName, tableName: plan.runTable, window: { start: req.from, end: req.to }, logLevel: opts.logLevel, printLog: opts.printLog } },
+    hooks: {
+      plan: async (scope) => {
+        await shareRunLease(session, scope.runId);
+        published = await publishTasks(scope, req, plan, names, nc);
+        return [];
+      },
+      complete: async () => {
+        const done = published!;
+        // Nothing to load: the run closes now, waiting or not (no worker would ever close it).
+        if (opts.wait === false && done.published > 0) return { result: { published: done, left: done.published } };
+        return { result: await follow(opts, done, req) };
+      },
+      // Once published, the run row is the workers' and backfill-close's: a failure while following leaves it as is.
+      failed: (err, { processId, runId, logPath }) =>
+        published
+          ? {}
+          : { figures: { rowsExtracted: 0, rowsQuarantined: 0, lakePaths: [] }, error: new RunFailedError({ processId, runId, logPath, job: req.job }, err instanceof Error ? err : new TerminalError(errorMessage(err))) },
+    },
   });
-  const { log, processId, runId, logPath } = scope;
-  await shareRunLease(session, runId);
+}
+
+/** Queues and publishes one task per chunk not yet committed; records the ones JetStream dropped as failed. */
+async function publishTasks(scope: RunScope, req: BackfillRequest, plan: BackfillPlan, names: WarehouseQueue, nc: NatsConnection): Promise<PublishedBackfill> {
+  const { session, log, processId, runId, logPath } = scope;
   const total = plan.keys.length * plan.windows.length;
-  let published: PublishedBackfill;
-  try {
-    const committed = await committedChunks(session, plan, req.from, req.to);
-    // Time order, symbols side by side (as runBackfill works), so every symbol's state advances as chunks commit.
-    const tasks: BackfillTask[] = [];
-    plan.windows.forEach((w, j) =>
-      plan.keys.forEach((key, i) => {
-        if (committed.done[i][j]) return;
-        tasks.push({
-          kind: 'backfill.chunk',
-          warehouseId: names.warehouseId,
-          processId,
-          runId,
-          runStartedAt: scope.startedAt.toISOString(),
-          job: req.job,
-          ...(req.symbols[i] ? { symbol: req.symbols[i] } : {}),
-          params: definedParams(req.params ?? {}),
-          from: req.from.toISOString(),
-          to: req.to.toISOString(),
-          chunkMs: plan.chunkMs,
-          key,
-          chunkStart: w.start.toISOString(),
-          chunkEnd: w.end.toISOString(),
-          ordinal: j * plan.keys.length + i + 1,
-          ...(req.endpoints?.baseUrls ? { baseUrls: req.endpoints.baseUrls } : {}),
-          ...(req.endpoints?.rateLimitPerMinute !== undefined ? { rateLimitPerMinute: req.endpoints.rateLimitPerMinute } : {}),
-        });
-      }),
-    );
-    const details: DistributedDetails = {
-      job: req.job,
-      symbols: req.symbols,
-      params: definedParams(req.params ?? {}),
-      chunkMs: plan.chunkMs,
-      distributed: { queue: names.queue, stream: names.stream, subject: runSubject(names, processId), published: tasks.length },
-      chunks: { total, skipped: committed.count },
-    };
-    await session.exec(`UPDATE coinlake_meta.workflow_action_history SET details = $2 WHERE process_id = $1`, [processId, JSON.stringify(details)]);
-    await queueTasks(session, processId, tasks.map((t) => ({ job: t.key, window: { start: new Date(t.chunkStart), end: new Date(t.chunkEnd) } })));
-    const js = jetstream(nc);
-    const subject = runSubject(names, processId);
-    const dropped: BackfillTask[] = [];
-    for (let i = 0; i < tasks.length; i += 256) {
-      const part = tasks.slice(i, i + 256);
-      const acks = await Promise.all(part.map((t) => js.publish(subject, encodeTask(t), { msgID: taskMsgId(t) })));
-      acks.forEach((a, k) => a.duplicate && dropped.push(part[k]));
-    }
-    // Ids are unique per run, so a duplicate is a stranger's message under our id: that task will never be delivered.
-    for (const t of dropped) {
-      const why = `JetStream dropped its task as a duplicate: stream ${names.stream} already held message id ${taskMsgId(t)} (within its duplicate window)`;
-      await markTaskFailed(session, processId, taskChunk(t), null, 0, true, why);
-    }
-    const duplicates = dropped.length;
-    log.info({ job: req.job, symbols: req.symbols, chunks: total, skipped: committed.count, published: tasks.length, duplicates, stream: names.stream }, 'distributed backfill published');
-    published = { processId, runId, logPath, queue: names, total, skipped: committed.count, published: tasks.length, duplicates };
-  } catch (err) {
-    await failRunScope(scope, err, { rowsExtracted: 0, rowsQuarantined: 0, lakePaths: [] });
-    log.flush?.();
-    throw new RunFailedError({ processId, runId, logPath, job: req.job }, err instanceof Error ? err : new TerminalError(errorMessage(err)));
+  const committed = await committedChunks(session, plan, req.from, req.to);
+  // Time order, symbols side by side (as runBackfill works), so every symbol's state advances as chunks commit.
+  const tasks: BackfillTask[] = [];
+  plan.windows.forEach((w, j) =>
+    plan.keys.forEach((key, i) => {
+      if (committed.done[i][j]) return;
+      tasks.push({
+        kind: 'backfill.chunk',
+        warehouseId: names.warehouseId,
+        processId,
+        runId,
+        runStartedAt: scope.startedAt.toISOString(),
+        job: req.job,
+        ...(req.symbols[i] ? { symbol: req.symbols[i] } : {}),
+        params: definedParams(req.params ?? {}),
+        from: req.from.toISOString(),
+        to: req.to.toISOString(),
+        chunkMs: plan.chunkMs,
+        key,
+        chunkStart: w.start.toISOString(),
+        chunkEnd: w.end.toISOString(),
+        ordinal: j * plan.keys.length + i + 1,
+        ...(req.endpoints?.baseUrls ? { baseUrls: req.endpoints.baseUrls } : {}),
+        ...(req.endpoints?.rateLimitPerMinute !== undefined ? { rateLimitPerMinute: req.endpoints.rateLimitPerMinute } : {}),
+      });
+    }),
+  );
+  const details: DistributedDetails = {
+    job: req.job,
+    symbols: req.symbols,
+    params: definedParams(req.params ?? {}),
+    chunkMs: plan.chunkMs,
+    distributed: { queue: names.queue, stream: names.stream, subject: runSubject(names, processId), published: tasks.length },
+    chunks: { total, skipped: committed.count },
+  };
+  await session.exec(`UPDATE coinlake_meta.workflow_action_history SET details = $2 WHERE process_id = $1`, [processId, JSON.stringify(details)]);
+  await queueTasks(session, processId, tasks.map((t) => ({ job: t.key, window: { start: new Date(t.chunkStart), end: new Date(t.chunkEnd) } })));
+  const js = jetstream(nc);
+  const subject = runSubject(names, processId);
+  const dropped: BackfillTask[] = [];
+  for (let i = 0; i < tasks.length; i += 256) {
+    const part = tasks.slice(i, i + 256);
+    const acks = await Promise.all(part.map((t) => js.publish(subject, encodeTask(t), { msgID: taskMsgId(t) })));
+    acks.forEach((a, k) => a.duplicate && dropped.push(part[k]));
   }
-  // Nothing to load: the run closes now, waiting or not (no worker would ever close it).
-  if (opts.wait === false && published.published > 0) {
-    log.flush?.();
-    return { published, left: published.published };
+  // Ids are unique per run, so a duplicate is a stranger's message under our id: that task will never be delivered.
+  for (const t of dropped) {
+    const why = `JetStream dropped its task as a duplicate: stream ${names.stream} already held message id ${taskMsgId(t)} (within its duplicate window)`;
+    await markTaskFailed(session, processId, taskChunk(t), null, 0, true, why);
   }
-  try {
-    return await follow(opts, published, req);
-  } finally {
-    log.flush?.();
-  }
+  const duplicates = dropped.length;
+  log.info({ job: req.job, symbols: req.symbols, chunks: total, skipped: committed.count, published: tasks.length, duplicates, stream: names.stream }, 'distributed backfill published');
+  return { processId, runId, logPath, queue: names, total, skipped: committed.count, published: tasks.length, duplicates };
 }
 
 /** Waits for the run to close, showing progress; marks tasks failed that the queue gave up on. */

@@ -110,8 +110,8 @@ export interface PipelineHooks<U, T> {
   beforeTransaction?(group: Extracted<U>[], scope: RunScope): Promise<void>;
   /** A group's quarantined values were landed in the run's quarantine file (lake-relative), before its commit. */
   quarantined?(file: string, group: Extracted<U>[]): void;
-  /** The commit target of a group. */
-  target(group: Extracted<U>[], scope: RunScope): CommitTarget;
+  /** The commit target of a group; required when the run has units to commit. */
+  target?(group: Extracted<U>[], scope: RunScope): CommitTarget;
   /** Inside the group's transaction, after the write mode: state, chunk records, progress. A throw rolls it back. */
   inTransaction?(c: GroupCommit<U>, scope: RunScope): Promise<void>;
   /**
@@ -129,7 +129,8 @@ export interface PipelineHooks<U, T> {
 
 /** What a failed run's row keeps, and the error to throw (default the cause). */
 export interface FailedOutcome {
-  figures: FailedFigures;
+  /** Absent: the run row is left as it is (another process owns it now, as a distributed backfill's workers do). */
+  figures?: FailedFigures;
   error?: Error;
 }
 
@@ -176,7 +177,7 @@ export async function runPipeline<U, T>(p: Pipeline<U, T>): Promise<T> {
     for (const r of ready.splice(0)) await dropUncommitted(scope, r);
     if (!opened) throw err;
     const failed = await p.hooks.failed?.(err, scope);
-    await failRunScope(scope, err, failed?.figures ?? { rowsExtracted: 0, rowsQuarantined: 0, lakePaths: [] });
+    if (!failed || failed.figures) await failRunScope(scope, err, failed?.figures ?? { rowsExtracted: 0, rowsQuarantined: 0, lakePaths: [] });
     throw failed?.error ?? err;
   } finally {
     if (opened) {
@@ -288,7 +289,7 @@ async function work<U, T>(p: Pipeline<U, T>, scope: RunScope, planned: U[] | Ite
 /** Lands a group's quarantined values, commits its rows in one transaction and publishes its curated files. */
 async function commitGroup<U, T>(p: Pipeline<U, T>, scope: RunScope, group: Extracted<U>[], opened: boolean): Promise<void> {
   const { hooks } = p;
-  const target = hooks.target(group, scope);
+  const target = targetOf(hooks, group, scope);
   const one = group.length === 1 ? group[0].batch : undefined;
   if (target.nothingToLoad) {
     const load = { inserted: 0, updated: 0, deleted: 0 };
@@ -339,7 +340,7 @@ async function commitLanding<U, T>(p: Pipeline<U, T>, scope: RunScope, e: Extrac
   const { hooks } = p;
   const { session } = scope;
   const landing = e.landing!;
-  const target = hooks.target([e], scope);
+  const target = targetOf(hooks, [e], scope);
   let landed!: Awaited<ReturnType<FileLanding['load']>>;
   let c!: GroupCommit<U>;
   try {
@@ -389,4 +390,9 @@ function emptyBatch(): ExtractedBatch {
 function extractWith<U, T>(hooks: PipelineHooks<U, T>, unit: U, ctx: ExtractContext): Promise<ExtractedBatch | null> {
   if (!hooks.extract) throw new InternalError('a pipeline needs an extract or a land hook');
   return hooks.extract(unit, ctx);
+}
+
+function targetOf<U, T>(hooks: PipelineHooks<U, T>, group: Extracted<U>[], scope: RunScope): CommitTarget {
+  if (!hooks.target) throw new InternalError(`run ${scope.runId} has a batch to commit but its pipeline names no commit target`);
+  return hooks.target(group, scope);
 }
