@@ -190,7 +190,6 @@ const ALLOWED_SOURCE_NAMES: Record<string, string> = {
   'src/cli/bigquery-command.ts': 'help example coincap_assets (deprecated alias; BigQuery engineer\'s file)',
   'src/cli/warehouse-file.ts': 'a hint example table coincap_assets (CLI engineer\'s area)',
   'src/cli/serve-command.ts': 'help lists the handed-over commands, `import cdd` among them (serve engineer\'s file)',
-  'src/cli/serve-handover.ts': 'passes COINCAP_API_KEY to the server (serve engineer\'s file; should pass every SOURCES variable)',
   'src/catalog/catalog-schema.ts': 'error example coincap.assets',
   'src/server/api-routes.ts': 'API docs example exchange id binance',
   'src/streaming/feed-publisher.ts': 'error example subject coinlake.binance.trades',

@@ -6,6 +6,7 @@ import type { Endpoints } from '../runner/job-builder.ts';
 import { RunFailedError, type RunSummary } from '../runner/run-job.ts';
 import { findRunningServe } from '../server/serve-marker.ts';
 import { handOverRun, readableRunLog } from '../server/run-handover.ts';
+import { SOURCES } from '../sources/registry.ts';
 import type { GlobalOptions } from './cli-context.ts';
 import { servedCommand } from './served-context.ts';
 
@@ -24,6 +25,16 @@ export interface HandOverJob {
 }
 
 /**
+ * The API key a job's source reads (its `variables.apiKey`) from this terminal's environment, handed to the server with
+ * the job as `coinlake run` would use it here; none for a source without a key variable or an unknown job.
+ */
+export function jobApiKey(job: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const source = job ? SOURCES.find((s) => s.name === job.split('.', 1)[0]) : undefined;
+  const keyVariable = source?.variables.apiKey;
+  return keyVariable ? env[keyVariable] || undefined : undefined;
+}
+
+/**
  * Hands the run to a running `coinlake serve` that holds the warehouse, if there is one: returns its summary and
  * duration, or undefined when no server holds it (the caller then opens the warehouse itself).
  */
@@ -35,7 +46,7 @@ export async function handOverToServe(g: GlobalOptions, run: HandOverJob): Promi
   if (!marker) return undefined;
   process.stderr.write(`coinlake serve (pid ${marker.pid}, ${marker.url}) holds ${warehouse}: the job runs there (lake ${marker.lake})\n`);
   const { asset, interval, from, to, mode } = run.options;
-  const apiKey = process.env.COINCAP_API_KEY || undefined;
+  const apiKey = jobApiKey(run.job);
   const printLog = async (logPath: string) => {
     if (g.printLog) process.stderr.write(await readableRunLog(logPath));
   };
