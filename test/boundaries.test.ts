@@ -183,7 +183,6 @@ const ALLOWED_SOURCE_NAMES: Record<string, string> = {
   // Help text and error examples name a real job or table so the user can copy them (users' interface).
   'src/cli/run-command.ts': 'help and error examples: coincap.assets, COINCAP_ASSET, EXTERNAL_COINCAP_ASSETS',
   'src/cli/backfill-command.ts': 'help example binance.klines; the hint names COINLAKE_BINANCE_URL',
-  'src/cli/stream-command.ts': "--symbols/--interval help names the feeds' symbols (CoinCap asset ids, Binance symbols) and polled feeds",
   'src/cli/catalog-command.ts': 'help examples COINCAP_ASSET, EXTERNAL_COINCAP_ASSETS',
   'src/cli/check-command.ts': 'help example coincap_assets',
   'src/cli/changes-command.ts': 'help example coincap_assets',

@@ -40,6 +40,15 @@ function positive(name: string, value: string): number {
 
 const FEED_HELP = `one of ${Object.keys(FEEDS).join(', ')}`;
 
+/** `a, b or c`. */
+function orList(items: string[]): string {
+  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items[items.length - 1]}`;
+}
+
+/** What --symbols names, per websocket feed (each once), and the polled feeds, as the sources declare them. */
+const SYMBOLS_HELP = orList([...new Set(Object.values(FEEDS).flatMap((f) => (f.kind === 'websocket' ? [f.symbolsHelp] : [])))]);
+const POLLED_FEEDS = Object.entries(FEEDS).filter(([, f]) => f.kind === 'polling').map(([name]) => name).join(', ');
+
 function common(cmd: Command): Command {
   return cmd
     .requiredOption('--source <feed>', FEED_HELP)
@@ -49,8 +58,8 @@ function common(cmd: Command): Command {
 
 function producerOptions(cmd: Command): Command {
   return cmd
-    .option('--symbols <list>', 'websocket feeds: CoinCap asset ids (prices), the exchange (coincap.trades) or Binance symbols, comma-separated')
-    .option('--interval <seconds>', 'polled feeds (coincap.assets, coincap.exchanges, coinlore.tickers, coinlore.exchanges): seconds between polls (default 60)')
+    .option('--symbols <list>', `websocket feeds: ${SYMBOLS_HELP}, comma-separated`)
+    .option('--interval <seconds>', `polled feeds (${POLLED_FEEDS}): seconds between polls (default 60)`)
     .option('--silence <seconds>', 'websocket feeds: reconnect a feed that sent nothing for this many seconds (default 30)');
 }
 

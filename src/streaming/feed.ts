@@ -36,6 +36,8 @@ export interface FeedOptions {
 export interface WsFeed extends FeedBase {
   kind: 'websocket';
   defaultBaseUrl: string;
+  /** What `--symbols` names for this feed, for the help (`CoinCap asset ids (prices)`); feeds may share one. */
+  symbolsHelp: string;
   /** The websocket URL to open. */
   url(opts: FeedOptions): string;
   /** Records of one text frame received at `receivedAt` (ms); frames of other kinds give none. */

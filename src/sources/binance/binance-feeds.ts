@@ -81,6 +81,7 @@ export const binanceKlinesFeed: WsFeed = {
   table: ohlcv1mTable,
   writeMode: 'merge',
   defaultBaseUrl: BINANCE_WS_URL,
+  symbolsHelp: 'Binance symbols',
   url: (opts) => streamsUrl('kline_1m', opts),
   parse(frame) {
     const e = klineEvent.safeParse(eventOf(frame));
@@ -120,6 +121,7 @@ export const binanceTradesFeed: WsFeed = {
   table: streamTradesTable,
   writeMode: 'append',
   defaultBaseUrl: BINANCE_WS_URL,
+  symbolsHelp: 'Binance symbols',
   url: (opts) => streamsUrl('trade', opts),
   ignoredKind: ignoredOf(['trade', 'aggTrade']),
   parse(frame, receivedAt) {
@@ -164,6 +166,7 @@ export const binanceAggTradesFeed: WsFeed = {
   table: streamTradesTable,
   writeMode: 'append',
   defaultBaseUrl: BINANCE_WS_URL,
+  symbolsHelp: 'Binance symbols',
   url: (opts) => streamsUrl('aggTrade', opts),
   // Trade and aggTrade frames alike, as binance.trades.
   parse: (frame, receivedAt) => binanceTradesFeed.parse(frame, receivedAt),

@@ -33,6 +33,7 @@ export const coincapPricesFeed: WsFeed = {
   table: streamPricesTable,
   writeMode: 'append',
   defaultBaseUrl: COINCAP_WS_URL,
+  symbolsHelp: 'CoinCap asset ids (prices)',
   url: ({ baseUrl, symbols }) => `${baseUrl}/prices?assets=${symbols.length ? symbols.join(',') : 'ALL'}`,
   parse(frame, receivedAt) {
     const p = pricesFrame.safeParse(json(frame));
@@ -52,6 +53,7 @@ export const coincapTradesFeed: WsFeed = {
   table: streamTradesTable,
   writeMode: 'append',
   defaultBaseUrl: COINCAP_WS_URL,
+  symbolsHelp: 'the exchange (coincap.trades)',
   url: ({ baseUrl, symbols }) => `${baseUrl}/trades/${symbols[0] ?? 'binance'}`,
   parse(frame, receivedAt) {
     const t = tradeFrame.safeParse(json(frame));
