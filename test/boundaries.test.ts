@@ -182,7 +182,7 @@ const ALLOWED_SOURCE_NAMES: Record<string, string> = {
   'src/server/overview-queries.ts': "the dashboard's hints print the commands that load its tables (coinlake --replay run coincap.assets…)",
   // Help text and error examples name a real job or table so the user can copy them (users' interface).
   'src/cli/run-command.ts': 'help and error examples: coincap.assets, COINCAP_ASSET, EXTERNAL_COINCAP_ASSETS',
-  'src/cli/backfill-command.ts': 'help example binance.klines; the hint names COINLAKE_BINANCE_URL',
+  'src/cli/backfill-command.ts': 'help example binance.klines',
   'src/cli/catalog-command.ts': 'help examples COINCAP_ASSET, EXTERNAL_COINCAP_ASSETS',
   'src/cli/check-command.ts': 'help example coincap_assets',
   'src/cli/changes-command.ts': 'help example coincap_assets',

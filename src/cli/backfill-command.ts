@@ -18,6 +18,7 @@ import { gapLine } from '../runner/gap-report.ts';
 import { withWarehouse, type GlobalOptions } from './cli-context.ts';
 import { RATE_FLAGS, RATE_HELP, withRate } from './rate-option.ts';
 import { replayEndpoints } from './replay-endpoints.ts';
+import { SOURCES } from '../sources/registry.ts';
 
 interface BackfillFlags {
   job: string;
@@ -55,6 +56,12 @@ export function backfillLines(s: BackfillSummary, ms: number): string[] {
   ];
 }
 
+/** The base URL variable of a job's source (`COINLAKE_<SOURCE>_URL` as the source declares it). */
+function baseUrlVariable(job: string): string {
+  const name = job.split('.', 1)[0];
+  return SOURCES.find((s) => s.name === name)?.variables.baseUrl ?? `COINLAKE_${name.toUpperCase()}_URL`;
+}
+
 export function registerBackfillCommand(program: Command, globals: () => GlobalOptions): void {
   program
     .command('backfill')
@@ -89,7 +96,7 @@ export function registerBackfillCommand(program: Command, globals: () => GlobalO
       const settings = resolveSettings({ replay: g.replay || undefined });
       if (o.distributed && settings.replay && !o.wait) {
         throw new ConfigError('--replay cannot go with --no-wait: the replay server runs in this process and would stop with it', {
-          hint: 'start the workers with --replay (each runs its own replay server), or point COINLAKE_BINANCE_URL at a server that stays up',
+          hint: `start the workers with --replay (each runs its own replay server), or point ${baseUrlVariable(o.job)} at a server that stays up`,
         });
       }
       const replay = await replayEndpoints(settings.replay);
