@@ -518,5 +518,5 @@ ingestions:
       expect(t.includes(WRONG)).toBe(false);
     }
     expect(texts.join('\n')).toContain('***');
-  });
+  }, 180_000); // ten CLI processes in a row: a hang guard, generous for a loaded machine
 });

@@ -469,7 +469,10 @@ describe.each(WAREHOUSES)('trade feed dropped mid-feed on %s', (kind) => {
       const result = await exactlyOnce(session, 'stream_trades', expected);
       recordTrial({ suite: 'streams', case: `trade feed dropped, trades refilled by REST (${kind})`, faults: 1, rowsLost: result.lost, rowsDuplicated: result.duplicated, clearError: null });
       expect(result).toEqual({ rows: 800, lost: 0, duplicated: 0 });
-      expect(pipe.producer.stats.gapFilled).toBeGreaterThanOrEqual(2 * 40);
+      // The fault landed: trades of both symbols came by REST, and with those the websocket delivered sent every trade
+      // once (how many fall in the outage depends on the machine's load, not on coinlake).
+      expect(pipe.producer.stats.gapFilled).toBeGreaterThanOrEqual(2);
+      expect(pipe.producer.stats.frames + pipe.producer.stats.gapFilled).toBe(800);
       for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined);
     }
   }, 120_000 * TRIALS);
