@@ -5,26 +5,11 @@ import { readFile } from 'node:fs/promises';
 import { CoinlakeError } from '../core/errors.ts';
 import { RunFailedError, type RunSummary } from '../runner/run-job.ts';
 import type { ControlMessage, ControlRunRequest } from './control-protocol.ts';
+import { ndjsonMessages } from './ndjson-messages.ts';
 import type { ServeMarker } from './serve-marker.ts';
 
 /** The error a failed hand-over or a failed handed-over run is reported as (hint printed under it). */
 export class HandOverError extends CoinlakeError {}
-
-/** Reads NDJSON lines from a response body as they arrive. */
-async function* messages(body: ReadableStream<Uint8Array>): AsyncGenerator<ControlMessage> {
-  const decoder = new TextDecoder();
-  let buffered = '';
-  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
-    buffered += decoder.decode(chunk, { stream: true });
-    let nl: number;
-    while ((nl = buffered.indexOf('\n')) >= 0) {
-      const line = buffered.slice(0, nl).trim();
-      buffered = buffered.slice(nl + 1);
-      if (line) yield JSON.parse(line) as ControlMessage;
-    }
-  }
-  if (buffered.trim()) yield JSON.parse(buffered) as ControlMessage;
-}
 
 /**
  * Sends a job to the server of `marker` and waits for its end. Returns the run's summary and duration; throws
@@ -47,7 +32,7 @@ export async function handOverRun(marker: ServeMarker, req: ControlRunRequest, o
     throw new HandOverError(`coinlake serve at ${marker.url} refused the job: ${body.error ?? res.statusText}`, { hint: body.hint });
   }
   try {
-    for await (const m of messages(res.body)) {
+    for await (const m of ndjsonMessages<ControlMessage>(res.body, { lastLineUnterminated: true })) {
       if (m.type === 'queued' && m.ahead > 0) onQueued?.(m.ahead);
       if (m.type === 'done') return { summary: m.summary, ms: m.ms };
       if (m.type === 'failed') {
