@@ -1,25 +1,20 @@
-// One GET /api/v3/klines request under the weight budget: reserve weight, send, adopt the server's weight
-// count, wait out 429/418 (Retry-After) and try again; Binance's 400 bodies become clear terminal errors.
+// One GET /api/v3/klines request under the weight budget (binance-weighted-get.ts: 429/418 waited out, 400 bodies as
+// clear terminal errors).
 import { z } from 'zod';
-import { TerminalError, TransientError } from '../../core/errors.ts';
 import type { CandleInterval } from '../../core/candle-interval.ts';
-import { parseRetryAfter, type HttpClient, type HttpResponse } from '../../http/http-client.ts';
+import type { HttpClient, HttpResponse } from '../../http/http-client.ts';
 import { redactUrl } from '../../http/redact.ts';
 import type { WeightBudget } from './binance-weight-budget.ts';
+import { weightedGet } from './binance-weighted-get.ts';
 
 /** Weight of a klines request (any limit up to 1000). */
 export const KLINES_WEIGHT = 2;
 /** Largest page Binance serves. */
 export const KLINES_MAX_LIMIT = 1000;
-/** Refusals (429/418) tolerated for one request before the run fails. */
-const MAX_REFUSALS = 8;
-
 /** A kline row: `[openTime, open, high, low, close, volume, closeTime, quoteVolume, trades, takerBase, takerQuote, ignore]`. */
 const klineSchema = z.tuple([z.number(), z.string(), z.string(), z.string(), z.string(), z.string(), z.number(), z.string(), z.number()]).rest(z.unknown());
 const klinesSchema = z.array(klineSchema);
 export type KlineRow = z.infer<typeof klineSchema>;
-
-const errorSchema = z.object({ code: z.number(), msg: z.string() });
 
 export interface KlinesRequest {
   symbol: string;
@@ -65,46 +60,13 @@ export async function fetchKlines(
   opts: { signal?: AbortSignal; log?: KlinesLogger } = {},
 ): Promise<KlinesPage> {
   const url = klinesUrl(baseUrl, req);
-  const safe = redactUrl(url);
-  for (let refusals = 0; ; ) {
-    const ticket = await budget.acquire(KLINES_WEIGHT, opts.signal);
-    let response: HttpResponse;
-    try {
-      response = await http.get(url, { signal: opts.signal, okStatuses: [400, 418, 429] });
-    } catch (err) {
-      budget.settle(ticket);
-      throw err;
-    }
-    budget.settle(ticket, response.headers.get('x-mbx-used-weight-1m'));
-    if (response.status === 429 || response.status === 418) {
-      const waitMs = parseRetryAfter(response.headers.get('retry-after')) ?? budget.windowMs;
-      budget.pause(waitMs);
-      opts.log?.warn({ url: safe, status: response.status, retryAfterMs: waitMs }, 'Binance refused the request weight; every request waits');
-      if (++refusals > MAX_REFUSALS) {
-        throw new TransientError(`Binance kept refusing ${safe} (HTTP ${response.status}) after ${MAX_REFUSALS} waits`, { url: safe, status: response.status, retryAfterMs: waitMs });
-      }
-      continue;
-    }
-    const text = Buffer.from(response.body).toString('utf8');
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new TransientError(`invalid JSON from ${safe} (${response.body.length} bytes)`, { url: safe });
-    }
-    if (response.status === 400) {
-      const err = errorSchema.safeParse(json);
-      const what = err.success ? `${err.data.msg} (code ${err.data.code})` : text.slice(0, 200);
-      throw new TerminalError(`Binance rejected klines ${req.symbol} ${req.interval}: ${what}`, {
-        url: safe,
-        hint: 'check the symbol (e.g. BTCUSDT) and the interval (1s 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w 1M)',
-      });
-    }
-    const parsed = klinesSchema.safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new TerminalError(`unexpected klines response from ${safe}: at ${issue?.path.join('.') || 'body'}: ${issue?.message}`, { url: safe });
-    }
-    return { response, url: safe, klines: parsed.data };
-  }
+  const { response, data } = await weightedGet(http, budget, url, KLINES_WEIGHT, {
+    shape: klinesSchema,
+    endpoint: 'klines',
+    request: `klines ${req.symbol} ${req.interval}`,
+    hint: 'check the symbol (e.g. BTCUSDT) and the interval (1s 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w 1M)',
+    signal: opts.signal,
+    log: opts.log,
+  });
+  return { response, url: redactUrl(url), klines: data };
 }

@@ -4,10 +4,9 @@
 // rows `{"a", "p", "q", "f", "l", "T", "m", "M"}`), ascending ids, paged by id until the first one the new connection
 // sent, as records with the same message ids as the websocket's, so a trade both sources sent is stored once.
 import { z } from 'zod';
-import { TerminalError, TransientError } from '../../core/errors.ts';
-import { HttpClient, parseRetryAfter } from '../../http/http-client.ts';
-import { redactUrl } from '../../http/redact.ts';
+import { HttpClient } from '../../http/http-client.ts';
 import { weightBudgetFor, type WeightBudget } from './binance-weight-budget.ts';
+import { weightedGet } from './binance-weighted-get.ts';
 import { aggTradeRecords, binanceTradeMsgId, binanceTradeRecord } from './binance-feeds.ts';
 import type { FeedRecord } from '../../streaming/feed.ts';
 import type { GapFiller } from '../../streaming/ws-producer.ts';
@@ -18,8 +17,6 @@ export const HISTORICAL_TRADES_WEIGHT = 25;
 export const AGG_TRADES_WEIGHT = 2;
 /** Largest page Binance serves. */
 export const HISTORICAL_TRADES_MAX_LIMIT = 1000;
-/** Refusals (429/418) tolerated for one request before the fill fails. */
-const MAX_REFUSALS = 8;
 
 const tradeSchema = z.object({ id: z.number(), price: z.string(), qty: z.string(), time: z.number(), isBuyerMaker: z.boolean() });
 const aggTradeSchema = z.object({ a: z.number(), p: z.string(), q: z.string(), f: z.number(), l: z.number(), T: z.number(), m: z.boolean() }).passthrough();
@@ -48,7 +45,6 @@ const aggTrades: TradeEndpoint<z.infer<typeof aggTradeSchema>> = {
   id: (t) => t.a,
   records: (symbol, t, receivedAt) => aggTradeRecords({ ...t, e: 'aggTrade', s: symbol }, receivedAt),
 };
-const errorSchema = z.object({ code: z.number(), msg: z.string() });
 
 /** `${base}${path}?symbol=…&fromId=…&limit=…` (path `/api/v3/historicalTrades` or `/api/v3/aggTrades`). */
 export function tradesByIdUrl(baseUrl: string, path: string, symbol: string, fromId: number, limit = HISTORICAL_TRADES_MAX_LIMIT): string {
@@ -96,41 +92,7 @@ function tradesByIdFiller<T>(endpoint: TradeEndpoint<T>, restBaseUrl: string, ht
 }
 
 async function fetchTrades<T>(http: HttpClient, budget: WeightBudget, url: string, symbol: string, endpoint: TradeEndpoint<T>): Promise<T[]> {
-  const safe = redactUrl(url);
   const what = endpoint.path.slice('/api/v3/'.length);
-  for (let refusals = 0; ; ) {
-    const ticket = await budget.acquire(endpoint.weight);
-    let response;
-    try {
-      response = await http.get(url, { okStatuses: [400, 418, 429] });
-    } catch (err) {
-      budget.settle(ticket);
-      throw err;
-    }
-    budget.settle(ticket, response.headers.get('x-mbx-used-weight-1m'));
-    if (response.status === 429 || response.status === 418) {
-      const waitMs = parseRetryAfter(response.headers.get('retry-after')) ?? budget.windowMs;
-      budget.pause(waitMs);
-      if (++refusals > MAX_REFUSALS) throw new TransientError(`Binance kept refusing ${safe} (HTTP ${response.status}) after ${MAX_REFUSALS} waits`, { url: safe, status: response.status });
-      continue;
-    }
-    const text = Buffer.from(response.body).toString('utf8');
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new TransientError(`invalid JSON from ${safe} (${response.body.length} bytes)`, { url: safe });
-    }
-    if (response.status === 400) {
-      const err = errorSchema.safeParse(json);
-      const why = err.success ? `${err.data.msg} (code ${err.data.code})` : text.slice(0, 200);
-      throw new TerminalError(`Binance rejected ${what} ${symbol}: ${why}`, { url: safe, hint: 'check the symbol (e.g. BTCUSDT)' });
-    }
-    const parsed = endpoint.rows.safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new TerminalError(`unexpected ${what} response from ${safe}: at ${issue?.path.join('.') || 'body'}: ${issue?.message}`, { url: safe });
-    }
-    return parsed.data;
-  }
+  const { data } = await weightedGet(http, budget, url, endpoint.weight, { shape: endpoint.rows, endpoint: what, request: `${what} ${symbol}`, hint: 'check the symbol (e.g. BTCUSDT)' });
+  return data;
 }
