@@ -6,6 +6,7 @@
 // two cores from the timed run.
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { constants as zlibConstants, gunzipSync, gzipSync } from 'node:zlib';
+import { TerminalError } from '../src/core/errors.ts';
 import { recordInserts } from '../src/load/change-events.ts';
 import { assetHistoryTable } from '../src/sources/coincap/coincap-tables.ts';
 import os from 'node:os';
@@ -154,7 +155,9 @@ async function timedPath(dir: string, coincapV2Url: string, policy: ChangeEvents
   const s = await runJob(job, { session, lake, progress: false, stageInWarehouse: process.env.BENCH_SPINE_STAGE !== '0' });
   const sec = (performance.now() - t0) / 1000;
   const cpu = cpuSeconds(c0);
-  if (s.rowsLoaded !== ROWS) throw new Error(`expected ${ROWS} rows, loaded ${s.rowsLoaded}`);
+  if (s.rowsLoaded !== ROWS) {
+    throw new TerminalError(`spine bench (change_events ${policy}): expected ${ROWS} rows, loaded ${s.rowsLoaded}`, { hint: `the path lost or added rows: rerun with BENCH_SPINE_ROWS=${ROWS} and read the run's log (${s.logPath})` });
+  }
   const [{ n }] = await session.query<{ n: number }>(`SELECT count(*) AS n FROM coinlake_meta.change_event`);
   return { session, lake, s, sec, cpu, events: Number(n) };
 }
