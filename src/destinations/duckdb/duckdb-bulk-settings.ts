@@ -2,11 +2,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { Session } from '../../core/destination.ts';
-
-/** A SQL string literal (DuckDB strings have no backslash escapes, so doubling quotes is enough). */
-function sqlText(text: string): string {
-  return `'${text.replaceAll("'", "''")}'`;
-}
+import { sqlString } from './duckdb-file-sql.ts';
 
 /**
  * DuckDB settings for a bulk import, undone afterwards: a memory limit with a temp directory to spill to; no
@@ -25,24 +21,24 @@ export async function duckdbTuneForBulkImport(s: Pick<Session, 'exec' | 'query'>
             current_setting('disabled_compression_methods') AS disabled`,
   );
   const disabled = new Set(before.disabled.split(',').map((m) => m.trim().toUpperCase()).filter(Boolean));
-  await s.exec(`SET memory_limit = ${sqlText(limit)}`);
+  await s.exec(`SET memory_limit = ${sqlString(limit)}`);
   await s.exec(`SET preserve_insertion_order = false`);
   await s.exec(`SET partitioned_write_flush_threshold = 65536`);
   await s.exec(`SET allocator_bulk_deallocation_flush_threshold = '32MB'`);
-  await s.exec(`SET disabled_compression_methods = ${sqlText([...new Set([...disabled, 'FSST', 'DICT_FSST'])].join(','))}`);
+  await s.exec(`SET disabled_compression_methods = ${sqlString([...new Set([...disabled, 'FSST', 'DICT_FSST'])].join(','))}`);
   let tmpChanged = false;
   try {
-    await s.exec(`SET temp_directory = ${sqlText(path.join(os.tmpdir(), `coinlake-duckdb-spill-${process.pid}`))}`);
+    await s.exec(`SET temp_directory = ${sqlString(path.join(os.tmpdir(), `coinlake-duckdb-spill-${process.pid}`))}`);
     tmpChanged = true;
   } catch {
     // The temp directory cannot change once used; the engine keeps its own.
   }
   return async () => {
-    await s.exec(`SET memory_limit = ${sqlText(before.mem)}`).catch(() => undefined);
+    await s.exec(`SET memory_limit = ${sqlString(before.mem)}`).catch(() => undefined);
     await s.exec(`SET preserve_insertion_order = ${before.pio ? 'true' : 'false'}`).catch(() => undefined);
     await s.exec(`SET partitioned_write_flush_threshold = ${Number(before.flush)}`).catch(() => undefined);
-    await s.exec(`SET allocator_bulk_deallocation_flush_threshold = ${sqlText(before.dealloc)}`).catch(() => undefined);
-    await s.exec(`SET disabled_compression_methods = ${sqlText(before.disabled)}`).catch(() => undefined);
-    if (tmpChanged && before.tmp) await s.exec(`SET temp_directory = ${sqlText(before.tmp)}`).catch(() => undefined);
+    await s.exec(`SET allocator_bulk_deallocation_flush_threshold = ${sqlString(before.dealloc)}`).catch(() => undefined);
+    await s.exec(`SET disabled_compression_methods = ${sqlString(before.disabled)}`).catch(() => undefined);
+    if (tmpChanged && before.tmp) await s.exec(`SET temp_directory = ${sqlString(before.tmp)}`).catch(() => undefined);
   };
 }

@@ -2,8 +2,7 @@
 // mode, so an external view holds exactly the table's rows, lineage and volatile columns included.
 import type { WriteMode } from '../../core/destination.ts';
 import { LINEAGE_COLUMNS, assertIdentifier, type TableSpec } from '../../core/table.ts';
-
-const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
+import { sqlString } from './duckdb-file-sql.ts';
 
 /**
  * The view's SELECT over the files of `glob` for a table written with `mode` (append, replace, merge or

@@ -4,7 +4,7 @@ import type { CsvReadSpec, ParquetCopyOptions } from '../../core/destination.ts'
 import { assertIdentifier, type ColumnType } from '../../core/table.ts';
 
 /** A SQL string literal (DuckDB strings have no backslash escapes, so doubling quotes is enough). */
-function sqlString(text: string): string {
+export function sqlString(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
 }
 

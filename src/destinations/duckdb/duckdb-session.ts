@@ -10,6 +10,7 @@ import { describeAppended, mergeAppended } from './duckdb-append-merge.ts';
 import { duckdbTuneForBulkImport } from './duckdb-bulk-settings.ts';
 import { appendInChunks, type ChunkColumn } from './duckdb-chunk-writer.ts';
 import { duckdbDialect } from './duckdb-dialect.ts';
+import { duckdbCopyToParquet, sqlString } from './duckdb-file-sql.ts';
 import { DuckdbJsonStaging } from './duckdb-json-staging.ts';
 import { inputConverter, resultConverter, toDuckDBParam } from './duckdb-values.ts';
 
@@ -141,10 +142,7 @@ export class DuckdbSession implements Session {
     const dt = column ? `COALESCE(${value}, ${day})` : day;
     const order = (opts.orderBy?.length ? opts.orderBy : [STAGING_ORDINAL]).map((c) => d.ident(c)).join(', ');
     const select = `SELECT * EXCLUDE (${d.ident(STAGING_ORDINAL)}), ${dt} AS dt FROM ${d.ident(staging)} ORDER BY ${order}`;
-    const pattern = sqlString(`${opts.fileStem}_{i}`);
-    await this.connection.run(
-      `COPY (${select}) TO ${sqlString(dir)} (FORMAT parquet, PARTITION_BY (dt), FILENAME_PATTERN ${pattern}, OVERWRITE_OR_IGNORE)`,
-    );
+    await this.connection.run(duckdbCopyToParquet(select, dir, { partitionColumn: 'dt', fileStem: opts.fileStem }));
   }
 
   async dropStaging(staging: string): Promise<void> {
@@ -201,11 +199,6 @@ export class DuckdbSession implements Session {
       this.release();
     }
   }
-}
-
-/** A SQL string literal (DuckDB strings have no backslash escapes, so doubling quotes is enough). */
-function sqlString(text: string): string {
-  return `'${text.replaceAll("'", "''")}'`;
 }
 
 function columnDef(c: ColumnSpec): string {
