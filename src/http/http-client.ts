@@ -77,7 +77,7 @@ export class HttpClient {
       minBackoffMs: opts.minBackoffMs ?? 500,
       maxBackoffMs: opts.maxBackoffMs ?? 30_000,
       timeoutMs: opts.timeoutMs ?? 30_000,
-      maxRetryAfterMs: opts.maxRetryAfterMs ?? 120_000,
+      maxRetryAfterMs: opts.maxRetryAfterMs ?? DEFAULT_MAX_RETRY_AFTER_MS,
       maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       headers: opts.headers,
       logger: opts.logger,
@@ -112,12 +112,7 @@ export class HttpClient {
             { url: safeUrl, attempt: attemptNumber, retriesLeft, retryAfterMs: wait, error: error.message },
             'request failed, retrying',
           );
-          if (wait && retriesLeft > 0) {
-            if (wait > this.opts.maxRetryAfterMs) {
-              throw new TerminalError(`${safeUrl} asked to retry after ${Math.round(wait / 1000)} s, more than the ${Math.round(this.opts.maxRetryAfterMs / 1000)} s allowed`, { url: safeUrl });
-            }
-            await sleep(wait, req.signal);
-          }
+          await waitOutRetryAfter(wait, retriesLeft, safeUrl, this.opts.maxRetryAfterMs, req.signal);
         },
       },
     );
@@ -241,6 +236,19 @@ function causeText(err: unknown): string {
   const code = (err as { code?: string }).code ?? (cause as { code?: string } | undefined)?.code;
   const message = errorMessage(err);
   return [message, cause?.message, code && !message.includes(code) ? code : undefined].filter(Boolean).join(': ');
+}
+
+/** Default of HttpClientOptions.maxRetryAfterMs. */
+export const DEFAULT_MAX_RETRY_AFTER_MS = 120_000;
+
+/**
+ * A failed attempt's Retry-After (`wait`), waited out before the backoff when a retry is left; one longer than `maxMs`
+ * is a TerminalError naming `safeUrl`. For the retry loops of the HTTP client and of clients on it (JSON-RPC).
+ */
+export async function waitOutRetryAfter(wait: number | undefined, retriesLeft: number, safeUrl: string, maxMs: number, signal?: AbortSignal): Promise<void> {
+  if (!wait || retriesLeft <= 0) return;
+  if (wait > maxMs) throw new TerminalError(`${safeUrl} asked to retry after ${Math.round(wait / 1000)} s, more than the ${Math.round(maxMs / 1000)} s allowed`, { url: safeUrl });
+  await sleep(wait, signal);
 }
 
 /** Sleeps ms, ending early (rejecting) when the signal aborts. */

@@ -4,7 +4,7 @@
 // connections, gzip, and the same errors as its GETs (a body cut off or over the limit, a timeout, HTTP statuses).
 import pRetry, { AbortError } from 'p-retry';
 import { TerminalError, TransientError } from '../../core/errors.ts';
-import { sleep, type HttpClient } from '../../http/http-client.ts';
+import { DEFAULT_MAX_RETRY_AFTER_MS, waitOutRetryAfter, type HttpClient } from '../../http/http-client.ts';
 import { redactText } from '../../http/redact.ts';
 
 /** One call of a request. */
@@ -49,9 +49,6 @@ export interface JsonRpcClientOptions {
   minBackoffMs?: number;
   signal?: AbortSignal;
 }
-
-/** Longest Retry-After waited out (the HTTP client's default maxRetryAfterMs). */
-const MAX_RETRY_AFTER_MS = 120_000;
 
 const RATE_LIMITED = /rate limit|too many requests|request rate|capacity|throughput/i;
 
@@ -113,11 +110,7 @@ export class JsonRpcClient {
         // A 429's Retry-After is waited out before the backoff, as the HTTP client does for GETs.
         onFailedAttempt: async ({ error, retriesLeft }) => {
           const wait = error instanceof TransientError ? error.retryAfterMs : undefined;
-          if (!wait || retriesLeft === 0) return;
-          if (wait > MAX_RETRY_AFTER_MS) {
-            throw new TerminalError(`${this.origin} asked to retry after ${Math.round(wait / 1000)} s, more than the ${MAX_RETRY_AFTER_MS / 1000} s allowed`, { url: this.origin });
-          }
-          await sleep(wait, this.opts.signal);
+          await waitOutRetryAfter(wait, retriesLeft, this.origin, DEFAULT_MAX_RETRY_AFTER_MS, this.opts.signal);
         },
       },
     );
