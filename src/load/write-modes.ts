@@ -3,6 +3,7 @@
 // merge and scd2 also write change events (change-events.ts) in the same transaction.
 import {
   STAGING_ORDINAL,
+  WRITE_MODES,
   type Dialect,
   type LoadContext,
   type LoadResult,
@@ -57,6 +58,7 @@ export async function applyWriteMode(
   mode: WriteMode,
   ctx: LoadContext,
 ): Promise<LoadResult> {
+  checkWriteMode(t, mode);
   const d = s.dialect;
   if (s.capabilities.transactions === false) return applyScript(s, t, staging, mode, ctx);
   const parts: Parts = {
@@ -78,32 +80,38 @@ export async function applyWriteMode(
       });
     case 'merge':
     case 'scd2':
-      if (parts.key.length === 0) {
-        throw new ConfigError(`write mode ${mode} needs a primary key on ${t.schema}.${t.name}`, {
-          hint: 'set primary_key_column in the ingestion config, or use write mode append or replace',
-        });
-      }
       return s.transaction(async () => {
         await dedupe(parts);
         await refuseNullKeys(parts, mode);
         return mode === 'merge' ? merge(parts) : applyScd2(changeSource(parts));
       });
-    case 'delete_insert': {
-      const partitionBy = t.partitionBy;
-      if (!partitionBy) {
-        throw new ConfigError(`write mode delete_insert needs a partition column on ${t.schema}.${t.name}`, {
-          hint: 'set partitioned_by in the ingestion config to a timestamp or date column',
-        });
-      }
+    case 'delete_insert':
       return s.transaction(async () => {
         await dedupe(parts);
-        return deleteInsert(parts, d.ident(partitionBy));
+        return deleteInsert(parts, d.ident(t.partitionBy!));
       });
-    }
-    default:
-      throw new ConfigError(`unknown write mode "${String(mode)}"`, {
-        hint: 'use replace, append, merge, delete_insert or scd2',
-      });
+  }
+}
+
+/**
+ * What a write mode needs of the table, checked before anything is sent (on every warehouse, scripted or not): a
+ * known mode, a primary key for merge and scd2, a partition column for delete_insert.
+ */
+function checkWriteMode(t: TableSpec, mode: WriteMode): void {
+  if (!WRITE_MODES.includes(mode)) {
+    throw new ConfigError(`unknown write mode "${String(mode)}"`, {
+      hint: 'use replace, append, merge, delete_insert or scd2',
+    });
+  }
+  if ((mode === 'merge' || mode === 'scd2') && t.primaryKey.length === 0) {
+    throw new ConfigError(`write mode ${mode} needs a primary key on ${t.schema}.${t.name}`, {
+      hint: 'set primary_key_column in the ingestion config, or use write mode append or replace',
+    });
+  }
+  if (mode === 'delete_insert' && !t.partitionBy) {
+    throw new ConfigError(`write mode delete_insert needs a partition column on ${t.schema}.${t.name}`, {
+      hint: 'set partitioned_by in the ingestion config to a timestamp or date column',
+    });
   }
 }
 

@@ -2,7 +2,6 @@
 // NULL-key check, the writes (MERGE for merge and scd2, DELETE … WHERE for replace and delete_insert) and the counts
 // run in one job, the writes inside BEGIN/COMMIT TRANSACTION. The script's last statement returns the counts.
 import { STAGING_ORDINAL, type LoadContext, type WriteMode, type WriteModeScript } from '../../core/destination.ts';
-import { ConfigError } from '../../core/errors.ts';
 import { LINEAGE_COLUMNS, type ColumnSpec, type TableSpec } from '../../core/table.ts';
 import { bq } from './bigquery-sql.ts';
 
@@ -15,6 +14,7 @@ const SCD2_VERSION = ['valid_from', 'valid_to', 'is_current'];
  * The script applying `mode` from the staging table `staging` (quoted) into `target` (quoted); `@p1` is the load
  * time (scd2's valid_from / valid_to). Semantics as load/write-modes.ts: the last staged row per key wins (by
  * STAGING_ORDINAL), merge never touches unchanged rows, reruns change nothing. Change events are not written.
+ * applyWriteMode has checked what the mode needs of the table (a primary key, a partition column).
  */
 export function writeModeScript(target: string, staging: string, t: TableSpec, mode: WriteMode, ctx: LoadContext): WriteModeScript {
   const key = t.primaryKey.map(bq);
@@ -38,11 +38,6 @@ export function writeModeScript(target: string, staging: string, t: TableSpec, m
   // An empty batch changes nothing (and never deletes or closes everything with deleteMissing / closeMissing).
   const whenBatch = (body: string[]) => [`IF EXISTS (SELECT 1 FROM ${BATCH}) THEN`, ...body, 'END IF;'];
   const name = `${t.schema}.${t.name}`;
-  const needsKey = () => {
-    if (key.length === 0) {
-      throw new ConfigError(`write mode ${mode} needs a primary key on ${name}`, { hint: 'set primary_key_column in the ingestion config, or use write mode append or replace' });
-    }
-  };
   // A NULL never matches, so the row would be inserted again on every rerun.
   const nullKeys = () => [
     `IF EXISTS (SELECT 1 FROM ${BATCH} WHERE ${key.map((k) => `${k} IS NULL`).join(' OR ')}) THEN`,
@@ -57,10 +52,7 @@ export function writeModeScript(target: string, staging: string, t: TableSpec, m
     case 'replace':
       return script(transaction([`DELETE FROM ${target} WHERE TRUE;`, 'SET deleted = @@row_count;', insert(), 'SET inserted = @@row_count;']));
     case 'delete_insert': {
-      if (!t.partitionBy) {
-        throw new ConfigError(`write mode delete_insert needs a partition column on ${name}`, { hint: 'set partitioned_by in the ingestion config to a timestamp or date column' });
-      }
-      const p = bq(t.partitionBy);
+      const p = bq(t.partitionBy!);
       return script(
         transaction([
           `DELETE FROM ${target} AS t\nWHERE DATE(t.${p}) IN (SELECT DISTINCT DATE(s.${p}) FROM ${BATCH} AS s WHERE s.${p} IS NOT NULL)\n   OR (t.${p} IS NULL AND EXISTS (SELECT 1 FROM ${BATCH} AS s WHERE s.${p} IS NULL));`,
@@ -71,7 +63,6 @@ export function writeModeScript(target: string, staging: string, t: TableSpec, m
       );
     }
     case 'merge': {
-      needsKey();
       const set = [...data.map((c) => c.name), ...lineage].map((c) => `${bq(c)} = s.${bq(c)}`).join(', ');
       const body = [
         ...(changed ? [`SET updated = (SELECT COUNT(*) FROM ${target} AS t JOIN ${BATCH} AS s ON ${match} WHERE ${changed});`] : []),
@@ -90,7 +81,6 @@ export function writeModeScript(target: string, staging: string, t: TableSpec, m
       return script([...nullKeys(), ...transaction(whenBatch(body))]);
     }
     case 'scd2': {
-      needsKey();
       const current = `t.${bq('is_current')}`;
       const close = `${bq('valid_to')} = @p1, ${bq('is_current')} = FALSE`;
       const closeMissing = Boolean(t.scd2?.closeMissing);
@@ -108,7 +98,5 @@ export function writeModeScript(target: string, staging: string, t: TableSpec, m
       ];
       return script([...nullKeys(), ...transaction(whenBatch(body))], [ctx.loadedAt]);
     }
-    default:
-      throw new ConfigError(`unknown write mode "${String(mode)}"`, { hint: 'use replace, append, merge, delete_insert or scd2' });
   }
 }
