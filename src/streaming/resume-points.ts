@@ -6,6 +6,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { Session } from '../core/destination.ts';
 import { TransientError, errorMessage } from '../core/errors.ts';
 import type { Feed } from './feed.ts';
+import { feedPoint } from './ws-producer.ts';
 
 /** Last stored point per series of a feed's table; empty when the feed has no gap-fill or the table does not exist yet. */
 export async function lastStoredPoints(session: Session, feed: Feed): Promise<Map<string, number>> {
@@ -39,12 +40,6 @@ export const PUBLISHED_TAIL_MESSAGES = 100_000;
 export async function lastPublishedPoints(nc: NatsConnection, stream: string, feed: Feed, opts: { tail?: number; timeoutMs?: number; onError?: (err: unknown) => void } = {}): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   if (feed.kind !== 'websocket' || !feed.lastStored) return out;
-  const pointOf = (record: Record<string, unknown>) => {
-    const k = feed.seriesPoint?.(record);
-    if (k) return { series: k.series, at: k.openTime };
-    const t = feed.tradeId?.(record);
-    return t && Number.isSafeInteger(t.id) ? { series: t.series, at: t.id } : undefined;
-  };
   try {
     const jsm = await jetstreamManager(nc);
     const state = (await jsm.streams.info(stream)).state;
@@ -65,7 +60,7 @@ export async function lastPublishedPoints(nc: NatsConnection, stream: string, fe
         } catch {
           continue;
         }
-        const p = record && typeof record === 'object' ? pointOf(record as Record<string, unknown>) : undefined;
+        const p = record && typeof record === 'object' ? feedPoint(feed, record as Record<string, unknown>) : undefined;
         if (p && !(out.get(p.series)! >= p.at)) out.set(p.series, p.at);
         if (seen >= state.last_seq) break;
       }

@@ -147,11 +147,12 @@ export class WsProducer {
     const records = this.opts.feed.parse(frame, receivedAt);
     if (records.length === 0) this.ignore(frame);
     for (const r of records) {
-      const point = this.seriesPoint(r.record);
+      const point = feedPoint(this.opts.feed, r.record);
       if (point) {
-        const { series, at, step, show } = point;
+        const { series, at, step } = point;
         const last = this.lastPoint.get(series);
         if (last !== undefined && at > last + step && this.opts.gapFiller) {
+          const show = step === MINUTE ? (t: number) => new Date(t).toISOString() : (id: number) => id;
           const gap = { series, from: show(last + step), to: show(at - step) };
           let filled = 0;
           try {
@@ -171,13 +172,16 @@ export class WsProducer {
       await this.publisher.publish([r]);
     }
   }
+}
 
-  /** Where a record sits in its series: a kline's minute (step one minute) or a trade's id (step 1). */
-  private seriesPoint(record: Record<string, unknown>): { series: string; at: number; step: number; show: (at: number) => string | number } | undefined {
-    const k = this.opts.feed.seriesPoint?.(record);
-    if (k) return { series: k.series, at: k.openTime, step: MINUTE, show: (t) => new Date(t).toISOString() };
-    const t = this.opts.feed.tradeId?.(record);
-    if (t && Number.isSafeInteger(t.id)) return { series: t.series, at: t.id, step: 1, show: (id) => id };
-    return undefined;
-  }
+/**
+ * Where a record of a gap-filled feed sits in its series: a kline's minute (step one minute) or a trade's id (step 1);
+ * undefined for a feed without gap-fill. The producer's gap check (per record) and lastPublishedPoints use it.
+ */
+export function feedPoint(feed: WsFeed, record: Record<string, unknown>): { series: string; at: number; step: number } | undefined {
+  const k = feed.seriesPoint?.(record);
+  if (k) return { series: k.series, at: k.openTime, step: MINUTE };
+  const t = feed.tradeId?.(record);
+  if (t && Number.isSafeInteger(t.id)) return { series: t.series, at: t.id, step: 1 };
+  return undefined;
 }
