@@ -6,7 +6,6 @@ import type { Command } from 'commander';
 import { resolveSettings } from '../catalog/settings.ts';
 import { CoinlakeError } from '../core/errors.ts';
 import { HANDED_OVER_ENV, type CancelAnswer, type CommandMessage } from '../server/control-protocol.ts';
-import { ndjsonMessages } from '../server/ndjson-messages.ts';
 import { findRunningServe, serveMarkerPath, type ServeMarker } from '../server/serve-marker.ts';
 import type { GlobalOptions } from './cli-context.ts';
 import { servedCommand } from './served-context.ts';
@@ -57,6 +56,21 @@ export function commandPath(action: Command): string {
   const names: string[] = [];
   for (let c: Command | null = action; c?.parent; c = c.parent) names.unshift(c.name());
   return names.join(' ');
+}
+
+/** Reads the server's answer, one JSON message a line (NDJSON), as the lines arrive. */
+async function* messages(body: ReadableStream<Uint8Array>): AsyncGenerator<CommandMessage> {
+  const decoder = new TextDecoder();
+  let buffered = '';
+  for await (const chunk of body as unknown as AsyncIterable<Uint8Array>) {
+    buffered += decoder.decode(chunk, { stream: true });
+    let nl: number;
+    while ((nl = buffered.indexOf('\n')) >= 0) {
+      const line = buffered.slice(0, nl).trim();
+      buffered = buffered.slice(nl + 1);
+      if (line) yield JSON.parse(line) as CommandMessage;
+    }
+  }
 }
 
 /**
@@ -138,7 +152,7 @@ async function runThere(marker: ServeMarker, command: string, argv: string[]): P
     }
     quietFor(SILENCE_MS, 'silent');
     try {
-      for await (const m of ndjsonMessages<CommandMessage>(res.body)) {
+      for await (const m of messages(res.body)) {
         if (!stopping) quietFor(SILENCE_MS, 'silent');
         if (m.type === 'queued') {
           id = m.id;

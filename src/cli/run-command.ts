@@ -8,7 +8,6 @@ import { replayEndpoints } from './replay-endpoints.ts';
 import { resolveSettings } from '../catalog/settings.ts';
 import { loadCatalogJob } from '../catalog/catalog-job.ts';
 import { commandConfig } from './config-option.ts';
-import { handOverToServe } from './serve-handover.ts';
 import { RATE_FLAGS, RATE_HELP, withRate } from './rate-option.ts';
 import { TerminalError } from '../core/errors.ts';
 
@@ -62,12 +61,6 @@ export function registerRunCommand(program: Command, globals: () => GlobalOption
         const endpoints = withRate(replay.endpoints, rate);
         const job = jobName ? buildJob(jobName, jobOpts, endpoints) : undefined;
         const cfg = catalog ? await commandConfig() : undefined;
-        const served = await handOverToServe(g, { job: jobName, section, tableName, options: jobOpts, endpoints, configFile: cfg?.file });
-        if (served) {
-          process.stdout.write(summaryLine(served.summary, served.ms) + '\n');
-          reportQuality(served.summary);
-          return;
-        }
         await withWarehouse(g, async (session, lake) => {
           const t0 = Date.now();
           const theJob =
