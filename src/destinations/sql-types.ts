@@ -1,5 +1,4 @@
 // What every SQL dialect shares: quoted identifiers and the logical → SQL type mapping, given each engine's names.
-import type { Dialect } from '../core/destination.ts';
 import { ConfigError } from '../core/errors.ts';
 import { assertIdentifier } from '../core/table.ts';
 
@@ -21,12 +20,6 @@ export function decimalParts(type: string): { precision: number; scale: number }
 export function quoteIdent(name: string): string {
   return `"${assertIdentifier(name)}"`;
 }
-
-/** Id sequences as DuckDB and PostgreSQL both write them (Dialect.createSequence and nextId). */
-export const sqlSequences: Pick<Dialect, 'createSequence' | 'nextId'> = {
-  createSequence: (schema, name) => `CREATE SEQUENCE IF NOT EXISTS ${quoteIdent(schema)}.${quoteIdent(name)} START 1`,
-  nextId: (schema, name) => `nextval('${assertIdentifier(schema)}.${assertIdentifier(name)}')`,
-};
 
 /**
  * Builds a dialect's sqlType from its names for the simple logical types and its decimal type name

@@ -1,7 +1,7 @@
 // DuckDB's SQL flavour for the shared write-mode SQL: quoting, logical → SQL types, placeholders, row → JSON.
 import type { Dialect } from '../../core/destination.ts';
 import { ConfigError } from '../../core/errors.ts';
-import { decimalParts, quoteIdent, sqlSequences, sqlTypeMapper } from '../sql-types.ts';
+import { decimalParts, quoteIdent, sqlTypeMapper } from '../sql-types.ts';
 import { assertIdentifier, type ColumnType } from '../../core/table.ts';
 import { duckdbExternalViewSelect } from './duckdb-external-view.ts';
 import { duckdbCopyToParquet, duckdbReadCsv } from './duckdb-file-sql.ts';
@@ -32,7 +32,12 @@ export const duckdbDialect: Dialect = {
     const pairs = columns.map((c) => `'${assertIdentifier(c)}', ${a}.${duckdbDialect.ident(c)}`);
     return `json_object(${pairs.join(', ')})`;
   },
-  ...sqlSequences,
+  createSequence(schema: string, name: string): string {
+    return `CREATE SEQUENCE IF NOT EXISTS ${duckdbDialect.table(schema, name)} START 1`;
+  },
+  nextId(schema: string, name: string): string {
+    return `nextval('${assertIdentifier(schema)}.${assertIdentifier(name)}')`;
+  },
   jsonValue(expr: string, type: ColumnType): string {
     return `COALESCE(${jsonText(expr, type)}, 'null')`;
   },

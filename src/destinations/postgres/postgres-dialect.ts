@@ -2,7 +2,7 @@
 // Types stay within what Redshift also understands where that costs nothing (VARCHAR, NUMERIC, DOUBLE PRECISION).
 import type { Dialect } from '../../core/destination.ts';
 import { ConfigError } from '../../core/errors.ts';
-import { decimalParts, quoteIdent, sqlSequences, sqlTypeMapper } from '../sql-types.ts';
+import { decimalParts, quoteIdent, sqlTypeMapper } from '../sql-types.ts';
 import { assertIdentifier, type ColumnType } from '../../core/table.ts';
 import { postgresAdvisoryLocks } from './postgres-advisory-locks.ts';
 
@@ -42,7 +42,12 @@ export const postgresDialect: Dialect = {
     }
     return calls.length === 1 ? calls[0] : `(${calls.join(' || ')})`;
   },
-  ...sqlSequences,
+  createSequence(schema: string, name: string): string {
+    return `CREATE SEQUENCE IF NOT EXISTS ${postgresDialect.table(schema, name)} START 1`;
+  },
+  nextId(schema: string, name: string): string {
+    return `nextval('${assertIdentifier(schema)}.${assertIdentifier(name)}')`;
+  },
   jsonValue(expr: string, type: ColumnType): string {
     return `COALESCE(${pgJsonText(expr, type)}, 'null')`;
   },
