@@ -244,19 +244,20 @@ export class StreamConsumer {
     const jsm = await jetstreamManager(nc);
     const legacy = legacyDurable(this.opts.feed);
     let keptLegacy = false;
-    if (!this.opts.durable && this.durable !== legacy) {
+    const infoOf = (name: string) => jsm.consumers.info(names.stream, name).catch(() => undefined);
+    let existing = await infoOf(this.durable);
+    if (!existing && !this.opts.durable && this.durable !== legacy) {
       // Durable names followed no prefix before: an earlier version's durable on this stream holds its position.
-      const exists = (name: string) => jsm.consumers.info(names.stream, name).then(() => true, () => false);
-      if (!(await exists(this.durable)) && (await exists(legacy))) {
+      existing = await infoOf(legacy);
+      if (existing) {
         keptLegacy = true;
         this.durable = legacy;
         this.ackPrefix = `$JS.ACK.${names.stream}.${legacy}.`;
       }
     }
-    try {
-      // A durable made by an earlier version acks every message (AckPolicy.Explicit); it keeps doing so.
-      this.ackAll = (await jsm.consumers.info(names.stream, this.durable)).config.ack_policy === AckPolicy.All;
-    } catch {
+    // A durable made by an earlier version acks every message (AckPolicy.Explicit); it keeps doing so.
+    if (existing) this.ackAll = existing.config.ack_policy === AckPolicy.All;
+    else {
       this.ackAll = true;
       await jsm.consumers.add(names.stream, {
         durable_name: this.durable,
