@@ -401,6 +401,13 @@ describe('the dashboard', () => {
     { path: '/api/freshness', valid: {} },
     { path: '/api/quality', valid: {} },
   ];
+  /** Parameters each endpoint declares besides those of its valid request (src/server/api-routes.ts). */
+  const DECLARED: Record<string, string[]> = {
+    '/api/assets/trends': ['interval', 'from', 'to'],
+    '/api/exchanges/trends': ['from', 'to'],
+    '/api/candles': ['exchange', 'limit', 'from', 'to'],
+    '/api/runs': ['limit'],
+  };
   const SQLISH = [
     "1; DROP TABLE coinlake.canary",
     "' OR '1'='1",
@@ -425,7 +432,7 @@ describe('the dashboard', () => {
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...ENDPOINTS), fc.boolean(), param, value, async (endpoint, knownName, name, v) => {
         // Either an unknown parameter, or a known one (e.g. ids, symbol, interval, limit, table-choosing interval) with a hostile value.
-        const names = Object.keys(endpoint.valid).concat(endpoint.path === '/api/candles' ? ['exchange', 'limit', 'from', 'to'] : endpoint.path === '/api/runs' ? ['limit'] : []);
+        const names = Object.keys(endpoint.valid).concat(DECLARED[endpoint.path] ?? []);
         const useKnown = knownName && names.length > 0;
         const key = useKnown ? names[Math.abs(v.length) % names.length] : name;
         const query = new URLSearchParams({ ...endpoint.valid, [key]: v });
