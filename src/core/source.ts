@@ -85,6 +85,30 @@ export interface Stream<State = unknown> {
    * job gives none. Without it only the values given name it.
    */
   stateNameDefaults?: { asset: string; interval: string };
+  /** Candle streams: how `coinlake repair` fetches a venue's missing candles again through this stream (optional). */
+  refetch?: CandleRefetch;
+}
+
+/** One venue's candle series as the candle tables key it. */
+export interface CandleSeries {
+  /** The `exchange` column, e.g. `binance` or a ccxt exchange id. */
+  exchange: string;
+  /** The `symbol` column: canonical `BASE-QUOTE`, e.g. `BTC-USDT`. */
+  symbol: string;
+  interval: CandleInterval;
+}
+
+/**
+ * A candle stream's promise to `coinlake repair` (runner/candle-repair.ts): for a series it serves, `params(series)`
+ * are the params of a job of this stream whose read, given a window and no state, yields exactly that series'
+ * candles with open time in the window (none for a time the venue has no candle), into `tableFor(params)`. The core
+ * finds the stream for an exchange by asking every registered stream's `exchanges()`, never by name.
+ */
+export interface CandleRefetch {
+  /** The `exchange` values this stream refetches (e.g. `['binance']`); may be long (every exchange a library knows). */
+  exchanges(): readonly string[];
+  /** Job params reading `series` (its symbol turned into the venue's form), or undefined when it cannot (e.g. an interval the venue lacks). */
+  params(series: CandleSeries): StreamParams | undefined;
 }
 
 /** Rows matching `filter` in the stream's table form a series with one `timeColumn` value per `interval` grid point. */

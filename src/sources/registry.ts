@@ -1,6 +1,6 @@
 // Every source plug-in, one line each. Adding a source does not touch the runner.
 import { TerminalError } from '../core/errors.ts';
-import type { Source, Stream } from '../core/source.ts';
+import type { CandleSeries, Source, Stream, StreamParams } from '../core/source.ts';
 import { binanceSource } from './binance/binance-source.ts';
 import { coincapSource } from './coincap/coincap-source.ts';
 import { coinloreSource } from './coinlore/coinlore-source.ts';
@@ -30,4 +30,24 @@ export function findStream(name: string): { source: Source; stream: Stream<unkno
 /** All `source.stream` names. */
 export function allJobNames(): string[] {
   return SOURCES.flatMap((s) => s.streams.map((st) => `${s.name}.${st.name}`));
+}
+
+/**
+ * The stream that refetches the candles of `series` (Stream.refetch) and its job's params, or undefined when no
+ * registered stream serves that exchange and interval.
+ */
+export function candleRefetchFor(series: CandleSeries): { job: string; params: StreamParams } | undefined {
+  for (const source of SOURCES) {
+    for (const stream of source.streams) {
+      if (!stream.refetch?.exchanges().includes(series.exchange)) continue;
+      const params = stream.refetch.params(series);
+      if (params) return { job: `${source.name}.${stream.name}`, params };
+    }
+  }
+  return undefined;
+}
+
+/** Every exchange some stream refetches candles of (`coinlake repair --exchange`), sorted. */
+export function refetchExchanges(): string[] {
+  return [...new Set(SOURCES.flatMap((s) => s.streams.flatMap((st) => st.refetch?.exchanges() ?? [])))].sort();
 }

@@ -79,6 +79,11 @@ const klinesStream: Stream<KlinesState> = {
     const { symbol, interval } = klinesParams(params);
     return { filter: { exchange: 'binance', symbol: canonicalPair(symbol) ?? symbol }, timeColumn: 'ts', interval };
   },
+  // `coinlake repair`: exchange `binance`, symbol BTC-USDT → BTCUSDT, any interval.
+  refetch: {
+    exchanges: () => ['binance'],
+    params: ({ exchange, symbol, interval }) => (exchange === 'binance' ? { symbol: symbol.replace(/[-/_]/g, ''), interval } : undefined),
+  },
   /**
    * Reads the closed candles with open time in the window [start, end), from after the committed watermark, one
    * request of up to 1000 candles at a time; every page carries the new state.
