@@ -22,6 +22,8 @@ const ENGINE_SQL: [RegExp, string][] = [
   [/\bread_csv\w*/i, 'file read (read_csv)'],
   [/\bread_parquet\b/i, 'file read (read_parquet)'],
   [/\bCOPY\s*(\(|\S+\s+(FROM|TO)\b)/, 'COPY'],
+  // A joined UPDATE: a FROM after SET and before any WHERE (a FROM in the WHERE's subquery is standard SQL).
+  [/\bUPDATE\b(?:(?!\bWHERE\b)[^;])*?\bSET\b(?:(?!\bWHERE\b|\(\s*SELECT\b)[^;])*?\bFROM\b/i, 'joined UPDATE (UPDATE … SET … FROM)'],
 ];
 
 /**

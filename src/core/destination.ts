@@ -60,6 +60,12 @@ export interface Dialect {
    * spaces its text), so those are equal as values, not as text. Used for change-event images (load/change-events.ts).
    */
   jsonValue(expr: string, type: ColumnType): string;
+  /**
+   * A joined UPDATE (not standard SQL; each engine spells it its own way): sets `set` (`col = expr, …`) on the rows of
+   * `target` (aliased `t`) that match a row of `from` (aliased `s`) by `where`, which may refer to both aliases.
+   * Used by the write modes (load/write-modes.ts, load/scd2.ts).
+   */
+  updateFrom(target: string, set: string, from: string, where: string): string;
   /** DDL that creates the id sequence `schema.name` (validated identifiers) if it is missing, starting at 1. */
   createSequence(schema: string, name: string): string;
   /** Expression that yields the next value of a sequence made by createSequence (one per row where a query returns rows). */

@@ -55,10 +55,7 @@ export async function applyScd2(src: ChangeSource): Promise<LoadResult> {
 
   let updated = 0;
   if (compared.length > 0) {
-    updated = await s.exec(
-      `UPDATE ${target} AS t SET ${close} FROM ${staging} AS s WHERE ${keys} AND ${current} AND (${differsSql(d, compared, 't', 's')})`,
-      [ctx.loadedAt],
-    );
+    updated = await s.exec(d.updateFrom(target, close, staging, `${keys} AND ${current} AND (${differsSql(d, compared, 't', 's')})`), [ctx.loadedAt]);
   }
   let deleted = 0;
   if (closeMissing) {

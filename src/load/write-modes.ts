@@ -1,5 +1,6 @@
-// The write modes as dialect-neutral SQL from a staging table into its target; the same statements run on
-// DuckDB and PostgreSQL (UPDATE … FROM, INSERT … SELECT … WHERE NOT EXISTS, IS DISTINCT FROM, CAST(x AS DATE)).
+// The write modes from a staging table into its target, in standard SQL (INSERT … SELECT … WHERE NOT EXISTS, DELETE …
+// WHERE NOT EXISTS, IS DISTINCT FROM, CAST(x AS DATE)); the joined UPDATE, which each engine spells its own way, comes
+// from the dialect (Dialect.updateFrom). A warehouse without transactions gets one script from its dialect instead.
 // merge and scd2 also write change events (change-events.ts) in the same transaction.
 import {
   STAGING_ORDINAL,
@@ -224,9 +225,7 @@ async function merge(p: Parts): Promise<LoadResult> {
     const set = [...data, ...lineage].map((c) => `${c} = s.${c}`).join(', ');
     const changed = compared.map((c) => `t.${c} IS DISTINCT FROM s.${c}`).join(' OR ');
     await recordUpdates(events);
-    updated = await p.s.exec(
-      `UPDATE ${p.target} AS t SET ${set} FROM ${p.staging} AS s WHERE ${keyMatch(p, 't', 's')} AND (${changed})`,
-    );
+    updated = await p.s.exec(p.s.dialect.updateFrom(p.target, set, p.staging, `${keyMatch(p, 't', 's')} AND (${changed})`));
   }
   await recordInserts(events, { allNew: fresh });
   const inserted = await insertFromStaging(p, fresh ? '' : `NOT EXISTS (SELECT 1 FROM ${p.target} AS t WHERE ${keyMatch(p, 't', 's')})`);

@@ -55,6 +55,11 @@ export class BigQueryDialect implements Dialect {
     return `COALESCE(${text}, 'null')`;
   }
 
+  /** BigQuery's UPDATE … FROM (the target aliased t, joined to s). */
+  updateFrom(target: string, set: string, from: string, where: string): string {
+    return `UPDATE ${target} AS t SET ${set} FROM ${from} AS s WHERE ${where}`;
+  }
+
   /** BigQuery has no sequences: ids come from nextId's clock, so there is nothing to create (a statement that does nothing). */
   createSequence(schema: string, name: string): string {
     assertIdentifier(schema, 'schema');

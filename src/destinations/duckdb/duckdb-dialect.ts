@@ -32,6 +32,10 @@ export const duckdbDialect: Dialect = {
     const pairs = columns.map((c) => `'${assertIdentifier(c)}', ${a}.${duckdbDialect.ident(c)}`);
     return `json_object(${pairs.join(', ')})`;
   },
+  /** UPDATE … FROM: the matched target rows, aliased t, joined to s. */
+  updateFrom(target: string, set: string, from: string, where: string): string {
+    return `UPDATE ${target} AS t SET ${set} FROM ${from} AS s WHERE ${where}`;
+  },
   createSequence(schema: string, name: string): string {
     return `CREATE SEQUENCE IF NOT EXISTS ${duckdbDialect.table(schema, name)} START 1`;
   },

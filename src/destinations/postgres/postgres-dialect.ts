@@ -42,6 +42,10 @@ export const postgresDialect: Dialect = {
     }
     return calls.length === 1 ? calls[0] : `(${calls.join(' || ')})`;
   },
+  /** UPDATE … FROM: the matched target rows, aliased t, joined to s. */
+  updateFrom(target: string, set: string, from: string, where: string): string {
+    return `UPDATE ${target} AS t SET ${set} FROM ${from} AS s WHERE ${where}`;
+  },
   createSequence(schema: string, name: string): string {
     return `CREATE SEQUENCE IF NOT EXISTS ${postgresDialect.table(schema, name)} START 1`;
   },
