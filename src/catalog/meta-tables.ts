@@ -168,6 +168,16 @@ const META_DDL: string[] = [
     fire_at TIMESTAMPTZ,
     taken_at TIMESTAMPTZ,
     expires_at TIMESTAMPTZ NOT NULL)`,
+  // Candle times a venue was asked for and answered without a candle (`coinlake repair`, runner/candle-repair.ts):
+  // the gap finder counts them as present, so they are not requested again. Written with the repaired rows.
+  `CREATE TABLE IF NOT EXISTS coinlake_meta.candle_known_missing (
+    table_name VARCHAR NOT NULL,
+    exchange VARCHAR NOT NULL,
+    symbol VARCHAR NOT NULL,
+    ts TIMESTAMPTZ NOT NULL,
+    first_seen TIMESTAMPTZ NOT NULL,
+    run_id VARCHAR,
+    PRIMARY KEY (table_name, exchange, symbol, ts))`,
 ];
 
 /** Columns added after a table was first released: [table, column, type], added where missing. */

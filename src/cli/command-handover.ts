@@ -25,6 +25,7 @@ export const HANDED_OVER_COMMANDS: ReadonlySet<string> = new Set([
   'import',
   'backfill',
   'daily',
+  'repair',
   'models run',
   'catalog list',
   'catalog show',

@@ -1,10 +1,13 @@
-// `coinlake daily`: every enabled incremental job from its watermark to now, one run per job over the whole gap.
+// `coinlake daily`: every enabled incremental job from its watermark to now, one run per job over the whole gap; then
+// the repair step (runner/candle-repair.ts) on every candle table present, unless --no-repair.
 import type { Command } from 'commander';
 import { resolveSettings } from '../catalog/settings.ts';
 import { parseInstant } from '../core/time.ts';
+import { DEFAULT_MAX_MINUTES, presentCandleTables, runRepair } from '../runner/candle-repair.ts';
 import { runDaily, type DailyOutcome } from '../runner/daily.ts';
 import { withWarehouse, type GlobalOptions } from './cli-context.ts';
 import { RATE_FLAGS, RATE_HELP, withRate } from './rate-option.ts';
+import { MAX_MINUTES_HELP, positiveWhole, repairLines } from './repair-command.ts';
 import { replayEndpoints } from './replay-endpoints.ts';
 import { warningLines } from './run-command.ts';
 
@@ -31,10 +34,13 @@ export function registerDailyCommand(program: Command, globals: () => GlobalOpti
     .command('daily')
     .description('run every enabled incremental job from its watermark to now (a gap of several days is one run)')
     .option('--to <date>', 'catch up to this instant instead of now (exclusive)')
+    .option('--no-repair', 'skip the repair step (the missing candles of every candle table fetched again, as `coinlake repair` does)')
+    .option('--max-minutes <n>', `repair step: ${MAX_MINUTES_HELP}, per candle table`, String(DEFAULT_MAX_MINUTES))
     .option(RATE_FLAGS, RATE_HELP)
-    .action(async (o: { to?: string; rate?: string }) => {
+    .action(async (o: { to?: string; rate?: string; repair: boolean; maxMinutes: string }) => {
       const g = globals();
       withRate({}, o.rate); // checked before anything starts
+      const maxMinutes = positiveWhole(o.maxMinutes, '--max-minutes');
       const settings = resolveSettings({ replay: g.replay || undefined });
       const replay = await replayEndpoints(settings.replay);
       try {
@@ -43,6 +49,12 @@ export function registerDailyCommand(program: Command, globals: () => GlobalOpti
           const lines = outcomes.length ? outcomes.map(dailyLine) : ['no incremental jobs yet: run a backfill (or `coinlake run` an incremental job) first'];
           process.stdout.write(lines.join('\n') + '\n');
           if (outcomes.some((x) => x.kind === 'failed')) process.exitCode = 1;
+          if (!o.repair) return;
+          for (const table of await presentCandleTables(session)) {
+            const summary = await runRepair({ table, maxMinutes, endpoints: withRate(replay.endpoints, o.rate) }, { session, lake, logLevel: g.logLevel, printLog: g.printLog });
+            process.stdout.write(repairLines(summary).join('\n') + '\n');
+            if (summary.runs.some((r) => r.status === 'failed')) process.exitCode = 1;
+          }
         });
       } finally {
         await replay.close();

@@ -21,6 +21,7 @@ const COMMANDS: [name: string, load: () => Promise<Register>][] = [
   ['import', async () => (await import('./import-command.ts')).registerImportCommand],
   ['backfill', async () => (await import('./backfill-command.ts')).registerBackfillCommand],
   ['daily', async () => (await import('./daily-command.ts')).registerDailyCommand],
+  ['repair', async () => (await import('./repair-command.ts')).registerRepairCommand],
   ['stream', async () => (await import('./stream-command.ts')).registerStreamCommand],
   ['models', async () => (await import('./models-command.ts')).registerModelsCommand],
   ['schedule', async () => (await import('./schedule-command.ts')).registerScheduleCommand],

@@ -338,7 +338,7 @@ function sumLoad(a: LoadResult, b: LoadResult): LoadResult {
 }
 
 /** Sets the running figures of an open run (status stays 0), so `coinlake status` shows a backfill's progress. */
-async function updateRunProgress(
+export async function updateRunProgress(
   s: Session,
   processId: number,
   f: { rowsExtracted: number; rowsLoaded: number; rowsQuarantined: number; details: unknown },

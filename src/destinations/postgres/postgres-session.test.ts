@@ -80,6 +80,7 @@ describe('registry and destination', () => {
     expect(tables.map((r) => r.t)).toEqual([
       'coinlake_meta.backfill_chunk',
       'coinlake_meta.backfill_task',
+      'coinlake_meta.candle_known_missing',
       'coinlake_meta.change_event',
       'coinlake_meta.ingestion_column_details',
       'coinlake_meta.ingestion_config',
