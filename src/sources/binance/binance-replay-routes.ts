@@ -6,6 +6,7 @@ import { isCandleInterval, type CandleInterval } from '../../core/candle-interva
 import { ConfigError } from '../../core/errors.ts';
 import { kline, klineOpenTimes, latestKlineOpenTimes } from './binance-replay-klines.ts';
 import { jsonResponse, type ReplayResponse } from '../../replay/replay-response.ts';
+import { EXCHANGE_INFO_WEIGHT, exchangeInfoResponse } from './binance-replay-exchange-info.ts';
 import { FIRST_REPLAY_AGG_TRADE_ID, FIRST_REPLAY_TRADE_ID, REPLAY_TRADE_SPACING_MS, REPLAY_TRADES_START_MS, replayAggTrade, replayTrade } from './binance-replay-trades.ts';
 
 /** Weight of one klines request (api-reference §4.2: weight 2 at every limit up to 1000). */
@@ -171,7 +172,7 @@ function tradesResponse(query: URLSearchParams, settings: BinanceReplaySettings,
 
 /** Routes a path below /binance (e.g. `/api/v3/klines`), counting its weight first. */
 export function routeBinance(path: string, query: URLSearchParams, settings: BinanceReplaySettings, weight: BinanceWeightWindow, now: number): ReplayResponse {
-  const cost = path === '/api/v3/klines' ? KLINES_WEIGHT : path === '/api/v3/historicalTrades' ? HISTORICAL_TRADES_WEIGHT : path === '/api/v3/aggTrades' ? AGG_TRADES_WEIGHT : 1;
+  const cost = path === '/api/v3/klines' ? KLINES_WEIGHT : path === '/api/v3/historicalTrades' ? HISTORICAL_TRADES_WEIGHT : path === '/api/v3/aggTrades' ? AGG_TRADES_WEIGHT : path === '/api/v3/exchangeInfo' ? EXCHANGE_INFO_WEIGHT : 1;
   const admitted = weight.admit(cost, now);
   const usedHeaders = { 'x-mbx-used-weight': String(admitted.used), 'x-mbx-used-weight-1m': String(admitted.used) };
   if ('status' in admitted) {
@@ -184,6 +185,7 @@ export function routeBinance(path: string, query: URLSearchParams, settings: Bin
   if (path === '/api/v3/klines') response = klinesResponse(query, settings, now);
   else if (path === '/api/v3/historicalTrades') response = historicalTradesResponse(query, settings, now);
   else if (path === '/api/v3/aggTrades') response = aggTradesResponse(query, settings, now);
+  else if (path === '/api/v3/exchangeInfo') response = exchangeInfoResponse(query, settings.symbols, weight.limit, now);
   else if (path === '/api/v3/ping') response = jsonResponse(200, {});
   else if (path === '/api/v3/time') response = jsonResponse(200, { serverTime: now });
   else response = binanceError(404, -1000, `Unknown path ${path}.`);
