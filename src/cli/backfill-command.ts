@@ -25,6 +25,7 @@ interface BackfillFlags {
   from: string;
   to?: string;
   symbols?: string;
+  exchange?: string;
   interval?: string;
   concurrency: string;
   limit?: string;
@@ -70,6 +71,7 @@ export function registerBackfillCommand(program: Command, globals: () => GlobalO
     .requiredOption('--from <date>', 'range start (YYYY-MM-DD, ISO-8601 or epoch)')
     .option('--to <date>', 'range end, exclusive (default: now)')
     .option('--symbols <list>', 'comma-separated symbols, one job each, e.g. BTCUSDT,ETHUSDT')
+    .option('--exchange <id>', 'the exchange, for a source that reaches many (its `exchange` param)')
     .option('--interval <interval>', 'candle interval: 1s 1m 3m 5m 15m 30m 1h 2h 4h 6h 8h 12h 1d 3d 1w 1M', '1m')
     .option('--concurrency <n>', 'chunks extracted at once', '4')
     .option('--limit <rows>', 'stop starting new chunks once this many rows were loaded')
@@ -109,7 +111,7 @@ export function registerBackfillCommand(program: Command, globals: () => GlobalO
             from,
             to,
             symbols,
-            params: { interval: o.interval },
+            params: { interval: o.interval, ...(o.exchange ? { exchange: o.exchange } : {}) },
             concurrency: positiveInt(o.concurrency, '--concurrency'),
             limitRows: o.limit === undefined ? undefined : positiveInt(o.limit, '--limit'),
             chunkMs,

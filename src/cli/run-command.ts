@@ -40,14 +40,15 @@ export function registerRunCommand(program: Command, globals: () => GlobalOption
     .option('-s, --section <connection>', 'catalog connection (section), e.g. COINCAP_ASSET; with -a')
     .option('-a, --table-name <asset>', 'catalog asset (table_name), e.g. EXTERNAL_COINCAP_ASSETS; with -s')
     .option('--asset <id>', 'asset id for per-asset streams', undefined)
+    .option('--exchange <id>', 'the exchange, for a source that reaches many (its `exchange` param)')
     .option('--interval <interval>', 'history interval: m1 m5 m15 m30 h1 h2 h6 h12 d1')
     .option('--from <date>', 'window start (YYYY-MM-DD, ISO-8601 or epoch)')
     .option('--to <date>', 'window end, exclusive: --from 2024-03-01 --to 2024-03-02 is the day 2024-03-01 (default: now)')
     .option('--mode <mode>', 'write mode: replace | append | merge | delete_insert')
     .option(RATE_FLAGS, RATE_HELP)
-    .action(async (jobName: string | undefined, o: JobOptions & { section?: string; tableName?: string; rate?: string }) => {
+    .action(async (jobName: string | undefined, o: JobOptions & { section?: string; tableName?: string; rate?: string; exchange?: string }) => {
       const g = globals();
-      const { section, tableName, rate, ...jobOpts } = o;
+      const { section, tableName, rate, exchange, ...jobOpts } = o;
       withRate({}, rate); // checked before anything starts
       const catalog = section !== undefined || tableName !== undefined;
       if (!jobName && !catalog) throw new TerminalError('name a job, e.g. `coinlake run coincap.assets` (or -s CONNECTION -a ASSET)', { hint: CATALOG_LIST_HINT });
@@ -55,11 +56,12 @@ export function registerRunCommand(program: Command, globals: () => GlobalOption
       if (catalog && (!section || !tableName)) {
         throw new TerminalError('-s CONNECTION and -a ASSET go together, e.g. `coinlake run -s COINCAP_ASSET -a EXTERNAL_COINCAP_ASSETS`', { hint: CATALOG_LIST_HINT });
       }
+      if (catalog && exchange !== undefined) throw new TerminalError('--exchange goes with a job name; a catalog asset names its exchange in its params', { hint: CATALOG_LIST_HINT });
       const settings = resolveSettings({ replay: g.replay || undefined });
       const replay = await replayEndpoints(settings.replay);
       try {
         const endpoints = withRate(replay.endpoints, rate);
-        const job = jobName ? buildJob(jobName, jobOpts, endpoints) : undefined;
+        const job = jobName ? buildJob(jobName, exchange === undefined ? jobOpts : { ...jobOpts, params: { ...jobOpts.params, exchange } }, endpoints) : undefined;
         const cfg = catalog ? await commandConfig() : undefined;
         await withWarehouse(g, async (session, lake) => {
           const t0 = Date.now();

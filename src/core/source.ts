@@ -149,6 +149,11 @@ export interface Source {
   variables: SourceVariables;
   /** How the replay server serves it; absent: `--replay` leaves it at its default URL (or `variables.baseUrl`). */
   replay?: SourceReplay;
+  /**
+   * The connection (run history and state key) of a job given by name with these params; default the source's name
+   * upper-cased. A source over many venues names one per venue (e.g. one per exchange), so their states never mix.
+   */
+  connectionName?(params: StreamParams): string;
   /** Its live feeds (`coinlake stream --source <source>.<stream>`); a function, so feeds may refer back to the source. */
   feeds?(): Feed[];
 }

@@ -119,7 +119,7 @@ export function buildJob(name: string, opts: JobOptions = {}, endpoints: Endpoin
   const suffix = incremental ? stateNameSuffix(params, stream.stateNameDefaults) : '';
   return {
     name,
-    connectionName: opts.connectionName ?? `${source.name}${incremental ? '' : ''}`.toUpperCase(),
+    connectionName: opts.connectionName ?? source.connectionName?.(params) ?? source.name.toUpperCase(),
     tableName: opts.tableName ?? `${stream.name.toUpperCase()}${suffix}`,
     source,
     stream,

@@ -2,12 +2,13 @@
 import { TerminalError } from '../core/errors.ts';
 import type { CandleSeries, Source, Stream, StreamParams } from '../core/source.ts';
 import { binanceSource } from './binance/binance-source.ts';
+import { ccxtSource } from './ccxt/ccxt-source.ts';
 import { coincapSource } from './coincap/coincap-source.ts';
 import { coinloreSource } from './coinlore/coinlore-source.ts';
 import { evmSource } from './evm/evm-source.ts';
 import { restSource } from './rest/rest-source.ts';
 
-export const SOURCES: Source[] = [coincapSource, binanceSource, coinloreSource, evmSource, restSource];
+export const SOURCES: Source[] = [coincapSource, binanceSource, coinloreSource, evmSource, restSource, ccxtSource];
 
 /** The source named `name`; the error lists the sources. */
 export function findSource(name: string): Source {
