@@ -6,9 +6,12 @@ import { ConfigError } from '../../../core/errors.ts';
 import type { ReplayMount, SourceReplayRoutes } from '../../../replay/replay-mount.ts';
 import type { CcxtReplayExchangeRoutes, ReplayRateLimit } from './ccxt-replay-exchange.ts';
 import type { CcxtReplayExchange } from './ccxt-replay-series.ts';
+import { coinbaseReplayRoutes } from './coinbase-replay-routes.ts';
 
 /** Every replayed exchange's routes, one line each. */
-const EXCHANGES: CcxtReplayExchangeRoutes[] = [];
+const EXCHANGES: CcxtReplayExchangeRoutes[] = [
+  coinbaseReplayRoutes,
+];
 
 export interface CcxtReplayOptions {
   /** Overrides an exchange's request limit (tests and the bench shrink or tighten it). */
