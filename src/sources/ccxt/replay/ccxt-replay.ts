@@ -7,10 +7,12 @@ import type { ReplayMount, SourceReplayRoutes } from '../../../replay/replay-mou
 import type { CcxtReplayExchangeRoutes, ReplayRateLimit } from './ccxt-replay-exchange.ts';
 import type { CcxtReplayExchange } from './ccxt-replay-series.ts';
 import { coinbaseReplayRoutes } from './coinbase-replay-routes.ts';
+import { krakenReplayRoutes } from './kraken-replay-routes.ts';
 
 /** Every replayed exchange's routes, one line each. */
 const EXCHANGES: CcxtReplayExchangeRoutes[] = [
   coinbaseReplayRoutes,
+  krakenReplayRoutes,
 ];
 
 export interface CcxtReplayOptions {
