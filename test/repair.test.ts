@@ -1,6 +1,6 @@
 // `coinlake repair` and the repair step of `coinlake daily`, as a user runs them (subprocesses) against the replay
 // server, on DuckDB and PostgreSQL: minutes deleted after a backfill come back exactly as the replay series has them,
-// each missing range in one request; the replay series' maintenance minutes (no candle on the exchange) are asked for
+// nearby missing ranges sharing one request; the replay series' maintenance minutes (no candle on the exchange) are asked for
 // once, remembered in coinlake_meta.candle_known_missing and not asked again; --max-minutes bounds the work.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -104,7 +104,7 @@ function maintenanceMinutes(from: number, to: number): number[] {
 const RUN = /run (\S+) \(process (\d+)\)/;
 
 describe.each(WAREHOUSES)('coinlake repair on %s', (engine, makeWarehouse) => {
-  it('fills exactly the deleted minutes, one request per missing range; maintenance minutes are remembered and not asked again', async () => {
+  it('fills exactly the deleted minutes, nearby missing ranges in one request; maintenance minutes are remembered and not asked again', async () => {
     const w = await makeWarehouse(`${engine}-fill`);
     try {
       const back = await coinlake(w, ['backfill', '--job', 'binance.klines', '--symbols', 'BTCUSDT,ETHUSDT', '--from', '2024-03-04', '--to', '2024-03-07']);
@@ -126,14 +126,13 @@ describe.each(WAREHOUSES)('coinlake repair on %s', (engine, makeWarehouse) => {
       expect(lines[1]).toMatch(/^ {2}binance: 15 repaired, 60 known missing \(the exchange has no candle\) of 75 requested in 2 series — run \S+ \(process 2\)$/);
       expect(lines).toHaveLength(2);
       const runId = RUN.exec(lines[1])![1];
-      // One request per range, oldest first, each exactly the range (endTime inclusive).
+      // Each range in one request, exactly (endTime inclusive); ranges of a series less than 1,000 minutes apart share
+      // one (BTC 03-04 10:00 and the maintenance window 16 h later; ETH's window and 12:00 on the same day).
       expect(klinesRequests(before).sort()).toEqual(
         [
           ['ETHUSDT', '2024-03-04T00:01:00.000Z', '2024-03-04T00:01:59.999Z'],
-          ['BTCUSDT', '2024-03-04T10:00:00.000Z', '2024-03-04T10:02:59.999Z'],
-          ['BTCUSDT', '2024-03-05T02:00:00.000Z', '2024-03-05T02:29:59.999Z'],
-          ['ETHUSDT', '2024-03-05T02:00:00.000Z', '2024-03-05T02:29:59.999Z'],
-          ['ETHUSDT', '2024-03-05T12:00:00.000Z', '2024-03-05T12:09:59.999Z'],
+          ['BTCUSDT', '2024-03-04T10:00:00.000Z', '2024-03-05T02:29:59.999Z'],
+          ['ETHUSDT', '2024-03-05T02:00:00.000Z', '2024-03-05T12:09:59.999Z'],
           ['BTCUSDT', '2024-03-06T23:58:00.000Z', '2024-03-06T23:58:59.999Z'],
         ].sort(),
       );
@@ -160,7 +159,7 @@ describe.each(WAREHOUSES)('coinlake repair on %s', (engine, makeWarehouse) => {
         });
         expect(JSON.parse(row.details)).toMatchObject({
           note: 'repaired 15, known missing 60 of 75 requested',
-          repair: { table: 'coinlake.ohlcv_1m', exchange: 'binance', interval: '1m', series: 2, ranges: 6, requested: 75, repaired: 15, knownMissing: 60, status: 'complete' },
+          repair: { table: 'coinlake.ohlcv_1m', exchange: 'binance', interval: '1m', series: 2, ranges: 6, windows: 4, requested: 75, repaired: 15, knownMissing: 60, status: 'complete' },
         });
       });
       const st = await coinlake(w, ['status']);
@@ -195,10 +194,8 @@ describe.each(WAREHOUSES)('coinlake repair on %s', (engine, makeWarehouse) => {
       expect(lines[1]).toMatch(/^ {2}binance: 10 repaired, 30 known missing \(the exchange has no candle\) of 40 requested in 1 series — run \S+ \(process 2\)$/);
       expect(lines[2]).toBe('  --max-minutes 40 reached: 10 missing minute(s) left for the next run');
       expect(lines).toHaveLength(3);
-      expect(klinesRequests(before)).toEqual([
-        ['BTCUSDT', '2024-03-05T02:00:00.000Z', '2024-03-05T02:29:59.999Z'],
-        ['BTCUSDT', '2024-03-05T10:00:00.000Z', '2024-03-05T10:09:59.999Z'],
-      ]);
+      // The window and the first 10 deleted minutes, in one request (only the missing minutes are loaded).
+      expect(klinesRequests(before)).toEqual([['BTCUSDT', '2024-03-05T02:00:00.000Z', '2024-03-05T10:09:59.999Z']]);
       const next = server.requests.length;
       const r2 = await coinlake(w, ['repair', '--max-minutes', '40']);
       expect(r2.stdout.trimEnd().split('\n')).toEqual([

@@ -2,7 +2,7 @@
 // fetched again from each venue's source through the pipeline — one run per exchange, its units the missing ranges
 // (at most 1,000 candles each), bounded per command. Times the venue answers without a candle are remembered in
 // coinlake_meta.candle_known_missing in the same transaction as the repaired rows, and not requested again.
-import { CANDLE_INTERVALS, intervalTableSuffix, nextOpenTime, type CandleInterval } from '../core/candle-interval.ts';
+import { CANDLE_INTERVALS, candleCount, intervalTableSuffix, nextOpenTime, type CandleInterval } from '../core/candle-interval.ts';
 import type { LoadResult, Session } from '../core/destination.ts';
 import { ConfigError, TerminalError, errorMessage } from '../core/errors.ts';
 import type { Job } from '../core/job.ts';
@@ -70,6 +70,8 @@ export interface RepairRun {
   /** Series with candles requested. */
   series: number;
   ranges: number;
+  /** Windows read (requests where a window fits one page): nearby ranges of a series share one. */
+  windows: number;
   /** Candles requested. */
   requested: number;
   /** Candles the venue sent and the table did not have (rows inserted). */
@@ -103,14 +105,17 @@ export interface RepairSummary {
   runs: RepairRun[];
 }
 
-/** One unit of a repair run: a window of one series, read through its venue's stream. */
+/**
+ * One unit of a repair run: a window of one series read through its venue's stream, holding one or more missing
+ * ranges (`points`, the missing candles); what the venue sends for other times of the window is left out.
+ */
 interface RepairUnit {
   job: Job;
   exchange: string;
   symbol: string;
   start: number;
   end: number;
-  count: number;
+  points: number[];
 }
 
 /** The interval of a candle table name (`ohlcv_1m` → 1m, `ohlcv_1mo` → 1M, schema `coinlake.` allowed); the error lists the names. */
@@ -141,14 +146,23 @@ async function tableExists(s: Session, t: TableSpec): Promise<boolean> {
   return rows.length > 0;
 }
 
-/** Splits a missing range into units of at most UNIT_CANDLES candles. */
-function unitsOf(job: Job, r: MissingRange, interval: CandleInterval): RepairUnit[] {
+/**
+ * The units of one series' missing ranges (in time order): consecutive ranges share a window while it spans at most
+ * UNIT_CANDLES candles (one request where a 1,000-candle page is served), and a longer range is cut into such windows.
+ */
+function unitsOf(job: Job, ranges: MissingRange[], interval: CandleInterval): RepairUnit[] {
   const out: RepairUnit[] = [];
-  const points = gridPoints(r.start, r.end, interval);
-  for (let i = 0; i < points.length; i += UNIT_CANDLES) {
-    const part = points.slice(i, i + UNIT_CANDLES);
-    const end = i + UNIT_CANDLES < points.length ? points[i + UNIT_CANDLES] : r.end;
-    out.push({ job, exchange: r.exchange, symbol: r.symbol, start: part[0], end, count: part.length });
+  let open: RepairUnit | undefined;
+  for (const r of ranges) {
+    for (const t of gridPoints(r.start, r.end, interval)) {
+      if (open && candleCount(open.start, nextOpenTime(t, interval), interval) <= UNIT_CANDLES) {
+        open.points.push(t);
+        open.end = nextOpenTime(t, interval);
+        continue;
+      }
+      open = { job, exchange: r.exchange, symbol: r.symbol, start: t, end: nextOpenTime(t, interval), points: [t] };
+      out.push(open);
+    }
   }
   return out;
 }
@@ -213,8 +227,8 @@ export async function runRepair(req: RepairRequest, opts: RepairOptions): Promis
   for (const s of series) if (!jobOf(s.exchange, s.symbol)) unserved.set(s.exchange, { series: new Set(), missing: 0 });
   for (const s of series) unserved.get(s.exchange)?.series.add(s.symbol);
 
-  // The bound: the oldest ranges first, over every exchange.
-  const byExchange = new Map<string, RepairUnit[]>();
+  // The bound: the oldest ranges first, over every exchange; then each series' ranges in windows.
+  const taken = new Map<string, { job: Job; ranges: MissingRange[] }>();
   let budget = maxMinutes;
   for (const r of ranges) {
     const job = jobOf(r.exchange, r.symbol);
@@ -226,19 +240,29 @@ export async function runRepair(req: RepairRequest, opts: RepairOptions): Promis
       summary.cut = true;
       continue;
     }
-    const taken = headOf(r, budget, interval);
-    if (taken.count < r.count) summary.cut = true;
-    budget -= taken.count;
-    summary.requested += taken.count;
-    const units = byExchange.get(r.exchange) ?? [];
-    units.push(...unitsOf(job, taken, interval));
-    byExchange.set(r.exchange, units);
+    const head = headOf(r, budget, interval);
+    if (head.count < r.count) summary.cut = true;
+    budget -= head.count;
+    summary.requested += head.count;
+    const key = `${r.exchange}\u0000${r.symbol}`;
+    const series = taken.get(key) ?? { job, ranges: [] };
+    series.ranges.push(head);
+    taken.set(key, series);
   }
   summary.unserved = [...unserved].map(([exchange, u]) => ({ exchange, series: u.series.size, missing: u.missing }));
+  const byExchange = new Map<string, { units: RepairUnit[]; ranges: number }>();
+  for (const { job, ranges: series } of taken.values()) {
+    const work = byExchange.get(series[0].exchange) ?? { units: [], ranges: 0 };
+    work.units.push(...unitsOf(job, series, interval));
+    work.ranges += series.length;
+    byExchange.set(series[0].exchange, work);
+  }
 
-  for (const [exchange, units] of byExchange) {
+  for (const [exchange, { units, ranges: rangeCount }] of byExchange) {
+    // Oldest windows first, the series side by side.
+    units.sort((a, b) => a.start - b.start || a.symbol.localeCompare(b.symbol));
     try {
-      summary.runs.push(await repairExchange(exchange, units, table, interval, req, opts));
+      summary.runs.push(await repairExchange(exchange, units, rangeCount, table, interval, req, opts));
     } catch (err) {
       const inner = err instanceof RunFailedError ? err.cause : err;
       const ids = err instanceof RunFailedError ? { processId: err.summary.processId, runId: err.summary.runId, logPath: err.summary.logPath } : {};
@@ -248,8 +272,9 @@ export async function runRepair(req: RepairRequest, opts: RepairOptions): Promis
         status: 'failed',
         ...ids,
         series: new Set(units.map((u) => u.symbol)).size,
-        ranges: units.length,
-        requested: units.reduce((n, u) => n + u.count, 0),
+        ranges: rangeCount,
+        windows: units.length,
+        requested: units.reduce((n, u) => n + u.points.length, 0),
         repaired: 0,
         knownMissing: 0,
         error: errorMessage(inner),
@@ -260,13 +285,20 @@ export async function runRepair(req: RepairRequest, opts: RepairOptions): Promis
 }
 
 /** One exchange's repair on the pipeline: its units extracted `concurrency` at a time, committed in groups. */
-async function repairExchange(exchange: string, units: RepairUnit[], table: TableSpec, interval: CandleInterval, req: RepairRequest, opts: RepairOptions): Promise<RepairRun> {
+async function repairExchange(
+  exchange: string,
+  units: RepairUnit[],
+  ranges: number,
+  table: TableSpec,
+  interval: CandleInterval,
+  req: RepairRequest,
+  opts: RepairOptions,
+): Promise<RepairRun> {
   const { session, lake } = opts;
   const first = units[0].job;
   const runTable = `REPAIR_${table.name.toUpperCase()}`;
-  const requested = units.reduce((n, u) => n + u.count, 0);
+  const requested = units.reduce((n, u) => n + u.points.length, 0);
   const seriesCount = new Set(units.map((u) => u.symbol)).size;
-  const ranges = new Set(units.map((u) => `${u.symbol}\u0000${u.start}`)).size;
   const figures = { pages: 0, extracted: 0, loaded: 0, quarantined: 0, repaired: 0, knownMissing: 0, commits: 0, done: 0, candlesDone: 0 };
   const load: LoadResult = { inserted: 0, updated: 0, deleted: 0 };
   const clients = new Map<string, HttpClient>();
@@ -276,7 +308,7 @@ async function repairExchange(exchange: string, units: RepairUnit[], table: Tabl
   const note = () => `repaired ${figures.repaired.toLocaleString('en-US')}, known missing ${figures.knownMissing.toLocaleString('en-US')} of ${requested.toLocaleString('en-US')} requested`;
   const details = (status: string) => ({
     note: note(),
-    repair: { table: `${table.schema}.${table.name}`, exchange, interval, series: seriesCount, ranges, requested, repaired: figures.repaired, knownMissing: figures.knownMissing, status },
+    repair: { table: `${table.schema}.${table.name}`, exchange, interval, series: seriesCount, ranges, windows: units.length, requested, repaired: figures.repaired, knownMissing: figures.knownMissing, status },
     pages: figures.pages,
     load,
   });
@@ -297,18 +329,22 @@ async function repairExchange(exchange: string, units: RepairUnit[], table: Tabl
     signal: opts.signal,
     hooks: {
       plan: ({ log }) => {
-        log.info({ exchange, table: `${table.schema}.${table.name}`, series: seriesCount, ranges, units: units.length, requested }, 'repair started');
+        log.info({ exchange, table: `${table.schema}.${table.name}`, series: seriesCount, ranges, windows: units.length, requested }, 'repair started');
         bar = createBarProgress(`repair ${exchange} ${table.name}`, { total: requested, unit, enabled: opts.progress ?? Boolean(process.stderr.isTTY), intervalMs: opts.progressIntervalMs });
         return units;
       },
-      extract: (u, { scope, signal, nextPage }) => {
+      extract: async (u, { scope, signal, nextPage }) => {
         const key = `${u.job.name} ${u.job.baseUrl}`;
         let http = clients.get(key);
         if (!http) {
           http = new HttpClient({ ...u.job.http, rateLimitPerMinute: u.job.rateLimitPerMinute, headers: u.job.headers, logger: scope.log });
           clients.set(key, http);
         }
-        return extractBatch(scope, u.job, { http, window: { start: new Date(u.start), end: new Date(u.end) }, signal, table, nextPage });
+        const batch = await extractBatch(scope, u.job, { http, window: { start: new Date(u.start), end: new Date(u.end) }, signal, table, nextPage });
+        // Only the missing candles are loaded: the window's other candles are in the table already.
+        const wanted = new Set(u.points);
+        batch.rows = batch.rows.filter((r) => r.exchange === u.exchange && r.symbol === u.symbol && wanted.has(timeOf(r.ts)));
+        return batch;
       },
       // The lock a backfill of the same stream and interval takes (backfill.ts planBackfill): one writer at a time.
       target: () => ({ table, writeMode: first.writeMode, lockKey: `${first.connectionName}/${first.stream.name}_${intervalTableSuffix(interval)}`.toUpperCase(), afterLoad: false }),
@@ -332,7 +368,7 @@ async function repairExchange(exchange: string, units: RepairUnit[], table: Tabl
           figures.extracted += e.batch.records;
           figures.quarantined += e.batch.quarantined.length;
           figures.pages += e.batch.pages;
-          figures.candlesDone += e.unit.count;
+          figures.candlesDone += e.unit.points.length;
           for (const p of e.batch.lakePaths) lakePaths.add(p.slice(0, Math.max(0, p.lastIndexOf('/'))) + '/');
         }
         for (const p of [...published, ...(quarantineFile ? [quarantineFile] : [])]) lakePaths.add(p);
@@ -346,7 +382,7 @@ async function repairExchange(exchange: string, units: RepairUnit[], table: Tabl
       complete: async ({ log, processId, runId, logPath }) => {
         bar?.done();
         log.info({ exchange, requested, repaired: figures.repaired, knownMissing: figures.knownMissing, ...load }, 'repair complete');
-        const result: RepairRun = { exchange, job: first.name, status: 'ok', processId, runId, logPath, series: seriesCount, ranges, requested, repaired: figures.repaired, knownMissing: figures.knownMissing };
+        const result: RepairRun = { exchange, job: first.name, status: 'ok', processId, runId, logPath, series: seriesCount, ranges, windows: units.length, requested, repaired: figures.repaired, knownMissing: figures.knownMissing };
         return {
           result,
           outcome: { status: RUN_COMPLETE, rowsExtracted: figures.extracted, rowsLoaded: figures.loaded, rowsQuarantined: figures.quarantined, lakePaths: [...lakePaths], details: details('complete') },
@@ -364,18 +400,17 @@ async function repairExchange(exchange: string, units: RepairUnit[], table: Tabl
 }
 
 /**
- * The candles of a unit the venue answered without: its grid points with no row of its series among `rows`. None when
- * a record was quarantined (the venue did send something), and never a candle that had not closed when the run began.
+ * The missing candles of a unit the venue answered without: its points with no row among `rows` (the unit's own,
+ * already filtered). None when a record was quarantined (the venue did send something), and never a candle that had
+ * not closed when the run began.
  */
 function knownMissingOf(u: RepairUnit, rows: Record<string, unknown>[], quarantined: number, interval: CandleInterval, startedAt: Date): KnownMissing[] {
   if (quarantined > 0) return [];
-  const got = new Set<number>();
-  for (const r of rows) {
-    if (r.exchange !== u.exchange || r.symbol !== u.symbol) continue;
-    const ts = r.ts instanceof Date ? r.ts.getTime() : Number(r.ts);
-    got.add(ts);
-  }
-  return gridPoints(u.start, u.end, interval)
-    .filter((t) => !got.has(t) && nextOpenTime(t, interval) <= startedAt.getTime())
-    .map((ts) => ({ exchange: u.exchange, symbol: u.symbol, ts }));
+  const got = new Set(rows.map((r) => timeOf(r.ts)));
+  return u.points.filter((t) => !got.has(t) && nextOpenTime(t, interval) <= startedAt.getTime()).map((ts) => ({ exchange: u.exchange, symbol: u.symbol, ts }));
+}
+
+/** A typed time value in ms. */
+function timeOf(v: unknown): number {
+  return v instanceof Date ? v.getTime() : Number(v);
 }
