@@ -10,8 +10,10 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { openWarehouse } from '../src/destinations/registry.ts';
 import { LocalLake } from '../src/lake/local-lake.ts';
-import { importCddFiles } from '../src/runner/cdd-import.ts';
-import { planFile, tuneForImport } from '../src/runner/cdd-landing.ts';
+import { tuneForImport } from '../src/load/bulk-import-tuning.ts';
+import { importFiles } from '../src/runner/file-import.ts';
+import { cddFileFormat } from '../src/sources/cryptodatadownload/cdd-file-format.ts';
+import { planCddFile } from '../src/sources/cryptodatadownload/cdd-plan.ts';
 import { DUCKDB_CURATED_PARQUET as CURATED_PARQUET } from '../src/destinations/duckdb/duckdb-file-sql.ts';
 import { newRunId } from '../src/runner/run-history.ts';
 import { sniffCddFile } from '../src/sources/cryptodatadownload/cdd-file.ts';
@@ -45,7 +47,7 @@ async function importSteps(logPath: string): Promise<{ step: string; ms: number;
 
 let out: Record<string, unknown>;
 if (mode === 'floor') {
-  const p = planFile(await sniffCddFile(file), {});
+  const p = planCddFile(await sniffCddFile(file), {});
   // The import's own settings (memory limit: its default) and SQL; the lineage columns as the constants it writes.
   const undo = await tuneForImport(session, '256MB');
   const read = normalizedSql(p.layout, p.interval, readCsvSql(session.dialect, p.layout), Date.now());
@@ -69,7 +71,7 @@ if (mode === 'floor') {
       rows = Number(n);
     } else {
       // Debug level only adds the import's few 'import step' lines to its run log.
-      const s = await importCddFiles([file], { session, lake: new LocalLake(path.join(dir, 'lake')), progress: false, logLevel: 'debug' });
+      const s = await importFiles(cddFileFormat, [file], { session, lake: new LocalLake(path.join(dir, 'lake')), progress: false, logLevel: 'debug' });
       rows = s.rowsLoaded;
       logPath = s.logPath;
     }

@@ -167,7 +167,7 @@ const SOURCE_ALIASES: Record<string, { pattern: RegExp; stringsOnly?: boolean }>
 
 /** Files that name sources by design: the registries (one line per plug-in), the demo, the models on source tables. */
 function namesSourcesByDesign(rel: string): boolean {
-  return ['src/sources/registry.ts', 'src/streaming/feed-registry.ts', 'src/replay/replay-registry.ts', 'src/replay/ws-replay-registry.ts', 'src/cli/demo-command.ts'].includes(rel) || rel.startsWith('src/models/');
+  return ['src/sources/registry.ts', 'src/sources/file-format-registry.ts', 'src/streaming/feed-registry.ts', 'src/replay/replay-registry.ts', 'src/replay/ws-replay-registry.ts', 'src/cli/demo-command.ts'].includes(rel) || rel.startsWith('src/models/');
 }
 
 /**
@@ -175,10 +175,6 @@ function namesSourcesByDesign(rel: string): boolean {
  * names any fails the last test, so it is taken off when it is cleaned.
  */
 const ALLOWED_SOURCE_NAMES: Record<string, string> = {
-  // The CDD import (`coinlake import cdd`) is a file format, not a Source in the registry: its runner half is still in runner/.
-  'src/runner/cdd-import.ts': 'import cdd: the file import loop (on the pipeline; another engineer has it under edit)',
-  'src/runner/cdd-landing.ts': "import cdd: landing CDD files in the lake and warehouse (uses sources/cryptodatadownload/'s SQL)",
-  'src/cli/import-command.ts': 'the `import cdd` command: its format name and help are the users\' interface',
   // The dashboard reads source tables by name, as the models do.
   'src/server/market-queries.ts': "the dashboard's market pages read coincap_assets/coincap_asset_history/coincap_exchanges (like src/models/)",
   'src/server/overview-queries.ts': "the dashboard's hints print the commands that load its tables (coinlake --replay run coincap.assets…)",

@@ -11,8 +11,12 @@ import { duckdbDestination } from '../src/destinations/duckdb/index.ts';
 import { openWarehouse } from '../src/destinations/registry.ts';
 import { createTestDatabase, type TestDatabase } from '../src/destinations/postgres/postgres-test-database.ts';
 import { LocalLake } from '../src/lake/local-lake.ts';
-import { importCddFiles, type CddImportSummary } from '../src/runner/cdd-import.ts';
+import { importFiles, type FileImportSummary } from '../src/runner/file-import.ts';
+import { cddFileFormat, type CddFileDescription } from '../src/sources/cryptodatadownload/cdd-file-format.ts';
 import { expandCddArguments } from '../src/sources/cryptodatadownload/cdd-file.ts';
+
+/** What an import of CDD files returns. */
+type CddImportSummary = FileImportSummary<CddFileDescription>;
 
 const FIXTURES = path.resolve('test/fixtures/cdd');
 const CURRENT = path.join(FIXTURES, 'current/Binance_BTCUSDT_minute.csv');
@@ -37,7 +41,7 @@ async function env(warehouse?: string): Promise<Env> {
     dir,
     session,
     lake,
-    run: (paths, opts = {}) => importCddFiles(paths, { session, lake, progress: false, ...opts }),
+    run: (paths, opts = {}) => importFiles(cddFileFormat, paths, { session, lake, progress: false, options: opts }),
     async close() {
       await session.close();
       await rm(dir, { recursive: true, force: true });

@@ -8,7 +8,8 @@ import { DEFAULT_INDICATOR_PARAMS, type IndicatorParams, type Model } from '../s
 import { orderModels, selectModels } from '../src/models/model-graph.ts';
 import { MODELS } from '../src/models/registry.ts';
 import { runModels } from '../src/models/run-models.ts';
-import { importCddFiles } from '../src/runner/cdd-import.ts';
+import { importFiles } from '../src/runner/file-import.ts';
+import { cddFileFormat } from '../src/sources/cryptodatadownload/cdd-file-format.ts';
 import { spineEnv, WAREHOUSES, type SpineEnv } from './helpers/spine-env.ts';
 import { candleRows, expectClose, IND_COLUMNS, indicatorRows, indicatorsReference, insertCandles, rollupReference, STATE_COLUMNS, synthetic, type Ind } from './models-reference.ts';
 
@@ -24,7 +25,7 @@ describe.each(WAREHOUSES)('models on %s', (kind) => {
   const SYN = synthetic(3000); // 50 hours over 3 UTC days
   beforeAll(async () => {
     e = await spineEnv(kind);
-    await importCddFiles([BNB_CSV], { session: e.session, lake: e.lake, progress: false });
+    await importFiles(cddFileFormat, [BNB_CSV], { session: e.session, lake: e.lake, progress: false });
     await insertCandles(e.session, SYN, 'test-load-1');
   });
   afterAll(() => e?.close());

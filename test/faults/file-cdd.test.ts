@@ -16,9 +16,13 @@ import { TerminalError } from '../../src/core/errors.ts';
 import { createTestDatabase, type TestDatabase } from '../../src/destinations/postgres/postgres-test-database.ts';
 import { openWarehouse } from '../../src/destinations/registry.ts';
 import { LocalLake } from '../../src/lake/local-lake.ts';
-import { importCddFiles, type CddImportSummary } from '../../src/runner/cdd-import.ts';
+import { importFiles, type FileImportSummary } from '../../src/runner/file-import.ts';
+import { cddFileFormat, type CddFileDescription } from '../../src/sources/cryptodatadownload/cdd-file-format.ts';
 import { compareRows, seededRandom, TRIALS } from './api-fault-env.ts';
 import { recordTrial } from './fault-ledger.ts';
+
+/** What an import of CDD files returns. */
+type CddImportSummary = FileImportSummary<CddFileDescription>;
 
 // A fixed seed by default, so every run checks the same files; COINLAKE_FAULT_SEED explores others. Seed 657866469
 // found a file DuckDB's CSV sniffer gave up on; import cdd now gives the dialect, and test/cdd-import.test.ts keeps
@@ -181,7 +185,7 @@ async function commitEarlier(session: Session, lake: LocalLake): Promise<Map<str
   const file = path.join(dir, `f${++fileNo}`, 'Binance_ETHUSDT_minute.csv');
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, [BANNER, HEADER.replace('BTC', 'ETH'), ...eth.map((c) => lineOf(c, 'ETHUSDT'))].join('\n') + '\n');
-  await importCddFiles([file], { session, lake, progress: false });
+  await importFiles(cddFileFormat, [file], { session, lake, progress: false });
   return expectedCandles(eth, 'ETH-USDT');
 }
 
@@ -206,7 +210,7 @@ describe.each(['duckdb', 'postgres'] as const)('hostile CDD files on %s', (kind)
       let clear = false;
       try {
         const earlier = await commitEarlier(session, lake);
-        const s = await importCddFiles([h.file], { session, lake, progress: false });
+        const s = await importFiles(cddFileFormat, [h.file], { session, lake, progress: false });
         outcome = compareRows(union(earlier, expectedCandles(h.good)), await tableCandles(session));
         const q = await quarantined(lake, s);
         expect(s.files[0], label).toMatchObject({ loaded: h.good.length + h.repeated, quarantined: h.badLines.length, repeated: h.repeated });
@@ -302,7 +306,7 @@ describe('whole-file faults: one line naming the file, nothing written, the comm
           const { file, message } = await fault.make(good);
           const [{ runs }] = await session.query<{ runs: number }>(`SELECT count(*)::INTEGER AS runs FROM coinlake_meta.workflow_action_history`);
           // The good file is named first: nothing of it is imported either, since every file is checked before the first.
-          const err = await importCddFiles([goodFile, file], { session, lake, progress: false }).then(
+          const err = await importFiles(cddFileFormat, [goodFile, file], { session, lake, progress: false }).then(
             () => undefined,
             (e: unknown) => e,
           );
@@ -315,7 +319,7 @@ describe('whole-file faults: one line naming the file, nothing written, the comm
           clear = true;
           expect(compareRows(earlier, await tableCandles(session))).toEqual({ lost: 0, duplicated: 0 });
           expect((await session.query<{ runs: number }>(`SELECT count(*)::INTEGER AS runs FROM coinlake_meta.workflow_action_history`))[0].runs).toBe(runs);
-          await importCddFiles([goodFile], { session, lake, progress: false });
+          await importFiles(cddFileFormat, [goodFile], { session, lake, progress: false });
           outcome = compareRows(union(earlier, expectedCandles(candles)), await tableCandles(session));
           expect(outcome).toEqual({ lost: 0, duplicated: 0 });
         } finally {

@@ -1,31 +1,24 @@
-// `coinlake import cdd`: CryptoDataDownload CSV files → coinlake.ohlcv_<interval> (merged on exchange, symbol, ts)
-// and the curated lake as Parquet, under ONE run row. DuckDB reads every file itself, streaming (a multi-GB file is
-// never in memory, and no row passes through JS on a DuckDB warehouse); malformed lines go to quarantine with their
-// line numbers and the reason, the rest load. Each file commits in its own transaction; its curated Parquet is
-// published after that commit (on DuckDB, a file whose candles needed no settling has its Parquet written from the
-// committed rows right after the commit — see landInWarehouse).
+// `coinlake import <format> <files…>`: files of a registered format (src/sources/file-format-registry.ts) → their
+// tables and the curated lake as Parquet, under ONE run row, on the pipeline. Each file is a unit the format lands
+// itself, committed in its own transaction; its curated Parquet is published after that commit. Malformed lines go
+// to quarantine with their line numbers and the reason, the rest load.
 import { nextOpenTime } from '../core/candle-interval.ts';
 import type { LoadContext, LoadResult, Session } from '../core/destination.ts';
-import { errorMessage } from '../core/errors.ts';
+import type { FileDescription, FileFormat, FileFormatOptions, LandedFile, PlannedFile } from '../core/file-format.ts';
 import type { LocalLake } from '../lake/local-lake.ts';
-import { expandCddArguments, sniffCddFile } from '../sources/cryptodatadownload/cdd-file.ts';
-import { ReadAgain, landInWarehouse, landThroughDuckdb, planFile, tuneForImport, type Landed, type Planned } from './cdd-landing.ts';
-import { gapLine, gapReport, type GapReport } from './gap-report.ts';
+import { tuneForImport } from '../load/bulk-import-tuning.ts';
 import { runPipeline } from '../pipeline/pipeline.ts';
+import { gapLine, gapReport, type GapReport } from './gap-report.ts';
 import { createBarProgress, type BarProgress } from './progress.ts';
 import { RUN_COMPLETE, type RunOutcome } from './run-history.ts';
 import { RunFailedError } from './run-job.ts';
 
-/** Connection name of import runs in the run history. */
-export const CDD_CONNECTION = 'CRYPTODATADOWNLOAD';
-export interface CddImportOptions {
+export interface FileImportOptions {
   session: Session;
   lake: LocalLake;
-  /** Exchange of every file; default from the file name (`Binance_…` → binance). */
-  exchange?: string;
-  /** Candle interval of every file; default from the file name (`_minute` → 1m), else 1m. */
-  interval?: string;
-  /** DuckDB memory limit while importing, e.g. '256MB' (larger files spill to a temp directory). Default 256MB. */
+  /** The format's own options by name (its FileFormat.help.options, e.g. `{ exchange: 'kraken' }`). */
+  options?: FileFormatOptions;
+  /** Memory limit of the engine reading the files, e.g. '256MB' (larger files spill to a temp directory). Default 256MB. */
   memoryLimit?: string;
   logLevel?: string;
   printLog?: boolean;
@@ -34,28 +27,25 @@ export interface CddImportOptions {
   progressIntervalMs?: number;
 }
 
-/** What one file did. */
-export interface CddFileResult {
-  file: string;
-  style: 'current' | 'legacy';
-  exchange: string;
-  interval: string;
+/** What one file did: its path, what it says about itself (the format's description), then the figures. */
+export type FileImportResult<D extends FileDescription = FileDescription> = { file: string } & D & {
+  /** `schema.table` its rows went to. */
   table: string;
   /** Data lines read (loaded, set aside or rejected). */
   lines: number;
-  /** Candles given to the merge (lines that parsed and are valid candles). */
+  /** Rows given to the write mode (lines that parsed and are valid rows). */
   loaded: number;
   quarantined: number;
   load: LoadResult;
-  /** Lines merged into another line of the file with the same candle (the one with more trades is kept). */
+  /** Lines merged into another line of the file with the same key. */
   repeated: number;
   gaps: GapReport[];
-}
+};
 
-export interface CddImportSummary {
+export interface FileImportSummary<D extends FileDescription = FileDescription> {
   processId: number;
   runId: string;
-  files: CddFileResult[];
+  files: FileImportResult<D>[];
   rowsExtracted: number;
   rowsLoaded: number;
   rowsQuarantined: number;
@@ -74,83 +64,77 @@ async function updateRunProgress(s: Session, processId: number, f: { lines: numb
 }
 
 /** One file of an import, and what its transaction found. */
-interface FileUnit {
+interface FileUnit<D extends FileDescription> {
   index: number;
-  p: Planned;
+  p: PlannedFile<D>;
   t0: number;
-  loaded?: Landed;
+  loaded?: LandedFile;
   gaps: GapReport[];
   result: { lines: number; loaded: number; quarantined: number };
 }
 
 /**
- * Imports CDD files (paths, directories of .csv files, or name patterns) into the candle tables and the lake on the
- * pipeline: each file is a unit landed by the warehouse in its own transaction, one run row for the whole import.
+ * Imports the files `args` name (as `format` expands them) into their tables and the lake on the pipeline: every file
+ * is planned before the run opens; each is a unit landed in its own transaction, one run row for the whole import.
  * Throws RunFailedError after recording status -1; files committed before the failure stay.
  */
-export async function importCddFiles(args: string[], opts: CddImportOptions): Promise<CddImportSummary> {
+export async function importFiles<D extends FileDescription>(format: FileFormat<D>, args: string[], opts: FileImportOptions): Promise<FileImportSummary<D>> {
   const { session, lake } = opts;
-  const files = await expandCddArguments(args);
-  const planned: Planned[] = [];
-  for (const f of files) planned.push(planFile(await sniffCddFile(f), opts));
+  const job = `import ${format.name}`;
+  const files = await format.expand(args);
+  const planned: PlannedFile<D>[] = [];
+  for (const f of files) planned.push(await format.plan(f, opts.options ?? {}));
   const tables = [...new Set(planned.map((p) => p.table.name))];
-  const results: CddFileResult[] = [];
+  const results: FileImportResult<D>[] = [];
   const lakePaths: string[] = [];
   const totals = { lines: 0, loaded: 0, quarantined: 0 };
   const load: LoadResult = { inserted: 0, updated: 0, deleted: 0 };
   const memoryLimit = opts.memoryLimit ?? '256MB';
-  // A warehouse that reads the CSV, writes the Parquet and merges appended rows itself lands each file in one pass;
-  // others get staged rows.
-  const inWarehouse = Boolean(session.dialect.readCsv && session.dialect.copyToParquet && session.mergeAppended);
+  const { path: landingPath, inWarehouse } = format.landing(session);
   let undoLimit = async () => {};
   const mb = (b: number) => Math.round((b / 1e6) * 10) / 10;
   let bar: BarProgress | undefined;
   let lastLoadedAt = 0;
   let doneBytes = 0;
   try {
-    return await runPipeline<FileUnit, CddImportSummary>({
+    return await runPipeline<FileUnit<D>, FileImportSummary<D>>({
       session,
       lake,
-      run: { open: { connectionName: CDD_CONNECTION, tableName: tables.join('+').toUpperCase(), logLevel: opts.logLevel, printLog: opts.printLog } },
+      run: { open: { connectionName: format.connectionName, tableName: tables.join('+').toUpperCase(), logLevel: opts.logLevel, printLog: opts.printLog } },
       // A file's landing works the warehouse itself: the next file starts once the previous one committed.
       lookahead: 0,
       hooks: {
         plan: async ({ log }) => {
           if (inWarehouse) undoLimit = await tuneForImport(session, memoryLimit);
-          bar = createBarProgress('import cdd', {
-            total: mb(planned.reduce((a, p) => a + p.layout.bytes, 0)),
+          bar = createBarProgress(job, {
+            total: mb(planned.reduce((a, p) => a + p.bytes, 0)),
             unit: 'MB',
             enabled: opts.progress ?? Boolean(process.stderr.isTTY),
             intervalMs: opts.progressIntervalMs,
           });
-          log.info({ files: files.length, tables, path: inWarehouse ? 'duckdb-bulk' : 'staged' }, 'import started');
+          log.info({ files: files.length, tables, path: landingPath }, 'import started');
           return planned.map((p, index) => ({ index, p, t0: 0, gaps: [], result: { lines: 0, loaded: 0, quarantined: 0 } }));
         },
         land: async (unit, { scope }) => {
           const { p, index } = unit;
-          const { runId, processId, log } = scope;
+          const { runId, processId } = scope;
           unit.t0 = Date.now();
           // Each file's rows carry their own load time: with the run id it tells this file's rows apart.
           lastLoadedAt = Math.max(Date.now(), lastLoadedAt + 1);
           const ctx: LoadContext = { runId, processId, loadedAt: new Date(lastLoadedAt) };
           const stem = `${runId}-${String(index + 1).padStart(4, '0')}`;
-          const landing = inWarehouse ? landInWarehouse(scope, p, ctx, stem) : await landThroughDuckdb(scope, p, ctx, stem, memoryLimit);
+          const landing = await p.land({ scope, load: ctx, stem, memoryLimit, inWarehouse });
           return {
             get curated() {
               return landing.curated;
             },
             load: async () => (unit.loaded = await landing.load()),
-            // A second round only when the fast read met a row that is not a candle (ReadAgain): the first rolled back.
-            again: (err) => {
-              if (!(err instanceof ReadAgain)) return false;
-              log.debug({ file: p.layout.file }, errorMessage(err));
-              return true;
-            },
+            again: (err) => landing.again?.(err) ?? false,
             afterCommit: () => landing.afterCommit(),
             close: () => landing.close(),
           };
         },
-        target: ([{ unit }]) => ({ table: unit.p.table, writeMode: 'merge', lockKey: `${CDD_CONNECTION}/${unit.p.table.name}` }),
+        target: ([{ unit }]) => ({ table: unit.p.table, writeMode: 'merge', lockKey: `${format.connectionName}/${unit.p.table.name}` }),
         inTransaction: async ({ group: [{ unit }] }, { processId }) => {
           const { p, result } = unit;
           const loaded = unit.loaded!;
@@ -158,8 +142,11 @@ export async function importCddFiles(args: string[], opts: CddImportOptions): Pr
           result.lines = loaded.appended + result.quarantined;
           result.loaded = loaded.appended;
           unit.gaps = [];
-          for (const x of loaded.series) {
-            unit.gaps.push(await gapReport(session, p.table, { filter: x.series, timeColumn: 'ts', interval: p.interval }, x.first, new Date(nextOpenTime(x.last.getTime(), p.interval))));
+          if (p.grid) {
+            const { timeColumn, interval } = p.grid;
+            for (const x of loaded.series) {
+              unit.gaps.push(await gapReport(session, p.table, { filter: x.series, timeColumn, interval }, x.first, new Date(nextOpenTime(x.last.getTime(), interval))));
+            }
           }
           await updateRunProgress(session, processId, {
             lines: totals.lines + result.lines,
@@ -179,10 +166,8 @@ export async function importCddFiles(args: string[], opts: CddImportOptions): Pr
           load.inserted += loaded.load.inserted;
           load.updated += loaded.load.updated;
           results.push({
-            file: p.layout.file,
-            style: p.layout.style,
-            exchange: p.exchange,
-            interval: p.interval,
+            file: p.file,
+            ...p.description,
             table: `${p.table.schema}.${p.table.name}`,
             lines: result.lines,
             loaded: result.loaded,
@@ -191,9 +176,9 @@ export async function importCddFiles(args: string[], opts: CddImportOptions): Pr
             repeated: loaded.repeated,
             gaps,
           });
-          for (const g of gaps) if (g.missing > 0) log.warn({ file: p.layout.file, gap: gapLine(g) }, 'missing candles');
-          log.info({ file: p.layout.file, lines: result.lines, loaded: result.loaded, quarantined: result.quarantined, ...loaded.load, ms: Date.now() - unit.t0 }, 'file imported');
-          doneBytes += p.layout.bytes;
+          for (const g of gaps) if (g.missing > 0) log.warn({ file: p.file, gap: gapLine(g) }, `missing ${format.rowsNoun}`);
+          log.info({ file: p.file, lines: result.lines, loaded: result.loaded, quarantined: result.quarantined, ...loaded.load, ms: Date.now() - unit.t0 }, 'file imported');
+          doneBytes += p.bytes;
           bar?.update(mb(doneBytes), { files: unit.index + 1, rows: totals.loaded });
         },
         complete: async ({ log, processId, runId, logPath }) => {
@@ -206,21 +191,21 @@ export async function importCddFiles(args: string[], opts: CddImportOptions): Pr
             rowsQuarantined: totals.quarantined,
             lakePaths,
             details: {
-              path: inWarehouse ? 'duckdb-bulk' : 'staged',
+              path: landingPath,
               load,
               files: results.map(({ gaps: _g, ...r }) => r),
               gaps,
             },
           };
           log.info({ files: results.length, ...totals, ...load }, 'import complete');
-          const result: CddImportSummary = { processId, runId, files: results, rowsExtracted: totals.lines, rowsLoaded: totals.loaded, rowsQuarantined: totals.quarantined, load, gaps, lakePaths, logPath };
+          const result: FileImportSummary<D> = { processId, runId, files: results, rowsExtracted: totals.lines, rowsLoaded: totals.loaded, rowsQuarantined: totals.quarantined, load, gaps, lakePaths, logPath };
           return { result, outcome };
         },
         failed: (err, { processId, runId, logPath }) => {
           bar?.done();
           return {
             figures: { rowsExtracted: totals.lines, rowsLoaded: totals.loaded, rowsQuarantined: totals.quarantined, lakePaths, details: { load, files: results } },
-            error: new RunFailedError({ processId, runId, logPath, job: 'import cdd' }, err),
+            error: new RunFailedError({ processId, runId, logPath, job }, err),
           };
         },
       },

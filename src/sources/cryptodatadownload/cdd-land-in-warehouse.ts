@@ -1,0 +1,128 @@
+// Landing a CryptoDataDownload file in a warehouse that reads CSV, writes Parquet and settles appended rows itself
+// (DuckDB): one read of the CSV straight into the table, inside the file's transaction; no row passes through JS.
+import { randomBytes } from 'node:crypto';
+import type { AppendedSeries } from '../../core/append-merge.ts';
+import type { Session } from '../../core/destination.ts';
+import { ConfigError, errorMessage } from '../../core/errors.ts';
+import type { FileLandContext, ImportLanding } from '../../core/file-format.ts';
+import type { CuratedFile } from '../../lake/curated-writer.ts';
+import type { QuarantineEntry } from '../../lake/local-lake.ts';
+import { CANDLE_COLUMNS, mergeOptions } from './cdd-candle-rule.ts';
+import { exportLoaded } from './cdd-curated-export.ts';
+import type { CddPlanned } from './cdd-plan.ts';
+import { MAX_ENTRIES, collectRejects, invalidEntries, type InvalidRow } from './cdd-quarantine.ts';
+import { candleSelectSql, normalizedSql, readCsvSql, sqlText } from './cdd-sql.ts';
+import { stepTimer } from './cdd-step-timer.ts';
+
+/** Thrown by the guarded read at the first row that is not a candle (then the file is read again, setting such rows aside). */
+const INVALID_ROW = 'coinlake: row is not a candle';
+
+/**
+ * Thrown out of a file's transaction (which rolls back) when its fast read met a row that parses but is not a
+ * candle: run the transaction again, and the landing then reads the file setting such rows aside with their reasons.
+ */
+export class ReadAgain extends Error {
+  constructor(file: string) {
+    super(`${file}: a row is not a candle; reading the file again to set such rows aside`);
+    this.name = 'ReadAgain';
+  }
+}
+
+/** The session's settling of rows it appended itself (Session.describeAppended / mergeAppended); landInWarehouse needs it. */
+function appendMerge(s: Session): Required<Pick<Session, 'describeAppended' | 'mergeAppended'>> {
+  const { describeAppended, mergeAppended } = s;
+  if (!describeAppended || !mergeAppended) throw new ConfigError('this warehouse cannot settle rows it appended itself (Session.mergeAppended)', { hint: 'CDD files land in the warehouse only where it reads CSV, writes Parquet and merges appended rows itself' });
+  return { describeAppended: describeAppended.bind(s), mergeAppended: mergeAppended.bind(s) };
+}
+
+/**
+ * The landing of `p` in the warehouse itself. The read stops at the first row that parses but is not a candle
+ * (error()); only such a file is read again (ReadAgain), loading the candles and setting the other rows aside with
+ * their reasons. When the rows are a fresh range (no other row in their series' time ranges, no key repeated — a
+ * first import) nothing needs settling; the transaction commits and the curated Parquet is written from the committed
+ * rows, one range scan per lake partition. Otherwise the Parquet of the rows as landed is written inside the
+ * transaction, and mergeAppended settles them against the rows already there.
+ */
+export function landInWarehouse(p: CddPlanned, { scope, load: ctx, stem }: FileLandContext): ImportLanding {
+  const s = scope.session;
+  const t = p.table;
+  const step = stepTimer(scope.log, p.layout.file);
+  const tag = randomBytes(4).toString('hex');
+  const scratch: string[] = [];
+  const curated: CuratedFile[] = [];
+  const batch = { runId: ctx.runId, loadedAt: ctx.loadedAt };
+  let guarded = true;
+  let exportAfterCommit: AppendedSeries[] | undefined;
+  const dropScratch = async () => {
+    for (const name of scratch.splice(0)) await s.exec(`DROP TABLE IF EXISTS ${name}`).catch(() => undefined);
+  };
+  return {
+    curated,
+    async load() {
+      exportAfterCommit = undefined;
+      const rejects = { table: `cdd_rejects_${tag}_${scratch.length}`, scan: `cdd_scan_${tag}_${scratch.length}` };
+      scratch.push(rejects.table, rejects.scan);
+      const normalized = normalizedSql(p.layout, p.interval, readCsvSql(s.dialect, p.layout, rejects), Date.now());
+      const columns = [...CANDLE_COLUMNS, '_run_id', '_loaded_at'].map((c) => s.dialect.ident(c)).join(', ');
+      const where = guarded ? `CASE WHEN ok THEN TRUE ELSE error(${sqlText(INVALID_ROW)}) END` : 'ok';
+      let appended: number;
+      try {
+        appended = await s.exec(
+          `INSERT INTO ${s.dialect.table(t.schema, t.name)} (${columns})
+           SELECT ${candleSelectSql(sqlText(p.exchange))}, ${sqlText(ctx.runId)}, TIMESTAMPTZ ${sqlText(ctx.loadedAt.toISOString())}
+             FROM (${normalized}) WHERE ${where}`,
+        );
+      } catch (err) {
+        if (!guarded || !errorMessage(err).includes(INVALID_ROW)) throw err;
+        guarded = false;
+        throw new ReadAgain(p.layout.file);
+      }
+      step('read the file into the table');
+      const quarantine: QuarantineEntry[] = [];
+      let invalid = 0;
+      if (!guarded) {
+        const rows = await s.query<InvalidRow & { total: number }>(
+          `SELECT unix, symbol, open, high, low, close, volume_base, volume_quote, tradecount, reason, count(*) OVER () AS total
+             FROM (${normalizedSql(p.layout, p.interval, readCsvSql(s.dialect, p.layout), Date.now())}) WHERE NOT ok LIMIT ${MAX_ENTRIES}`,
+        );
+        invalid = Number(rows[0]?.total ?? 0);
+        quarantine.push(...(await invalidEntries(t.name, p, rows.map(({ total: _t, ...r }) => r))));
+        step('set aside the rows that are not candles');
+      }
+      const rejected = await collectRejects(s, rejects.table, p);
+      await dropScratch();
+      const shape = await appendMerge(s).describeAppended(t, batch, mergeOptions(p));
+      step('describe the rows');
+      if (shape.repeatedKeys || shape.overlap > 0) {
+        curated.push(...(await exportLoaded(s, scope.lake, t, { ...batch, series: shape.series }, stem, false)));
+        step('land the rows as Parquet');
+      } else {
+        exportAfterCommit = shape.series;
+      }
+      const merged = await appendMerge(s).mergeAppended(t, batch, mergeOptions(p), shape);
+      step('merge');
+      return {
+        appended,
+        load: { inserted: merged.inserted, updated: merged.updated, deleted: merged.deleted },
+        repeated: merged.repeated,
+        series: merged.series,
+        rejected: rejected.lines,
+        invalid,
+        quarantine: [...rejected.entries, ...quarantine],
+      };
+    },
+    // A second round only when the fast read met a row that is not a candle (ReadAgain): the first rolled back.
+    again(err) {
+      if (!(err instanceof ReadAgain)) return false;
+      scope.log.debug({ file: p.layout.file }, errorMessage(err));
+      return true;
+    },
+    async afterCommit() {
+      if (!exportAfterCommit) return;
+      curated.push(...(await exportLoaded(s, scope.lake, t, { ...batch, series: exportAfterCommit }, stem, true)));
+      exportAfterCommit = undefined;
+      step('land the committed rows as Parquet');
+    },
+    close: dropScratch,
+  };
+}
