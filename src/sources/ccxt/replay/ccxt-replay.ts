@@ -8,11 +8,13 @@ import type { CcxtReplayExchangeRoutes, ReplayRateLimit } from './ccxt-replay-ex
 import type { CcxtReplayExchange } from './ccxt-replay-series.ts';
 import { coinbaseReplayRoutes } from './coinbase-replay-routes.ts';
 import { krakenReplayRoutes } from './kraken-replay-routes.ts';
+import { okxReplayRoutes } from './okx-replay-routes.ts';
 
 /** Every replayed exchange's routes, one line each. */
 const EXCHANGES: CcxtReplayExchangeRoutes[] = [
   coinbaseReplayRoutes,
   krakenReplayRoutes,
+  okxReplayRoutes,
 ];
 
 export interface CcxtReplayOptions {
