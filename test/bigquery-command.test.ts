@@ -98,8 +98,10 @@ describe('coinlake bigquery load (deprecated alias)', () => {
     // The newest load numbers last, so it wins a repeated key.
     expect(fake.queries[4]).toBe(`CREATE TABLE ${stg} AS\nSELECT *, ROW_NUMBER() OVER (ORDER BY \`_loaded_at\`, \`_run_id\`) - 1 AS \`_ord\` FROM \`coinlake-demo.coinlake_ci.${staging}_files\``);
     const script = fake.queries[6].split('\n');
-    expect(script.slice(1, 4)).toEqual(['CREATE TEMP TABLE _batch AS', `SELECT * EXCEPT (\`_ord\`) FROM ${stg}`, 'WHERE TRUE QUALIFY ROW_NUMBER() OVER (PARTITION BY `id` ORDER BY `_ord` DESC) = 1;']);
+    expect(script.slice(2, 5)).toEqual(['CREATE TEMP TABLE _batch AS', `SELECT * EXCEPT (\`_ord\`) FROM ${stg}`, 'WHERE TRUE QUALIFY ROW_NUMBER() OVER (PARTITION BY `id` ORDER BY `_ord` DESC) = 1;']);
     expect(script).toContain('MERGE `coinlake-demo.coinlake_ci.coincap_rates` AS t');
+    // Not a run: no change events, so no meta dataset is needed.
+    expect(script.filter((l) => l.includes('change_event'))).toEqual([]);
   });
 
   it('without a project: one error line, nothing sent', async () => {

@@ -47,7 +47,8 @@ export async function loadCuratedFiles(s: BigQuerySession, table: TableSpec, mod
   await s.ensureTable(physicalTable(table, mode));
   const { staging, rows } = await s.stageParquet(table, files, runId);
   try {
-    const r = await applyWriteMode(s, table, staging, mode, { runId, processId: 0, loadedAt: new Date() });
+    // Not a run (no run row, process 0): the alias writes no change events, so it needs no meta dataset.
+    const r = await applyWriteMode(s, { ...table, changeEvents: 'none' }, staging, mode, { runId, processId: 0, loadedAt: new Date() });
     return { target: s.dialect.table(table.schema, table.name), stagedRows: rows, changed: r.inserted + r.updated + r.deleted };
   } finally {
     await s.dropStaging(staging).catch(() => undefined);

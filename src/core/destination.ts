@@ -61,6 +61,11 @@ export interface Dialect {
    */
   jsonValue(expr: string, type: ColumnType): string;
   /**
+   * Optional, where some column type cannot be compared with = or IS DISTINCT FROM (BigQuery's JSON): an expression of
+   * `expr`, a value of logical type `type`, that can, equal exactly when the values are. Absent: `expr` itself.
+   */
+  comparable?(expr: string, type: ColumnType): string;
+  /**
    * A joined UPDATE (not standard SQL; each engine spells it its own way): sets `set` (`col = expr, …`) on the rows of
    * `target` (aliased `t`) that match a row of `from` (aliased `s`) by `where`, which may refer to both aliases.
    * Used by the write modes (load/write-modes.ts, load/scd2.ts).

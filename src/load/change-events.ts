@@ -1,9 +1,10 @@
 // Change events of `merge` and `scd2`: one coinlake_meta.change_event row per inserted, updated or deleted key, with
 // before/after images and the changed columns as JSON text. Written set-based (INSERT … SELECT) inside the load's
 // transaction, each just BEFORE the statement that changes the rows, so the before image is still there to read.
-// Which operations write events is the table's `changeEvents` (all, changes: no inserts, none).
+// Which operations write events is the table's `changeEvents` (all, changes: no inserts, none). The statements are
+// also given as text (updateEventsSql, …) for a warehouse that applies a write mode as one script of its own.
 import type { Dialect, LoadContext, Session } from '../core/destination.ts';
-import type { ChangeEventsPolicy, ColumnSpec, TableSpec } from '../core/table.ts';
+import type { ChangeEventsPolicy, ColumnSpec, ColumnType, TableSpec } from '../core/table.ts';
 import { EVENT_ID_SEQ, META_SCHEMA } from '../catalog/meta-tables.ts';
 import { ConfigError } from '../core/errors.ts';
 
@@ -12,6 +13,21 @@ export const CHANGE_EVENT_TABLE = 'coinlake_meta.change_event';
 
 /** What an event says happened to its key. */
 export type ChangeOperation = 'insert' | 'update' | 'delete';
+
+/** The events of one load as SQL: the target (alias `t`) and the staged batch (alias `s`), both quoted. */
+export interface ChangeEventSql {
+  d: Dialect;
+  t: TableSpec;
+  target: string;
+  staging: string;
+  /** Extra condition on the target rows that count (scd2: `t.is_current`). */
+  targetFilter?: string;
+  /**
+   * Expression giving each event row its id; default the dialect's next value of event_id_seq. A warehouse without
+   * sequences numbers the rows itself (BigQuery's scripts: a script variable plus ROW_NUMBER()).
+   */
+  eventId?: string;
+}
 
 /** Where the events of one load come from: the target (alias `t`) and the staged batch (alias `s`). */
 export interface ChangeSource {
@@ -43,16 +59,22 @@ export function imageColumns(t: TableSpec): { image: ColumnSpec[]; key: ColumnSp
   return { image: t.columns, key, compared: t.columns.filter((c) => !keys.has(c.name) && !c.volatile) };
 }
 
+/** Column `c` of alias `alias` as the dialect compares it (Dialect.comparable: BigQuery compares JSON by its text). */
+function compared(d: Dialect, alias: string, c: { name: string; type: ColumnType }): string {
+  const expr = `${alias}.${d.ident(c.name)}`;
+  return d.comparable ? d.comparable(expr, c.type) : expr;
+}
+
 /** JSON array text of the columns whose values differ between aliases `a` and `b`, in table order, e.g. `["price"]`. */
 export function changedColumnsSql(d: Dialect, columns: ColumnSpec[], a: string, b: string): string {
   if (columns.length === 0) return `'[]'`;
-  const pieces = columns.map((c) => `COALESCE(CASE WHEN ${a}.${d.ident(c.name)} IS DISTINCT FROM ${b}.${d.ident(c.name)} THEN ',"${c.name}"' END, '')`);
+  const pieces = columns.map((c) => `COALESCE(CASE WHEN ${compared(d, a, c)} IS DISTINCT FROM ${compared(d, b, c)} THEN ',"${c.name}"' END, '')`);
   return `'[' || substr(${pieces.join(' || ')}, 2) || ']'`;
 }
 
 /** `a.c1 IS DISTINCT FROM b.c1 OR …`: the rows differ in a column that makes a change. */
 export function differsSql(d: Dialect, columns: ColumnSpec[], a: string, b: string): string {
-  return columns.map((c) => `${a}.${d.ident(c.name)} IS DISTINCT FROM ${b}.${d.ident(c.name)}`).join(' OR ');
+  return columns.map((c) => `${compared(d, a, c)} IS DISTINCT FROM ${compared(d, b, c)}`).join(' OR ');
 }
 
 /** `a.k1 = b.k1 AND …` over the table's key. */
@@ -61,7 +83,7 @@ export function keyMatchSql(d: Dialect, t: TableSpec, a: string, b: string): str
 }
 
 /** Which events the table takes (TableSpec.changeEvents): `all` unless it says otherwise. */
-function policy(src: ChangeSource): ChangeEventsPolicy {
+function policy(src: { t: TableSpec }): ChangeEventsPolicy {
   return src.t.changeEvents ?? 'all';
 }
 
@@ -75,7 +97,7 @@ function allColumnsLiteral(columns: ColumnSpec[]): string {
   return `'${JSON.stringify(columns.map((c) => c.name))}'`;
 }
 
-/** The event time of every event of a load: its loadedAt, bound as the third parameter of insertEvents. */
+/** The event time of every event of a load: its loadedAt, bound as the third parameter (changeEventParams). */
 const EVENT_TIME = 'CAST($3 AS TIMESTAMPTZ)';
 
 /**
@@ -104,67 +126,92 @@ function objectOfRendered(alias: string, image: ColumnSpec[], columns: ColumnSpe
   return concatSql([...pieces, `'}'`]);
 }
 
+/** The parameters of the event statements: $1 the load's process id, $2 the table (`schema.name`), $3 its loadedAt. */
+export function changeEventParams(t: TableSpec, ctx: LoadContext): unknown[] {
+  return [ctx.processId, qualifiedName(t), ctx.loadedAt];
+}
+
 /** INSERT … SELECT of events; `select` gives primary_key, operation, before, after, changed_columns, event_time, then `FROM …`. */
-function insertEvents(src: ChangeSource, select: string): Promise<number> {
-  return src.s.exec(
-    `INSERT INTO ${CHANGE_EVENT_TABLE} (event_id, process_id, table_name, primary_key, operation, "before", "after", changed_columns, event_time)
-     SELECT ${src.s.dialect.nextId(META_SCHEMA, EVENT_ID_SEQ)}, CAST($1 AS BIGINT), CAST($2 AS VARCHAR), ${select}`,
-    [src.ctx.processId, qualifiedName(src.t), src.ctx.loadedAt],
-  );
+function insertEvents(src: ChangeEventSql, select: string): string {
+  return `INSERT INTO ${CHANGE_EVENT_TABLE} (event_id, process_id, table_name, primary_key, operation, "before", "after", changed_columns, event_time)
+     SELECT ${src.eventId ?? src.d.nextId(META_SCHEMA, EVENT_ID_SEQ)}, CAST($1 AS BIGINT), CAST($2 AS VARCHAR), ${select}`;
+}
+
+/** Runs an event statement of `src` (none when the table's policy writes no such events). */
+function record(src: ChangeSource, build: (sql: ChangeEventSql) => string | undefined): Promise<number> {
+  const sql = build({ d: src.s.dialect, t: src.t, target: src.target, staging: src.staging, targetFilter: src.targetFilter });
+  return sql ? src.s.exec(sql, changeEventParams(src.t, src.ctx)) : Promise.resolve(0);
 }
 
 /**
- * 'update' events for target rows whose key is staged with different values in a column that makes a change.
- * Call before the UPDATE (or the scd2 close) that applies them. Returns the number of events.
+ * The statement writing 'update' events for target rows whose key is staged with different values in a column that
+ * makes a change (parameters: changeEventParams), or undefined when the table takes none. Run it before the UPDATE
+ * (or the scd2 close) that applies them.
  */
-export function recordUpdates(src: ChangeSource): Promise<number> {
-  if (policy(src) === 'none') return Promise.resolve(0);
-  const d = src.s.dialect;
-  const { image, key, compared } = imageColumns(src.t);
-  if (compared.length === 0) return Promise.resolve(0);
+export function updateEventsSql(src: ChangeEventSql): string | undefined {
+  if (policy(src) === 'none') return undefined;
+  const d = src.d;
+  const { image, key, compared: changing } = imageColumns(src.t);
+  if (changing.length === 0) return undefined;
   const filter = src.targetFilter ? `${src.targetFilter} AND ` : '';
   return insertEvents(
     src,
     `${objectOfRendered('s', image, key)}, 'update', ${objectOfRendered('t', image, image)}, ${objectOfRendered('s', image, image)},
        changed, ${EVENT_TIME}
        FROM (SELECT ${[...renderedColumns(d, 's', image), ...renderedColumns(d, 't', image)].join(', ')},
-                    ${changedColumnsSql(d, compared, 't', 's')} AS changed
+                    ${changedColumnsSql(d, changing, 't', 's')} AS changed
                FROM ${src.target} AS t JOIN ${src.staging} AS s ON ${keyMatchSql(d, src.t, 't', 's')}
-              WHERE ${filter}(${differsSql(d, compared, 't', 's')})) AS j`,
+              WHERE ${filter}(${differsSql(d, changing, 't', 's')})) AS j`,
   );
 }
 
 /**
- * 'insert' events for staged keys the target lacks; changed_columns lists every column that can make a change, with
- * the key. Call before the INSERT. Returns the number of events. With `allNew` (the caller knows no staged key is in
- * the target) the anti-join is skipped.
+ * The statement writing 'insert' events for staged keys the target lacks (changed_columns: every column that can make
+ * a change, with the key), or undefined when the table takes none. Run it before the INSERT. With `allNew` (the caller
+ * knows no staged key is in the target) the anti-join is skipped.
  */
-export function recordInserts(src: ChangeSource, opts: { allNew?: boolean } = {}): Promise<number> {
-  if (policy(src) !== 'all') return Promise.resolve(0);
-  const d = src.s.dialect;
-  const { image, key, compared } = imageColumns(src.t);
+export function insertEventsSql(src: ChangeEventSql, opts: { allNew?: boolean } = {}): string | undefined {
+  if (policy(src) !== 'all') return undefined;
+  const d = src.d;
+  const { image, key, compared: changing } = imageColumns(src.t);
   const filter = src.targetFilter ? ` AND ${src.targetFilter}` : '';
   const where = opts.allNew ? '' : `WHERE NOT EXISTS (SELECT 1 FROM ${src.target} AS t WHERE ${keyMatchSql(d, src.t, 't', 's')}${filter})`;
   return insertEvents(
     src,
-    `${objectOfRendered('s', image, key)}, 'insert', NULL, ${objectOfRendered('s', image, image)}, ${allColumnsLiteral([...key, ...compared])}, ${EVENT_TIME}
+    `${objectOfRendered('s', image, key)}, 'insert', NULL, ${objectOfRendered('s', image, image)}, ${allColumnsLiteral([...key, ...changing])}, ${EVENT_TIME}
        FROM (SELECT ${renderedColumns(d, 's', image).join(', ')} FROM ${src.staging} AS s ${where}) AS j`,
   );
 }
 
 /**
- * 'delete' events for target keys absent from the batch (merge with deleteMissing, scd2 with closeMissing);
- * changed_columns lists every column that can make a change, with the key. Call before the DELETE (or close).
+ * The statement writing 'delete' events for target keys absent from the batch (merge with deleteMissing, scd2 with
+ * closeMissing; changed_columns: every column that can make a change, with the key), or undefined when the table takes
+ * none. Run it before the DELETE (or close).
  */
-export function recordDeletes(src: ChangeSource): Promise<number> {
-  if (policy(src) === 'none') return Promise.resolve(0);
-  const d = src.s.dialect;
-  const { image, key, compared } = imageColumns(src.t);
+export function deleteEventsSql(src: ChangeEventSql): string | undefined {
+  if (policy(src) === 'none') return undefined;
+  const d = src.d;
+  const { image, key, compared: changing } = imageColumns(src.t);
   const filter = src.targetFilter ? `${src.targetFilter} AND ` : '';
   return insertEvents(
     src,
-    `${objectOfRendered('t', image, key)}, 'delete', ${objectOfRendered('t', image, image)}, NULL, ${allColumnsLiteral([...key, ...compared])}, ${EVENT_TIME}
+    `${objectOfRendered('t', image, key)}, 'delete', ${objectOfRendered('t', image, image)}, NULL, ${allColumnsLiteral([...key, ...changing])}, ${EVENT_TIME}
        FROM (SELECT ${renderedColumns(d, 't', image).join(', ')} FROM ${src.target} AS t
               WHERE ${filter}NOT EXISTS (SELECT 1 FROM ${src.staging} AS s WHERE ${keyMatchSql(d, src.t, 't', 's')})) AS j`,
   );
+}
+
+/** Writes the 'update' events of `src` (updateEventsSql); call before the UPDATE. Returns the number of events. */
+export function recordUpdates(src: ChangeSource): Promise<number> {
+  return record(src, updateEventsSql);
+}
+
+/** Writes the 'insert' events of `src` (insertEventsSql); call before the INSERT. Returns the number of events. */
+export function recordInserts(src: ChangeSource, opts: { allNew?: boolean } = {}): Promise<number> {
+  return record(src, (sql) => insertEventsSql(sql, opts));
+}
+
+/** Writes the 'delete' events of `src` (deleteEventsSql); call before the DELETE or close. Returns the number of events. */
+export function recordDeletes(src: ChangeSource): Promise<number> {
+  return record(src, deleteEventsSql);
 }

@@ -36,13 +36,21 @@ export function toDuckdb(sql: string): string[] {
   let s = sql.trim().replace(/;$/, '').replace(/\s+OPTIONS \([^)]*\)$/, '');
   const info = /^SELECT column_name FROM `[^.`]+\.([^`]+)`\.INFORMATION_SCHEMA\.COLUMNS WHERE table_name = @p1$/.exec(s);
   if (info) return [`SELECT column_name FROM information_schema.columns WHERE table_schema = '${info[1]}' AND table_name = $1`];
+  // FORMAT('%.<scale>f', x) renders a NUMERIC with its scale: DuckDB's decimal text. A FLOAT64 cast to STRING (the
+  // double branch of the dialect's jsonValue) as BigQuery renders it.
+  s = s.replace(/\bFORMAT\('%\.\d+f', ([^()]*)\)/g, 'CAST($1 AS STRING)');
+  s = s.replace(/(WHEN IS_INF\(([^()]*)\) THEN '"-Infinity"' ELSE )CAST\(\2 AS STRING\)/g, '$1BQ_FLOAT64_STRING($2)');
   s = outsideLiterals(s, (code) => {
-    let c = code.replace(/`([^`]+)`/g, (_m, name: string) => {
+    // A region's INFORMATION_SCHEMA.COLUMNS (every dataset of the project): DuckDB's own.
+    let c = code.replace(/`[^`.]+`\.`region-[a-z0-9-]+`\.INFORMATION_SCHEMA\.COLUMNS/g, 'information_schema.columns');
+    c = c.replace(/`([^`]+)`/g, (_m, name: string) => {
       const parts = name.split('.');
       // `project.dataset.table` and `project.dataset`: DuckDB's schema is the dataset.
       return (parts.length > 1 ? parts.slice(1) : parts).map((p) => `"${p}"`).join('.');
     });
     c = c.replace(/@p(\d+)/g, '$$$1');
+    c = c.replace(/\bCURRENT_TIMESTAMP\(\)/g, 'current_timestamp');
+    c = c.replace(/\bCONCAT\(/g, 'BQ_CONCAT(');
     c = c.replace(/(?<![A-Za-z_])DATE\(([^()]*)\)/g, 'CAST($1 AS DATE)');
     c = c.replace(/SELECT \* EXCEPT \(/g, 'SELECT * EXCLUDE (');
     c = c.replace(/^MERGE (?!INTO)/, 'MERGE INTO ');
@@ -97,7 +105,27 @@ export async function bigQueryDuckdbEngine(): Promise<BigQueryDuckdbEngine> {
   const instance = await DuckDBInstance.create(':memory:');
   const c: DuckDBConnection = await instance.connect();
   // The BigQuery functions coinlake's statements use, as DuckDB macros.
-  await c.run('CREATE MACRO TO_JSON_STRING(x) AS CAST(x AS VARCHAR)');
+  // TO_JSON_STRING: JSON text with the \u00xx escapes of control characters in lower case (JSON.stringify's form).
+  const json = 'CAST(to_json(x) AS VARCHAR)';
+  let lower = `replace(${json}, '\\\\', chr(1))`;
+  for (const code of ['0B', '0E', '0F', '1A', '1B', '1C', '1D', '1E', '1F']) lower = `replace(${lower}, '\\u00${code}', '\\u00${code.toLowerCase()}')`;
+  await c.run(`CREATE MACRO TO_JSON_STRING(x) AS CASE WHEN strpos(${json}, '\\u00') = 0 THEN ${json} ELSE replace(${lower}, chr(1), '\\\\') END`);
+  // CAST(FLOAT64 AS STRING): the shortest text that round-trips, with an exponent from 1e15 on (no ".0").
+  const digits = `rtrim(replace(CAST(abs(x) AS VARCHAR), '.', ''), '0')`;
+  const e15 = `(CASE WHEN x < 0 THEN '-' ELSE '' END) || substr(${digits}, 1, 1) || (CASE WHEN length(${digits}) > 1 THEN '.' || substr(${digits}, 2) ELSE '' END) || 'e+15'`;
+  await c.run(`CREATE MACRO BQ_FLOAT64_STRING(x) AS CASE WHEN x <> trunc(x) AND abs(x) < 1e15 THEN CAST(x AS VARCHAR)
+    WHEN abs(x) < 1e15 AND NOT (x = 0 AND signbit(x)) THEN CAST(CAST(x AS BIGINT) AS VARCHAR)
+    WHEN abs(x) >= 1e15 AND abs(x) < 1e16 THEN ${e15}
+    ELSE regexp_replace(CAST(x AS VARCHAR), '\\.0$', '') END`);
+  // BigQuery's CONCAT is NULL when an argument is (DuckDB's concat skips NULLs); the dialect spells it in capitals.
+  await c.run('CREATE MACRO BQ_CONCAT(a, b) AS a || b, (a, b, c) AS a || b || c');
+  await c.run('CREATE MACRO IS_NAN(x) AS isnan(x)');
+  await c.run('CREATE MACRO IS_INF(x) AS isinf(x)');
+  await c.run("CREATE MACRO FORMAT_TIMESTAMP(f, x, tz) AS strftime(timezone(tz, x), replace(f, '%E6S', '%S.%f'))");
+  await c.run('CREATE MACRO FORMAT_DATE(f, x) AS strftime(x, f)');
+  await c.run('CREATE MACRO UNIX_MICROS(x) AS epoch_us(x)');
+  await c.run('CREATE MACRO FARM_FINGERPRINT(x) AS CAST(hash(x) >> 1 AS BIGINT)');
+  await c.run('CREATE MACRO GENERATE_UUID() AS CAST(gen_random_uuid() AS VARCHAR)');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'coinlake-bq-engine-'));
   let files = 0;
   // One job at a time, as a session sends them; the fake's HTTP server may otherwise interleave two.
@@ -110,8 +138,11 @@ export async function bigQueryDuckdbEngine(): Promise<BigQueryDuckdbEngine> {
 
   async function run(sql: string, params: unknown[] = []): Promise<{ rows: Record<string, string | null>[]; fields: ReturnType<typeof bqField>[]; changed: number }> {
     let out = { rows: [] as Record<string, string | null>[], fields: [] as ReturnType<typeof bqField>[], changed: 0 };
-    for (const stmt of toDuckdb(sql)) {
-      const used = params.slice(0, Math.max(0, ...[...stmt.matchAll(/\$(\d+)/g)].map((m) => Number(m[1]))));
+    for (const text of toDuckdb(sql)) {
+      // DuckDB binds exactly the parameters a statement names: renumber the ones it uses 1…k.
+      const numbers = [...new Set([...text.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])))].sort((a, b) => a - b);
+      const stmt = text.replace(/\$(\d+)/g, (_m, n: string) => `$${numbers.indexOf(Number(n)) + 1}`);
+      const used = numbers.map((n) => params[n - 1]);
       const reader = await c.runAndReadAll(stmt, used as never);
       const names = reader.columnNames();
       const fields = names.map((n, i) => { const t = reader.columnTypes()[i]; return bqField(n, t.alias ?? t.toString()); });
@@ -173,7 +204,12 @@ export async function bigQueryDuckdbEngine(): Promise<BigQueryDuckdbEngine> {
           const names = m[1].split(', ');
           return { fields: names.map((name) => ({ name, type: 'INTEGER' })), rows: [Object.fromEntries(names.map((n) => [n, String(vars.get(n))]))] };
         }
-        rowCount = (await run(s, params)).changed;
+        // Script variables in a statement (the change events' next id), outside literals and backticked names.
+        const bound = s
+          .split(/('(?:[^'\\]|\\.)*'|`[^`]*`)/)
+          .map((part, i) => (i % 2 === 1 ? part : part.replace(/\b[a-z_]+\b/g, (w) => (vars.has(w) ? String(vars.get(w)) : w))))
+          .join('');
+        rowCount = (await run(bound, params)).changed;
       }
       throw new Error('script ended without its SELECT of the counts');
     } catch (err) {

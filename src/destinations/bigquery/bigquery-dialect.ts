@@ -1,11 +1,12 @@
 // BigQuery's dialect: identifiers in backticks, tables as `project.dataset.table`, named parameters @p1…, ids from
-// the clock (no sequences), and each write mode as one script (bigquery-write-modes.ts).
+// the clock (no sequences), and each write mode as one script with its change events (bigquery-write-modes.ts).
 import type { Dialect, LoadContext, WriteMode, WriteModeScript } from '../../core/destination.ts';
 import { ConfigError } from '../../core/errors.ts';
 import { assertIdentifier, type ColumnType, type TableSpec } from '../../core/table.ts';
 import { decimalParts } from '../sql-types.ts';
 import { datasetOf, type BigQueryLocation } from './bigquery-location.ts';
 import { bigQueryTable, bigQueryType, bq } from './bigquery-sql.ts';
+import { bigQuerySpelling } from './bigquery-spelling.ts';
 import { writeModeScript } from './bigquery-write-modes.ts';
 
 /** The dialect of one BigQuery location (table names carry its project and datasets). */
@@ -48,11 +49,16 @@ export class BigQueryDialect implements Dialect {
     else if (type === 'double') {
       text = `CASE WHEN IS_NAN(${expr}) THEN '"NaN"' WHEN IS_INF(${expr}) AND ${expr} > 0 THEN '"Infinity"' WHEN IS_INF(${expr}) THEN '"-Infinity"' ELSE CAST(${expr} AS STRING) END`;
     } else if (type === 'bigint' || type === 'integer') text = `CAST(${expr} AS STRING)`;
-    else if (type === 'boolean') text = `IF(${expr}, 'true', 'false')`;
+    else if (type === 'boolean') text = `CASE WHEN ${expr} THEN 'true' WHEN NOT ${expr} THEN 'false' END`;
     else if (type === 'timestamptz') text = quoted(`FORMAT_TIMESTAMP('%Y-%m-%dT%H:%M:%E6SZ', ${expr}, 'UTC')`);
     else if (type === 'date') text = quoted(`FORMAT_DATE('%Y-%m-%d', ${expr})`);
     else text = `TO_JSON_STRING(${expr})`;
     return `COALESCE(${text}, 'null')`;
+  }
+
+  /** JSON values are not comparable in BigQuery: their JSON text is. */
+  comparable(expr: string, type: ColumnType): string {
+    return type === 'json' ? `TO_JSON_STRING(${expr})` : expr;
   }
 
   /** BigQuery's UPDATE … FROM (the target aliased t, joined to s). */
@@ -68,16 +74,17 @@ export class BigQueryDialect implements Dialect {
   }
 
   /**
-   * An id from the clock: microseconds since 1970 × 4096 plus 12 random bits — increasing from one statement to the
-   * next (INT64 holds it until 2041), unique within a statement only by chance, so for one-row inserts (run ids).
+   * An id from the clock: microseconds since 1970 — increasing from one statement to the next, a safe JavaScript
+   * integer until the year 2255, the same for every row of a statement, so for one-row inserts (run ids). Change
+   * events number their rows from it (bigquery-change-events.ts).
    */
   nextId(schema: string, name: string): string {
     assertIdentifier(schema, 'schema');
     assertIdentifier(name, 'sequence');
-    return 'UNIX_MICROS(CURRENT_TIMESTAMP()) * 4096 + MOD(ABS(FARM_FINGERPRINT(GENERATE_UUID())), 4096)';
+    return 'UNIX_MICROS(CURRENT_TIMESTAMP())';
   }
 
   writeModeScript(t: TableSpec, staging: string, mode: WriteMode, ctx: LoadContext): WriteModeScript {
-    return writeModeScript(this.table(t.schema, t.name), this.staging(staging), t, mode, ctx);
+    return writeModeScript(this, (sql) => bigQuerySpelling(sql, this.where), this.table(t.schema, t.name), this.staging(staging), t, mode, ctx);
   }
 }

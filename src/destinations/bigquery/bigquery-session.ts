@@ -12,6 +12,7 @@ import { LINEAGE_COLUMNS, assertIdentifier, type ColumnSpec, type Row, type Tabl
 import { BigQueryDialect } from './bigquery-dialect.ts';
 import { datasetOf, type BigQueryLocation } from './bigquery-location.ts';
 import { bigQueryType, createTableSql } from './bigquery-sql.ts';
+import { bigQuerySpelling } from './bigquery-spelling.ts';
 
 /** What BigQuery can do, as the core reads it. */
 export const BIGQUERY_CAPABILITIES: Capabilities = {
@@ -90,11 +91,6 @@ function safeInteger(text: string): number | string {
   return Number.isSafeInteger(n) ? n : text;
 }
 
-/** `$1` → `@p1` outside string literals, so the core's statements run with named parameters. */
-export function namedParameters(sql: string): string {
-  return sql.replace(/('(?:[^'\\]|\\.)*')|\$(\d+)/g, (m, literal: string | undefined, n: string | undefined) => literal ?? `@p${n}`);
-}
-
 /** A value BigQuery returned, as the contract gives it: timestamps as Date, dates and decimals as text (with `scale` digits when known). */
 function plain(v: unknown, scale?: number): unknown {
   if (v === null || typeof v !== 'object') return v;
@@ -127,7 +123,7 @@ export class BigQuerySession implements Session {
       const [job] = await this.client.createJob({
         configuration: {
           query: {
-            query: namedParameters(sql),
+            query: bigQuerySpelling(sql, this.where),
             useLegacySql: false,
             ...(params.length ? { parameterMode: 'NAMED', queryParameters: params.map((v, i) => queryParameter(`p${i + 1}`, v)) } : {}),
           },

@@ -1,7 +1,7 @@
 // Change-history and data-quality conformance cases every destination runs: change events of merge (exact JSON text),
 // scd2 history, and each quality check passing and failing. Exact rows and counts. (The runner's row-count audit and
 // after-load step run on every warehouse in test/run-audit.test.ts: this suite imports no runner code.)
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it as vitestIt } from 'vitest';
 import type { LoadContext, LoadResult, Session, WriteMode } from '../../core/destination.ts';
 import { ConfigError, TerminalError } from '../../core/errors.ts';
 import type { QualityCheck } from '../../core/quality-check.ts';
@@ -57,8 +57,12 @@ interface EventRow {
 /**
  * Registers the change-history and quality cases for a destination. `openSession` opens a session on a warehouse the
  * cases may write to (schema `coinlake_conformance` and the meta tables; each case starts from its own fresh table).
+ * Cases named (by title) in `skip` are listed as skipped with their reason.
  */
-export function changeCases(openSession: () => Promise<Session>): void {
+export function changeCases(openSession: () => Promise<Session>, options: { skip?: Record<string, string> } = {}): void {
+  const skip = options.skip ?? {};
+  const it = (title: string, fn: () => Promise<void> | void) =>
+    skip[title] !== undefined ? vitestIt.skip(`${title} — skipped: ${skip[title]}`, fn) : vitestIt(title, fn);
   describe('change history and data quality', () => {
     let s: Session;
 
