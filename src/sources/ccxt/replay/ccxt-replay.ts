@@ -6,6 +6,7 @@ import { ConfigError } from '../../../core/errors.ts';
 import type { ReplayMount, SourceReplayRoutes } from '../../../replay/replay-mount.ts';
 import type { CcxtReplayExchangeRoutes, ReplayRateLimit } from './ccxt-replay-exchange.ts';
 import type { CcxtReplayExchange } from './ccxt-replay-series.ts';
+import { bybitReplayRoutes } from './bybit-replay-routes.ts';
 import { coinbaseReplayRoutes } from './coinbase-replay-routes.ts';
 import { krakenReplayRoutes } from './kraken-replay-routes.ts';
 import { okxReplayRoutes } from './okx-replay-routes.ts';
@@ -13,6 +14,7 @@ import { okxReplayRoutes } from './okx-replay-routes.ts';
 /** Every replayed exchange's routes, one line each. */
 const EXCHANGES: CcxtReplayExchangeRoutes[] = [
   coinbaseReplayRoutes,
+  bybitReplayRoutes,
   krakenReplayRoutes,
   okxReplayRoutes,
 ];
