@@ -74,10 +74,11 @@ export async function missingRanges(s: Session, t: TableSpec, interval: CandleIn
   const d = s.dialect;
   const [ex, sym, ts] = ['exchange', 'symbol', 'ts'].map((c) => d.ident(c));
   // A step longer than the shortest candle of the interval (a month may have 28 days) may hide a missing grid point.
+  // Compared as timestamps (an interval literal of whole seconds: both engines read it, and it is cheaper than epochs).
   const minStepSeconds = (interval === '1M' ? 28 * 86_400_000 : intervalMs(interval)) / 1000;
-  const rows = seriesWhere(s, f, 3);
-  const known = seriesWhere(s, f, 3 + rows.params.length);
-  const params: unknown[] = [t.name, minStepSeconds, ...rows.params, ...known.params];
+  const rows = seriesWhere(s, f, 2);
+  const known = seriesWhere(s, f, 2 + rows.params.length);
+  const params: unknown[] = [t.name, ...rows.params, ...known.params];
   let since = '';
   if (f.since) {
     params.push(f.since);
@@ -90,7 +91,7 @@ export async function missingRanges(s: Session, t: TableSpec, interval: CandleIn
   const found = await s.query<{ exchange: string; symbol: string; gap_after: Date; gap_before: Date }>(
     `SELECT exchange, symbol, gap_after, gap_before FROM (${steps}) AS steps
       WHERE gap_before IS NOT NULL
-        AND EXTRACT(EPOCH FROM gap_before) - EXTRACT(EPOCH FROM gap_after) > CAST($2 AS DOUBLE PRECISION)${since}
+        AND gap_before > gap_after + INTERVAL '${minStepSeconds} seconds'${since}
       ORDER BY gap_after, exchange, symbol`,
     params,
   );
