@@ -141,6 +141,7 @@ describe('coinbase replay routes through ccxt', () => {
         status: 404, body: { error: 'NOT_FOUND', error_details: 'Product DOGE-USD not supported', message: 'Product DOGE-USD not supported' },
       });
     }
+    expect((await getJson(`${base}/%E0-USD`)).body.message).toBe('Product %E0-USD not supported');
     await expect(exchange.fetchOHLCV('DOGE/USD', '1m', FROM)).rejects.toBeInstanceOf(ccxt.BadSymbol);
   });
 

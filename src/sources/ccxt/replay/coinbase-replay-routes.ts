@@ -119,6 +119,15 @@ function tradesResponse(m: ReplayMarket, query: URLSearchParams, nowMs: number):
   });
 }
 
+/** A path segment decoded (`BTC%2DUSD` → `BTC-USD`); a malformed escape stays as it came. */
+function decodedSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
 /** Answers one request below /ccxt/coinbase. */
 function answer(r: ReplayRequest, nowMs: number): ReplayResponse {
   const { path, query } = r;
@@ -129,7 +138,7 @@ function answer(r: ReplayRequest, nowMs: number): ReplayResponse {
   if (path === `${MARKET}/products`) return productsResponse(query, nowMs);
   const match = /^\/api\/v3\/brokerage\/market\/products\/([^/]+)(\/candles|\/ticker)?$/.exec(path);
   if (!match) return coinbaseV2Error(404, 'not_found', 'Not found');
-  const id = decodeURIComponent(match[1]);
+  const id = decodedSegment(match[1]);
   const m = coinbaseMarket(id);
   if (!m) return unknownProduct(id);
   if (match[2] === '/candles') return candlesResponse(m, query, nowMs);
@@ -141,6 +150,6 @@ function answer(r: ReplayRequest, nowMs: number): ReplayResponse {
 export const coinbaseReplayRoutes: CcxtReplayExchangeRoutes = {
   id: 'coinbase',
   rateLimit: COINBASE_RATE_LIMIT,
-  rateLimited: () => ({ ...coinbaseV2Error(429, 'rate_limit_exceeded', 'Too many requests'), headers: { 'retry-after': '1' } }),
+  rateLimited: () => coinbaseV2Error(429, 'rate_limit_exceeded', 'Too many requests'),
   answer,
 };
