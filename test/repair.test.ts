@@ -13,6 +13,10 @@ import { createTestDatabase, type TestDatabase } from '../src/destinations/postg
 import { openWarehouse } from '../src/destinations/registry.ts';
 import { kline, klineOpenTimes, startReplayServer, type ReplayServer } from '../src/replay/index.ts';
 import { klineExists } from '../src/sources/binance/binance-replay-klines.ts';
+import { repairLines } from '../src/cli/repair-command.ts';
+import { runBackfill } from '../src/runner/backfill.ts';
+import { runRepair } from '../src/runner/candle-repair.ts';
+import { marketEnv } from './helpers/market-env.ts';
 
 const run = promisify(execFile);
 const BIN = path.resolve('bin/coinlake.mjs');
@@ -260,5 +264,48 @@ describe('coinlake repair refuses what it cannot repair, naming it', () => {
     expect([bound.code, bound.stderr]).toEqual([1, 'error: --max-minutes must be a positive whole number, got "0"\n']);
     const empty = await coinlake(w, ['repair', '--table', 'ohlcv_1h']);
     expect([empty.code, empty.stdout, empty.stderr]).toEqual([0, 'repair coinlake.ohlcv_1h: the table does not exist yet; nothing to repair\n', '']);
+  }, 60_000);
+});
+
+describe('a repair that cannot fetch everything says what it left', () => {
+  it('an exchange run that fails is one FAILED line with its run (status -1, nothing remembered); series of an exchange no source serves are listed', async () => {
+    const env = await marketEnv();
+    try {
+      await runBackfill(
+        { job: 'binance.klines', from: new Date(MAR_4), to: new Date(MAR_4 + DAY), symbols: ['BTCUSDT', 'ETHUSDT'], params: { interval: '1m' }, endpoints: env.endpoints },
+        { session: env.session, lake: env.lake, progress: false },
+      );
+      await deleteMinutes(env.session, 'ETH-USDT', '2024-03-04T06:00:00Z', 2);
+      await env.session.exec(
+        `INSERT INTO coinlake.ohlcv_1m (exchange, symbol, ts, open, high, low, close, volume_base, volume_quote, trade_count)
+         VALUES ('elsewhere', 'BTC-EUR', $1, 1, 1, 1, 1, 1, 1, 1), ('elsewhere', 'BTC-EUR', $2, 1, 1, 1, 1, 1, 1, 1)`,
+        [new Date(MAR_4), new Date(MAR_4 + 3 * MIN)],
+      );
+      // ETHUSDT is no longer listed on the exchange.
+      const delisted = await marketEnv({ binanceSymbols: ['BTCUSDT'] });
+      try {
+        const s = await runRepair({ endpoints: delisted.endpoints }, { session: env.session, lake: env.lake, progress: false });
+        const lines = repairLines(s);
+        expect(lines[0]).toBe('repair coinlake.ohlcv_1m: 3 series, 4 missing minute(s) in 2 range(s) (0 known missing left alone)');
+        expect(lines[1]).toMatch(/^ {2}binance: FAILED — Binance rejected klines ETHUSDT 1m: Invalid symbol\. \(code -1121\) — run \S+ \(process 2\)$/);
+        expect(lines.slice(2)).toEqual(['  elsewhere: 1 series, 2 missing minute(s) not repaired: no source refetches this exchange']);
+        expect(s.runs.map((r) => [r.status, r.requested, r.repaired, r.knownMissing])).toEqual([['failed', 2, 0, 0]]);
+        const [row] = await env.session.query<{ execution_status: number; table_name: string }>(`SELECT execution_status, table_name FROM coinlake_meta.workflow_action_history WHERE process_id = 2`);
+        expect(row).toEqual({ execution_status: -1, table_name: 'REPAIR_OHLCV_1M' });
+        const [{ n }] = await env.session.query<{ n: number }>(`SELECT count(*) AS n FROM coinlake_meta.candle_known_missing`);
+        expect(Number(n)).toBe(0);
+      } finally {
+        await delisted.close();
+      }
+      // The exchange lists it again: the next repair fills the two minutes.
+      const fixed = await runRepair({ exchange: 'binance', endpoints: env.endpoints }, { session: env.session, lake: env.lake, progress: false });
+      expect(fixed.runs.map((r) => [r.status, r.requested, r.repaired, r.knownMissing])).toEqual([['ok', 2, 2, 0]]);
+      expect((await tableRows(env.session)).filter((r) => r.exchange === 'binance')).toEqual([
+        ...expectedRows('BTCUSDT', 'BTC-USDT', MAR_4, MAR_4 + DAY),
+        ...expectedRows('ETHUSDT', 'ETH-USDT', MAR_4, MAR_4 + DAY),
+      ]);
+    } finally {
+      await env.close();
+    }
   }, 60_000);
 });
