@@ -90,7 +90,7 @@ function expectedRows(symbol: string, pair: string, from: number, to: number) {
 }
 
 const tableRows = (s: Session) =>
-  s.query(`SELECT exchange, symbol, ts, open, high, low, close, volume_base, volume_quote, trade_count FROM coinlake.ohlcv_1m ORDER BY symbol, ts`).then((rows) =>
+  s.query<Record<string, unknown>>(`SELECT exchange, symbol, ts, open, high, low, close, volume_base, volume_quote, trade_count FROM coinlake.ohlcv_1m ORDER BY symbol, ts`).then((rows) =>
     rows.map((r) => ({ ...r, trade_count: Number(r.trade_count) })),
   );
 
