@@ -89,7 +89,7 @@ function expectedRows(symbol: string, pair: string, from: number, to: number) {
   });
 }
 
-const tableRows = (s: Session) =>
+const tableRows = (s: Session): Promise<Record<string, unknown>[]> =>
   s.query<Record<string, unknown>>(`SELECT exchange, symbol, ts, open, high, low, close, volume_base, volume_quote, trade_count FROM coinlake.ohlcv_1m ORDER BY symbol, ts`).then((rows) =>
     rows.map((r) => ({ ...r, trade_count: Number(r.trade_count) })),
   );
