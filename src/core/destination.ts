@@ -185,6 +185,12 @@ export interface Session {
   ensureSchema(schema: string): Promise<void>;
   /** Creates the table (with lineage columns) if missing and adds columns that are new in the spec. */
   ensureTable(t: TableSpec): Promise<void>;
+  /**
+   * Optional: the names of the columns table `schema.name` has in the warehouse (none when it does not exist), where
+   * the engine's catalog is not information_schema.columns of the current database under coinlake's schema names
+   * (BigQuery: a dataset's INFORMATION_SCHEMA, datasets named by the location). Absent: the core reads that.
+   */
+  tableColumns?(schema: string, name: string): Promise<string[]>;
   /** Bulk-loads rows into a new temporary staging table shaped like `t` (with lineage columns, then STAGING_ORDINAL); returns its name. */
   stage(t: TableSpec, rows: Row[], ctx: LoadContext): Promise<string>;
   /**

@@ -72,6 +72,7 @@ export function validateChecks(t: TableSpec, checks: QualityCheck[] = t.checks ?
 
 /** Lower-case names of the table's columns in the warehouse; empty when the table does not exist. */
 export async function warehouseColumns(s: Session, t: TableSpec): Promise<Set<string>> {
+  if (s.tableColumns) return new Set((await s.tableColumns(t.schema, t.name)).map((c) => c.toLowerCase()));
   const rows = await s.query<{ column_name: string }>(
     `SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database() AND table_schema = $1 AND table_name = $2`,
     [t.schema, t.name],

@@ -55,14 +55,18 @@ export async function recordAudit(
     `SELECT COUNT(*) AS runs, AVG(d) AS mean, STDDEV_SAMP(d) AS sd FROM (${history}) AS h`,
     [table],
   );
+  // Computed first and then inserted (no INSERT … RETURNING: BigQuery has none), in the run's transaction.
   const [row] = await s.query<{ avg: number; variance: number | null; sd: number | null }>(
+    `SELECT AVG(d) AS avg, VAR_SAMP(d) AS variance, STDDEV_SAMP(d) AS sd FROM (${history} UNION ALL SELECT CAST($2 AS DOUBLE PRECISION)) AS h`,
+    [table, delta],
+  );
+  await s.exec(
     `INSERT INTO ${AUDIT}
        (process_id, table_name, record_cnt_before, record_cnt_after, record_cnt_delta,
         delta_running_avg, delta_running_variance, delta_running_stddev, created_at)
-     SELECT CAST($2 AS BIGINT), $1, CAST($3 AS BIGINT), CAST($4 AS BIGINT), CAST($5 AS BIGINT), AVG(d), VAR_SAMP(d), STDDEV_SAMP(d), CAST($6 AS TIMESTAMPTZ)
-       FROM (${history} UNION ALL SELECT CAST($5 AS DOUBLE PRECISION)) AS h
-     RETURNING delta_running_avg AS avg, delta_running_variance AS variance, delta_running_stddev AS sd`,
-    [table, processId, before, after, delta, opts.at ?? new Date()],
+     VALUES (CAST($1 AS BIGINT), $2, CAST($3 AS BIGINT), CAST($4 AS BIGINT), CAST($5 AS BIGINT),
+             CAST($6 AS DOUBLE PRECISION), CAST($7 AS DOUBLE PRECISION), CAST($8 AS DOUBLE PRECISION), CAST($9 AS TIMESTAMPTZ))`,
+    [processId, table, before, after, delta, row.avg, row.variance, row.sd, opts.at ?? new Date()],
   );
   const runs = Number(prior.runs);
   const record: AuditRecord = {

@@ -64,6 +64,28 @@ export function toDuckdb(sql: string): string[] {
   return [s];
 }
 
+/**
+ * Spellings DuckDB takes and BigQuery refuses (or reads otherwise), outside literals and backticked names: a job that
+ * holds one is refused as BigQuery would refuse it, so the fake is not lenient where the core's SQL reaches BigQuery.
+ */
+const NOT_BIGQUERY: [RegExp, string][] = [
+  [/"[A-Za-z_][A-Za-z0-9_]*"/, 'a double-quoted name (a string in BigQuery)'],
+  [/\bRETURNING\b/i, 'RETURNING'],
+  [/\bON CONFLICT\b/i, 'ON CONFLICT'],
+  [/::/, 'a :: cast'],
+  [/\$\d/, 'a $n parameter'],
+  [/\b(?:TIMESTAMPTZ|VARCHAR|DOUBLE PRECISION)\b/, 'a type BigQuery does not have'],
+  [/\bnextval\(/i, 'nextval'],
+  [/\bcurrent_database\(/i, 'current_database()'],
+  [/(?<![\w.`])(?:coinlake(?:_[a-z0-9_]+)?|information_schema)\.[a-z_]/i, 'a schema-qualified name without its project'],
+];
+
+/** Why BigQuery would refuse `sql`, or undefined. */
+export function notBigQuery(sql: string): string | undefined {
+  const code = sql.split(/'(?:[^'\\]|\\.)*'|`[^`]*`/).join(' ');
+  return NOT_BIGQUERY.find(([re]) => re.test(code))?.[1];
+}
+
 /** A parameter's value as DuckDB takes it. */
 function paramValue(p: Params[number]): unknown {
   const v = p.parameterValue.value;
@@ -222,6 +244,8 @@ export async function bigQueryDuckdbEngine(): Promise<BigQueryDuckdbEngine> {
     query: (sql, params) =>
       serial(async () => {
         const values = params.map(paramValue);
+        const refused = notBigQuery(sql);
+        if (refused) return { error: { code: 400, message: `fake BigQuery: not BigQuery SQL (${refused}): ${sql.split('\n')[0]}` } };
         if (sql.startsWith('DECLARE ')) return script(sql, values);
         try {
           const r = await run(sql, values);

@@ -46,8 +46,8 @@ const open = () => openBigQuerySession(LOCATION, { client: client() });
 
 /**
  * The shared cases, executed: the same client and session against the fake backed by an in-memory DuckDB that runs
- * the translated statements and scripts (test/helpers/bigquery-duckdb-engine.ts). Schemas are datasets as named
- * (no dataset in the URL), because the meta tables' SQL names coinlake_meta itself.
+ * the translated statements and scripts (test/helpers/bigquery-duckdb-engine.ts). The URL's dataset takes the place of
+ * `coinlake` in every schema: coinlake_meta is coinlake_ci_meta, coinlake_conformance coinlake_ci_conformance.
  */
 describe('shared conformance cases, executed by the DuckDB-backed fake', () => {
   let engine: BigQueryDuckdbEngine;
@@ -60,7 +60,7 @@ describe('shared conformance cases, executed by the DuckDB-backed fake', () => {
     await executing?.close();
     await engine?.close();
   });
-  const openExecuting = () => openBigQuerySession('bigquery://coinlake-demo?location=EU', { client: client(executing.url) });
+  const openExecuting = () => openBigQuerySession(LOCATION, { client: client(executing.url) });
 
   writeModeCases(openExecuting, {
     skip: {
@@ -69,13 +69,14 @@ describe('shared conformance cases, executed by the DuckDB-backed fake', () => {
     },
   });
 
-  // The fake is DuckDB underneath: where a case's own SQL is not BigQuery's (timeZones casts to VARCHAR, which
-  // BigQuery calls STRING; beforeEach's ensureMetaTables sends DuckDB/PostgreSQL DDL) it still runs here.
+  // The cases' own portable SQL (the meta tables' DDL, VARCHAR casts, "quoted" names) reaches the fake in BigQuery's
+  // spelling (bigquery-spelling.ts), and the fake refuses what BigQuery would refuse.
   destinationCases('bigquery', openExecuting, {
     skip: {
-      stateWithData: 'no transaction across jobs: state and run row are not committed atomically with the data',
+      stateWithData:
+        'BigQuery keeps no transaction across jobs (capabilities.transactions false; its session mode, which could, is not used): the write-mode script commits on its own, before the state and the run row',
       killedMidLoad: 'a BigQuery job has no connection to kill',
-      concurrentRuns: 'runs need the meta tables and named locks, which BigQuery does not have yet',
+      concurrentRuns: 'BigQuery has no named locks (lockKey does nothing): two runs of one job are not serialised, each write-mode script is atomic on its own',
     },
   });
 

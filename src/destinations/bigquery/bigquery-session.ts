@@ -164,15 +164,20 @@ export class BigQuerySession implements Session {
     await this.exec(`CREATE SCHEMA IF NOT EXISTS \`${this.where.projectId}.${datasetOf(this.where, schema)}\` OPTIONS (location = '${this.where.location}')`);
   }
 
+  /** The columns of `schema.name` as its dataset's INFORMATION_SCHEMA lists them (none when the table is missing). */
+  async tableColumns(schema: string, name: string): Promise<string[]> {
+    const have = await this.query<{ column_name: string }>(
+      `SELECT column_name FROM \`${this.where.projectId}.${datasetOf(this.where, schema)}\`.INFORMATION_SCHEMA.COLUMNS WHERE table_name = $1`,
+      [name],
+    );
+    return have.map((r) => r.column_name);
+  }
+
   /** Creates the table (partitioned by date, clustered by id) if missing, and adds the spec's columns it lacks. */
   async ensureTable(t: TableSpec): Promise<void> {
     const datasetId = datasetOf(this.where, t.schema);
     await this.exec(createTableSql({ projectId: this.where.projectId, datasetId, tableId: t.name }, t));
-    const have = await this.query<{ column_name: string }>(
-      `SELECT column_name FROM \`${this.where.projectId}.${datasetId}\`.INFORMATION_SCHEMA.COLUMNS WHERE table_name = $1`,
-      [t.name],
-    );
-    const known = new Set(have.map((r) => r.column_name));
+    const known = new Set(await this.tableColumns(t.schema, t.name));
     const missing = [...t.columns, ...LINEAGE_COLUMNS].filter((c) => !known.has(c.name));
     if (missing.length === 0) return;
     await this.exec(`ALTER TABLE ${this.dialect.table(t.schema, t.name)} ${missing.map((c) => `ADD COLUMN IF NOT EXISTS ${this.dialect.ident(c.name)} ${bigQueryType(c.type)}`).join(', ')}`);

@@ -38,8 +38,8 @@ describe('bigQuerySpelling', () => {
     ).toBe(
       "INSERT INTO `coinlake-demo.analytics_meta.change_event` (event_id, `before`) SELECT CAST(@p1 AS INT64), CAST(@p3 AS TIMESTAMP) FROM `coinlake-demo.analytics.coincap_assets` AS t WHERE t.x = 'coinlake_meta.y \"z\" $2 VARCHAR' AND `coinlake-demo.a.b`.c = @p2",
     );
-    expect(bigQuerySpelling('SELECT 1 FROM information_schema.columns WHERE table_schema = $1', inDataset)).toBe(
-      'SELECT 1 FROM `coinlake-demo`.`region-eu`.INFORMATION_SCHEMA.COLUMNS WHERE table_schema = @p1',
+    expect(bigQuerySpelling('SELECT 1 FROM information_schema.columns WHERE table_catalog = current_database() AND table_schema = $1', inDataset)).toBe(
+      "SELECT 1 FROM `coinlake-demo`.`region-eu`.INFORMATION_SCHEMA.COLUMNS WHERE table_catalog = 'coinlake-demo' AND table_schema = @p1",
     );
     expect(bigQuerySpelling('ALTER TABLE coinlake_meta.backfill_chunk ADD COLUMN worker VARCHAR', inDataset)).toBe(
       'ALTER TABLE `coinlake-demo.analytics_meta.backfill_chunk` ADD COLUMN IF NOT EXISTS worker STRING',

@@ -29,7 +29,8 @@ function outsideQuotes(sql: string, fn: (code: string) => string): string {
  * - VARCHAR, TIMESTAMPTZ, DOUBLE [PRECISION], BOOLEAN, BIGINT, INTEGER → STRING, TIMESTAMP, FLOAT64, BOOL, INT64;
  * - `coinlake.t`, `coinlake_meta.t` (any `coinlake…` schema) → `` `project.dataset.t` `` (datasetOf: a dataset in
  *   the URL takes the place of `coinlake`);
- * - `information_schema.columns` → the project's INFORMATION_SCHEMA.COLUMNS of the location's region (every dataset);
+ * - `information_schema.columns` → the project's INFORMATION_SCHEMA.COLUMNS of the location's region (every dataset),
+ *   and `current_database()` → the project (the catalog those views name);
  * - in CREATE TABLE, PRIMARY KEY and UNIQUE dropped (BigQuery enforces neither; coinlake never relies on them being
  *   enforced where a warehouse has no transactions), and ADD COLUMN made ADD COLUMN IF NOT EXISTS.
  */
@@ -41,6 +42,7 @@ export function bigQuerySpelling(sql: string, where: BigQueryLocation): string {
     c = c.replace(/"([A-Za-z_][A-Za-z0-9_]*)"/g, '`$1`');
     c = c.replace(/(?<![\w.@])(coinlake(?:_[a-z0-9_]+)?)\.([A-Za-z_][A-Za-z0-9_]*)\b/g, (_m, schema: string, table: string) => `\`${where.projectId}.${datasetOf(where, schema)}.${table}\``);
     c = c.replace(/(?<![\w.])information_schema\.columns\b/gi, region);
+    c = c.replace(/\bcurrent_database\(\)/gi, `'${where.projectId}'`);
     for (const [from, to] of TYPES) c = c.replace(from, to);
     c = c.replace(/\bADD COLUMN (?!IF NOT EXISTS\b)/g, 'ADD COLUMN IF NOT EXISTS ');
     if (ddl) {
