@@ -30,9 +30,9 @@ function isRecreated(state: ConsumerState, created: string, lastSeq: number): bo
 }
 
 /**
- * The identity of `stream` (named `name`) to write with the state, and — when `state` was written for an earlier stream of the same
- * name, whose sequences start at 1 again — the notice of starting over (logged here) with the key-check bound set to
- * the end of the new stream's duplicate window.
+ * The identity of `stream` (named `name`) to write with the state, and — when `state` was written for an earlier
+ * stream of the same name, whose sequences start at 1 again — the notice of starting over (logged here) with the
+ * key-check bound set to the end of the new stream's duplicate window.
  */
 export function checkStreamIdentity(name: string, state: ConsumerState | undefined, stream: StreamInfo, log: Logger): { identity: StreamIdentity; recreated?: RecreatedNotice } {
   const identity: StreamIdentity = { created: stream.created, checkKeysUntil: state?.created === stream.created ? state.checkKeysUntil : undefined };
