@@ -319,7 +319,7 @@ async function repairExchange(
       open: {
         connectionName: first.connectionName,
         tableName: runTable,
-        window: { start: new Date(Math.min(...units.map((u) => u.start))), end: new Date(Math.max(...units.map((u) => u.end))) },
+        window: { start: new Date(units.reduce((m, u) => Math.min(m, u.start), Infinity)), end: new Date(units.reduce((m, u) => Math.max(m, u.end), -Infinity)) },
         logLevel: opts.logLevel,
         printLog: opts.printLog,
       },
