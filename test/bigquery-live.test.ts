@@ -5,6 +5,7 @@
 // real run put in the lake loaded by the deprecated `bigquery load` path, twice.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureMetaTables } from '../src/catalog/meta-tables.ts';
 import { loadCuratedFiles } from '../src/cli/bigquery-command.ts';
 import type { LoadResult, WriteMode } from '../src/core/destination.ts';
 import type { Row, TableSpec } from '../src/core/table.ts';
@@ -42,10 +43,11 @@ describe.skipIf(!LIVE)('BigQuery live conformance (needs GOOGLE_APPLICATION_CRED
   let env: SpineEnv | undefined;
   beforeAll(async () => {
     s = await openBigQuerySession(location);
+    await ensureMetaTables(s); // merge and scd2 write change events into <dataset>_meta.change_event
     await s.ensureSchema('coinlake_conformance');
   });
   afterAll(async () => {
-    for (const schema of ['coinlake', 'coinlake_conformance']) {
+    for (const schema of ['coinlake', 'coinlake_conformance', 'coinlake_meta']) {
       await s?.exec(`DROP SCHEMA IF EXISTS \`${projectId}.${dataset}${schema.slice('coinlake'.length)}\` CASCADE`).catch(() => undefined);
     }
     await s?.close();
