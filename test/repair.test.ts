@@ -288,7 +288,7 @@ describe('a repair that cannot fetch everything says what it left', () => {
         const lines = repairLines(s);
         expect(lines[0]).toBe('repair coinlake.ohlcv_1m: 3 series, 4 missing minute(s) in 2 range(s) (0 known missing left alone)');
         expect(lines[1]).toMatch(/^ {2}binance: FAILED — Binance rejected klines ETHUSDT 1m: Invalid symbol\. \(code -1121\) — run \S+ \(process 2\)$/);
-        expect(lines.slice(2)).toEqual(['  elsewhere: 1 series, 2 missing minute(s) not repaired: no source refetches this exchange']);
+        expect(lines.slice(2)).toEqual(['  elsewhere: 1 series, 2 missing minute(s) not repaired: no source refetches them']);
         expect(s.runs.map((r) => [r.status, r.requested, r.repaired, r.knownMissing])).toEqual([['failed', 2, 0, 0]]);
         const [row] = await env.session.query<{ execution_status: number; table_name: string }>(`SELECT execution_status, table_name FROM coinlake_meta.workflow_action_history WHERE process_id = 2`);
         expect(row).toEqual({ execution_status: -1, table_name: 'REPAIR_OHLCV_1M' });

@@ -47,7 +47,7 @@ export function repairLines(s: RepairSummary): string[] {
     );
   }
   if (s.cut) lines.push(`  --max-minutes ${n(s.maxMinutes)} reached: ${n(s.missing - s.requested - s.unserved.reduce((m, u) => m + u.missing, 0))} missing ${what} left for the next run`);
-  for (const u of s.unserved) lines.push(`  ${u.exchange}: ${n(u.series)} series, ${n(u.missing)} missing ${what} not repaired: no source refetches this exchange`);
+  for (const u of s.unserved) lines.push(`  ${u.exchange}: ${n(u.series)} series, ${n(u.missing)} missing ${what} not repaired: no source refetches them`);
   return lines;
 }
 

@@ -100,7 +100,7 @@ export interface RepairSummary {
   maxMinutes: number;
   /** The bound left missing candles for a later run. */
   cut: boolean;
-  /** Exchanges in the table no source refetches, with their series and missing candles. */
+  /** Per exchange, the series no source refetches (none serves the exchange, interval or symbol) and their missing candles. */
   unserved: { exchange: string; series: number; missing: number }[];
   runs: RepairRun[];
 }
@@ -218,14 +218,23 @@ export async function runRepair(req: RepairRequest, opts: RepairOptions): Promis
     const key = `${exchange}\u0000${symbol}`;
     if (!jobs.has(key)) {
       const found = candleRefetchFor({ exchange, symbol, interval });
-      const job = found ? buildJob(found.job, { params: found.params }, req.endpoints) : undefined;
+      let job: Job | undefined;
+      try {
+        job = found ? buildJob(found.job, { params: found.params }, req.endpoints) : undefined;
+      } catch {
+        job = undefined; // the stream refuses these params (a symbol it cannot spell): not repairable here
+      }
       jobs.set(key, job && job.table.name === table.name ? job : undefined);
     }
     return jobs.get(key);
   };
   const unserved = new Map<string, { series: Set<string>; missing: number }>();
-  for (const s of series) if (!jobOf(s.exchange, s.symbol)) unserved.set(s.exchange, { series: new Set(), missing: 0 });
-  for (const s of series) unserved.get(s.exchange)?.series.add(s.symbol);
+  for (const s of series) {
+    if (jobOf(s.exchange, s.symbol)) continue;
+    const u = unserved.get(s.exchange) ?? { series: new Set<string>(), missing: 0 };
+    u.series.add(s.symbol);
+    unserved.set(s.exchange, u);
+  }
 
   // The bound: the oldest ranges first, over every exchange; then each series' ranges in windows.
   const taken = new Map<string, { job: Job; ranges: MissingRange[] }>();
@@ -253,7 +262,7 @@ export async function runRepair(req: RepairRequest, opts: RepairOptions): Promis
   const byExchange = new Map<string, { units: RepairUnit[]; ranges: number }>();
   for (const { job, ranges: series } of taken.values()) {
     const work = byExchange.get(series[0].exchange) ?? { units: [], ranges: 0 };
-    work.units.push(...unitsOf(job, series, interval));
+    for (const u of unitsOf(job, series, interval)) work.units.push(u);
     work.ranges += series.length;
     byExchange.set(series[0].exchange, work);
   }
