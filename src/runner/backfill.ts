@@ -14,7 +14,7 @@ import { gapLine, gapReport, type GapReport } from './gap-report.ts';
 import { buildJob, type Endpoints } from './job-builder.ts';
 import { createBarProgress, type BarProgress } from './progress.ts';
 import { runPipeline } from '../pipeline/pipeline.ts';
-import { extractBatch } from '../pipeline/run-steps.ts';
+import { extractBatch, type ExtractedBatch } from '../pipeline/run-steps.ts';
 import { RUN_COMPLETE, type RunOutcome } from './run-history.ts';
 import { RunFailedError } from './run-job.ts';
 import { readState, writeState } from './state-store.ts';
@@ -193,6 +193,15 @@ export async function runBackfill(req: BackfillRequest, opts: BackfillOptions): 
   let stoppedAtLimit = false;
   let bar: BarProgress | undefined;
   let http: HttpClient | undefined;
+  // Symbols the source refused for good (e.g. one the exchange does not list): their chunks are skipped, the other
+  // symbols still load, and the run fails at the end with their errors.
+  const refused = new Map<SymbolJob, TerminalError>();
+  const notExtracted = new WeakSet<ExtractedBatch>();
+  const skip = () => {
+    const batch = skippedBatch();
+    notExtracted.add(batch);
+    return batch;
+  };
   const total = () => windows.length * targets.length;
   return runPipeline<ChunkUnit, BackfillSummary>({
     session,
@@ -220,8 +229,17 @@ export async function runBackfill(req: BackfillRequest, opts: BackfillOptions): 
         for (let i = 0; i < windows.length; i++) for (const target of targets) if (!target.done[i]) units.push({ target, index: i });
         return units;
       },
-      extract: ({ target, index }, { scope, signal, nextPage }) =>
-        extractBatch(scope, target.job, { http: http!, window: target.windows[index], signal, table, nextPage }),
+      extract: async ({ target, index }, { scope, signal, nextPage }) => {
+        if (refused.has(target)) return skip();
+        try {
+          return await extractBatch(scope, target.job, { http: http!, window: target.windows[index], signal, table, nextPage });
+        } catch (err) {
+          if (!(err instanceof TerminalError) || signal.aborted || targets.length < 2) throw err;
+          if (!refused.has(target)) scope.log.error({ job: target.key, error: err.message }, 'symbol refused; the other symbols go on');
+          refused.set(target, refused.get(target) ?? err);
+          return skip();
+        }
+      },
       extracted: ({ batch }, left, { log }) => {
         figures.pages += batch.pages;
         figures.pending += batch.rows.length;
@@ -241,8 +259,9 @@ export async function runBackfill(req: BackfillRequest, opts: BackfillOptions): 
       }),
       inTransaction: async ({ group, rows, load: groupLoad }, { processId }) => {
         // The state each job reaches once this group commits: the end of its unbroken run of committed chunks.
-        for (const r of group) r.unit.target.done[r.unit.index] = true;
-        await recordChunks(session, processId, group.map((r) => ({ chunk: { job: r.unit.target.key, window: r.unit.target.windows[r.unit.index] }, rows: r.batch.rows.length })), new Date());
+        const loaded = group.filter((r) => !notExtracted.has(r.batch));
+        for (const r of loaded) r.unit.target.done[r.unit.index] = true;
+        await recordChunks(session, processId, loaded.map((r) => ({ chunk: { job: r.unit.target.key, window: r.unit.target.windows[r.unit.index] }, rows: r.batch.rows.length })), new Date());
         for (const t of new Set(group.map((r) => r.unit.target))) {
           const next = stateAtPrefix(t.job, req.from, t.windows, t.done);
           if (next !== undefined) await advanceState(session, t.job, next, processId);
@@ -273,6 +292,7 @@ export async function runBackfill(req: BackfillRequest, opts: BackfillOptions): 
         bar?.update(skipped + figures.committedChunks, { rows: figures.loaded });
       },
       complete: async ({ log, processId, runId, logPath }) => {
+        if (refused.size) throw refusedError([...refused.values()]);
         bar?.done();
         const gaps: GapReport[] = [];
         for (const t of targets) {
@@ -331,6 +351,17 @@ export async function runBackfill(req: BackfillRequest, opts: BackfillOptions): 
       },
     },
   });
+}
+
+/** The batch of a chunk not extracted (its symbol was refused): nothing to load, and the chunk is not recorded. */
+function skippedBatch(): ExtractedBatch {
+  return { rows: [], records: 0, pages: 0, lakePaths: [], quarantined: [], unknownFields: new Set<string>(), missingFields: new Set<string>() };
+}
+
+/** The error a backfill fails with when symbols were refused: the one error as it is, or all of them in one. */
+function refusedError(errors: TerminalError[]): TerminalError {
+  if (errors.length === 1) return errors[0];
+  return new TerminalError(`${errors.length} symbols were refused: ${errors.map((e) => e.message).join('; ')}`, { hint: errors.find((e) => e.hint)?.hint });
 }
 
 function sumLoad(a: LoadResult, b: LoadResult): LoadResult {

@@ -4,9 +4,12 @@ import { TerminalError } from '../../core/errors.ts';
 import { ccxtCall, type CallContext } from './ccxt-call.ts';
 import type { CcxtVenue } from './ccxt-venue.ts';
 
-/** The exchange's markets, loaded once (ccxt keeps them on the exchange). */
+/**
+ * The exchange's markets, loaded once (ccxt keeps them on the exchange). Until they are loaded every call asks again
+ * (`reload`): ccxt keeps a failed load's promise, so a load refused once would otherwise fail every retry.
+ */
 export async function loadVenueMarkets(ctx: CallContext, venue: CcxtVenue): Promise<void> {
-  await ccxtCall(ctx, { venue, what: 'markets' }, (ex) => ex.loadMarkets());
+  await ccxtCall(ctx, { venue, what: 'markets' }, (ex) => ex.loadMarkets(!ex.markets));
 }
 
 /** Throws a TerminalError naming exchange and symbol when the exchange does not list `symbol` (unified, `BTC/USD`). */

@@ -109,6 +109,10 @@ async function createVenue(id: string, origin: string | undefined, env: NodeJS.P
     ...venueCredentials(id, env),
   });
   exchange.fetchImplementation = fetchThroughCoinlake;
+  // No burst credit: ccxt's bucket lets a request through a token early after an idle spell, which can put one request
+  // more than the exchange's rate into a window; without it requests are never closer than cost × rateLimit.
+  exchange.tokenBucket = { ...exchange.tokenBucket, capacity: 0 };
+  exchange.initThrottler();
   if (origin) exchange.urls = { ...exchange.urls, api: overrideApiUrls(exchange.urls.api, origin) };
   return { id, exchange, apiUrl: redactUrl(origin ?? firstApiUrl(exchange.urls.api) ?? id) };
 }
