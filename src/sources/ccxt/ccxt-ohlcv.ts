@@ -7,7 +7,8 @@ import type { Stream, StreamParams } from '../../core/source.ts';
 import { ohlcv1mTable, ohlcvTable } from '../ohlcv-table.ts';
 import { ccxtCall } from './ccxt-call.ts';
 import { requireListed } from './ccxt-listing.ts';
-import { ohlcvParams, type OhlcvParams } from './ccxt-params.ts';
+import { CCXT_EXCHANGE_IDS } from './ccxt-exchange-ids.ts';
+import { ohlcvParams, unifiedSymbol, type OhlcvParams } from './ccxt-params.ts';
 import { openVenue, type CcxtVenue } from './ccxt-venue.ts';
 
 export const CCXT_OHLCV_JOB = 'ccxt.ohlcv';
@@ -65,6 +66,12 @@ export const ccxtOhlcvStream: Stream<CcxtOhlcvState> = {
   series(p) {
     const op = params(p);
     return { filter: { exchange: op.exchange, symbol: op.canonical }, timeColumn: 'ts', interval: op.interval };
+  },
+  // `coinlake repair`: any exchange ccxt knows (Binance's own stream comes first in the registry for `binance`); the
+  // series' `BASE-QUOTE` is a symbol this stream reads as it is.
+  refetch: {
+    exchanges: () => CCXT_EXCHANGE_IDS,
+    params: ({ exchange, symbol, interval }) => (CCXT_EXCHANGE_IDS.includes(exchange) && unifiedSymbol(symbol) ? { exchange, symbol, interval } : undefined),
   },
   /**
    * Reads the closed candles with open time in [start, end) from after the watermark: one fetchOHLCV of up to the

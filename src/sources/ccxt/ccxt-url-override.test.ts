@@ -1,5 +1,5 @@
 // The URL override on every exchange's urls.api shape (strings, nested objects, {hostname} templates), checked on
-// ccxt's real exchange classes; and how a job's symbols and exchange are read.
+// ccxt's real exchange classes; how a job's symbols are read; and the exchange list repair knows without loading ccxt.
 import { describe, expect, it } from 'vitest';
 import { exchangeOrigin, overrideApiUrls } from './ccxt-url-override.ts';
 import { canonicalSymbol, unifiedSymbol } from './ccxt-params.ts';
@@ -47,5 +47,12 @@ describe('symbols', () => {
     expect(unifiedSymbol('BTC/USDT:USDT')).toBe('BTC/USDT:USDT');
     expect(unifiedSymbol('BTCUSD')).toBeUndefined();
     expect(canonicalSymbol('ETH/BTC')).toBe('ETH-BTC');
+  });
+});
+
+describe('CCXT_EXCHANGE_IDS', () => {
+  it('is the pinned ccxt\'s exchange list (refresh ccxt-exchange-ids.ts after upgrading ccxt)', async () => {
+    const { CCXT_EXCHANGE_IDS } = await import('./ccxt-exchange-ids.ts');
+    expect([...CCXT_EXCHANGE_IDS]).toEqual((await loadCcxt()).exchanges);
   });
 });
