@@ -243,8 +243,13 @@ export async function bigQueryDuckdbEngine(): Promise<BigQueryDuckdbEngine> {
   return {
     query: (sql, params) =>
       serial(async () => {
-        const values = params.map(paramValue);
-        const refused = notBigQuery(sql);
+        // By name (p1, p2, …): a NULL is sent as a NULL literal, not as a parameter, so the list may have gaps.
+        const values: unknown[] = [];
+        for (const p of params) values[Number(p.name.slice(1)) - 1] = paramValue(p);
+        // A NULL parameter carries a type that may not fit its column (a STRING into an INT64): coinlake sends NULLs
+        // as NULL literals, so one here is refused.
+        const untyped = params.find((p) => p.parameterValue.value === undefined);
+        const refused = untyped ? `NULL parameter ${untyped.name}` : notBigQuery(sql);
         if (refused) return { error: { code: 400, message: `fake BigQuery: not BigQuery SQL (${refused}): ${sql.split('\n')[0]}` } };
         if (sql.startsWith('DECLARE ')) return script(sql, values);
         try {

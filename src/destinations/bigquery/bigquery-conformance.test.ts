@@ -384,19 +384,16 @@ describe('BigQuery destination: the exact statements and jobs, offline', () => {
     });
   });
 
-  it("the core's statements run with named parameters; NULLs typed; dropStaging drops the table", async () => {
+  it("the core's statements run with named parameters, NULLs as NULL literals; dropStaging drops the table", async () => {
     const s = await open();
     await s.exec("DELETE FROM x WHERE a = $1 AND b = '$2' AND c = $2", ['v', null]);
     await s.dropStaging('coinlake_ci_conformance._stg_wm_r1_1');
     expect(fake.jobs.map((j) => j.configuration.query)).toEqual([
       {
         useLegacySql: false,
-        query: "DELETE FROM x WHERE a = @p1 AND b = '$2' AND c = @p2",
+        query: "DELETE FROM x WHERE a = @p1 AND b = '$2' AND c = NULL",
         parameterMode: 'NAMED',
-        queryParameters: [
-          { name: 'p1', parameterType: { type: 'STRING' }, parameterValue: { value: 'v' } },
-          { name: 'p2', parameterType: { type: 'STRING' }, parameterValue: {} },
-        ],
+        queryParameters: [{ name: 'p1', parameterType: { type: 'STRING' }, parameterValue: { value: 'v' } }],
       },
       { useLegacySql: false, query: `DROP TABLE IF EXISTS ${STAGING}` },
     ]);

@@ -73,10 +73,9 @@ export function ndjsonValue(v: unknown, c: ColumnSpec): unknown {
   }
 }
 
-/** A named query parameter of a job configuration, typed from the value (NULL as a STRING without a value). */
-export function queryParameter(name: string, v: unknown): { name: string; parameterType: { type: string }; parameterValue: { value?: string } } {
-  const typed = (type: string, value?: string) => ({ name, parameterType: { type }, parameterValue: value === undefined ? {} : { value } });
-  if (v === null || v === undefined) return typed('STRING');
+/** A named query parameter of a job configuration, typed from the (non-NULL) value. */
+function queryParameter(name: string, v: unknown): { name: string; parameterType: { type: string }; parameterValue: { value: string } } {
+  const typed = (type: string, value: string) => ({ name, parameterType: { type }, parameterValue: { value } });
   if (v instanceof Date) return typed('TIMESTAMP', v.toISOString());
   if (typeof v === 'bigint') return typed('INT64', v.toString());
   if (typeof v === 'number') return Number.isInteger(v) ? typed('INT64', String(v)) : typed('FLOAT64', String(v));
@@ -119,13 +118,15 @@ export class BigQuerySession implements Session {
   /** Runs one query job (a statement or a script) and returns its rows and DML row count. */
   private async run(sql: string, params: unknown[] = []): Promise<{ rows: Row[]; affected: number }> {
     if (this.closed) throw new TerminalError('the BigQuery session is closed', { hint: 'open a new session' });
+    // NULLs go into the text as NULL literals (bigQuerySpelling); the other values as named parameters.
+    const sent = params.flatMap((v, i) => (v === null || v === undefined ? [] : [queryParameter(`p${i + 1}`, v)]));
     try {
       const [job] = await this.client.createJob({
         configuration: {
           query: {
-            query: bigQuerySpelling(sql, this.where),
+            query: bigQuerySpelling(sql, this.where, params),
             useLegacySql: false,
-            ...(params.length ? { parameterMode: 'NAMED', queryParameters: params.map((v, i) => queryParameter(`p${i + 1}`, v)) } : {}),
+            ...(sent.length ? { parameterMode: 'NAMED', queryParameters: sent } : {}),
           },
         },
         location: this.where.location,

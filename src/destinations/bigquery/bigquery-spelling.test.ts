@@ -48,6 +48,12 @@ describe('bigQuerySpelling', () => {
     expect(bigQuerySpelling('SELECT s.coinlake_x FROM other.t AS s', inDataset)).toBe('SELECT s.coinlake_x FROM other.t AS s');
   });
 
+  it('a NULL value goes into the text as NULL (it fits any column type), wherever it is named', () => {
+    expect(bigQuerySpelling('INSERT INTO coinlake_meta.r (a, b, c) VALUES ($1, $2, CAST(@p3 AS BIGINT))', asNamed, ['x', null, undefined])).toBe(
+      'INSERT INTO `coinlake-demo.coinlake_meta.r` (a, b, c) VALUES (@p1, NULL, CAST(NULL AS INT64))',
+    );
+  });
+
   it('SQL already in BigQuery spelling passes through unchanged', () => {
     const script = "DECLARE n INT64 DEFAULT 0;\nSELECT CAST(@p1 AS STRING), `coinlake-demo.analytics.t`.`time` FROM `coinlake-demo.analytics.t` WHERE x = '\"a\"';";
     expect(bigQuerySpelling(script, inDataset)).toBe(script);

@@ -25,7 +25,9 @@ function outsideQuotes(sql: string, fn: (code: string) => string): string {
 
 /**
  * The statement in BigQuery's spelling at `where`:
- * - `$n` → `@pn`; `"name"` → `` `name` `` (in BigQuery a double-quoted text is a string);
+ * - `$n` → `@pn`, or `NULL` when `params[n - 1]` is null or undefined (an untyped NULL fits any column; a NULL
+ *   parameter would need a type, and a STRING one does not go into an INT64 or FLOAT64 column);
+ * - `"name"` → `` `name` `` (in BigQuery a double-quoted text is a string);
  * - VARCHAR, TIMESTAMPTZ, DOUBLE [PRECISION], BOOLEAN, BIGINT, INTEGER → STRING, TIMESTAMP, FLOAT64, BOOL, INT64;
  * - `coinlake.t`, `coinlake_meta.t` (any `coinlake…` schema) → `` `project.dataset.t` `` (datasetOf: a dataset in
  *   the URL takes the place of `coinlake`);
@@ -34,11 +36,12 @@ function outsideQuotes(sql: string, fn: (code: string) => string): string {
  * - in CREATE TABLE, PRIMARY KEY and UNIQUE dropped (BigQuery enforces neither; coinlake never relies on them being
  *   enforced where a warehouse has no transactions), and ADD COLUMN made ADD COLUMN IF NOT EXISTS.
  */
-export function bigQuerySpelling(sql: string, where: BigQueryLocation): string {
+export function bigQuerySpelling(sql: string, where: BigQueryLocation, params: readonly unknown[] = []): string {
   const region = `\`${where.projectId}\`.\`region-${where.location.toLowerCase()}\`.INFORMATION_SCHEMA.COLUMNS`;
   const ddl = /^\s*CREATE TABLE\b/i.test(sql);
   return outsideQuotes(sql, (code) => {
-    let c = code.replace(/\$(\d+)/g, '@p$1');
+    const param = (n: string) => (params[Number(n) - 1] === null || params[Number(n) - 1] === undefined) && Number(n) <= params.length ? 'NULL' : `@p${n}`;
+    let c = code.replace(/[$](\d+)|@p(\d+)\b/g, (_m, dollar: string | undefined, named: string | undefined) => param(dollar ?? named!));
     c = c.replace(/"([A-Za-z_][A-Za-z0-9_]*)"/g, '`$1`');
     c = c.replace(/(?<![\w.@])(coinlake(?:_[a-z0-9_]+)?)\.([A-Za-z_][A-Za-z0-9_]*)\b/g, (_m, schema: string, table: string) => `\`${where.projectId}.${datasetOf(where, schema)}.${table}\``);
     c = c.replace(/(?<![\w.])information_schema\.columns\b/gi, region);
