@@ -4,7 +4,7 @@
 // `run` continue from the watermark; a symbol the exchange does not list fails alone with one exact error; the
 // exchange's request limit is never exceeded, and a storm of 429s is waited out.
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -151,6 +151,36 @@ describe.runIf(LANDED.length > 0).each(LANDED.flatMap((id) => WAREHOUSES.map((ki
     expect(server.ccxtUsage(id).rejected - before).toBe(4);
     const got = await w.table();
     const want = expected(id, [symbols[1]], MAR_1, MAR_1 + DAY);
+    expect({ count: got.count, checksum: got.checksum }).toEqual({ count: want.count, checksum: want.checksum });
+  }, 120_000);
+});
+
+describe.runIf(LANDED.includes('kraken'))('ccxt catalog job', () => {
+  it('a catalog connection URL with {exchange} points the exchange at the replay server; params name exchange, symbol and interval', async () => {
+    const config = path.join(dir, 'ccxt-catalog.yaml');
+    await writeFile(
+      config,
+      [
+        'connections:',
+        `  - { name: CCXT_KRAKEN, url: "${server.url}/ccxt/{exchange}" }`,
+        'ingestions:',
+        '  - connection: CCXT_KRAKEN',
+        '    asset: KRAKEN_ETH_USD_1M',
+        '    target_table: ohlcv_1m',
+        '    source: ccxt.ohlcv',
+        '    params: { exchange: kraken, symbol: ETH-USD, interval: 1m, from: "2024-03-02", to: "2024-03-03" }',
+        '    primary_key: [exchange, symbol, ts]',
+        '    load_type: INCR',
+        '',
+      ].join('\n'),
+    );
+    const warehouse = path.join(dir, 'catalog.duckdb');
+    const env = { ...process.env, COINLAKE_WAREHOUSE: warehouse, COINLAKE_REPLAY: '' };
+    const r = await runCli(['-p', config, 'run', '-s', 'CCXT_KRAKEN', '-a', 'KRAKEN_ETH_USD_1M'], env, { cwd: dir, lake: path.join(dir, 'lake-catalog') });
+    expect(r.code, r.stderr).toBe(0);
+    const want = expected('kraken', ['ETH-USD'], MAR_1 + DAY, MAR_1 + 2 * DAY);
+    expect(r.stdout).toContain(`CCXT_KRAKEN/KRAKEN_ETH_USD_1M: ${want.count.toLocaleString('en-US')} rows into coinlake.ohlcv_1m`);
+    const got = await withSession(warehouse, (s) => snapshot(s, 'ohlcv_1m', 'ts', new Date('2100-01-01T00:00:00Z')));
     expect({ count: got.count, checksum: got.checksum }).toEqual({ count: want.count, checksum: want.checksum });
   }, 120_000);
 });
