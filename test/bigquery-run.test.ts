@@ -148,6 +148,11 @@ describe('coinlake run into BigQuery (the executing fake)', () => {
       const refState = await state(ref);
       expect(refState).toHaveLength(1);
       expect(await state(bq)).toEqual(refState.map((r) => ({ ...r, process_id: runs[2].processId })));
+
+      // Each run held its job's lease (BigQuery has no named locks) and gave it back when it committed.
+      const leases = await bq.query<{ lock_key: string; holder: string | null }>(`SELECT lock_key, holder FROM coinlake_meta.lock_lease ORDER BY lock_key`);
+      expect(leases.length).toBeGreaterThan(0);
+      expect(leases.filter((l) => l.holder !== null)).toEqual([]);
     } finally {
       await bq.close();
       await ref.close();

@@ -76,7 +76,6 @@ describe('shared conformance cases, executed by the DuckDB-backed fake', () => {
       stateWithData:
         'BigQuery keeps no transaction across jobs (capabilities.transactions false; its session mode, which could, is not used): the write-mode script commits on its own, before the state and the run row',
       killedMidLoad: 'a BigQuery job has no connection to kill',
-      concurrentRuns: 'BigQuery has no named locks (lockKey does nothing): two runs of one job are not serialised, each write-mode script is atomic on its own',
     },
   });
 

@@ -12,6 +12,7 @@ import { LINEAGE_COLUMNS, assertIdentifier, type ColumnSpec, type Row, type Tabl
 import { BigQueryDialect } from './bigquery-dialect.ts';
 import { datasetOf, type BigQueryLocation } from './bigquery-location.ts';
 import { bigQueryType, createTableSql } from './bigquery-sql.ts';
+import { BigQueryLeaseLocks, type LeaseTiming } from './bigquery-lease-locks.ts';
 import { bigQuerySpelling } from './bigquery-spelling.ts';
 
 /** What BigQuery can do, as the core reads it. */
@@ -107,12 +108,17 @@ export class BigQuerySession implements Session {
   readonly capabilities = BIGQUERY_CAPABILITIES;
   private staged = 0;
   private closed = false;
+  /** Depth of transaction() calls: the leases taken by lockKey are given back when the outermost one ends. */
+  private depth = 0;
+  private readonly locks: BigQueryLeaseLocks;
 
   constructor(
     private readonly client: BigQuery,
     readonly where: BigQueryLocation,
+    leaseTiming: Partial<LeaseTiming> = {},
   ) {
     this.dialect = new BigQueryDialect(where);
+    this.locks = new BigQueryLeaseLocks(this, where, leaseTiming);
   }
 
   /** Runs one query job (a statement or a script) and returns its rows and DML row count. */
@@ -263,17 +269,31 @@ export class BigQuerySession implements Session {
     await this.exec(`DROP TABLE IF EXISTS ${this.dialect.staging(staging)}`);
   }
 
-  /** BigQuery keeps no transaction across jobs (capabilities.transactions false): runs fn as is; each write mode is atomic on its own. */
+  /**
+   * BigQuery keeps no transaction across jobs (capabilities.transactions false): runs fn as is, each write mode atomic
+   * on its own; the locks fn took are given back when it ends, however it ends.
+   */
   async transaction<T>(fn: () => Promise<T>): Promise<T> {
-    return fn();
+    this.depth += 1;
+    try {
+      return await fn();
+    } finally {
+      this.depth -= 1;
+      if (this.depth === 0) await this.locks.releaseAll();
+    }
   }
 
-  /** BigQuery has no named locks; concurrent writes to one table are serialised (or aborted) by BigQuery itself. */
+  /**
+   * BigQuery has no named locks: a lease row per key (bigquery-lease-locks.ts), waited for, held until the outermost
+   * transaction() ends (outside one: given back at once).
+   */
   async lockKey(key: string): Promise<void> {
-    void key;
+    await this.locks.take(key);
+    if (this.depth === 0) await this.locks.releaseAll();
   }
 
   async close(): Promise<void> {
+    if (!this.closed) await this.locks.releaseAll().catch(() => undefined);
     this.closed = true;
   }
 }
