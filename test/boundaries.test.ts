@@ -175,21 +175,10 @@ function namesSourcesByDesign(rel: string): boolean {
  * names any fails the last test, so it is taken off when it is cleaned.
  */
 const ALLOWED_SOURCE_NAMES: Record<string, string> = {
-  // The dashboard reads source tables by name, as the models do.
+  // The dashboard reads source tables by name, as the models do. (Help and error examples come from the sources
+  // themselves: Source.examples, collected in sources/registry.ts EXAMPLES.)
   'src/server/market-queries.ts': "the dashboard's market pages read coincap_assets/coincap_asset_history/coincap_exchanges (like src/models/)",
   'src/server/overview-queries.ts': "the dashboard's hints print the commands that load its tables (coinlake --replay run coincap.assets…)",
-  // Help text and error examples name a real job or table so the user can copy them (users' interface).
-  'src/cli/run-command.ts': 'help and error examples: coincap.assets, COINCAP_ASSET, EXTERNAL_COINCAP_ASSETS',
-  'src/cli/backfill-command.ts': 'help example binance.klines',
-  'src/cli/catalog-command.ts': 'help examples COINCAP_ASSET, EXTERNAL_COINCAP_ASSETS',
-  'src/cli/check-command.ts': 'help example coincap_assets',
-  'src/cli/changes-command.ts': 'help example coincap_assets',
-  'src/cli/bigquery-command.ts': 'help example coincap_assets (deprecated alias; BigQuery engineer\'s file)',
-  'src/cli/warehouse-file.ts': 'a hint example table coincap_assets (CLI engineer\'s area)',
-  'src/cli/serve-command.ts': 'help lists the handed-over commands, `import cdd` among them (serve engineer\'s file)',
-  'src/catalog/catalog-schema.ts': 'error example coincap.assets',
-  'src/server/api-routes.ts': 'API docs example exchange id binance',
-  'src/streaming/feed-publisher.ts': 'error example subject coinlake.binance.trades',
 };
 
 /** Source folders of src/sources/. */

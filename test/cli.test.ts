@@ -64,7 +64,7 @@ describe('coinlake CLI', () => {
     const r = await coinlake(['run', 'coincap.nope']);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(
-      'error: unknown job "coincap.nope"\nhint: known jobs: coincap.assets, coincap.exchanges, coincap.rates, coincap.markets, coincap.asset_history, binance.klines, coinlore.tickers, coinlore.ticker, coinlore.global, coinlore.exchanges, coinlore.exchange, coinlore.coin_markets, coinlore.social_stats, evm.erc20_transfers, rest.records\n',
+      'error: unknown job "coincap.nope"\nhint: known jobs: coincap.assets, coincap.exchanges, coincap.rates, coincap.markets, coincap.asset_history, binance.klines, coinlore.tickers, coinlore.ticker, coinlore.global, coinlore.exchanges, coinlore.exchange, coinlore.coin_markets, coinlore.social_stats, evm.erc20_transfers, rest.records, ccxt.ohlcv, ccxt.trades, ccxt.tickers, ccxt.markets\n',
     );
   });
 

@@ -5,6 +5,7 @@ import { WRITE_MODES, type WriteMode } from '../core/destination.ts';
 import { DATATYPE_FORM, parseDatatype } from './column-details.ts';
 import { qualityCheckSchema } from '../core/quality-check.ts';
 import { CHANGE_EVENT_POLICIES } from '../core/table.ts';
+import { EXAMPLES } from '../sources/registry.ts';
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const IDENT_FORM = 'letters, digits and _, not starting with a digit';
@@ -74,7 +75,7 @@ export const ingestionSchema = z.strictObject({
   target_table: ident('a table name'),
   ingestion_type: oneOf(INGESTION_TYPES).default('REQUEST'),
   /** The stream that reads the data, `source.stream`. */
-  source: z.string().regex(/^[a-z0-9_]+\.[a-z0-9_]+$/, 'expected source.stream, e.g. coincap.assets'),
+  source: z.string().regex(/^[a-z0-9_]+\.[a-z0-9_]+$/, `expected source.stream, e.g. ${EXAMPLES.job}`),
   /** Stream parameters (asset, interval, limit, …); `from`/`to` set the time window. */
   params: z
     .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))

@@ -19,6 +19,7 @@ import { withWarehouse, type GlobalOptions } from './cli-context.ts';
 import { RATE_FLAGS, RATE_HELP, withRate } from './rate-option.ts';
 import { replayEndpoints } from './replay-endpoints.ts';
 import { SOURCES } from '../sources/registry.ts';
+import { EXAMPLES } from '../sources/registry.ts';
 
 interface BackfillFlags {
   job: string;
@@ -67,7 +68,7 @@ export function registerBackfillCommand(program: Command, globals: () => GlobalO
   program
     .command('backfill')
     .description('load a time range in chunks with bounded concurrency; resumable (committed chunks are skipped on a rerun)')
-    .requiredOption('--job <job>', 'job name, e.g. binance.klines')
+    .requiredOption('--job <job>', `job name, e.g. ${EXAMPLES.backfillJob}`)
     .requiredOption('--from <date>', 'range start (YYYY-MM-DD, ISO-8601 or epoch)')
     .option('--to <date>', 'range end, exclusive (default: now)')
     .option('--symbols <list>', 'comma-separated symbols, one job each, e.g. BTCUSDT,ETHUSDT')

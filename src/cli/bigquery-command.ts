@@ -18,6 +18,7 @@ import { newRunId } from '../runner/run-history.ts';
 import { SOURCES } from '../sources/registry.ts';
 import { withWarehouse, type GlobalOptions } from './cli-context.ts';
 import { resolveSettings } from '../catalog/settings.ts';
+import { EXAMPLES } from '../sources/registry.ts';
 
 /** The spec of a warehouse table: a catalog ingestion's target table first, else a built-in stream's table. */
 export async function findTableSpec(name: string, catalogTables: TableSpec[]): Promise<TableSpec> {
@@ -59,7 +60,7 @@ export function registerBigQueryCommand(program: Command, globals: () => GlobalO
   const bq = program.command('bigquery').description('deprecated: BigQuery is a warehouse (--warehouse bigquery://<project>/<dataset>)');
   bq.command('load')
     .description('deprecated alias: load a table\'s curated Parquet from the lake into BigQuery through the bigquery:// destination')
-    .argument('<table>', 'warehouse table, e.g. coincap_assets')
+    .argument('<table>', `warehouse table, e.g. ${EXAMPLES.table}`)
     .option('--project <id>', 'Google Cloud project (default: COINLAKE_BQ_PROJECT)')
     .option('--dataset <name>', 'BigQuery dataset', 'coinlake')
     .option('--location <loc>', 'dataset location', 'US')

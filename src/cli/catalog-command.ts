@@ -17,6 +17,7 @@ import { withWarehouse, type GlobalOptions } from './cli-context.ts';
 import { commandConfig } from './config-option.ts';
 import { formatTable } from './format-table.ts';
 import { readSecret } from './read-secret.ts';
+import { EXAMPLES } from '../sources/registry.ts';
 
 const out = (text: string) => process.stdout.write(text + '\n');
 
@@ -144,7 +145,7 @@ export function registerCatalogCommand(program: Command, globals: () => GlobalOp
   catalog
     .command('show')
     .description('one asset: its connection, config and column details')
-    .argument('<asset>', 'asset name (table_name), e.g. EXTERNAL_COINCAP_ASSETS')
+    .argument('<asset>', `asset name (table_name), e.g. ${EXAMPLES.catalogAsset}`)
     .option('-s, --section <connection>', 'only the asset of this connection')
     .action(async (asset: string, o: { section?: string }) => {
       const cfg = await commandConfig();
@@ -219,7 +220,7 @@ export function registerCatalogCommand(program: Command, globals: () => GlobalOp
   catalog
     .command('set-secret')
     .description("store a connection's secret (from stdin, or typed at a prompt) encrypted with COINLAKE_SECRET_KEY")
-    .argument('<connection>', 'connection name, e.g. COINCAP_ASSET')
+    .argument('<connection>', `connection name, e.g. ${EXAMPLES.connection}`)
     .action(async (connection: string) => {
       const key = secretKey();
       const cfg = await commandConfig();

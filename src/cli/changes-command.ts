@@ -8,6 +8,7 @@ import { DATA_SCHEMA, ensureMetaTables } from '../catalog/meta-tables.ts';
 import { CHANGE_EVENT_TABLE, type ChangeOperation } from '../load/change-events.ts';
 import { withWarehouse, type GlobalOptions } from './cli-context.ts';
 import { formatTable } from './format-table.ts';
+import { EXAMPLES } from '../sources/registry.ts';
 
 /** A change event as read back, its JSON parsed. */
 export interface ChangeEvent {
@@ -31,7 +32,7 @@ export interface ChangeQuery {
   limit?: number;
 }
 
-/** `coincap_assets` → `coinlake.coincap_assets`; `schema.table` as given. Validates both parts. */
+/** `table` → `coinlake.table`; `schema.table` as given. Validates both parts. */
 export function qualifyTable(name: string): string {
   const [schema, table] = name.includes('.') ? name.split('.', 2) : [DATA_SCHEMA, name];
   return `${assertIdentifier(schema, 'schema name')}.${assertIdentifier(table, 'table name')}`;
@@ -152,7 +153,7 @@ export function registerChangesCommand(program: Command, globals: () => GlobalOp
   program
     .command('changes')
     .description('show the change events (insert / update / delete, before → after) merge and scd2 wrote for a table')
-    .argument('<table>', 'data table, e.g. coincap_assets or coinlake.coincap_assets')
+    .argument('<table>', `data table, e.g. ${EXAMPLES.table} or coinlake.${EXAMPLES.table}`)
     .option('--key <key>', 'only this key: VALUE, or COLUMN=VALUE[,COLUMN=VALUE] for composite keys')
     .option('--since <time>', 'only events at or after this time (YYYY-MM-DD, ISO-8601 or epoch)')
     .option('-n, --limit <n>', 'the newest n events', '50')

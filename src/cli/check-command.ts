@@ -13,6 +13,7 @@ import { SOURCES } from '../sources/registry.ts';
 import { qualifyTable } from './changes-command.ts';
 import { withWarehouse, type GlobalOptions } from './cli-context.ts';
 import { formatTable } from './format-table.ts';
+import { EXAMPLES } from '../sources/registry.ts';
 
 /** Every table coinlake knows: the catalog's targets first (their column details and checks), then the streams' own. */
 export async function checkTargets(s: Session): Promise<TableSpec[]> {
@@ -99,7 +100,7 @@ export function registerCheckCommand(program: Command, globals: () => GlobalOpti
   program
     .command('check')
     .description('run the quality checks tables declare (all tables, or one); exit code 1 when an error-severity check fails')
-    .argument('[table]', 'data table, e.g. coincap_assets or coinlake.coincap_assets')
+    .argument('[table]', `data table, e.g. ${EXAMPLES.table} or coinlake.${EXAMPLES.table}`)
     .action(async (table: string | undefined) => {
       const report = await withWarehouse(globals(), async (session) => {
         await ensureMetaTables(session);

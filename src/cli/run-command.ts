@@ -10,6 +10,7 @@ import { loadCatalogJob } from '../catalog/catalog-job.ts';
 import { commandConfig } from './config-option.ts';
 import { RATE_FLAGS, RATE_HELP, withRate } from './rate-option.ts';
 import { TerminalError } from '../core/errors.ts';
+import { EXAMPLES } from '../sources/registry.ts';
 
 const CATALOG_LIST_HINT = '`coinlake catalog list` shows the connections and their assets; `coinlake run --help` the options';
 
@@ -35,10 +36,10 @@ export function warningLines(warnings: string[] = []): string[] {
 export function registerRunCommand(program: Command, globals: () => GlobalOptions): void {
   program
     .command('run')
-    .description('run one job, e.g. coincap.assets or coincap.asset_history --asset bitcoin --interval h1 --from 2024-01-01, or a catalog job: -s CONNECTION -a ASSET')
+    .description(`run one job, e.g. ${EXAMPLES.job} or ${EXAMPLES.jobWithParams}, or a catalog job: -s CONNECTION -a ASSET`)
     .argument('[job]', 'job name (source.stream)')
-    .option('-s, --section <connection>', 'catalog connection (section), e.g. COINCAP_ASSET; with -a')
-    .option('-a, --table-name <asset>', 'catalog asset (table_name), e.g. EXTERNAL_COINCAP_ASSETS; with -s')
+    .option('-s, --section <connection>', `catalog connection (section), e.g. ${EXAMPLES.connection}; with -a`)
+    .option('-a, --table-name <asset>', `catalog asset (table_name), e.g. ${EXAMPLES.catalogAsset}; with -s`)
     .option('--asset <id>', 'asset id for per-asset streams', undefined)
     .option('--exchange <id>', 'the exchange, for a source that reaches many (its `exchange` param)')
     .option('--interval <interval>', 'history interval: m1 m5 m15 m30 h1 h2 h6 h12 d1')
@@ -51,10 +52,10 @@ export function registerRunCommand(program: Command, globals: () => GlobalOption
       const { section, tableName, rate, exchange, ...jobOpts } = o;
       withRate({}, rate); // checked before anything starts
       const catalog = section !== undefined || tableName !== undefined;
-      if (!jobName && !catalog) throw new TerminalError('name a job, e.g. `coinlake run coincap.assets` (or -s CONNECTION -a ASSET)', { hint: CATALOG_LIST_HINT });
+      if (!jobName && !catalog) throw new TerminalError(`name a job, e.g. \`coinlake run ${EXAMPLES.job}\` (or -s CONNECTION -a ASSET)`, { hint: CATALOG_LIST_HINT });
       if (jobName && catalog) throw new TerminalError('give either a job name or -s CONNECTION -a ASSET, not both', { hint: 'drop the job name to run the catalog asset, or -s and -a to run the job' });
       if (catalog && (!section || !tableName)) {
-        throw new TerminalError('-s CONNECTION and -a ASSET go together, e.g. `coinlake run -s COINCAP_ASSET -a EXTERNAL_COINCAP_ASSETS`', { hint: CATALOG_LIST_HINT });
+        throw new TerminalError(`-s CONNECTION and -a ASSET go together, e.g. \`coinlake run -s ${EXAMPLES.connection} -a ${EXAMPLES.catalogAsset}\``, { hint: CATALOG_LIST_HINT });
       }
       if (catalog && exchange !== undefined) throw new TerminalError('--exchange goes with a job name; a catalog asset names its exchange in its params', { hint: CATALOG_LIST_HINT });
       const settings = resolveSettings({ replay: g.replay || undefined });

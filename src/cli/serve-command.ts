@@ -1,6 +1,6 @@
 // `coinlake serve`: the dashboard (page, read-only API, live events) and, on an embedded warehouse, the one process
 // that holds the DuckDB file: a command in another terminal that needs the file (`coinlake run`, `models run`,
-// `import cdd` …) hands itself over to it (command-handover.ts). Runs until Ctrl+C / SIGTERM.
+// `import …` …) hands itself over to it (command-handover.ts). Runs until Ctrl+C / SIGTERM.
 import path from 'node:path';
 import type { Command } from 'commander';
 import { resolveSettings } from '../catalog/settings.ts';
@@ -8,6 +8,7 @@ import { ConfigError } from '../core/errors.ts';
 import { redactUrl } from '../http/redact.ts';
 import { startServeServer } from '../server/serve-server.ts';
 import type { GlobalOptions } from './cli-context.ts';
+import { FILE_FORMATS } from '../sources/file-format-registry.ts';
 
 function parsePort(value: string): number {
   if (!/^\d+$/.test(value) || Number(value) > 65535) throw new ConfigError(`--port must be a number from 0 to 65535, got "${value}"`);
@@ -37,7 +38,7 @@ export function registerServeCommand(program: Command, globals: () => GlobalOpti
       out(`coinlake serve — dashboard on ${server.url}`);
       out(
         server.markerPath
-          ? `warehouse ${settings.warehouse} is held by this process (pid ${process.pid}): commands in another terminal (\`coinlake run …\`, \`models run\`, \`import cdd …\`) run here; lake ${path.resolve(settings.lake)}`
+          ? `warehouse ${settings.warehouse} is held by this process (pid ${process.pid}): commands in another terminal (\`coinlake run …\`, \`models run\`, \`import ${FILE_FORMATS[0]?.name ?? '<format>'} …\`) run here; lake ${path.resolve(settings.lake)}`
           : `warehouse ${redactUrl(settings.warehouse)}; other processes may load it at the same time (runs show up within ${o.pollMs} ms)`,
       );
       out('press Ctrl+C to stop');

@@ -5,11 +5,12 @@ import { rename } from 'node:fs/promises';
 import { DATA_SCHEMA, META_SCHEMA } from '../catalog/meta-tables.ts';
 import { DEFAULT_WAREHOUSE, LEGACY_DEFAULT_WAREHOUSE } from '../catalog/settings.ts';
 import { collidingSchema, duckdbCatalogName } from '../destinations/duckdb/duckdb-file-name.ts';
+import { EXAMPLES } from '../sources/registry.ts';
 
 const SCHEMAS = [DATA_SCHEMA, META_SCHEMA];
 
 /** A table of each schema, for the example in the warning. */
-const EXAMPLE_TABLE: Record<string, string> = { [DATA_SCHEMA]: 'coincap_assets', [META_SCHEMA]: 'workflow_action_history' };
+const EXAMPLE_TABLE: Record<string, string> = { [DATA_SCHEMA]: EXAMPLES.table, [META_SCHEMA]: 'workflow_action_history' };
 
 /**
  * The warehouse to use when no file is named (flag, COINLAKE_WAREHOUSE, config): DEFAULT_WAREHOUSE, after moving

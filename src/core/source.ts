@@ -136,6 +136,28 @@ export interface SourceReplay {
   serverOptions?(env: NodeJS.ProcessEnv): Partial<ReplayOptions>;
 }
 
+/**
+ * Names a source offers the command line's help and error messages as copyable examples, so no command names a
+ * source itself (the registry collects the first of each kind: sources/registry.ts EXAMPLES).
+ */
+export interface SourceExamples {
+  /** A job that runs without parameters, e.g. `coincap.assets`. */
+  job?: string;
+  /** The same with the parameters a per-asset job takes, e.g. `coincap.asset_history --asset bitcoin --interval h1`. */
+  jobWithParams?: string;
+  /** A job that backfills a list of symbols, e.g. `binance.klines`. */
+  backfillJob?: string;
+  /** A catalog connection (section) and one of its assets (table_name). */
+  connection?: string;
+  catalogAsset?: string;
+  /** A data table it loads, e.g. `coincap_assets`. */
+  table?: string;
+  /** An exchange id as its rows carry it, e.g. `binance`. */
+  exchange?: string;
+  /** A subject its live feed publishes to, e.g. `coinlake.binance.trades`. */
+  subject?: string;
+}
+
 /** A source: a name, its default base URL, its streams, and what the core learns about it (variables, replay, feeds). */
 export interface Source {
   name: string;
@@ -156,6 +178,8 @@ export interface Source {
   connectionName?(params: StreamParams): string;
   /** Its live feeds (`coinlake stream --source <source>.<stream>`); a function, so feeds may refer back to the source. */
   feeds?(): Feed[];
+  /** Names for the command line's help and error examples. */
+  examples?: SourceExamples;
 }
 
 export type { ColumnSpec };

@@ -12,6 +12,7 @@ import { HISTORY_INTERVALS, assetList, assetTrends, exchangeList, exchangeTrends
 import { ApiError, checkRange, idList, instant, integer, matching, oneOf, readParams, type ParamSpec, type ParsedParams } from './request-params.ts';
 import type { SessionPool } from './session-pool.ts';
 import { readWarehouseTables, type WarehouseTables } from './warehouse-tables.ts';
+import { EXAMPLES } from '../sources/registry.ts';
 
 /** What the API routes read from. */
 export interface ApiDeps {
@@ -25,7 +26,7 @@ export interface ApiDeps {
 
 const RANGE = { from: instant, to: instant };
 const SYMBOL = matching(/^[A-Za-z0-9]{1,20}(-[A-Za-z0-9]{1,20})?$/, 'a symbol (BASE-QUOTE, e.g. BTC-USDT)');
-const EXCHANGE = matching(/^[a-z0-9][a-z0-9_.-]{0,39}$/, 'an exchange id (e.g. binance)');
+const EXCHANGE = matching(/^[a-z0-9][a-z0-9_.-]{0,39}$/, `an exchange id (e.g. ${EXAMPLES.exchange})`);
 
 /** Parses the request's query string against `spec`. */
 function params<S extends ParamSpec>(c: Context, spec: S): ParsedParams<S> {
@@ -68,7 +69,7 @@ export function apiRoutes(deps: ApiDeps): Hono {
 
   app.get('/exchanges/trends', async (c) => {
     const p = params(c, { ids: idList(10), ...RANGE });
-    if (!p.ids) throw new ApiError('ids is required', 'e.g. /api/exchanges/trends?ids=binance,okx');
+    if (!p.ids) throw new ApiError('ids is required', `e.g. /api/exchanges/trends?ids=${EXAMPLES.exchange}`);
     checkRange(p);
     const series = await read((s, t) => exchangeTrends(s, t, p.ids!, p));
     return c.json({ ids: p.ids, series });

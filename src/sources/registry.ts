@@ -1,6 +1,6 @@
 // Every source plug-in, one line each. Adding a source does not touch the runner.
 import { TerminalError } from '../core/errors.ts';
-import type { CandleSeries, Source, Stream, StreamParams } from '../core/source.ts';
+import type { CandleSeries, Source, SourceExamples, Stream, StreamParams } from '../core/source.ts';
 import { binanceSource } from './binance/binance-source.ts';
 import { ccxtSource } from './ccxt/ccxt-source.ts';
 import { coincapSource } from './coincap/coincap-source.ts';
@@ -52,3 +52,23 @@ export function candleRefetchFor(series: CandleSeries): { job: string; params: S
 export function refetchExchanges(): string[] {
   return [...new Set(SOURCES.flatMap((s) => s.streams.flatMap((st) => st.refetch?.exchanges() ?? [])))].sort();
 }
+
+/** Placeholders where no registered source offers an example of a kind. */
+const PLACEHOLDER_EXAMPLES: Required<SourceExamples> = {
+  job: '<source>.<stream>',
+  jobWithParams: '<source>.<stream> --asset <id>',
+  backfillJob: '<source>.<stream>',
+  connection: '<CONNECTION>',
+  catalogAsset: '<ASSET>',
+  table: '<table>',
+  exchange: '<exchange>',
+  subject: 'coinlake.<source>.<stream>',
+};
+
+/** The first example of each kind the registered sources offer, for help and error texts (sources in registry order). */
+export const EXAMPLES: Required<SourceExamples> = Object.fromEntries(
+  Object.entries(PLACEHOLDER_EXAMPLES).map(([kind, placeholder]) => [
+    kind,
+    SOURCES.map((s) => s.examples?.[kind as keyof SourceExamples]).find((v) => v !== undefined) ?? placeholder,
+  ]),
+) as Required<SourceExamples>;

@@ -14,6 +14,7 @@ import { createInbox, type Msg, type NatsConnection, type Subscription } from '@
 import { errors as natsErrors, type NatsConnectionImpl } from '@nats-io/nats-core/internal';
 import { TerminalError, TransientError, errorMessage } from '../core/errors.ts';
 import type { FeedRecord } from './feed.ts';
+import { EXAMPLES } from '../sources/registry.ts';
 
 /** What a producer reports as it runs (logs). */
 export interface ProducerLog {
@@ -83,7 +84,7 @@ export class FeedPublisher {
       });
     }
     if (/[\s*>]/.test(subject) || subject === '') {
-      throw new TerminalError(`FeedPublisher: "${subject}" is not a subject to publish to`, { hint: 'name one subject without spaces or wildcards (* or >), e.g. coinlake.binance.trades' });
+      throw new TerminalError(`FeedPublisher: "${subject}" is not a subject to publish to`, { hint: `name one subject without spaces or wildcards (* or >), e.g. ${EXAMPLES.subject}` });
     }
   }
 

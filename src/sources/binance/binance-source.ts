@@ -122,6 +122,7 @@ export const binanceSource: Source = {
   name: 'binance',
   defaultBaseUrl: BINANCE_URL,
   rateLimitPerMinute: 0,
+  examples: { backfillJob: BINANCE_KLINES_JOB, exchange: 'binance', subject: 'coinlake.binance.trades' },
   variables: { baseUrl: 'COINLAKE_BINANCE_URL', wsUrl: 'COINLAKE_BINANCE_WS_URL' },
   replay: { baseUrl: (serverUrl) => `${serverUrl}/binance` },
   // Websocket klines, trades and aggregate trades, gap-filled from the REST API.

@@ -184,6 +184,13 @@ export const coincapSource: Source = {
   defaultBaseUrl: COINCAP_V2_URL,
   keyedBaseUrl: COINCAP_V3_URL,
   rateLimitPerMinute: 200,
+  examples: {
+    job: 'coincap.assets',
+    jobWithParams: 'coincap.asset_history --asset bitcoin --interval h1 --from 2024-01-01',
+    connection: 'COINCAP_ASSET',
+    catalogAsset: 'EXTERNAL_COINCAP_ASSETS',
+    table: 'coincap_assets',
+  },
   variables: { baseUrl: 'COINLAKE_COINCAP_URL', apiKey: 'COINCAP_API_KEY', wsUrl: 'COINLAKE_COINCAP_WS_URL' },
   // The replay server serves v2 at /v2 and, with the key it requires, v3 at /v3.
   replay: {
