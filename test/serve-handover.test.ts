@@ -265,7 +265,7 @@ describe('a server that stops or dies during a handed-over command', () => {
       const waited = Date.now() - t0;
       serve.child.kill('SIGCONT');
       expect(waited).toBeGreaterThanOrEqual(2500);
-      expect(waited).toBeLessThan(15_000);
+      expect(waited).toBeLessThan(60_000); // gave up rather than hung (the bound is 3 s; a loaded machine may be slow to notice)
       expect(r.code).toBe(1);
       expect(r.stderr.split('\n').slice(1)).toEqual([
         `error: coinlake serve at ${serve.url} sent nothing for 3 s during the command`,
