@@ -104,9 +104,32 @@ export interface Dialect {
   externalViewSelect?(glob: string, t: TableSpec, mode: WriteMode): string;
   /**
    * Optional, required when capabilities.transactions is false: the whole write mode from `staging` (as stage()
-   * named it) into `t` as one atomic script — de-duplication, checks, the writes and the counts (load/write-modes.ts).
+   * named it) into `t` as one atomic script — de-duplication, checks, the change events (`events`, built by the core),
+   * the writes and the counts (load/write-modes.ts).
    */
-  writeModeScript?(t: TableSpec, staging: string, mode: WriteMode, ctx: LoadContext): WriteModeScript;
+  writeModeScript?(t: TableSpec, staging: string, mode: WriteMode, ctx: LoadContext, events: ChangeEventStatements): WriteModeScript;
+}
+
+/** Where a script's change events are read from: the target and the batch (quoted, aliased t and s in the events). */
+export interface ChangeEventScope {
+  target: string;
+  staging: string;
+  /** Expression giving each event row its id (a script numbers them itself where there are no sequences). */
+  eventId: string;
+  /** Extra condition on the target rows that count (scd2: the current versions). */
+  targetFilter?: string;
+}
+
+/**
+ * The change-event statements of one load, as the core writes them on every warehouse (load/change-events.ts), for a
+ * write-mode script to run before its writes; each is undefined where the table's changeEvents policy writes none.
+ */
+export interface ChangeEventStatements {
+  updates(scope: ChangeEventScope): string | undefined;
+  inserts(scope: ChangeEventScope): string | undefined;
+  deletes(scope: ChangeEventScope): string | undefined;
+  /** Their parameters: $1 the process id, $2 the table (`schema.name`), $3 the load time. */
+  params: unknown[];
 }
 
 /** Statements of advisory locks on one 64-bit id, given as parameter `$1` (decimal text). */

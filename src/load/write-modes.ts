@@ -5,6 +5,7 @@
 import {
   STAGING_ORDINAL,
   WRITE_MODES,
+  type ChangeEventStatements,
   type Dialect,
   type LoadContext,
   type LoadResult,
@@ -13,7 +14,16 @@ import {
 } from '../core/destination.ts';
 import { ConfigError, TerminalError } from '../core/errors.ts';
 import { LINEAGE_COLUMNS, type TableSpec } from '../core/table.ts';
-import { recordDeletes, recordInserts, recordUpdates, type ChangeSource } from './change-events.ts';
+import {
+  changeEventParams,
+  deleteEventsSql,
+  insertEventsSql,
+  recordDeletes,
+  recordInserts,
+  recordUpdates,
+  updateEventsSql,
+  type ChangeSource,
+} from './change-events.ts';
 import { applyScd2, physicalTable } from './scd2.ts';
 
 /** Quotes a staging name as returned by `stage()`: a bare identifier or `schema.name`. */
@@ -121,13 +131,21 @@ function checkWriteMode(t: TableSpec, mode: WriteMode): void {
  * whose last statement returns the counts.
  */
 async function applyScript(s: Session, t: TableSpec, staging: string, mode: WriteMode, ctx: LoadContext): Promise<LoadResult> {
-  if (!s.dialect.writeModeScript) {
+  const d = s.dialect;
+  if (!d.writeModeScript) {
     throw new ConfigError(`this warehouse has no transactions and its dialect writes no write-mode scripts: cannot load ${t.schema}.${t.name}`, {
       hint: 'a destination with capabilities.transactions false must implement Dialect.writeModeScript',
     });
   }
   if (mode === 'scd2') await s.ensureTable(physicalTable(t, 'scd2'));
-  const script = s.dialect.writeModeScript(t, staging, mode, ctx);
+  // The change events as every warehouse writes them, for the script to run over its batch before its writes.
+  const events: ChangeEventStatements = {
+    updates: (scope) => updateEventsSql({ d, t, ...scope }),
+    inserts: (scope) => insertEventsSql({ d, t, ...scope }),
+    deletes: (scope) => deleteEventsSql({ d, t, ...scope }),
+    params: changeEventParams(t, ctx),
+  };
+  const script = d.writeModeScript(t, staging, mode, ctx, events);
   const [row] = await s.query<{ inserted: number; updated: number; deleted: number }>(script.sql, script.params);
   return { inserted: Number(row?.inserted ?? 0), updated: Number(row?.updated ?? 0), deleted: Number(row?.deleted ?? 0) };
 }

@@ -1,6 +1,6 @@
 // BigQuery's dialect: identifiers in backticks, tables as `project.dataset.table`, named parameters @p1…, ids from
 // the clock (no sequences), and each write mode as one script with its change events (bigquery-write-modes.ts).
-import type { Dialect, LoadContext, WriteMode, WriteModeScript } from '../../core/destination.ts';
+import type { ChangeEventStatements, Dialect, LoadContext, WriteMode, WriteModeScript } from '../../core/destination.ts';
 import { ConfigError } from '../../core/errors.ts';
 import { assertIdentifier, type ColumnType, type TableSpec } from '../../core/table.ts';
 import { decimalParts } from '../sql-types.ts';
@@ -84,7 +84,8 @@ export class BigQueryDialect implements Dialect {
     return 'UNIX_MICROS(CURRENT_TIMESTAMP())';
   }
 
-  writeModeScript(t: TableSpec, staging: string, mode: WriteMode, ctx: LoadContext): WriteModeScript {
-    return writeModeScript(this, (sql) => bigQuerySpelling(sql, this.where), this.table(t.schema, t.name), this.staging(staging), t, mode, ctx);
+  /** The write mode as one script (bigquery-write-modes.ts); the load's time and process come with `events`' parameters. */
+  writeModeScript(t: TableSpec, staging: string, mode: WriteMode, _ctx: LoadContext, events: ChangeEventStatements): WriteModeScript {
+    return writeModeScript(this, events, (sql) => bigQuerySpelling(sql, this.where), this.table(t.schema, t.name), this.staging(staging), t, mode);
   }
 }
