@@ -161,4 +161,29 @@ describe('coinlake run into BigQuery (the executing fake)', () => {
     const datasets = fake.queries.filter((q) => q.startsWith('CREATE SCHEMA')).map((q) => /`coinlake-demo\.([^`]+)`/.exec(q)?.[1]);
     expect([...new Set(datasets)].sort()).toEqual(['analytics', 'analytics_meta']);
   }, 240_000);
+
+  it('backfill binance.klines in chunks: the candles and the committed chunk records DuckDB gets; a rerun skips every chunk', async () => {
+    const duck = path.join(dir, 'backfill.duckdb');
+    const args = ['backfill', '--job', 'binance.klines', '--symbols', 'BTCUSDT', '--from', '2024-01-01', '--to', '2024-01-02', '--chunk', '6h'];
+    const first = await coinlake(BQ, args);
+    expect(first.stderr).toBe('');
+    expect(first.stdout).toMatch(/^binance\.klines: 4\/4 chunks \(0 already loaded, 4 now, \d+ commits\), 1,440 rows into coinlake\.ohlcv_1m \(1,440 inserted, 0 updated\) /);
+    expect((await coinlake(BQ, args)).stdout).toMatch(/^binance\.klines: 4\/4 chunks \(4 already loaded, 0 now/);
+    expect((await coinlake(duck, args)).code).toBe(0);
+    const bq = await bigquery();
+    const ref = await openWarehouse(duck);
+    try {
+      const candles = async (s: Session) =>
+        (await s.query(`SELECT * FROM ${s.dialect.table('coinlake', 'ohlcv_1m')} ORDER BY 1, 2, 3, 4`)).map(({ _run_id, _loaded_at, ...c }) => c);
+      const chunks = (s: Session) => s.query(`SELECT job, chunk_start, chunk_end, status, rows_loaded FROM coinlake_meta.backfill_chunk ORDER BY chunk_start`);
+      const got = await candles(bq);
+      expect(got).toHaveLength(1440);
+      expect(got).toEqual(await candles(ref));
+      expect(await chunks(bq)).toEqual(await chunks(ref));
+      expect((await chunks(bq)).map((c) => c.rows_loaded)).toEqual([360, 360, 360, 360]);
+    } finally {
+      await bq.close();
+      await ref.close();
+    }
+  }, 240_000);
 });
