@@ -18,6 +18,7 @@ import { controlRoutes } from './control-routes.ts';
 import { CommitWatcher, EventHub } from './events.ts';
 import { ApiError } from './request-params.ts';
 import { RunQueue } from './run-queue.ts';
+import { isLoopback, reachableUrls } from './listen-addresses.ts';
 import { findRunningServe, newServeIdentity, removeServeMarker, serveMarkerPath, writeServeMarker } from './serve-marker.ts';
 import { SessionPool } from './session-pool.ts';
 import { webRoutes } from './web-assets.ts';
@@ -49,6 +50,12 @@ export interface ServeOptions {
 /** A running server. */
 export interface ServeServer {
   url: string;
+  /** Every URL it answers at: for a wildcard host (0.0.0.0, ::) one per interface address, loopback first. */
+  urls: string[];
+  /** True when it listens on an address other machines can reach (not loopback). */
+  exposed: boolean;
+  /** The address it listens on, as the system reports it (`0.0.0.0`, `::`, `127.0.0.1` …). */
+  address: string;
   host: string;
   port: number;
   /** The marker file beside an embedded warehouse (absent on PostgreSQL). */
@@ -161,6 +168,9 @@ export async function startServeServer(o: ServeOptions): Promise<ServeServer> {
   let closing: Promise<void> | undefined;
   return {
     url,
+    urls: reachableUrls(address.address, address.family, address.port),
+    exposed: !isLoopback(address.address),
+    address: address.address,
     host,
     port: address.port,
     markerPath: embedded ? markerPath : undefined,
