@@ -65,7 +65,7 @@ describe('shared conformance cases, executed by the DuckDB-backed fake', () => {
   writeModeCases(openExecuting, {
     skip: {
       'a failing transaction leaves the table as it was':
-        'BigQuery keeps no transaction across jobs (capabilities.transactions false): each write mode is one atomic script, which a later failure does not undo',
+        'BigQuery keeps no transaction across jobs (capabilities.transactions false; its session mode, which could, is not used): each write mode is one atomic script, which a later failure does not undo',
     },
   });
 
@@ -82,7 +82,7 @@ describe('shared conformance cases, executed by the DuckDB-backed fake', () => {
   changeCases(openExecuting, {
     skip: {
       'events roll back with the data':
-        'BigQuery keeps no transaction across jobs (capabilities.transactions false): the write-mode script commits its events with its rows, and a later failure of the caller does not undo them',
+        'BigQuery keeps no transaction across jobs (capabilities.transactions false; its session mode, which could, is not used): the write-mode script commits its events with its rows, and a later failure of the caller does not undo them',
     },
   });
 });
