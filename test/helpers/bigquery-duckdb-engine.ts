@@ -1,10 +1,11 @@
 // An executing back end for the BigQuery fake (test/helpers/bigquery-fake-api.ts): the statements and scripts the
 // BigQuery destination sends are translated to DuckDB and run on an in-memory DuckDB, so the shared conformance cases
-// check real rows and counts offline. It understands only the forms coinlake sends (backticked names, @pN parameters,
-// DATE(x), SELECT * EXCEPT, MERGE, ALTER … ADD COLUMN lists, INFORMATION_SCHEMA.COLUMNS, and scripts of DECLARE,
-// SET, IF … THEN … END IF, RAISE, BEGIN/COMMIT TRANSACTION, TO_JSON_STRING); anything else goes to DuckDB as it is —
-// so it is lenient where BigQuery is not (the core's meta-table DDL, VARCHAR casts), and rows come back as DuckDB
-// computes them. BigQuery itself is checked by test/bigquery-live.test.ts.
+// and CLI runs check real rows and counts offline. It understands only the forms coinlake sends (backticked names,
+// @pN parameters, DATE(x), SELECT * EXCEPT, MERGE, ALTER … ADD COLUMN lists, INFORMATION_SCHEMA.COLUMNS, the
+// functions of the change events' JSON images, and scripts of DECLARE, SET, IF … THEN … END IF, RAISE, BEGIN/COMMIT
+// TRANSACTION); it refuses spellings BigQuery refuses (notBigQuery) and NULL parameters; the rest goes to DuckDB as it
+// is, and rows come back as DuckDB computes them. One job runs at a time. BigQuery itself is checked by
+// test/bigquery-live.test.ts.
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';

@@ -1,7 +1,7 @@
 // The BigQuery destination offline: the session's real client talks to a loopback fake of BigQuery's REST API
 // (test/helpers/bigquery-fake-api.ts). Every statement and job configuration the destination sends is compared
 // exactly with the expected text; and the shared conformance cases run with the fake executing the statements on
-// DuckDB (a translation, not BigQuery: the cases it cannot stand for are listed as skipped with the reason).
+// DuckDB (a translation, not BigQuery); the cases BigQuery cannot pass are listed as skipped with the reason.
 // test/bigquery-live.test.ts runs against BigQuery when credentials are set.
 import { BigQuery } from '@google-cloud/bigquery';
 import { OAuth2Client } from 'google-auth-library';

@@ -1,6 +1,7 @@
-// A session on BigQuery over @google-cloud/bigquery: statements and scripts run as query jobs, batches are staged by
-// load jobs (NDJSON uploaded with the job, or curated Parquet from the lake). BigQuery keeps no transaction across
-// jobs, so the capabilities say `transactions: false` and each write mode runs as one script.
+// A session on BigQuery over @google-cloud/bigquery: statements (in BigQuery's spelling, bigquery-spelling.ts) and
+// scripts run as query jobs, batches are staged by load jobs (NDJSON uploaded with the job, or curated Parquet from the
+// lake). BigQuery keeps no transaction across jobs, so the capabilities say `transactions: false` and each write mode
+// runs as one script; named locks are lease rows (bigquery-lease-locks.ts).
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
