@@ -116,6 +116,12 @@ function variablesTheReadmeLists(): string[] {
   return rows.flatMap((row) => [...row.split('|')[1].matchAll(/`([A-Z][A-Z0-9_<>]*)`/g)].map((m) => m[1]));
 }
 
+/** The anchors GitHub gives the headings of a Markdown file (fenced blocks skipped): lower case, punctuation dropped, spaces → `-`. */
+function headingAnchors(file: string): string[] {
+  const text = readFileSync(path.join(ROOT, file), 'utf8').replace(/```[\s\S]*?```/g, '');
+  return [...text.matchAll(/^#+ (.*)$/gm)].map((m) => m[1].trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/ /g, '-'));
+}
+
 describe('README', () => {
   it(`has at most ${MAX_LINES} lines`, () => {
     const lines = README.endsWith('\n') ? README.slice(0, -1).split('\n').length : README.split('\n').length;
@@ -127,9 +133,11 @@ describe('README', () => {
     expect(first.split('\n').map((l) => l.replace(/\s*#.*$/, '').trim()).filter(Boolean)).toEqual(['npm ci && npm run demo', 'npm test']);
   });
 
-  it('links only to files that exist', () => {
-    const missing = [...README.matchAll(/\]\(((?:docs\/)?[\w./-]+\.md)(?:#[\w-]*)?\)/g)].map((m) => m[1]).filter((p) => !existsSync(path.join(ROOT, p)));
-    expect(missing).toEqual([]);
+  it('links only to files and headings that exist', () => {
+    const broken = [...README.matchAll(/\]\(((?:docs\/)?[\w./-]+\.md)(?:#([\w-]*))?\)/g)]
+      .filter(([, file, anchor]) => !existsSync(path.join(ROOT, file)) || (anchor !== undefined && !headingAnchors(file).includes(anchor)))
+      .map((m) => m[0]);
+    expect(broken).toEqual([]);
   });
 
   it('lists every environment variable the code reads, and only those', () => {
