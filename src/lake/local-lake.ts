@@ -18,6 +18,18 @@ export interface QuarantineEntry {
   line?: number;
 }
 
+/**
+ * Appends `entries` to `file` as JSON lines, a thousand at a time: the text of tens of thousands of entries is never
+ * held at once.
+ */
+export async function appendJsonLines(file: string, entries: readonly unknown[]): Promise<void> {
+  for (let i = 0; i < entries.length; i += 1000) {
+    let text = '';
+    for (const e of entries.slice(i, i + 1000)) text += JSON.stringify(e) + '\n';
+    await appendFile(file, text);
+  }
+}
+
 /** A lake rooted at a local directory. Every path it writes is confined to the root. */
 export class LocalLake {
   readonly root: string;
@@ -85,7 +97,7 @@ export class LocalLake {
     if (entries.length === 0) return undefined;
     const file = this.resolve(quarantinePath(table, runId));
     await mkdir(path.dirname(file), { recursive: true });
-    await appendFile(file, entries.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    await appendJsonLines(file, entries);
     return file;
   }
 

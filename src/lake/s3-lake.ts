@@ -3,7 +3,7 @@
 // written under a local work directory first and uploaded when published; large files go up as multipart uploads.
 // Object stores have no rename and no append: publishing is an upload (a retry overwrites the same key), and the
 // quarantine file of a run is kept locally and uploaded whole after every append.
-import { appendFile, mkdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,7 +12,7 @@ import { constants as zlibConstants, gzip } from 'node:zlib';
 import { ConfigError, TerminalError, TransientError, errorMessage } from '../core/errors.ts';
 import { redactUrl } from '../http/redact.ts';
 import { confined, curatedPath, logPath, quarantinePath, rawPagePath } from './lake-paths.ts';
-import type { QuarantineEntry } from './local-lake.ts';
+import { appendJsonLines, type QuarantineEntry } from './local-lake.ts';
 
 import type { S3Client } from '@aws-sdk/client-s3';
 
@@ -218,7 +218,7 @@ export class S3Lake {
     const segments = quarantinePath(table, runId);
     const local = this.local(segments);
     await mkdir(path.dirname(local), { recursive: true });
-    await appendFile(local, entries.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    await appendJsonLines(local, entries);
     await this.put(this.key(segments), await readFile(local), 'application/x-ndjson');
     return this.resolve(segments);
   }

@@ -1,6 +1,7 @@
 // Landing a CryptoDataDownload file in a warehouse that reads CSV, writes Parquet and settles appended rows itself
 // (DuckDB): one read of the CSV straight into the table, inside the file's transaction; no row passes through JS.
-import { randomBytes } from 'node:crypto';
+// Malformed lines are skipped by that read and counted as the data lines it did not parse; only the first MAX_ENTRIES
+// lines of each kind set aside are looked at one by one.
 import type { AppendedSeries } from '../../core/append-merge.ts';
 import type { Session } from '../../core/destination.ts';
 import { ConfigError, errorMessage } from '../../core/errors.ts';
@@ -10,7 +11,8 @@ import type { QuarantineEntry } from '../../lake/local-lake.ts';
 import { CANDLE_COLUMNS, mergeOptions } from './cdd-candle-rule.ts';
 import { exportLoaded } from './cdd-curated-export.ts';
 import type { CddPlanned } from './cdd-plan.ts';
-import { MAX_ENTRIES, collectRejects, invalidEntries, type InvalidRow } from './cdd-quarantine.ts';
+import { countDataLines } from './cdd-line-scan.ts';
+import { MAX_ENTRIES, invalidEntries, rejectsOf, type InvalidRow } from './cdd-quarantine.ts';
 import { candleSelectSql, normalizedSql, readCsvSql, sqlText } from './cdd-sql.ts';
 import { stepTimer } from './cdd-step-timer.ts';
 
@@ -47,22 +49,21 @@ export function landInWarehouse(p: CddPlanned, { scope, load: ctx, stem }: FileL
   const s = scope.session;
   const t = p.table;
   const step = stepTimer(scope.log, p.layout.file);
-  const tag = randomBytes(4).toString('hex');
-  const scratch: string[] = [];
   const curated: CuratedFile[] = [];
   const batch = { runId: ctx.runId, loadedAt: ctx.loadedAt };
   let guarded = true;
   let exportAfterCommit: AppendedSeries[] | undefined;
-  const dropScratch = async () => {
-    for (const name of scratch.splice(0)) await s.exec(`DROP TABLE IF EXISTS ${name}`).catch(() => undefined);
-  };
+  // The file's data lines, counted (in this process, while the warehouse reads the file) once for every round.
+  let dataLines: Promise<number> | undefined;
   return {
     curated,
     async load() {
       exportAfterCommit = undefined;
-      const rejects = { table: `cdd_rejects_${tag}_${scratch.length}`, scan: `cdd_scan_${tag}_${scratch.length}` };
-      scratch.push(rejects.table, rejects.scan);
-      const normalized = normalizedSql(p.layout, p.interval, readCsvSql(s.dialect, p.layout, rejects), Date.now());
+      if (!dataLines) {
+        dataLines = countDataLines(p.layout.file, p.layout.headerLine);
+        dataLines.catch(() => undefined);
+      }
+      const normalized = normalizedSql(p.layout, p.interval, readCsvSql(s.dialect, p.layout), Date.now());
       const columns = [...CANDLE_COLUMNS, '_run_id', '_loaded_at'].map((c) => s.dialect.ident(c)).join(', ');
       const where = guarded ? `CASE WHEN ok THEN TRUE ELSE error(${sqlText(INVALID_ROW)}) END` : 'ok';
       let appended: number;
@@ -78,19 +79,23 @@ export function landInWarehouse(p: CddPlanned, { scope, load: ctx, stem }: FileL
         throw new ReadAgain(p.layout.file);
       }
       step('read the file into the table');
-      const quarantine: QuarantineEntry[] = [];
+      let quarantine: QuarantineEntry[] = [];
       let invalid = 0;
       if (!guarded) {
-        const rows = await s.query<InvalidRow & { total: number }>(
-          `SELECT unix, symbol, open, high, low, close, volume_base, volume_quote, tradecount, reason, count(*) OVER () AS total
-             FROM (${normalizedSql(p.layout, p.interval, readCsvSql(s.dialect, p.layout), Date.now())}) WHERE NOT ok LIMIT ${MAX_ENTRIES}`,
+        const bad = `(${normalizedSql(p.layout, p.interval, readCsvSql(s.dialect, p.layout), Date.now())}) WHERE NOT ok`;
+        // Counted apart: a window count over the rows would hold them all. The LIMIT stops the read once it has the
+        // rows kept, near the file's start, where the lines are looked for.
+        const [{ n }] = await s.query<{ n: number }>(`SELECT count(*) AS n FROM ${bad}`);
+        invalid = Number(n);
+        const rows = await s.query<InvalidRow>(
+          `SELECT unix, symbol, open, high, low, close, volume_base, volume_quote, tradecount, reason FROM ${bad} LIMIT ${MAX_ENTRIES}`,
         );
-        invalid = Number(rows[0]?.total ?? 0);
-        quarantine.push(...(await invalidEntries(t.name, p, rows.map(({ total: _t, ...r }) => r))));
+        quarantine = await invalidEntries(t.name, p, rows);
         step('set aside the rows that are not candles');
       }
-      const rejected = await collectRejects(s, rejects.table, p);
-      await dropScratch();
+
+      const rejected = await rejectsOf(s, t.name, p, await dataLines, appended + invalid);
+      if (rejected.lines > 0) step('set aside the lines that do not parse');
       const shape = await appendMerge(s).describeAppended(t, batch, mergeOptions(p));
       step('describe the rows');
       if (shape.repeatedKeys || shape.overlap > 0) {
@@ -108,7 +113,7 @@ export function landInWarehouse(p: CddPlanned, { scope, load: ctx, stem }: FileL
         series: merged.series,
         rejected: rejected.lines,
         invalid,
-        quarantine: [...rejected.entries, ...quarantine],
+        quarantine: rejected.entries.concat(quarantine),
       };
     },
     // A second round only when the fast read met a row that is not a candle (ReadAgain): the first rolled back.
@@ -123,6 +128,6 @@ export function landInWarehouse(p: CddPlanned, { scope, load: ctx, stem }: FileL
       exportAfterCommit = undefined;
       step('land the committed rows as Parquet');
     },
-    close: dropScratch,
+    close: async () => {},
   };
 }

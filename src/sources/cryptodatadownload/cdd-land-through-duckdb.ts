@@ -9,7 +9,8 @@ import { applyWriteMode } from '../../load/write-modes.ts';
 import { CANDLE_COLUMNS, PREFER_DESCENDING } from './cdd-candle-rule.ts';
 import { exportPartitioned } from './cdd-curated-export.ts';
 import type { CddPlanned } from './cdd-plan.ts';
-import { MAX_ENTRIES, collectRejects, invalidEntries, type InvalidRow } from './cdd-quarantine.ts';
+import { countDataLines } from './cdd-line-scan.ts';
+import { MAX_ENTRIES, invalidEntries, rejectsOf, type InvalidRow } from './cdd-quarantine.ts';
 import { candleSelectSql, lakePartitionSql, normalizedSql, readCsvSql, sqlText } from './cdd-sql.ts';
 
 /** Rows per batch on warehouses that load through staging (PostgreSQL). */
@@ -26,21 +27,23 @@ export async function landThroughDuckdb(p: CddPlanned, { scope, load: ctx, stem,
   const duck = await openFileEngine();
   try {
     await tuneForImport(duck, memoryLimit);
-    const rejectsNames = { table: 'cdd_rejects', scan: 'cdd_scan' };
+    // Malformed lines are skipped by the read and counted as the data lines it did not parse (counted here meanwhile).
+    const dataLines = countDataLines(p.layout.file, p.layout.headerLine);
+    dataLines.catch(() => undefined);
     await duck.exec(
       `CREATE TABLE cdd AS SELECT ${candleSelectSql('$1')}, unix AS raw_unix, symbol AS raw_symbol, tradecount AS raw_tradecount, reason
-         FROM (${normalizedSql(p.layout, p.interval, readCsvSql(duck.dialect, p.layout, rejectsNames), Date.now())})`,
+         FROM (${normalizedSql(p.layout, p.interval, readCsvSql(duck.dialect, p.layout), Date.now())})`,
       [p.exchange],
     );
-    const rejects = await collectRejects(duck, rejectsNames.table, p);
-    const quarantine = [...rejects.entries];
-    const [{ invalid }] = await duck.query<{ invalid: number }>(`SELECT count(reason) AS invalid FROM cdd`);
+    const [{ parsed, invalid }] = await duck.query<{ parsed: number; invalid: number }>(`SELECT count(*) AS parsed, count(reason) AS invalid FROM cdd`);
+    const rejects = await rejectsOf(duck, t.name, p, await dataLines, Number(parsed));
+    let quarantine = rejects.entries;
     if (Number(invalid) > 0) {
       const rows = await duck.query<InvalidRow>(
         `SELECT raw_unix AS unix, raw_symbol AS symbol, open, high, low, close, volume_base, volume_quote, raw_tradecount AS tradecount, reason
            FROM cdd WHERE reason IS NOT NULL LIMIT ${MAX_ENTRIES}`,
       );
-      quarantine.push(...(await invalidEntries(t.name, p, rows)));
+      quarantine = quarantine.concat(await invalidEntries(t.name, p, rows));
     }
     const cols = CANDLE_COLUMNS.join(', ');
     const curated = await exportPartitioned(

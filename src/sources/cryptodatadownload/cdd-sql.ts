@@ -47,15 +47,16 @@ function columnName(c: { index: number; role?: CddRole }): string {
  * The warehouse's read of the file (Dialect.readCsv) with every column named and typed, banner and header skipped,
  * nothing sniffed and nothing quoted (CDD files quote nothing: a stray `"` makes its own line malformed). With
  * `rejects`, lines that do not parse (wrong number of columns, a value of the wrong type, an empty required value) go
- * to that temp table with their line number instead of failing the read; without it they are skipped.
+ * to that temp table with their line number instead of failing the read; without it they are skipped. With `part`,
+ * the file read is a segment of the file's data lines (no banner, no header; cdd-line-scan.ts LineSegments).
  */
-export function readCsvSql(d: Dialect, layout: CddLayout, rejects?: { table: string; scan: string }): string {
+export function readCsvSql(d: Dialect, layout: CddLayout, rejects?: { table: string; scan: string }, part?: { file: string }): string {
   if (!d.readCsv) {
     throw new ConfigError(`this warehouse cannot read ${layout.file} itself`, { file: layout.file, hint: 'CDD files are read by a warehouse whose dialect has readCsv (DuckDB)' });
   }
   return d.readCsv({
-    file: layout.file,
-    skipLines: layout.skipLines + 1,
+    file: part?.file ?? layout.file,
+    skipLines: part ? 0 : layout.skipLines + 1,
     delimiter: ',',
     columns: layout.columns.map((c) => ({ name: columnName(c), type: c.role ? TYPES[c.role] : 'varchar' })),
     notNull: NOT_NULL,
