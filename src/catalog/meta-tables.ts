@@ -193,7 +193,14 @@ const ADDED_COLUMNS: [string, string, string][] = [
 export async function ensureMetaTables(s: Session): Promise<void> {
   await s.ensureSchema(META_SCHEMA);
   await s.ensureSchema(DATA_SCHEMA);
-  for (const seq of [PROCESS_ID_SEQ, EVENT_ID_SEQ]) await s.exec(s.dialect.createSequence(META_SCHEMA, seq));
+  const sequences = [PROCESS_ID_SEQ, EVENT_ID_SEQ].map((seq) => s.dialect.createSequence(META_SCHEMA, seq));
+  if (s.execAll) {
+    // One request for all of it where each costs (BigQuery: one script instead of some 25 jobs).
+    const added = ADDED_COLUMNS.map(([table, column, type]) => `ALTER TABLE ${META_SCHEMA}.${table} ADD COLUMN IF NOT EXISTS ${column} ${type}`);
+    await s.execAll([...sequences, ...META_DDL, ...added]);
+    return;
+  }
+  for (const sql of sequences) await s.exec(sql);
   for (const ddl of META_DDL) await s.exec(ddl);
   for (const [table, column, type] of ADDED_COLUMNS) {
     const found = await s.query(

@@ -202,6 +202,11 @@ export interface Session {
   readonly capabilities: Capabilities;
   /** Runs a statement, returns affected row count where the engine reports one. */
   exec(sql: string, params?: unknown[]): Promise<number>;
+  /**
+   * Optional, where every request costs (BigQuery: a job each): runs the statements in order as one request, stopping
+   * at the first that fails. Absent: the caller runs them one by one with exec.
+   */
+  execAll?(statements: string[]): Promise<void>;
   /** Runs a query and returns rows as plain objects (timestamps as Date, bigints as number when safe). */
   query<T = Row>(sql: string, params?: unknown[]): Promise<T[]>;
   /** Creates the schema if missing. */

@@ -234,7 +234,7 @@ export async function bigQueryDuckdbEngine(): Promise<BigQueryDuckdbEngine> {
           .join('');
         rowCount = (await run(bound, params)).changed;
       }
-      throw new Error('script ended without its SELECT of the counts');
+      return {}; // a script of statements only (Session.execAll)
     } catch (err) {
       if (inTransaction) await c.run('ROLLBACK');
       return { error: { code: 400, message: `fake BigQuery (DuckDB): ${String((err as Error).message ?? err)}` } };
@@ -252,7 +252,7 @@ export async function bigQueryDuckdbEngine(): Promise<BigQueryDuckdbEngine> {
         const untyped = params.find((p) => p.parameterValue.value === undefined);
         const refused = untyped ? `NULL parameter ${untyped.name}` : notBigQuery(sql);
         if (refused) return { error: { code: 400, message: `fake BigQuery: not BigQuery SQL (${refused}): ${sql.split('\n')[0]}` } };
-        if (sql.startsWith('DECLARE ')) return script(sql, values);
+        if (sql.startsWith('DECLARE ') || sql.includes(';\n')) return script(sql, values);
         try {
           const r = await run(sql, values);
           return { rows: r.rows, fields: r.fields, affected: r.changed };

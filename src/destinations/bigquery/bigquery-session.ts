@@ -163,6 +163,12 @@ export class BigQuerySession implements Session {
     return (await this.run(sql, params)).affected;
   }
 
+  /** The statements as one script job, each in BigQuery's spelling; BigQuery stops a script at its first error. */
+  async execAll(statements: string[]): Promise<void> {
+    if (statements.length === 0) return;
+    await this.run(statements.map((sql) => `${bigQuerySpelling(sql.trim().replace(/;$/, ''), this.where)};`).join('\n'));
+  }
+
   async query<T = Row>(sql: string, params?: unknown[]): Promise<T[]> {
     return (await this.run(sql, params)).rows as T[];
   }
