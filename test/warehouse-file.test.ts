@@ -51,7 +51,7 @@ const TOP10 = ['BTC', 'ETH', 'USDT', 'SOL', 'BNB', 'XRP', 'DOGE', 'USDC', 'ADA',
 
 describe('the warehouse file', () => {
   it('default ./warehouse.duckdb: the demo SQL runs as printed on the file opened directly', async () => {
-    const r = await coinlake(['demo']);
+    const r = await coinlake(['demo', '--no-serve']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(existsSync(path.join(dir, 'warehouse.duckdb'))).toBe(true);
@@ -66,7 +66,7 @@ describe('the warehouse file', () => {
   });
 
   it('a file named coinlake.duckdb: one note when created, and the demo prints SQL that works on it opened directly', async () => {
-    const r = await coinlake(['--warehouse', 'coinlake.duckdb', 'demo']);
+    const r = await coinlake(['--warehouse', 'coinlake.duckdb', 'demo', '--no-serve']);
     expect(r.code).toBe(0);
     expect(r.stderr).toBe(
       'note: DuckDB names the catalog of coinlake.duckdb "coinlake", as the schema coinlake: opening the file in the DuckDB CLI, Python or DBeaver, ' +

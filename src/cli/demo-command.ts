@@ -1,16 +1,34 @@
-// `coinlake demo`: the whole pipeline offline — replay server, every CoinCap job, then where to look.
+// `coinlake demo`: the whole platform offline — every keyless source from the replay server (CoinCap, CoinLore, Binance
+// klines, an ERC-20 range from the in-process chain), a CryptoDataDownload file through `import cdd`'s code, the
+// models, the quality checks, a summary of what landed where, then the dashboard until Ctrl-C (`--no-serve` skips it).
 import path from 'node:path';
 import type { Command } from 'commander';
 import { clientTableReference } from '../destinations/registry.ts';
+import { ConfigError } from '../core/errors.ts';
+import type { QualityCheck } from '../core/quality-check.ts';
+import { runChecks } from '../quality/run-checks.ts';
+import { runModels } from '../models/run-models.ts';
+import { importFiles } from '../runner/file-import.ts';
 import { buildJob } from '../runner/job-builder.ts';
-import { runJob, type RunSummary } from '../runner/run-job.ts';
+import { runJob } from '../runner/run-job.ts';
+import { writeDemoCddFile } from '../sources/cryptodatadownload/cdd-demo-file.ts';
+import { findFileFormat } from '../sources/file-format-registry.ts';
+import { findStream } from '../sources/registry.ts';
 import { withWarehouse, type GlobalOptions } from './cli-context.ts';
+import { demoLanded, serveUntilStopped, type DemoLoad } from './demo-summary.ts';
 import { formatTable } from './format-table.ts';
 import { replayEndpoints } from './replay-endpoints.ts';
 import { summaryLine } from './run-command.ts';
+import { servedCommand } from './served-context.ts';
 
-/** The demo's jobs: every CoinCap stream, history over the last 30 days of the replayed series. */
-export const DEMO_JOBS: { name: string; opts: Record<string, string> }[] = [
+/** A job of the demo: its name and its options as `coinlake run` takes them. */
+export interface DemoJob {
+  name: string;
+  opts: Record<string, string>;
+}
+
+/** Every CoinCap stream, history over December 2024 (the generated series end at the recorded snapshot's values). */
+export const DEMO_JOBS: DemoJob[] = [
   { name: 'coincap.assets', opts: {} },
   { name: 'coincap.exchanges', opts: {} },
   { name: 'coincap.rates', opts: {} },
@@ -19,36 +37,111 @@ export const DEMO_JOBS: { name: string; opts: Record<string, string> }[] = [
   { name: 'coincap.asset_history', opts: { asset: 'ethereum', interval: 'h1', from: '2024-12-01', to: '2025-01-01' } },
 ];
 
+/** The Binance minute candles of the demo: three symbols over three days. */
+export const DEMO_KLINES = { symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'], interval: '1m', from: '2024-12-28', to: '2024-12-31' } as const;
+
+/** The other keyless sources: CoinLore's streams, Binance klines, ERC-20 transfers of one day of the replay chain. */
+export const DEMO_KEYLESS_JOBS: DemoJob[] = [
+  { name: 'coinlore.tickers', opts: {} },
+  { name: 'coinlore.global', opts: {} },
+  { name: 'coinlore.exchanges', opts: {} },
+  { name: 'coinlore.coin_markets', opts: {} },
+  { name: 'coinlore.social_stats', opts: {} },
+  ...DEMO_KLINES.symbols.map((asset) => ({ name: 'binance.klines', opts: { asset, interval: DEMO_KLINES.interval, from: DEMO_KLINES.from, to: DEMO_KLINES.to } })),
+  { name: 'evm.erc20_transfers', opts: { from: '2024-06-10', to: '2024-06-11' } },
+];
+
+/** The demo's CryptoDataDownload file: a day of Bitstamp BTC/USD minutes whose last close is the snapshot's bitcoin price. */
+export const DEMO_CDD = { exchange: 'Bitstamp', base: 'BTC', quote: 'USD', from: '2024-12-30T00:00:00Z', to: '2024-12-31T00:00:00Z' } as const;
+
+/** The quality checks the demo runs, by the job whose table they check (recorded like `coinlake check`'s). */
+export const DEMO_CHECKS: { job: string; checks: QualityCheck[] }[] = [
+  { job: 'coincap.assets', checks: [{ type: 'unique' }, { type: 'not_null', columns: ['id', 'symbol', 'price_usd'] }, { type: 'accepted_range', column: 'price_usd', gt: 0 }] },
+  { job: 'coincap.asset_history', checks: [{ type: 'unique' }, { type: 'accepted_range', column: 'price_usd', gt: 0 }, { type: 'accepted_range', column: 'circulating_supply', gt: 0 }] },
+  { job: 'coinlore.tickers', checks: [{ type: 'unique' }, { type: 'not_null', columns: ['id', 'symbol'] }] },
+  {
+    job: 'binance.klines',
+    checks: [
+      { type: 'unique' },
+      { type: 'accepted_range', column: 'low', gt: 0 },
+      // The replay's klines have maintenance windows (02:00–02:30 every tenth day): a warning shows them.
+      { type: 'candle_gaps', column: 'ts', interval: '1m', partition_by: ['exchange', 'symbol'], severity: 'warn' },
+    ],
+  },
+  { job: 'evm.erc20_transfers', checks: [{ type: 'unique' }, { type: 'not_null', columns: ['token_address', 'transaction_hash'] }] },
+];
+
+function parsePort(value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new ConfigError(`--port must be a number from 0 to 65535, got "${value}"`);
+  return Number(value);
+}
+
 export function registerDemoCommand(program: Command, globals: () => GlobalOptions): void {
   program
     .command('demo')
-    .description('offline demo: replay server + embedded DuckDB + ./lake, every CoinCap job, then a summary')
-    .action(async () => {
+    .description('offline demo of the whole platform: every keyless source from the replay server, a CDD file, the models and quality checks into ./warehouse.duckdb and ./lake, a summary, then the dashboard until Ctrl-C')
+    .option('--no-serve', 'end after the summary instead of starting the dashboard')
+    .option('--port <port>', 'dashboard port (0: any free port)', '8787')
+    .action(async (o: { serve: boolean; port: string }) => {
       const g = globals();
+      const port = parsePort(o.port);
+      const started = Date.now();
       const replay = await replayEndpoints(true);
       const out = (s: string) => process.stdout.write(s + '\n');
+      const loads: DemoLoad[] = [];
+      let where: { warehouse: string; lake: string } | undefined;
       try {
         await withWarehouse(g, async (session, lake, settings) => {
+          where = { warehouse: settings.warehouse, lake: lake.root };
           out(`coinlake demo — replay server ${replay.server!.url}, warehouse ${path.resolve(settings.warehouse)}, lake ${lake.root}\n`);
-          const runs: RunSummary[] = [];
-          for (const j of DEMO_JOBS) {
+          const jobs = [...DEMO_JOBS, ...DEMO_KEYLESS_JOBS];
+          const steps = jobs.length + 3;
+          const step = (n: number, what: string) => out(`[${n}/${steps}] ${what}`);
+          for (const [i, j] of jobs.entries()) {
+            step(i + 1, `${j.name}${j.opts.asset ? ` ${j.opts.asset}` : ''}`);
             const t0 = Date.now();
-            const s = await runJob(buildJob(j.name, j.opts, replay.endpoints), { session, lake, logLevel: g.logLevel, printLog: g.printLog });
-            runs.push(s);
-            out(summaryLine(s, Date.now() - t0));
+            const s = await runJob(buildJob(j.name, j.opts, replay.endpoints), { session, lake, logLevel: g.logLevel, printLog: g.printLog, progress: false });
+            loads.push({ source: j.name.split('.')[0], what: j.name, table: s.table, rows: s.rowsLoaded, lakePaths: s.lakePaths });
+            out('  ' + summaryLine(s, Date.now() - t0));
           }
-          const counts = [];
-          for (const t of [...new Set(runs.map((r) => r.table))]) {
-            const [{ n }] = await session.query<{ n: number }>(`SELECT count(*) AS n FROM ${t}`);
-            counts.push({ table: t, rows: Number(n) });
+
+          step(jobs.length + 1, `import cdd: a generated ${DEMO_CDD.exchange} ${DEMO_CDD.base}/${DEMO_CDD.quote} minute file`);
+          const [btc] = await session.query<{ price_usd: number }>(`SELECT price_usd FROM coinlake.coincap_assets WHERE id = 'bitcoin'`);
+          const file = await writeDemoCddFile(path.join(lake.root, 'demo-input'), {
+            exchange: DEMO_CDD.exchange,
+            base: DEMO_CDD.base,
+            quote: DEMO_CDD.quote,
+            fromMs: Date.parse(DEMO_CDD.from),
+            toMs: Date.parse(DEMO_CDD.to),
+            lastClose: Number(btc?.price_usd ?? 96_000),
+          });
+          const t0 = Date.now();
+          const imported = await importFiles(findFileFormat('cdd'), [file], { session, lake, logLevel: g.logLevel, printLog: g.printLog, progress: false });
+          for (const f of imported.files) loads.push({ source: 'cryptodatadownload', what: `import cdd ${path.basename(f.file)}`, table: f.table, rows: f.loaded, lakePaths: imported.lakePaths });
+          out(`  import cdd: ${imported.rowsLoaded.toLocaleString('en-US')} rows into ${imported.files.map((f) => f.table).join(', ')} in ${((Date.now() - t0) / 1000).toFixed(1)} s — run ${imported.runId}`);
+
+          step(jobs.length + 2, 'models run');
+          const models = await runModels(session, {});
+          for (const m of models.results) loads.push({ source: 'models', what: m.model, table: `coinlake.${m.model}`, rows: m.rows, lakePaths: [] });
+          out(`  models run ${models.runId}: ${models.results.map((m) => `${m.model} ${m.rows}`).join(', ')}`);
+
+          step(jobs.length + 3, 'quality checks');
+          const now = new Date();
+          let checks = 0;
+          let passed = 0;
+          for (const c of DEMO_CHECKS) {
+            const table = findStream(c.job).stream.table;
+            const results = await session.transaction(() => runChecks(session, table, { processId: null, now, checks: c.checks }));
+            checks += results.length;
+            passed += results.filter((r) => r.passed).length;
+            for (const r of results.filter((x) => !x.passed)) out(`  ${r.severity === 'warn' ? 'warning' : 'FAILED'}: ${table.schema}.${table.name} ${r.name}: ${r.message}`);
           }
-          out('\nRows per table:\n' + formatTable(counts));
-          out('\nRuns:\n' + formatTable(runs.map((r) => ({ process: r.processId, run_id: r.runId, job: r.job, rows: r.rowsLoaded, log: path.relative(process.cwd(), r.logPath) }))));
-          out('\nLake files written:');
-          for (const r of runs) for (const p of r.lakePaths.slice(0, 3)) out(`  ${path.join(path.relative(process.cwd(), lake.root) || '.', p)}`);
-          // The SQL printed is for the user's own client on the file, named as it names tables (see clientTableReference).
+          out(`  ${checks} checks on ${DEMO_CHECKS.length} tables: ${passed} passed, ${checks - passed} failed (results in coinlake_meta.quality_result)`);
+
+          out(`\nLoaded in ${((Date.now() - started) / 1000).toFixed(1)} s. ` + (await demoLanded(session, loads, { lakeRoot: lake.root, warehouse: settings.warehouse })));
           const top10 = (assets: string) => `SELECT rank, symbol, name, round(price_usd, 2) AS price_usd, round(market_cap_usd / 1e9, 1) AS market_cap_busd
   FROM ${assets} ORDER BY market_cap_usd DESC NULLS LAST LIMIT 10`;
+          // The SQL printed is for the user's own client on the file, named as it names tables (see clientTableReference).
           const user = (table: string) => clientTableReference(settings.warehouse, 'coinlake', table);
           out(`\nTop 10 assets by market cap:\n${top10(user('coincap_assets'))}\n`);
           out(formatTable(await session.query(top10('coinlake.coincap_assets'))));
@@ -58,6 +151,13 @@ export function registerDemoCommand(program: Command, globals: () => GlobalOptio
       } finally {
         await replay.close();
       }
+      const served = servedCommand();
+      if (!o.serve || !where) return;
+      if (served) {
+        out('the dashboard is the coinlake serve this command ran in');
+        return;
+      }
+      await serveUntilStopped({ warehouse: where.warehouse, lake: where.lake, port, logLevel: g.logLevel }, out);
     });
 }
 
