@@ -43,16 +43,21 @@ function keysHint(id: string): string {
   return `check COINLAKE_CCXT_${id.toUpperCase()}_API_KEY and _SECRET (public market data needs none)`;
 }
 
-/** A ccxt (or transport) failure of `info` as a coinlake error naming exchange, request and URL. */
-export function coinlakeError(err: unknown, ccxt: CcxtModule, info: CallInfo, url: string): Error {
+/**
+ * A ccxt (or transport) failure of `info` as a coinlake error naming exchange, request and URL. `status` is the HTTP
+ * status of the last response: a 4xx (refusals aside) is terminal whatever class ccxt gives it (ccxt calls a 404
+ * ExchangeNotAvailable).
+ */
+export function coinlakeError(err: unknown, ccxt: CcxtModule, info: CallInfo, url: string, status?: number): Error {
   if (err instanceof CoinlakeError) return err;
   const id = info.venue.id;
   const why = redactText(errorMessage(err));
   if (err instanceof ccxt.BadSymbol) {
     return new TerminalError(`${id} does not list ${info.symbol ?? 'the symbol'} (${info.what} at ${url}): ${why}`, { url, hint: `\`coinlake run ccxt.markets --exchange ${id}\` loads the markets it lists` });
   }
-  if (err instanceof ccxt.AuthenticationError) return new TerminalError(`${id} refused the credentials for ${info.what} at ${url}: ${why}`, { url, hint: keysHint(id) });
+  if (err instanceof ccxt.AuthenticationError) return new TerminalError(`${id} refused the credentials for ${info.what}: HTTP ${status ?? '?'} from ${url}: ${why}`, { url, hint: keysHint(id) });
   if (err instanceof ccxt.NotSupported) return new TerminalError(`${id} does not support ${info.what} in ccxt: ${why}`, { url });
+  if (status !== undefined && status >= 400 && status < 500) return new TerminalError(`${id} refused ${info.what}: HTTP ${status} from ${url}: ${why}`, { url });
   if (err instanceof ccxt.OperationFailed) return new TransientError(`${id} failed ${info.what} at ${url}: ${why}`, { url });
   if (err instanceof ccxt.BaseError) return new TerminalError(`${id} rejected ${info.what} at ${url}: ${why}`, { url });
   return new TerminalError(`ccxt failed on ${id} ${info.what} at ${url}: ${why}`, { url, hint: 'the response may not have the shape ccxt expects; the raw lake keeps what was received' });
@@ -70,7 +75,7 @@ export async function ccxtCall<T>(ctx: CallContext, info: CallInfo, fn: (exchang
     if (ctx.signal.aborted) throw call.error;
     const last = call.responses.at(-1);
     const url = last?.url ?? info.venue.apiUrl;
-    if (!isRefusal(call.error, ccxt)) throw coinlakeError(call.error, ccxt, info, url);
+    if (!isRefusal(call.error, ccxt)) throw coinlakeError(call.error, ccxt, info, url, last?.status);
     const retryAfter = parseRetryAfter(last?.headers.get('retry-after') ?? null) ?? (call.error instanceof TransientError ? call.error.retryAfterMs : undefined);
     const waitMs = retryAfter ?? Math.min(MAX_BACKOFF_MS, Math.max(1000, Number(info.venue.exchange.rateLimit) || 0) * 2 ** refusals);
     if (refusals >= MAX_REFUSALS) {

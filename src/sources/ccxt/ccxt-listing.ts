@@ -9,7 +9,16 @@ import type { CcxtVenue } from './ccxt-venue.ts';
  * (`reload`): ccxt keeps a failed load's promise, so a load refused once would otherwise fail every retry.
  */
 export async function loadVenueMarkets(ctx: CallContext, venue: CcxtVenue): Promise<void> {
-  await ccxtCall(ctx, { venue, what: 'markets' }, (ex) => ex.loadMarkets(!ex.markets));
+  const { responses } = await ccxtCall(ctx, { venue, what: 'markets' }, (ex) => ex.loadMarkets(!ex.markets));
+  if (responses[0]) venue.marketsUrl = responses[0].url;
+  requireMarkets(venue);
+}
+
+/** Throws a TerminalError naming the markets URL when the exchange's markets loaded empty (an answer ccxt could not read). */
+export function requireMarkets(venue: CcxtVenue): void {
+  if (Object.keys(venue.exchange.markets ?? {}).length > 0) return;
+  const url = venue.marketsUrl ?? venue.apiUrl;
+  throw new TerminalError(`${venue.id} listed no markets at ${url}`, { url, hint: 'the answer may not have the shape ccxt expects of this exchange' });
 }
 
 /** Throws a TerminalError naming exchange and symbol when the exchange does not list `symbol` (unified, `BTC/USD`). */

@@ -1,7 +1,7 @@
 // The `ccxt.ohlcv` stream: one market's candles from any ccxt exchange, fetchOHLCV paged by `since` with the exchange's
 // own page limit, into the same ohlcv_<interval> tables as Binance (exchange = ccxt id, symbol `BASE-QUOTE`, ts), from
 // after the committed watermark.
-import { intervalMs, nextOpenTime, openTimeAtOrAfter, openTimeAtOrBefore, type CandleInterval } from '../../core/candle-interval.ts';
+import { nextOpenTime, openTimeAtOrAfter, openTimeAtOrBefore, type CandleInterval } from '../../core/candle-interval.ts';
 import { TerminalError } from '../../core/errors.ts';
 import type { Stream, StreamParams } from '../../core/source.ts';
 import { ohlcv1mTable, ohlcvTable } from '../ohlcv-table.ts';
@@ -75,8 +75,9 @@ export const ccxtOhlcvStream: Stream<CcxtOhlcvState> = {
   },
   /**
    * Reads the closed candles with open time in [start, end) from after the watermark: one fetchOHLCV of up to the
-   * exchange's page limit at a time, the next `since` after the last candle received (a page without candles skips a
-   * page's span); every page carries the new state. A symbol the exchange does not list fails before any candle request.
+   * exchange's page limit at a time, the next `since` after the last candle received, until a candle at or after the
+   * end or a page without a newer candle; every page carries the new state. A symbol the exchange does not list fails
+   * before any candle request.
    */
   async *read(ctx) {
     const p = params(ctx.params);
@@ -89,7 +90,6 @@ export const ccxtOhlcvStream: Stream<CcxtOhlcvState> = {
       throw new TerminalError(`${p.exchange} has no ${p.interval} candles`, { hint: `its intervals: ${Object.keys(timeframes).join(' ')}` });
     }
     const limit = ohlcvPageLimit(venue);
-    const step = intervalMs(p.interval);
     let since = openTimeAtOrAfter(ctx.window.start.getTime(), p.interval);
     if (ctx.state?.watermark !== undefined) since = Math.max(since, nextOpenTime(ctx.state.watermark, p.interval));
     // Nothing after now can have closed: the window ends there at the latest.
@@ -113,9 +113,9 @@ export const ccxtOhlcvStream: Stream<CcxtOhlcvState> = {
         nextState: watermark === undefined ? undefined : ohlcvState(watermark, p),
       };
       const last = candles.reduce((m, c) => Math.max(m, typeof c[0] === 'number' ? c[0] : -Infinity), -Infinity);
-      if (last >= end) return;
-      // No candle at or after `since` (a gap, or an exchange that ignores `since`): skip the span a page covers.
-      since = last >= from ? nextOpenTime(last, p.interval) : openTimeAtOrAfter(from + limit * step, p.interval);
+      // No candle at or after `since`: the exchange has none newer (ccxt's own paging ends there too).
+      if (last >= end || last < from) return;
+      since = nextOpenTime(last, p.interval);
     }
   },
 };

@@ -4,7 +4,7 @@ import type { Market, Ticker } from 'ccxt';
 import { TerminalError } from '../../core/errors.ts';
 import type { Page, Stream, StreamParams } from '../../core/source.ts';
 import { ccxtCall } from './ccxt-call.ts';
-import { requireListed } from './ccxt-listing.ts';
+import { loadVenueMarkets, requireListed, requireMarkets } from './ccxt-listing.ts';
 import { canonicalSymbol, exchangeParam, unifiedSymbol } from './ccxt-params.ts';
 import { ccxtMarketsTable, ccxtTickersTable } from './ccxt-tables.ts';
 import { openVenue } from './ccxt-venue.ts';
@@ -24,7 +24,6 @@ function tickerRecord(t: Ticker, exchange: string, now: number): Record<string, 
   return {
     exchange,
     symbol: canonicalSymbol(t.symbol ?? ''),
-    // An exchange that stamps no time: the time it was fetched.
     timestamp: t.timestamp ?? now,
     last: t.last ?? null,
     bid: t.bid ?? null,
@@ -49,9 +48,12 @@ export const ccxtTickersStream: Stream = {
     const symbols = tickerSymbols(ctx.params);
     const venue = await openVenue(exchange, ctx.baseUrl);
     const call = { http: ctx.http, signal: ctx.signal };
+    await loadVenueMarkets(call, venue);
     for (const s of symbols ?? []) await requireListed(call, venue, s);
     const { value, response } = await ccxtCall(call, { venue, what: `tickers${symbols ? ` ${symbols.join(',')}` : ''}` }, (ex) => ex.fetchTickers(symbols));
-    const now = Date.now();
+    // An exchange that stamps no ticker: the time its answer says it was sent (else now).
+    const sent = Date.parse(response?.headers.get('date') ?? '');
+    const now = Number.isNaN(sent) ? Date.now() : sent;
     yield {
       raw: response?.body ?? new Uint8Array(),
       rawGzip: response?.gzipped,
@@ -87,6 +89,8 @@ export const ccxtMarketsStream: Stream = {
     const exchange = exchangeParam(ctx.params, 'ccxt.markets');
     const venue = await openVenue(exchange, ctx.baseUrl);
     const { value, responses } = await ccxtCall({ http: ctx.http, signal: ctx.signal }, { venue, what: 'markets' }, (ex) => ex.loadMarkets(true));
+    if (responses[0]) venue.marketsUrl = responses[0].url;
+    requireMarkets(venue);
     const records = Object.values(value).flatMap((m) => (m ? [marketRecord(m, exchange)] : []));
     const pages: Page[] = responses.map((r, i) => ({ raw: r.body, rawGzip: r.gzipped, records: i === responses.length - 1 ? records : [], origin: r.url }));
     yield* pages.length ? pages : [{ raw: new Uint8Array(), records, origin: venue.apiUrl }];

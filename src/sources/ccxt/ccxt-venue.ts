@@ -69,6 +69,8 @@ export interface CcxtVenue {
   exchange: Exchange;
   /** The override origin, or the exchange's own API URL. */
   apiUrl: string;
+  /** The first URL its markets were loaded from, once they were. */
+  marketsUrl?: string;
 }
 
 const venues = new Map<string, Promise<CcxtVenue>>();
