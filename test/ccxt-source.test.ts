@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../src/destinations/postgres/postgres-test-database.ts';
 import { startReplayServer } from '../src/replay/index.ts';
-import { CCXT_REPLAY_EXCHANGES, REPLAY_MARKETS, replayCandles, type CcxtReplayExchange } from '../src/sources/ccxt/replay/ccxt-replay-series.ts';
+import { CCXT_REPLAY_EXCHANGES, REPLAY_MARKETS, replayCandles, replayTrades, type CcxtReplayExchange } from '../src/sources/ccxt/replay/ccxt-replay-series.ts';
 import { difference, runCli, snapshot, withSession, type TableSnapshot } from './faults/kill-harness.ts';
 import { WAREHOUSES, type WarehouseKind } from './helpers/spine-env.ts';
 
@@ -183,4 +183,27 @@ describe.runIf(LANDED.includes('kraken'))('ccxt catalog job', () => {
     const got = await withSession(warehouse, (s) => snapshot(s, 'ohlcv_1m', 'ts', new Date('2100-01-01T00:00:00Z')));
     expect({ count: got.count, checksum: got.checksum }).toEqual({ count: want.count, checksum: want.checksum });
   }, 120_000);
+});
+
+describe.runIf(LANDED.includes('kraken'))('ccxt trades, tickers and markets', () => {
+  it('kraken: a day of trades equals the generated trades; every listed market and its ticker land with the exchange\'s own ids', async () => {
+    const w = await workspace('duckdb', 'kraken-snapshots', 'kraken');
+    const trades = await w.coinlake(['backfill', '--job', 'ccxt.trades', '--exchange', 'kraken', '--symbols', 'ETH/USD', '--from', '2024-03-01', '--to', '2024-03-02']);
+    expect(trades.code, trades.stderr).toBe(0);
+    const markets = await w.coinlake(['run', 'ccxt.markets', '--exchange', 'kraken']);
+    expect(markets.code, markets.stderr).toBe(0);
+    const tickers = await w.coinlake(['run', 'ccxt.tickers', '--exchange', 'kraken']);
+    expect(tickers.code, tickers.stderr).toBe(0);
+    await withSession(w.warehouse, async (s) => {
+      const got = await s.query<{ ts: Date; side: string; price: number; amount: number }>(`SELECT ts, side, price, amount FROM coinlake.ccxt_trades WHERE exchange = 'kraken' AND symbol = 'ETH-USD' ORDER BY ts, price, amount`);
+      const want = replayTrades('kraken', 'ETH/USD', MAR_1, MAR_1 + DAY).sort((a, b) => a.timestamp - b.timestamp || a.price - b.price || a.amount - b.amount);
+      expect(got.length).toBe(want.length);
+      expect(got.map((t) => [t.ts.getTime(), t.side, t.price, t.amount])).toEqual(want.map((t) => [t.timestamp, t.side, t.price, t.amount]));
+      const listed = await s.query<{ unified_symbol: string; symbol: string; market_id: string | null }>(`SELECT unified_symbol, symbol, market_id FROM coinlake.ccxt_markets WHERE exchange = 'kraken' ORDER BY unified_symbol`);
+      expect(listed.map((m) => [m.unified_symbol, m.symbol])).toEqual(REPLAY_MARKETS.kraken.map((m) => [m.symbol, `${m.base}-${m.quote}`]).sort());
+      expect(listed.every((m) => typeof m.market_id === 'string' && m.market_id.length > 0)).toBe(true);
+      const ticked = await s.query<{ symbol: string }>(`SELECT DISTINCT symbol FROM coinlake.ccxt_tickers WHERE exchange = 'kraken' ORDER BY symbol`);
+      expect(ticked.map((t) => t.symbol)).toEqual(REPLAY_MARKETS.kraken.map((m) => `${m.base}-${m.quote}`).sort());
+    });
+  }, 180_000);
 });
