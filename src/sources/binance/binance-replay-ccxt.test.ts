@@ -47,6 +47,15 @@ describe('replay server: Binance through ccxt', () => {
     expect(got).toEqual(want);
   });
 
+  it('with ccxt\'s default market types (spot, linear, inverse) the futures lists are empty and the spot markets load', async () => {
+    const all = new ccxt.binance({ enableRateLimit: true, options: { fetchCurrencies: false } });
+    const api = all.urls.api as Record<string, string>;
+    for (const key of Object.keys(api)) api[key] = api[key].replace(/^https:\/\/[^/]+/, server.binanceUrl);
+    const markets = await all.loadMarkets();
+    expect(Object.keys(markets)).toHaveLength(REPLAY_BINANCE_SYMBOLS.length);
+    expect(Object.values(markets).every((m) => m.spot)).toBe(true);
+  });
+
   it('an unlisted symbol in exchangeInfo is Binance\'s 400 -1121', async () => {
     const res = await fetch(`${server.binanceUrl}/api/v3/exchangeInfo?symbol=NOPEUSDT`);
     expect(res.status).toBe(400);

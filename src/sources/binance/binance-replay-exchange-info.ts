@@ -75,3 +75,19 @@ export function exchangeInfoResponse(query: URLSearchParams, symbols: ReadonlySe
     }),
   });
 }
+
+/** The USDⓈ-M (/fapi/v1) and COIN-M (/dapi/v1) futures exchangeInfo paths: the replay lists no futures (empty symbols). */
+export const FUTURES_EXCHANGE_INFO_PATHS = new Set(['/fapi/v1/exchangeInfo', '/dapi/v1/exchangeInfo']);
+
+/** A futures exchangeInfo with no symbols, in Binance's shape, so a client that loads every market type (ccxt) goes on. */
+export function futuresExchangeInfoResponse(now: number): ReplayResponse {
+  return jsonResponse(200, {
+    timezone: 'UTC',
+    serverTime: now,
+    futuresType: 'U_MARGINED',
+    rateLimits: [{ rateLimitType: 'REQUEST_WEIGHT', interval: 'MINUTE', intervalNum: 1, limit: 2400 }],
+    exchangeFilters: [],
+    assets: [],
+    symbols: [],
+  });
+}

@@ -6,7 +6,7 @@ import { isCandleInterval, type CandleInterval } from '../../core/candle-interva
 import { ConfigError } from '../../core/errors.ts';
 import { kline, klineOpenTimes, latestKlineOpenTimes } from './binance-replay-klines.ts';
 import { jsonResponse, type ReplayResponse } from '../../replay/replay-response.ts';
-import { EXCHANGE_INFO_WEIGHT, exchangeInfoResponse } from './binance-replay-exchange-info.ts';
+import { EXCHANGE_INFO_WEIGHT, exchangeInfoResponse, FUTURES_EXCHANGE_INFO_PATHS, futuresExchangeInfoResponse } from './binance-replay-exchange-info.ts';
 import { FIRST_REPLAY_AGG_TRADE_ID, FIRST_REPLAY_TRADE_ID, REPLAY_TRADE_SPACING_MS, REPLAY_TRADES_START_MS, replayAggTrade, replayTrade } from './binance-replay-trades.ts';
 
 /** Weight of one klines request (api-reference §4.2: weight 2 at every limit up to 1000). */
@@ -186,6 +186,7 @@ export function routeBinance(path: string, query: URLSearchParams, settings: Bin
   else if (path === '/api/v3/historicalTrades') response = historicalTradesResponse(query, settings, now);
   else if (path === '/api/v3/aggTrades') response = aggTradesResponse(query, settings, now);
   else if (path === '/api/v3/exchangeInfo') response = exchangeInfoResponse(query, settings.symbols, weight.limit, now);
+  else if (FUTURES_EXCHANGE_INFO_PATHS.has(path)) response = futuresExchangeInfoResponse(now);
   else if (path === '/api/v3/ping') response = jsonResponse(200, {});
   else if (path === '/api/v3/time') response = jsonResponse(200, { serverTime: now });
   else response = binanceError(404, -1000, `Unknown path ${path}.`);
