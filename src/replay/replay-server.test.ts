@@ -3,6 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startReplayServer, type ReplayServer } from './index.ts';
+import { historyAnchor, historyPoint } from '../sources/coincap/coincap-replay-history.ts';
 
 const fixture = (path: string) => new URL(`../../test/fixtures/${path}`, import.meta.url);
 const readFixtureJson = async (path: string) => JSON.parse(await readFile(fixture(path), 'utf8'));
@@ -132,12 +133,13 @@ describe('replay server', () => {
     } finally {
       await other.close();
     }
-    expect(first.body.data[0]).toEqual({
-      priceUsd: '61.5918973561302607',
-      time: JAN_1_2024,
-      circulatingSupply: '416770761.0000000000000000',
-      date: '2024-01-01T00:00:00.000Z',
-    });
+    // The generator's point, anchored at the recorded ethereum record and the default range's end.
+    const ethereum = (await readFixtureJson('coincap-v2/assets.json')).find((a: { id: string }) => a.id === 'ethereum');
+    const point = historyPoint('ethereum', JAN_1_2024, historyAnchor(ethereum, { endMs: Date.UTC(2025, 0, 1) }));
+    expect(first.body.data[0]).toEqual(point);
+    expect(point).toMatchObject({ time: JAN_1_2024, date: '2024-01-01T00:00:00.000Z' });
+    expect(Number(point.priceUsd)).toBeGreaterThan(1000); // ethereum's level, not a placeholder's
+    expect(Number(point.circulatingSupply)).toBeLessThan(Number(ethereum.supply));
   });
 
   it('serves the recorded bitcoin history when no start/end is given', async () => {

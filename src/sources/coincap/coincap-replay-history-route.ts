@@ -1,6 +1,6 @@
 // GET /assets/:id/history: validates interval/start/end like CoinCap, then serves the recorded
-// bitcoin capture or a generated window.
-import { historyPoints, historyWindow, isHistoryInterval, historyIntervals } from './coincap-replay-history.ts';
+// bitcoin capture or a generated window anchored at the asset's snapshot record.
+import { historyAnchor, historyPoints, historyWindow, isHistoryInterval, historyIntervals } from './coincap-replay-history.ts';
 import type { ApiRecord } from '../../replay/recorded-fixtures.ts';
 import { dataResponse, errorResponse, streamedDataResponse, type ReplayResponse } from '../../replay/replay-response.ts';
 
@@ -20,8 +20,9 @@ function parseMs(raw: string): number | undefined {
   return /^-?\d+$/.test(raw) ? Number(raw) : undefined;
 }
 
-/** Answer a history request for an asset id already known to exist. */
-export function historyResponse(assetId: string, query: URLSearchParams, settings: HistorySettings): ReplayResponse {
+/** Answer a history request for an asset already known to exist (its record anchors the generated series). */
+export function historyResponse(asset: ApiRecord, query: URLSearchParams, settings: HistorySettings): ReplayResponse {
+  const assetId = String(asset.id);
   const interval = query.get('interval') ?? '';
   if (!isHistoryInterval(interval)) return errorResponse(400, INTERVAL_ERROR);
   const startRaw = query.get('start');
@@ -30,15 +31,15 @@ export function historyResponse(assetId: string, query: URLSearchParams, setting
   if (endRaw !== null && startRaw === null) return errorResponse(400, 'query requires start');
   if (startRaw === null || endRaw === null) {
     if (assetId === 'bitcoin') return dataResponse(settings.bitcoinHistory);
-    return windowResponse(assetId, historyWindow(interval, settings.range));
+    return windowResponse(asset, historyWindow(interval, settings.range), settings);
   }
   const startMs = parseMs(startRaw);
   const endMs = parseMs(endRaw);
   if (startMs === undefined || endMs === undefined) return errorResponse(400, 'start and end must be unix milliseconds');
-  return windowResponse(assetId, historyWindow(interval, settings.range, { startMs, endMs }));
+  return windowResponse(asset, historyWindow(interval, settings.range, { startMs, endMs }), settings);
 }
 
-function windowResponse(assetId: string, window: ReturnType<typeof historyWindow>): ReplayResponse {
-  const points = historyPoints(assetId, window);
+function windowResponse(asset: ApiRecord, window: ReturnType<typeof historyWindow>, settings: HistorySettings): ReplayResponse {
+  const points = historyPoints(String(asset.id), window, historyAnchor(asset, settings.range));
   return window.count > STREAM_THRESHOLD ? streamedDataResponse(points) : dataResponse([...points]);
 }

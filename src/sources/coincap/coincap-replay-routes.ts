@@ -70,7 +70,7 @@ function assetRoute(data: CoincapData, id: string, rest: string[], query: URLSea
   if (rest.length === 1 && rest[0] === 'markets') {
     return pagedResponse(data.collections.markets.filter((market) => market.baseId === id), query);
   }
-  if (rest.length === 1 && rest[0] === 'history') return historyResponse(id, query, data);
+  if (rest.length === 1 && rest[0] === 'history') return historyResponse(asset, query, data);
   return errorResponse(404, 'not found');
 }
 
