@@ -1,9 +1,8 @@
 // -p/--config: the config file every command reads (default ./config.ini, then ./coinlake.yaml, else the built-in
 // catalog). Before a command runs, the file's warehouse, lake and log level fill the global options they apply to.
+// What reading the config needs is imported when a command runs, so that `coinlake --help` loads none of it.
 import type { Command } from 'commander';
-import { loadConfig, type LoadedConfig } from '../catalog/config-file.ts';
-import { resolveSettings } from '../catalog/settings.ts';
-import { defaultWarehouse, warnSchemaNamedFile } from './warehouse-file.ts';
+import type { LoadedConfig } from '../catalog/config-file.ts';
 
 let loaded: LoadedConfig | undefined;
 
@@ -15,6 +14,11 @@ let loaded: LoadedConfig | undefined;
 export function registerConfigOption(program: Command): void {
   program.option('-p, --config <file>', 'config file, YAML or INI (default ./config.ini, then ./coinlake.yaml, else the built-in catalog)');
   program.hook('preAction', async (_root, action) => {
+    const [{ loadConfig }, { resolveSettings }, { defaultWarehouse, warnSchemaNamedFile }] = await Promise.all([
+      import('../catalog/config-file.ts'),
+      import('../catalog/settings.ts'),
+      import('./warehouse-file.ts'),
+    ]);
     const o = program.opts<{ config?: string; warehouse?: string; lake?: string }>();
     loaded = await loadConfig({ file: o.config, section: action.opts<{ section?: string }>().section });
     const { settings } = loaded;
@@ -30,6 +34,6 @@ export function registerConfigOption(program: Command): void {
 
 /** The config of the running command (loaded before it started). */
 export async function commandConfig(): Promise<LoadedConfig> {
-  loaded ??= await loadConfig();
+  loaded ??= await (await import('../catalog/config-file.ts')).loadConfig();
   return loaded;
 }
