@@ -295,8 +295,18 @@ describe('a server that stops or dies during a handed-over command', () => {
       // It ran to its end: the next command waits for it, then sees its runs.
       const status = await coinlake(w.dir, ['--warehouse', w.warehouse, 'status', '-n', '50']);
       expect(status.code).toBe(0);
-      // the six demo jobs (DEMO_JOBS), every one committed
+      // the demo's jobs and its CDD import, newest first, every one committed
       expect(status.stdout.split('\n').filter((l) => /^\d+ /.test(l)).map((l) => l.split(/ +/).slice(2, 5).join(' '))).toEqual([
+        'CRYPTODATADOWNLOAD OHLCV_1M ok',
+        'EVM ERC20_TRANSFERS_BITCOIN_H1 ok',
+        'BINANCE KLINES_SOLUSDT_1M ok',
+        'BINANCE KLINES_ETHUSDT_1M ok',
+        'BINANCE KLINES_BTCUSDT_1M ok',
+        'COINLORE SOCIAL_STATS ok',
+        'COINLORE COIN_MARKETS ok',
+        'COINLORE EXCHANGES ok',
+        'COINLORE GLOBAL ok',
+        'COINLORE TICKERS ok',
         'COINCAP ASSET_HISTORY_ETHEREUM_H1 ok',
         'COINCAP ASSET_HISTORY_BITCOIN_H1 ok',
         'COINCAP MARKETS ok',
