@@ -150,7 +150,7 @@ describe.skipIf(!hasChromium)('dashboard in Chromium (skipped only when /usr/bin
     await page.waitForFunction(() => (window as unknown as { coinlake: { charts: Record<string, { series: unknown[] }> } }).coinlake.charts.price.series.length === 2);
     expect((await drawn(page)).price.series).toEqual([{ label: 'bitcoin', points: 744 }, { label: 'solana', points: 744 }]);
     expect(await page.locator('[data-missing-history=solana]').count()).toBe(0);
-    expect(await page.locator('#runs-table tbody tr').first().innerText()).toContain(runId!);
+    await expect.poll(() => page.locator('#runs-table tbody tr').first().innerText(), { timeout: 10_000 }).toContain(runId!);
     const events = await page.evaluate(() => (window as unknown as { coinlake: { events: { runId: string; status: string }[] } }).coinlake.events);
     expect(events.filter((e) => e.runId === runId).at(-1)?.status).toBe('ok');
 
@@ -175,7 +175,8 @@ describe.skipIf(!hasChromium)('dashboard in Chromium (skipped only when /usr/bin
     await page.waitForSelector(`#event-log li[data-run="${runId}"][data-status=ok]`, { timeout: 10_000 });
     await page.waitForSelector('#event-log li[data-command="import"][data-exit="0"]', { timeout: 10_000 });
     await page.waitForFunction((n) => (window as unknown as { coinlake: { renders: number } }).coinlake.renders > n, rendersBefore);
-    expect(await page.locator('#runs-table tbody tr').first().innerText()).toContain(runId);
+    // A render that began before the run committed may count as the one awaited above: wait for the row itself.
+    await expect.poll(() => page.locator('#runs-table tbody tr').first().innerText(), { timeout: 10_000 }).toContain(runId);
 
     // The indicators are hidden until the models are built; built by a handed-over `models run`, the page shows them.
     expect(await page.locator('#indicators-note').isVisible()).toBe(true);

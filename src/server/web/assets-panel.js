@@ -1,6 +1,7 @@
 // Assets: price, market cap (price × circulating supply) and circulating vs max supply from the price history
 // (coincap_asset_history), rank from every observed change of the snapshot rows (change events), and the current
-// snapshot as a table. The user picks the assets; the choice survives refreshes.
+// snapshot as a table. Until the user picks, the page shows its defaults, chosen again on every refresh (so a page
+// opened on an empty warehouse picks them once data arrives); the user's choice survives refreshes.
 import { api } from './api.js';
 import { compact, el, int, note, pct, price, renderTable, utc } from './format.js';
 import { PALETTE, drawLines } from './line-charts.js';
@@ -8,6 +9,8 @@ import { PALETTE, drawLines } from './line-charts.js';
 const $ = (id) => document.getElementById(id);
 let selected;
 let known = [];
+/** True once the user added or removed an asset: from then on the selection is theirs. */
+let userChose = false;
 
 function colorOf(id) {
   return PALETTE[selected.indexOf(id) % PALETTE.length];
@@ -23,6 +26,7 @@ function renderPicker(onChange) {
   add.onchange = () => {
     if (!add.value) return;
     selected = [...selected, add.value].slice(-10);
+    userChose = true;
     onChange();
   };
   $('asset-chips').replaceChildren(
@@ -37,6 +41,7 @@ function renderPicker(onChange) {
           'aria-label': `remove ${id}`,
           onclick: () => {
             selected = selected.filter((x) => x !== id);
+            userChose = true;
             onChange();
           },
         }, '×'),
@@ -50,14 +55,13 @@ export async function renderAssets() {
   const list = await api('assets');
   if (!list.available) {
     known = [];
-    selected = selected ?? [];
     note($('assets-note'), list.reason);
   } else {
     known = list.assets;
     note($('assets-note'), '');
   }
   const ids = new Set(known.map((a) => a.id));
-  if (!selected) {
+  if (!userChose) {
     const withHistory = known.filter((a) => a.history.length > 0).map((a) => a.id);
     selected = (withHistory.length ? withHistory : known.map((a) => a.id)).slice(0, 3);
   }

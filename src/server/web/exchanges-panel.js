@@ -1,5 +1,7 @@
 // Exchanges: share of total volume and volume USD of the current snapshot (top 10), and volume and rank over time
-// for the chosen exchanges from every observed change of their snapshot rows (change events).
+// for the chosen exchanges from every observed change of their snapshot rows (change events). Until the user picks,
+// the top three by rank are shown, chosen again on every refresh (a page opened on an empty warehouse picks them once
+// data arrives).
 import { api } from './api.js';
 import { compact, el, int, note, pct, renderTable, utc } from './format.js';
 import { PALETTE, drawBars, drawLines } from './line-charts.js';
@@ -7,6 +9,8 @@ import { PALETTE, drawBars, drawLines } from './line-charts.js';
 const $ = (id) => document.getElementById(id);
 let selected;
 let known = [];
+/** True once the user added or removed an exchange: from then on the selection is theirs. */
+let userChose = false;
 
 const colorOf = (id) => PALETTE[selected.indexOf(id) % PALETTE.length];
 
@@ -17,12 +21,13 @@ function renderPicker(onChange) {
   add.onchange = () => {
     if (!add.value) return;
     selected = [...selected, add.value].slice(-10);
+    userChose = true;
     onChange();
   };
   $('exchange-chips').replaceChildren(
     ...selected.map((id) =>
       el('span', { class: 'chip', 'data-exchange': id }, el('span', { class: 'swatch', style: { background: colorOf(id) } }), known.find((x) => x.id === id)?.name ?? id,
-        el('button', { title: `remove ${id}`, 'aria-label': `remove ${id}`, onclick: () => ((selected = selected.filter((x) => x !== id)), onChange()) }, '×')),
+        el('button', { title: `remove ${id}`, 'aria-label': `remove ${id}`, onclick: () => ((selected = selected.filter((x) => x !== id)), (userChose = true), onChange()) }, '×')),
     ),
   );
 }
@@ -32,7 +37,8 @@ export async function renderExchanges() {
   const list = await api('exchanges');
   known = list.available ? list.exchanges : [];
   note($('exchanges-note'), list.available ? '' : list.reason);
-  selected = (selected ?? known.slice(0, 3).map((x) => x.id)).filter((id) => known.some((x) => x.id === id));
+  selected = (userChose ? selected : known.slice(0, 3).map((x) => x.id)).filter((id) => known.some((x) => x.id === id));
+  window.coinlake.selectedExchanges = [...selected];
   renderPicker(() => void renderExchanges());
 
   const byShare = known.filter((x) => x.percentTotalVolume != null).sort((a, b) => b.percentTotalVolume - a.percentTotalVolume);
