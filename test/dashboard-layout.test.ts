@@ -106,7 +106,7 @@ describe.skipIf(!hasChromium)('dashboard finish in Chromium (skipped only when /
     await env?.close();
   });
 
-  it('draws every panel with data; the candle chart has a legend, pane titles, and the RSI pane at its height with 30/70 lines', async () => {
+  it('draws every panel with data; the candle chart has a legend, pane titles, and the RSI pane at its height with 30/70 lines', async ({ annotate }) => {
     await page.goto(serve.url);
     await page.waitForSelector('body[data-state=ready]');
     await page.selectOption('#candle-series', 'binance|BTC-USDT|1m');
@@ -185,6 +185,9 @@ describe.skipIf(!hasChromium)('dashboard finish in Chromium (skipped only when /
     expect(rsi.y30).toBeLessThan(rsi.height);
     expect(rsi.y30! - rsi.y70!).toBeGreaterThan(40);
     expect(await page.locator('#indicators-note').isVisible()).toBe(false);
+    const shot = path.join(ARTIFACTS, 'dashboard-candles.png');
+    await page.locator('#candles').screenshot({ path: shot });
+    await annotate(`screenshot: ${shot}`);
     expect(pageErrors).toEqual([]);
   });
 

@@ -136,6 +136,8 @@ function draw(data) {
         autoscaleInfoProvider: () => ({ priceRange: { minValue: 0, maxValue: 100 } }),
       }, line(data.t, values), pane);
       if (i === 0) {
+        // Room above 100 for the pane's title, little below 0 (the default margins put a 120 on the axis).
+        s.priceScale().applyOptions({ scaleMargins: { top: 0.16, bottom: 0.06 } });
         for (const price of [70, 30]) s.createPriceLine({ price, color: '#8a93a3', lineWidth: 1, lineStyle: LineStyle.Dashed, axisLabelVisible: true, title: price === 70 ? 'overbought' : 'oversold' });
       }
       legend.push(legendItem(labelOf(column), el('span', { class: 'key', style: { borderColor: color } })));
