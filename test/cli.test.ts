@@ -42,9 +42,9 @@ describe('coinlake CLI', () => {
          UNION ALL SELECT 'history', count(*) FROM coinlake.coincap_asset_history ORDER BY t`,
       );
       expect(counts.map((c) => [c.t, Number(c.n)])).toEqual([['assets', 100], ['exchanges', 100], ['history', 1488], ['markets', 100], ['rates', 192]]);
-      // 15 jobs and the CDD import (test/demo.test.ts checks every table)
+      // 16 jobs and the CDD import (test/demo.test.ts checks every table)
       const runs = await s.query<{ n: number }>(`SELECT count(*) AS n FROM coinlake_meta.workflow_action_history WHERE execution_status = 1`);
-      expect(Number(runs[0].n)).toBe(16);
+      expect(Number(runs[0].n)).toBe(17);
     } finally {
       await s.close();
     }

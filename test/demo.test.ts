@@ -1,4 +1,4 @@
-// `coinlake demo` as a newcomer runs it: every keyless source, the CDD import, the models and the checks into an empty
+// `coinlake demo` as a newcomer runs it: every keyless source (ccxt's replayed Coinbase too), the CDD import, the models and the checks into an empty
 // directory (exact rows per table, the summary), the dashboard until Ctrl-C; and the replay's generated CoinCap series
 // anchored at the recorded snapshot (last price, supply within max supply, ranks by market cap).
 import { execFile, spawn } from 'node:child_process';
@@ -8,9 +8,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEMO_CDD, DEMO_JOBS, DEMO_KLINES } from '../src/cli/demo-command.ts';
+import { DEMO_CCXT, DEMO_CDD, DEMO_JOBS, DEMO_KLINES } from '../src/cli/demo-command.ts';
 import { openWarehouse } from '../src/destinations/registry.ts';
 import { klineExists } from '../src/sources/binance/binance-replay-klines.ts';
+import { replayCandles } from '../src/sources/ccxt/replay/ccxt-replay-series.ts';
 import { assetsOfCount } from '../src/sources/coincap/coincap-replay-assets.ts';
 import { historyAnchor, historyPrice, historySupply, historyWindow } from '../src/sources/coincap/coincap-replay-history.ts';
 
@@ -42,6 +43,7 @@ describe('coinlake demo', () => {
       .map((j) => historyWindow('h1', RANGE, { startMs: Date.parse(j.opts.from), endMs: Date.parse(j.opts.to) }).count)
       .reduce((a, b) => a + b, 0);
     const cddMinutes = (Date.parse(DEMO_CDD.to) - Date.parse(DEMO_CDD.from)) / MINUTE;
+    const ccxtMinutes = replayCandles(DEMO_CCXT.exchange, DEMO_CCXT.asset.replace('-', '/'), Date.parse(DEMO_CCXT.from), Date.parse(DEMO_CCXT.to)).length;
     const expected: [string, number][] = [
       ['coincap_assets', 100],
       ['coincap_exchanges', 100],
@@ -53,7 +55,7 @@ describe('coinlake demo', () => {
       ['coinlore_exchanges', 6],
       ['coinlore_markets', 51],
       ['coinlore_social_stats', 25],
-      ['ohlcv_1m', DEMO_KLINES.symbols.length * klineMinutes() + cddMinutes],
+      ['ohlcv_1m', DEMO_KLINES.symbols.length * klineMinutes() + ccxtMinutes + cddMinutes],
       ['erc20_transfers', 287],
     ];
     expect(history).toBe(1488);
@@ -66,10 +68,11 @@ describe('coinlake demo', () => {
       expect(perSource.map((p) => [p.exchange, Number(p.n)])).toEqual([
         ['binance', 3 * klineMinutes()],
         ['bitstamp', cddMinutes],
+        ['coinbase', ccxtMinutes],
       ]);
       // The models rolled the minutes up: one hour candle per symbol-hour with minutes.
       const [{ n: hours }] = await s.query<{ n: bigint }>(`SELECT count(*) AS n FROM coinlake.ohlcv_1h`);
-      expect(Number(hours)).toBe(3 * 72 + 24);
+      expect(Number(hours)).toBe(3 * 72 + 24 + 24);
       const [{ n: checks }] = await s.query<{ n: bigint }>(`SELECT count(*) AS n FROM coinlake_meta.quality_result WHERE process_id IS NULL`);
       expect(Number(checks)).toBe(13);
       // The history ends at the snapshot: the last hour's price is the snapshot's within 1 %.
@@ -88,11 +91,12 @@ describe('coinlake demo', () => {
     }
     const out = r.stdout;
     expect(out).toMatch(/^coinlake demo — replay server http:\/\/127\.0\.0\.1:\d+, warehouse .*warehouse\.duckdb, lake .*lake\n/);
-    for (let i = 1; i <= 18; i++) expect(out).toContain(`[${i}/18] `);
-    expect(out).toContain('[16/18] import cdd: a generated Bitstamp BTC/USD minute file\n');
+    for (let i = 1; i <= 19; i++) expect(out).toContain(`[${i}/19] `);
+    expect(out).toContain('[15/19] ccxt.ohlcv coinbase BTC-USD\n');
+    expect(out).toContain('[17/19] import cdd: a generated Bitstamp BTC/USD minute file\n');
     expect(out).toContain('  13 checks on 5 tables: 12 passed, 1 failed (results in coinlake_meta.quality_result)\n');
     expect(out).toMatch(/\nLoaded in \d+\.\d s\. What landed where:\n/);
-    expect(out).toMatch(/\ncoinlake\.ohlcv_1m +14,310 +binance, cryptodatadownload\n/);
+    expect(out).toMatch(/\ncoinlake\.ohlcv_1m +15,744 +binance, ccxt, cryptodatadownload\n/);
     expect(out).toMatch(/\ncoinlake\.erc20_transfers +287 +evm\n/);
     expect(out).toMatch(/\ncoinlake\.fact_indicators +[\d,]+ +models\n/);
     expect(out).toContain(`\nlake: ${path.join(dir, 'lake')} (`);

@@ -299,6 +299,7 @@ describe('a server that stops or dies during a handed-over command', () => {
       expect(status.stdout.split('\n').filter((l) => /^\d+ /.test(l)).map((l) => l.split(/ +/).slice(2, 5).join(' '))).toEqual([
         'CRYPTODATADOWNLOAD OHLCV_1M ok',
         'EVM ERC20_TRANSFERS_BITCOIN_H1 ok',
+        'CCXT_COINBASE OHLCV_BTC-USD_1M ok',
         'BINANCE KLINES_SOLUSDT_1M ok',
         'BINANCE KLINES_ETHUSDT_1M ok',
         'BINANCE KLINES_BTCUSDT_1M ok',

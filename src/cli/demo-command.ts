@@ -21,10 +21,11 @@ import { replayEndpoints } from './replay-endpoints.ts';
 import { summaryLine } from './run-command.ts';
 import { servedCommand } from './served-context.ts';
 
-/** A job of the demo: its name and its options as `coinlake run` takes them. */
+/** A job of the demo: its name, its options as `coinlake run` takes them, and stream params (`--exchange`). */
 export interface DemoJob {
   name: string;
   opts: Record<string, string>;
+  params?: Record<string, string>;
 }
 
 /** Every CoinCap stream, history over December 2024 (the generated series end at the recorded snapshot's values). */
@@ -40,7 +41,10 @@ export const DEMO_JOBS: DemoJob[] = [
 /** The Binance minute candles of the demo: three symbols over three days. */
 export const DEMO_KLINES = { symbols: ['BTCUSDT', 'ETHUSDT', 'SOLUSDT'], interval: '1m', from: '2024-12-28', to: '2024-12-31' } as const;
 
-/** The other keyless sources: CoinLore's streams, Binance klines, ERC-20 transfers of one day of the replay chain. */
+/** ccxt's OHLCV of one replayed exchange: a day of Coinbase BTC/USD minutes (ccxt loads once, then a few pages). */
+export const DEMO_CCXT = { exchange: 'coinbase', asset: 'BTC-USD', interval: '1m', from: '2024-12-30', to: '2024-12-31' } as const;
+
+/** The other keyless sources: CoinLore's streams, Binance klines, ccxt OHLCV, ERC-20 transfers of a day of the replay chain. */
 export const DEMO_KEYLESS_JOBS: DemoJob[] = [
   { name: 'coinlore.tickers', opts: {} },
   { name: 'coinlore.global', opts: {} },
@@ -48,6 +52,7 @@ export const DEMO_KEYLESS_JOBS: DemoJob[] = [
   { name: 'coinlore.coin_markets', opts: {} },
   { name: 'coinlore.social_stats', opts: {} },
   ...DEMO_KLINES.symbols.map((asset) => ({ name: 'binance.klines', opts: { asset, interval: DEMO_KLINES.interval, from: DEMO_KLINES.from, to: DEMO_KLINES.to } })),
+  { name: 'ccxt.ohlcv', opts: { asset: DEMO_CCXT.asset, interval: DEMO_CCXT.interval, from: DEMO_CCXT.from, to: DEMO_CCXT.to }, params: { exchange: DEMO_CCXT.exchange } },
   { name: 'evm.erc20_transfers', opts: { from: '2024-06-10', to: '2024-06-11' } },
 ];
 
@@ -98,9 +103,9 @@ export function registerDemoCommand(program: Command, globals: () => GlobalOptio
           const steps = jobs.length + 3;
           const step = (n: number, what: string) => out(`[${n}/${steps}] ${what}`);
           for (const [i, j] of jobs.entries()) {
-            step(i + 1, `${j.name}${j.opts.asset ? ` ${j.opts.asset}` : ''}`);
+            step(i + 1, [j.name, j.params?.exchange, j.opts.asset].filter(Boolean).join(' '));
             const t0 = Date.now();
-            const s = await runJob(buildJob(j.name, j.opts, replay.endpoints), { session, lake, logLevel: g.logLevel, printLog: g.printLog, progress: false });
+            const s = await runJob(buildJob(j.name, { ...j.opts, params: j.params }, replay.endpoints), { session, lake, logLevel: g.logLevel, printLog: g.printLog, progress: false });
             loads.push({ source: j.name.split('.')[0], what: j.name, table: s.table, rows: s.rowsLoaded, lakePaths: s.lakePaths });
             out('  ' + summaryLine(s, Date.now() - t0));
           }
