@@ -276,7 +276,7 @@ export class BackfillWorker {
             pages: batch.pages,
             rowsExtracted: batch.records,
             rowsLoaded: batch.rows.length,
-            rowsQuarantined: batch.quarantined.length,
+            rowsQuarantined: batch.quarantinedCount,
             inserted: load.inserted,
             updated: load.updated,
           });
@@ -284,7 +284,7 @@ export class BackfillWorker {
             `UPDATE coinlake_meta.workflow_action_history
                 SET rows_extracted = COALESCE(rows_extracted, 0) + $2, rows_loaded = COALESCE(rows_loaded, 0) + $3, rows_quarantined = COALESCE(rows_quarantined, 0) + $4
               WHERE process_id = $1`,
-            [task.processId, batch.records, batch.rows.length, batch.quarantined.length],
+            [task.processId, batch.records, batch.rows.length, batch.quarantinedCount],
           );
         },
         committed: ({ group: [{ batch }], quarantineFile, committed }) => {

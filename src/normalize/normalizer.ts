@@ -11,10 +11,30 @@ export type MissingPolicy = 'null' | 'fail';
 /** What to do with a value that fails its cast: NULL + quarantine (default), or fail the run (`strict`). */
 export type InvalidPolicy = 'null' | 'strict';
 
-/** Result of normalizing one page. */
-export interface NormalizeResult {
-  rows: Row[];
+/**
+ * Quarantine entries kept per page or batch: beyond them only the count goes on (`quarantinedCount`), so a page of
+ * bad values costs no more memory than a page of good ones.
+ */
+export const MAX_QUARANTINE_ENTRIES = 10_000;
+
+/** Entries set aside (the first MAX_QUARANTINE_ENTRIES) and how many values were set aside in all. */
+export interface Quarantined {
   quarantined: QuarantineEntry[];
+  quarantinedCount: number;
+}
+
+/** Adds the values `from` set aside to `into`: all to the count, entries while fewer than MAX_QUARANTINE_ENTRIES are kept. */
+export function addQuarantined(into: Quarantined, from: Quarantined): void {
+  into.quarantinedCount += from.quarantinedCount;
+  for (const e of from.quarantined) {
+    if (into.quarantined.length >= MAX_QUARANTINE_ENTRIES) break;
+    into.quarantined.push(e);
+  }
+}
+
+/** Result of normalizing one page. */
+export interface NormalizeResult extends Quarantined {
+  rows: Row[];
   /** Source fields seen that no column maps (kept in the raw lake). */
   unknownFields: Set<string>;
   /** Expected source fields absent from at least one record. */
@@ -27,14 +47,20 @@ export interface NormalizeOptions {
   origin?: string;
 }
 
-/** Types records for table t. A value that fails its cast becomes NULL and is recorded in `quarantined`. */
+/**
+ * Types records for table t. A value that fails its cast becomes NULL and is counted in `quarantinedCount`; the first
+ * MAX_QUARANTINE_ENTRIES are recorded in `quarantined`.
+ */
 export function normalizeRecords(t: TableSpec, records: Record<string, unknown>[], opts: NormalizeOptions = {}): NormalizeResult {
-  const out: NormalizeResult = { rows: [], quarantined: [], unknownFields: new Set(), missingFields: new Set() };
+  const out: NormalizeResult = { rows: [], quarantined: [], quarantinedCount: 0, unknownFields: new Set(), missingFields: new Set() };
+  const quarantine = (e: QuarantineEntry) => {
+    if (out.quarantinedCount++ < MAX_QUARANTINE_ENTRIES) out.quarantined.push(e);
+  };
   const cols = t.columns.filter((c) => !c.derived).map((c) => ({ ...c, src: c.source ?? c.name }));
   const known = new Set(cols.map((c) => c.src));
   for (const record of records) {
     if (record === null || typeof record !== 'object' || Array.isArray(record)) {
-      out.quarantined.push({ table: t.name, record, reason: 'record is not an object', origin: opts.origin });
+      quarantine({ table: t.name, record, reason: 'record is not an object', origin: opts.origin });
       continue;
     }
     for (const k of Object.keys(record)) if (!known.has(k)) out.unknownFields.add(k);
@@ -64,7 +90,7 @@ export function normalizeRecords(t: TableSpec, records: Record<string, unknown>[
             hint: 'the table\'s policy is on_invalid: strict; fix the source or the column type, or set on_invalid: null to load NULL and quarantine the value',
           });
         }
-        out.quarantined.push({ table: t.name, field: c.src, value: raw, reason: r.reason, record, origin: opts.origin });
+        quarantine({ table: t.name, field: c.src, value: raw, reason: r.reason, record, origin: opts.origin });
       }
     }
     out.rows.push(row);

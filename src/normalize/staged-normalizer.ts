@@ -8,7 +8,7 @@ import { InternalError } from '../core/errors.ts';
 import type { JsonRecordsLayout, Page } from '../core/source.ts';
 import type { Row, TableSpec } from '../core/table.ts';
 import type { QuarantineEntry } from '../lake/local-lake.ts';
-import { normalizeRecords, type NormalizeOptions } from './normalizer.ts';
+import { addQuarantined, normalizeRecords, type NormalizeOptions } from './normalizer.ts';
 
 export interface StagedNormalizerOptions extends Omit<NormalizeOptions, 'origin'> {
   /** The stream's derive(), for rows typed here. */
@@ -52,10 +52,15 @@ export function recordsFromLayout(raw: Uint8Array, layout: JsonRecordsLayout): R
   return out;
 }
 
+/** Rows typed here given to the staging table at a time. */
+const ROWS_PER_ADD = 10_000;
+
 /** What a staged batch holds once every page is typed. */
 export interface StagedBatch {
   staging: JsonStaging;
+  /** The first MAX_QUARANTINE_ENTRIES values set aside (quarantinedCount counts them all). */
   quarantined: QuarantineEntry[];
+  quarantinedCount: number;
   unknownFields: Set<string>;
   missingFields: Set<string>;
 }
@@ -67,6 +72,8 @@ export interface StagedBatch {
  */
 export class StagedNormalizer {
   readonly quarantined: QuarantineEntry[] = [];
+  /** Values set aside, all of them (`quarantined` keeps the first MAX_QUARANTINE_ENTRIES). */
+  quarantinedCount = 0;
   readonly unknownFields = new Set<string>();
   readonly missingFields = new Set<string>();
   /** Records typed here rather than by the warehouse (deferred ones, pages without a layout). */
@@ -118,7 +125,7 @@ export class StagedNormalizer {
     this.flush();
     await this.work;
     this.rethrow();
-    return { staging: this.staging, quarantined: this.quarantined, unknownFields: this.unknownFields, missingFields: this.missingFields };
+    return { staging: this.staging, quarantined: this.quarantined, quarantinedCount: this.quarantinedCount, unknownFields: this.unknownFields, missingFields: this.missingFields };
   }
 
   /** Drops the staging table (the batch is not loaded). */
@@ -224,15 +231,18 @@ export class StagedNormalizer {
     return records;
   }
 
-  /** Types records one by one with normalizeRecords (in page and record order) and stages the rows. */
+  /**
+   * Types records one by one with normalizeRecords (in page and record order) and stages the rows, ROWS_PER_ADD at a
+   * time (a page whose every record has a bad value is typed here whole: its rows are not all held at once).
+   */
   private async typeRecords(records: { q: QueuedPage; index: number }[]): Promise<void> {
-    const rows: Row[] = [];
-    const ordinals: number[] = [];
+    let rows: Row[] = [];
+    let ordinals: number[] = [];
     const parsed = new Map<QueuedPage, Record<string, unknown>[]>();
     this.recordsTypedHere += records.length;
     for (const { q, index } of records) {
       const n = normalizeRecords(this.t, [this.recordsOf(q, parsed)[index]], { onMissing: this.opts.onMissing, onInvalid: this.opts.onInvalid, origin: q.origin });
-      this.quarantined.push(...n.quarantined);
+      addQuarantined(this, n);
       n.unknownFields.forEach((f) => this.unknownFields.add(f));
       n.missingFields.forEach((f) => this.missingFields.add(f));
       for (const row of n.rows) {
@@ -240,7 +250,12 @@ export class StagedNormalizer {
         rows.push(row);
         ordinals.push(q.firstOrdinal + index);
       }
+      if (rows.length >= ROWS_PER_ADD) {
+        await this.staging.addRows(rows, ordinals);
+        rows = [];
+        ordinals = [];
+      }
     }
-    await this.staging.addRows(rows, ordinals);
+    if (rows.length > 0 || records.length === 0) await this.staging.addRows(rows, ordinals);
   }
 }

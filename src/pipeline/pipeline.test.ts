@@ -17,7 +17,7 @@ afterEach(async () => env?.close());
 
 /** The batch of unit n: one row. */
 function batchOf(n: number): ExtractedBatch {
-  return { rows: [{ id: n }], records: 1, pages: 0, lakePaths: [], quarantined: [], unknownFields: new Set(), missingFields: new Set() };
+  return { rows: [{ id: n }], records: 1, pages: 0, lakePaths: [], quarantined: [], quarantinedCount: 0, unknownFields: new Set(), missingFields: new Set() };
 }
 
 async function ids(): Promise<number[]> {

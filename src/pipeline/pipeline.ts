@@ -384,7 +384,7 @@ async function dropUncommitted<U>(scope: RunScope, r: Extracted<U>): Promise<voi
 
 /** The batch of a file's landing: the landing brings its rows. */
 function emptyBatch(): ExtractedBatch {
-  return { rows: [], records: 0, pages: 0, lakePaths: [], quarantined: [], unknownFields: new Set(), missingFields: new Set() };
+  return { rows: [], records: 0, pages: 0, lakePaths: [], quarantined: [], quarantinedCount: 0, unknownFields: new Set(), missingFields: new Set() };
 }
 
 function extractWith<U, T>(hooks: PipelineHooks<U, T>, unit: U, ctx: ExtractContext): Promise<ExtractedBatch | null> {

@@ -17,7 +17,7 @@ import { redactText } from '../http/redact.ts';
 import { writeCurated, type CuratedFile } from '../lake/curated-writer.ts';
 import type { LocalLake, QuarantineEntry } from '../lake/local-lake.ts';
 import { applyWriteMode } from '../load/write-modes.ts';
-import { normalizeRecords } from '../normalize/normalizer.ts';
+import { addQuarantined, normalizeRecords } from '../normalize/normalizer.ts';
 import { StagedNormalizer } from '../normalize/staged-normalizer.ts';
 import { RUN_FAILED, closeRun, newRunId, openRun } from '../runner/run-history.ts';
 import { createRunLogger } from '../runner/run-logger.ts';
@@ -76,7 +76,9 @@ export interface ExtractedBatch {
   pages: number;
   /** Raw pages landed (lake-relative). */
   lakePaths: string[];
+  /** The first MAX_QUARANTINE_ENTRIES values set aside (normalize/normalizer.ts); quarantinedCount counts them all. */
   quarantined: QuarantineEntry[];
+  quarantinedCount: number;
   unknownFields: Set<string>;
   missingFields: Set<string>;
   /** The stream's state after the last page, when it sent one. */
@@ -110,7 +112,7 @@ export interface ExtractOptions {
 /** Reads the job's stream for one window: lands every raw page, types its records, runs derive(). */
 export async function extractBatch(scope: RunScope, job: Job, opts: ExtractOptions): Promise<ExtractedBatch> {
   const table = opts.table ?? job.table;
-  const batch: ExtractedBatch = { rows: [], records: 0, pages: 0, lakePaths: [], quarantined: [], unknownFields: new Set(), missingFields: new Set() };
+  const batch: ExtractedBatch = { rows: [], records: 0, pages: 0, lakePaths: [], quarantined: [], quarantinedCount: 0, unknownFields: new Set(), missingFields: new Set() };
   const read = job.stream.read({ http: opts.http, baseUrl: job.baseUrl, params: job.params, state: opts.state, window: opts.window, signal: opts.signal });
   let decided = !opts.stageInWarehouse;
   try {
@@ -135,11 +137,12 @@ export async function extractBatch(scope: RunScope, job: Job, opts: ExtractOptio
       }
       if (batch.staged) {
         await batch.staged.add(page, raw);
+        batch.quarantinedCount = batch.staged.quarantinedCount;
       } else {
         const n = normalizeRecords(table, page.records, { onMissing: job.onMissing, onInvalid: job.onInvalid, origin: page.origin });
         if (job.stream.derive) for (const r of n.rows) job.stream.derive(r, job.params);
         for (const r of n.rows) batch.rows.push(r);
-        batch.quarantined.push(...n.quarantined);
+        addQuarantined(batch, n);
         n.unknownFields.forEach((f) => batch.unknownFields.add(f));
         n.missingFields.forEach((f) => batch.missingFields.add(f));
       }
@@ -148,7 +151,10 @@ export async function extractBatch(scope: RunScope, job: Job, opts: ExtractOptio
       scope.log.debug({ page: number, origin: page.origin, records: page.records.length, raw: lakeRelative(scope, raw) }, 'page landed');
       opts.onPage?.(batch);
     }
-    await batch.staged?.finish();
+    if (batch.staged) {
+      await batch.staged.finish();
+      batch.quarantinedCount = batch.staged.quarantinedCount;
+    }
   } catch (err) {
     await batch.staged?.discard().catch(() => undefined);
     throw err;

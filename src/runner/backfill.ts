@@ -267,7 +267,7 @@ export async function runBackfill(req: BackfillRequest, opts: BackfillOptions): 
           if (next !== undefined) await advanceState(session, t.job, next, processId);
         }
         const extracted = group.reduce((n, r) => n + r.batch.records, 0);
-        const quarantined = group.reduce((n, r) => n + r.batch.quarantined.length, 0);
+        const quarantined = group.reduce((n, r) => n + r.batch.quarantinedCount, 0);
         await updateRunProgress(session, processId, {
           rowsExtracted: figures.extracted + extracted,
           rowsLoaded: figures.loaded + rows,
@@ -280,7 +280,7 @@ export async function runBackfill(req: BackfillRequest, opts: BackfillOptions): 
         figures.commits++;
         for (const r of group) {
           figures.extracted += r.batch.records;
-          figures.quarantined += r.batch.quarantined.length;
+          figures.quarantined += r.batch.quarantinedCount;
           lakePaths.push(...r.batch.lakePaths);
         }
         figures.loaded += rows;
@@ -355,7 +355,7 @@ export async function runBackfill(req: BackfillRequest, opts: BackfillOptions): 
 
 /** The batch of a chunk not extracted (its symbol was refused): nothing to load, and the chunk is not recorded. */
 function skippedBatch(): ExtractedBatch {
-  return { rows: [], records: 0, pages: 0, lakePaths: [], quarantined: [], unknownFields: new Set<string>(), missingFields: new Set<string>() };
+  return { rows: [], records: 0, pages: 0, lakePaths: [], quarantined: [], quarantinedCount: 0, unknownFields: new Set<string>(), missingFields: new Set<string>() };
 }
 
 /** The error a backfill fails with when symbols were refused: the one error as it is, or all of them in one. */

@@ -358,10 +358,10 @@ async function repairExchange(
       // The lock a backfill of the same stream and interval takes (backfill.ts planBackfill): one writer at a time.
       target: () => ({ table, writeMode: first.writeMode, lockKey: `${first.connectionName}/${first.stream.name}_${intervalTableSuffix(interval)}`.toUpperCase(), afterLoad: false }),
       inTransaction: async ({ group, rows, load: groupLoad }, { processId, runId, startedAt }) => {
-        const missing = group.flatMap((e) => knownMissingOf(e.unit, e.batch.rows, e.batch.quarantined.length, interval, startedAt));
+        const missing = group.flatMap((e) => knownMissingOf(e.unit, e.batch.rows, e.batch.quarantinedCount, interval, startedAt));
         await recordKnownMissing(session, table, missing, runId, new Date());
         const extracted = group.reduce((n, e) => n + e.batch.records, 0);
-        const quarantined = group.reduce((n, e) => n + e.batch.quarantined.length, 0);
+        const quarantined = group.reduce((n, e) => n + e.batch.quarantinedCount, 0);
         figures.knownMissing += missing.length;
         figures.repaired += groupLoad.inserted;
         await updateRunProgress(session, processId, {
@@ -375,7 +375,7 @@ async function repairExchange(
         figures.commits++;
         for (const e of group) {
           figures.extracted += e.batch.records;
-          figures.quarantined += e.batch.quarantined.length;
+          figures.quarantined += e.batch.quarantinedCount;
           figures.pages += e.batch.pages;
           figures.candlesDone += e.unit.points.length;
           for (const p of e.batch.lakePaths) lakePaths.add(p.slice(0, Math.max(0, p.lastIndexOf('/'))) + '/');

@@ -108,7 +108,7 @@ export async function runJob(jobAsBuilt: Job, opts: RunOptions): Promise<RunSumm
           nextPage,
           onPage: (b) => {
             extracted = b.records;
-            quarantinedCount = b.quarantined.length;
+            quarantinedCount = b.quarantinedCount;
             lakePaths.splice(0, lakePaths.length, ...b.lakePaths);
             progress.update({ pages: b.pages, rows: b.records });
           },
@@ -135,7 +135,7 @@ export async function runJob(jobAsBuilt: Job, opts: RunOptions): Promise<RunSumm
         status: quality?.qualityFailed ? RUN_FAILED_QUALITY : RUN_COMPLETE,
         rowsExtracted: extracted,
         rowsLoaded: rows,
-        rowsQuarantined: batch.quarantined.length,
+        rowsQuarantined: batch.quarantinedCount,
         lakePaths: [...lakePaths, ...curatedPaths],
         errorMessage: quality?.qualityMessage,
         details: { load, unknownFields: [...batch.unknownFields], missingFields: [...batch.missingFields], pages: batch.pages, warnings: quality?.warnings ?? [] },
@@ -152,12 +152,12 @@ export async function runJob(jobAsBuilt: Job, opts: RunOptions): Promise<RunSumm
           if (view.status === 'created') log.info({ view: view.view }, 'external view refreshed');
           else log.warn({ view: view.view, reason: view.reason }, 'external view not refreshed');
         }
-        const { staged, quarantined, pages, unknownFields: unknown, missingFields: missing } = batch;
+        const { staged, quarantinedCount: quarantined, pages, unknownFields: unknown, missingFields: missing } = batch;
         const rowCount = batchRowCount(batch);
         const load = committed.load;
         const timings = { extract: extractMs, ...committed.timings };
         const typing = staged ? { recordsTypedInJs: staged.recordsTypedHere, pagesOfOneShape: staged.pagesOfOneShape } : {};
-        log.info({ rowsExtracted: extracted, rowsLoaded: rowCount, quarantined: quarantined.length, ...load, ...typing, timingsMs: roundedTimings(timings) }, 'run complete');
+        log.info({ rowsExtracted: extracted, rowsLoaded: rowCount, quarantined, ...load, ...typing, timingsMs: roundedTimings(timings) }, 'run complete');
         const result: RunSummary = {
           processId,
           runId,
@@ -168,7 +168,7 @@ export async function runJob(jobAsBuilt: Job, opts: RunOptions): Promise<RunSumm
           pages,
           rowsExtracted: extracted,
           rowsLoaded: rowCount,
-          rowsQuarantined: quarantined.length,
+          rowsQuarantined: quarantined,
           load,
           lakePaths,
           logPath,

@@ -26,7 +26,9 @@ export interface PreparedBatch extends BatchParts {
   /** Batch number (raw page, curated file); 0 when nothing is to load. */
   number: number;
   rows: Row[];
+  /** The first MAX_QUARANTINE_ENTRIES values set aside; quarantinedCount counts them all. */
   quarantined: QuarantineEntry[];
+  quarantinedCount: number;
   /** The raw page being landed (lake-relative once written). */
   rawFile: Promise<string>;
   /** The quarantine file, if any. */
@@ -64,7 +66,7 @@ export function splitBatch(batch: JsMsg[], seqs: number[], loaded: LoadedSequenc
  */
 export async function prepareBatch(scope: RunScope, feed: Feed, subject: string, batch: JsMsg[], parts: BatchParts, nextNumber: () => number): Promise<PreparedBatch> {
   const { msgs, seqs, old } = parts;
-  if (msgs.length === 0) return { batch, msgs, seqs, old, number: 0, rows: [], quarantined: [], rawFile: Promise.resolve(''), lakePaths: [], timings: {} };
+  if (msgs.length === 0) return { batch, msgs, seqs, old, number: 0, rows: [], quarantined: [], quarantinedCount: 0, rawFile: Promise.resolve(''), lakePaths: [], timings: {} };
   const number = nextNumber();
   const timings: Record<string, number> = {};
   const lap = stepTimer(timings);
@@ -78,5 +80,5 @@ export async function prepareBatch(scope: RunScope, feed: Feed, subject: string,
   if (feed.derive) for (const r of n.rows) feed.derive(r);
   const qFile = await landQuarantine(scope, feed.table, n.quarantined);
   lap('normalize');
-  return { batch, msgs, seqs, old, number, rows: n.rows, quarantined: n.quarantined, rawFile, lakePaths: qFile ? [qFile] : [], timings };
+  return { batch, msgs, seqs, old, number, rows: n.rows, quarantined: n.quarantined, quarantinedCount: n.quarantinedCount, rawFile, lakePaths: qFile ? [qFile] : [], timings };
 }

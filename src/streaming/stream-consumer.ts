@@ -265,7 +265,7 @@ export class StreamConsumer {
         const p = await prepareBatch(this.scope!, this.opts.feed, this.opts.names.subject, batch, parts, () => ++this.stats.batches);
         this.preparedSeqs = p.seqs;
         unit.prepared = p;
-        return { rows: p.rows, records: p.msgs.length, pages: p.msgs.length ? 1 : 0, lakePaths: [], quarantined: [], unknownFields: new Set(), missingFields: new Set() };
+        return { rows: p.rows, records: p.msgs.length, pages: p.msgs.length ? 1 : 0, lakePaths: [], quarantined: [], quarantinedCount: 0, unknownFields: new Set(), missingFields: new Set() };
       }
       if (this.stopping) return null;
       await sleep(Math.min(10, batchMs));
@@ -284,7 +284,7 @@ export class StreamConsumer {
       `UPDATE coinlake_meta.workflow_action_history
           SET rows_extracted = COALESCE(rows_extracted, 0) + $2, rows_loaded = COALESCE(rows_loaded, 0) + $3, rows_quarantined = COALESCE(rows_quarantined, 0) + $4
         WHERE process_id = $1`,
-      [scope.processId, p.msgs.length, rows.length, p.quarantined.length],
+      [scope.processId, p.msgs.length, rows.length, p.quarantinedCount],
     );
     await this.opts.beforeCommit?.();
   }
@@ -302,7 +302,7 @@ export class StreamConsumer {
       this.stats.messages += msgs.length;
       this.stats.rowsLoaded += rows.length;
       this.stats.alreadyLoaded += p.rows.length - rows.length;
-      this.stats.quarantined += p.quarantined.length;
+      this.stats.quarantined += p.quarantinedCount;
       await this.opts.beforeAck?.();
       const timings = { ...p.timings, ...committed.timings };
       scope.log.debug({ batch: number, messages: msgs.length, rows: rows.length, floor: next.floor, ...committed.load, timings }, 'batch committed');

@@ -62,7 +62,7 @@ async function read(stream: Stream, table: TableSpec, rec: Recording, server: Ex
     const n = normalizeRecords(table, page.records, { origin: page.origin });
     for (const row of n.rows) stream.derive?.(row, params);
     out.rows.push(...n.rows);
-    out.quarantined += n.quarantined.length;
+    out.quarantined += n.quarantinedCount;
     n.unknownFields.forEach((f) => unknown.add(f));
     n.missingFields.forEach((f) => missing.add(f));
     if (page.nextState !== undefined) out.state = page.nextState;
