@@ -86,10 +86,10 @@ export function registerDemoCommand(program: Command, globals: () => GlobalOptio
     .command('demo')
     .description('offline demo of the whole platform: every keyless source from the replay server, a CDD file, the models and quality checks into ./warehouse.duckdb and ./lake, a summary, then the dashboard until Ctrl-C')
     .option('--no-serve', 'end after the summary instead of starting the dashboard')
-    .option('--port <port>', 'dashboard port (0: any free port)', '8787')
-    .action(async (o: { serve: boolean; port: string }) => {
+    .option('--port <port>', 'dashboard port (0: any free port; default 8787, or a free one when 8787 is taken)')
+    .action(async (o: { serve: boolean; port?: string }) => {
       const g = globals();
-      const port = parsePort(o.port);
+      const port = o.port === undefined ? undefined : parsePort(o.port);
       const started = Date.now();
       const replay = await replayEndpoints(true);
       const out = (s: string) => process.stdout.write(s + '\n');

@@ -1,5 +1,6 @@
 // What `coinlake demo` prints at its end — each table it filled with its row count, the lake and the warehouse file —
 // and its last step: the dashboard on the demo's warehouse until Ctrl-C.
+import { createServer } from 'node:net';
 import path from 'node:path';
 import type { Session } from '../core/destination.ts';
 import { startServeServer } from '../server/serve-server.ts';
@@ -34,9 +35,29 @@ export async function demoLanded(session: Session, loads: DemoLoad[], where: { l
   ].join('\n');
 }
 
-/** Starts the dashboard on the warehouse, prints its URL and runs until SIGINT/SIGTERM, then closes it. */
-export async function serveUntilStopped(o: { warehouse: string; lake: string; port: number; logLevel?: string }, out: (s: string) => void): Promise<void> {
-  const server = await startServeServer({ warehouse: o.warehouse, lake: o.lake, port: o.port, logLevel: o.logLevel });
+/** The dashboard's usual port, which the demo takes when it is free. */
+export const DEMO_DEFAULT_PORT = 8787;
+
+/** True when nothing listens on 127.0.0.1:`port`. */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Starts the dashboard on the warehouse, prints its URL and runs until SIGINT/SIGTERM, then closes it. Without a
+ * `port` it takes 8787, or any free port when 8787 is taken (an explicit `--port` that is taken is an error).
+ */
+export async function serveUntilStopped(o: { warehouse: string; lake: string; port?: number; logLevel?: string }, out: (s: string) => void): Promise<void> {
+  let port = o.port;
+  if (port === undefined) {
+    port = (await portFree(DEMO_DEFAULT_PORT)) ? DEMO_DEFAULT_PORT : 0;
+    if (port === 0) out(`port ${DEMO_DEFAULT_PORT} is in use: the dashboard takes a free port`);
+  }
+  const server = await startServeServer({ warehouse: o.warehouse, lake: o.lake, port, logLevel: o.logLevel });
   out(`dashboard on ${server.url} — press Ctrl+C to stop`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
