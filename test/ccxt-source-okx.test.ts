@@ -1,0 +1,5 @@
+// The ccxt source through the CLI against the replay server's OKX on DuckDB and PostgreSQL: the cases every
+// replayed exchange runs (test/helpers/ccxt-cli.ts), in a file of its own so the exchanges run side by side.
+import { ccxtCliEnv, ccxtExchangeCases } from './helpers/ccxt-cli.ts';
+
+ccxtExchangeCases(await ccxtCliEnv(), 'okx');
