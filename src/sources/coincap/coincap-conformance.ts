@@ -61,7 +61,7 @@ export const conformance: SourceConformance = {
       rows: 24,
       pages: 1,
       values: [
-        { asset_id: 'bitcoin', interval: 'h1', time: new Date('2024-11-25T00:00:00Z'), price_usd: 96691.8222369691, circulating_supply: 19723673 },
+        { asset_id: 'bitcoin', interval: 'h1', time: new Date('2024-11-25T00:00:00Z'), price_usd: 96691.8222369691, circulating_supply: 19770305 },
         { asset_id: 'bitcoin', interval: 'h1', time: new Date('2024-11-25T23:00:00Z'), price_usd: 98572.96842451094 },
       ],
       // The largest `time` read: 2024-11-25T23:00Z; the rerun asks from the next millisecond on.

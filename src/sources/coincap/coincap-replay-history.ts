@@ -208,10 +208,11 @@ export function historyPrice(assetId: string, timeMs: number, anchor: HistoryAnc
 
 /**
  * Circulating supply of `assetId` at `timeMs`: the snapshot supply at the anchor, growing 0.5–4 % a year (issuance),
- * never above the max supply.
+ * slower as it nears the max supply (bitcoin: about 0.9 % a year), never above the max supply.
  */
 export function historySupply(assetId: string, timeMs: number, anchor: HistoryAnchor): number {
-  const growth = 0.005 + 0.035 * unitFraction(assetId, 'history-supply-growth');
+  const headroom = anchor.maxSupply === undefined ? Infinity : Math.max(0, 0.15 * Math.log(anchor.maxSupply / anchor.supply));
+  const growth = Math.min(headroom, 0.005 + 0.035 * unitFraction(assetId, 'history-supply-growth'));
   const supply = anchor.supply * Math.exp((growth * (timeMs - anchor.atMs)) / (365 * DAY));
   const capped = anchor.maxSupply === undefined ? supply : Math.min(supply, anchor.maxSupply);
   return capped >= 1000 ? Math.floor(capped) : Number(capped.toFixed(4));
