@@ -3,7 +3,8 @@ import type { Destination, OpenOptions, Session } from '../core/destination.ts';
 import { ConfigError } from '../core/errors.ts';
 import { bigqueryDestination } from './bigquery/index.ts';
 import { duckdbDestination } from './duckdb/index.ts';
-import { postgresDestination } from './postgres/index.ts';
+// The destination alone, not the plug-in's index: its sessions and driver load when a session opens.
+import { postgresDestination } from './postgres/postgres-destination.ts';
 
 export const DESTINATIONS: Destination[] = [postgresDestination, bigqueryDestination, duckdbDestination];
 

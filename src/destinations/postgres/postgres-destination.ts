@@ -1,12 +1,12 @@
-// The PostgreSQL warehouse: `postgres://` / `postgresql://` URLs open one pg.Client per session, in UTC.
+// The PostgreSQL warehouse: `postgres://` / `postgresql://` URLs open one pg.Client per session, in UTC. The driver and
+// the session's code are imported when a session opens, so that commands on another warehouse do not load pg.
 import os from 'node:os';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Destination } from '../../core/destination.ts';
 import { ConfigError } from '../../core/errors.ts';
 import { registerSecret } from '../../http/redact.ts';
 import { connectError, type PgEndpoint } from './postgres-errors.ts';
-import { PostgresSession } from './postgres-session.ts';
-import { pgResultTypes } from './postgres-values.ts';
+import type { PostgresSession } from './postgres-session.ts';
 
 /** How a PostgreSQL session is opened. */
 export interface PostgresOptions {
@@ -25,9 +25,14 @@ const POSTGRES_URL = /^postgres(ql)?:\/\//i;
  */
 export async function openPostgresSession(url: string, options: PostgresOptions = {}): Promise<PostgresSession> {
   const timeoutMs = options.connectTimeoutMs ?? 10_000;
+  const [{ default: pgDriver }, { PostgresSession }, { pgResultTypes }] = await Promise.all([
+    import('pg'),
+    import('./postgres-session.ts'),
+    import('./postgres-values.ts'),
+  ]);
   let client: pg.Client;
   try {
-    client = new pg.Client({
+    client = new pgDriver.Client({
       connectionString: url,
       types: pgResultTypes,
       connectionTimeoutMillis: timeoutMs,
