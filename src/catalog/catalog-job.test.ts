@@ -36,7 +36,7 @@ describe('planIngestion', () => {
       ],
     });
     expect(validateCatalog(c)).toEqual([
-      'ingestions[0] (C/A1): source "coincap.nope" is not a known stream; expected one of coincap.assets, coincap.exchanges, coincap.rates, coincap.markets, coincap.asset_history, binance.klines, coinlore.tickers, coinlore.ticker, coinlore.global, coinlore.exchanges, coinlore.exchange, coinlore.coin_markets, coinlore.social_stats, evm.erc20_transfers, rest.records',
+      'ingestions[0] (C/A1): source "coincap.nope" is not a known stream; expected one of coincap.assets, coincap.exchanges, coincap.rates, coincap.markets, coincap.asset_history, binance.klines, coinlore.tickers, coinlore.ticker, coinlore.global, coinlore.exchanges, coinlore.exchange, coinlore.coin_markets, coinlore.social_stats, evm.erc20_transfers, rest.records, ccxt.ohlcv, ccxt.trades, ccxt.tickers, ccxt.markets',
       'ingestions[1] (C/A2): load_type INCR needs a stream that keeps a watermark, and coincap.rates keeps none; expected load_type FULL',
       'ingestions[2] (C/A3): incremental_date_column is date, but coincap.asset_history keeps its watermark on time; expected time',
       'ingestions[3] (C/A4): primary key column id is not a column of t4; expected primary_key to name target columns',

@@ -16,6 +16,7 @@ import { externalViewModeProblem } from '../lake/external-views.ts';
 import { validateChecks } from '../quality/run-checks.ts';
 import { ingestionTable } from './column-details.ts';
 import { openSecret, secretKey } from './secret-box.ts';
+import { registerSecret } from '../http/redact.ts';
 
 /** What an ingestion config means, worked out without reaching anything. */
 export interface IngestionPlan {
@@ -161,7 +162,10 @@ export function catalogJob(conn: Connection, ing: Ingestion, opts: CatalogRunOpt
   // params.rate_limit_per_minute (kept in extra_parameters), else the connection's, sets the rate; --rate and
   // --replay's endpoints win over both.
   const rate = ing.params.rate_limit_per_minute === undefined ? conn.rate_limit_per_minute : parseRate(ing.params.rate_limit_per_minute, `${ing.asset}: params.rate_limit_per_minute`);
-  const access = resolveAccess(plan.source, endpoints, { url: opts.connectionUrl ?? conn.url, rateLimitPerMinute: rate, ...credentials(conn, secret) });
+  // A source that signs with the keys itself gets them as credentials, never as an Authorization header.
+  const own = secret !== undefined && plan.source.credentialsInRead ? { user: conn.user_name, secret } : undefined;
+  registerSecret(own?.secret);
+  const access = resolveAccess(plan.source, endpoints, { url: opts.connectionUrl ?? conn.url, rateLimitPerMinute: rate, ...(own ? {} : credentials(conn, secret)) });
   // params.auth_header names the header that carries the secret instead of Authorization (e.g. x-cg-demo-api-key).
   const authHeader = ing.params.auth_header;
   if (typeof authHeader === 'string' && secret !== undefined && conn.auth_type === 'bearer') access.headers = { [authHeader.toLowerCase()]: secret };
@@ -179,6 +183,7 @@ export function catalogJob(conn: Connection, ing: Ingestion, opts: CatalogRunOpt
     table: plan.table,
     writeMode: opts.mode ? parseWriteMode(opts.mode) : plan.writeMode,
     ...access,
+    credentials: own,
     params,
     window: parseWindow(opts.from ?? text(from), opts.to ?? text(to)),
     incremental: plan.incremental,

@@ -7,7 +7,7 @@ describe('replayEndpoints', () => {
     try {
       const u = r.server!.url;
       expect(r.endpoints).toEqual({
-        baseUrls: { coincap: `${u}/v2`, binance: `${u}/binance`, coinlore: `${u}/coinlore/api`, evm: 'http://127.0.0.1:9/node', rest: `${u}/coingecko/api/v3` },
+        baseUrls: { coincap: `${u}/v2`, binance: `${u}/binance`, coinlore: `${u}/coinlore/api`, evm: 'http://127.0.0.1:9/node', rest: `${u}/coingecko/api/v3`, ccxt: `${u}/ccxt/{exchange}` },
         rateLimitPerMinute: 0,
       });
     } finally {

@@ -1,6 +1,6 @@
 // A job: one stream of one source, with its connection, table, write mode and window.
 import type { WriteMode } from './destination.ts';
-import type { Source, Stream, StreamParams, TimeWindow } from './source.ts';
+import type { ConnectionCredentials, Source, Stream, StreamParams, TimeWindow } from './source.ts';
 import type { TableSpec } from './table.ts';
 import type { HttpClientOptions } from '../http/http-client.ts';
 import type { InvalidPolicy, MissingPolicy } from '../normalize/normalizer.ts';
@@ -22,6 +22,8 @@ export interface Job {
   baseUrl: string;
   /** Headers for every request (Authorization from the connection's secret). */
   headers?: Record<string, string>;
+  /** The connection's credentials, when its source takes them itself (Source.credentialsInRead) instead of as headers. */
+  credentials?: ConnectionCredentials;
   rateLimitPerMinute: number;
   params: StreamParams;
   window?: TimeWindow;

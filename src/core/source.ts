@@ -50,10 +50,19 @@ export interface JsonRecordsLayout {
 /** Options a job passes to a stream (asset id, interval, …). */
 export type StreamParams = Record<string, string | number | boolean | undefined>;
 
+/** A catalog connection's credentials, decrypted, for a source that uses them itself (Source.credentialsInRead). */
+export interface ConnectionCredentials {
+  /** The connection's user_name. */
+  user?: string;
+  secret: string;
+}
+
 /** What a stream gets when it reads. */
 export interface ReadContext<State = unknown> {
   http: HttpClient;
   baseUrl: string;
+  /** The connection's credentials, for a source with `credentialsInRead` (others get theirs as request headers). */
+  credentials?: ConnectionCredentials;
   params: StreamParams;
   state?: State;
   window?: TimeWindow;
@@ -171,6 +180,11 @@ export interface Source {
   variables: SourceVariables;
   /** How the replay server serves it; absent: `--replay` leaves it at its default URL (or `variables.baseUrl`). */
   replay?: SourceReplay;
+  /**
+   * Its catalog connection's secret goes to its streams (ReadContext.credentials) instead of out as an Authorization
+   * header: keys a library signs requests with (an exchange's API key and secret). Default false.
+   */
+  credentialsInRead?: boolean;
   /**
    * The connection (run history and state key) of a job given by name with these params; default the source's name
    * upper-cased. A source over many venues names one per venue (e.g. one per exchange), so their states never mix.

@@ -113,7 +113,7 @@ export interface ExtractOptions {
 export async function extractBatch(scope: RunScope, job: Job, opts: ExtractOptions): Promise<ExtractedBatch> {
   const table = opts.table ?? job.table;
   const batch: ExtractedBatch = { rows: [], records: 0, pages: 0, lakePaths: [], quarantined: [], quarantinedCount: 0, unknownFields: new Set(), missingFields: new Set() };
-  const read = job.stream.read({ http: opts.http, baseUrl: job.baseUrl, params: job.params, state: opts.state, window: opts.window, signal: opts.signal });
+  const read = job.stream.read({ http: opts.http, baseUrl: job.baseUrl, credentials: job.credentials, params: job.params, state: opts.state, window: opts.window, signal: opts.signal });
   let decided = !opts.stageInWarehouse;
   try {
     for await (const page of read) {

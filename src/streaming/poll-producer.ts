@@ -76,7 +76,7 @@ export class PollProducer {
    */
   async pollOnce(slot: number): Promise<number> {
     const records: Record<string, unknown>[] = [];
-    const read = this.job.stream.read({ http: this.http, baseUrl: this.job.baseUrl, params: this.job.params, signal: this.abort.signal });
+    const read = this.job.stream.read({ http: this.http, baseUrl: this.job.baseUrl, credentials: this.job.credentials, params: this.job.params, signal: this.abort.signal });
     for await (const page of read) records.push(...page.records);
     // Published only once the snapshot is complete: a poll that fails half-way publishes nothing.
     await this.publisher.publish(this.opts.feed.snapshot(records, slot));

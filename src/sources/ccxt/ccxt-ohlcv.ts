@@ -82,7 +82,7 @@ export const ccxtOhlcvStream: Stream<CcxtOhlcvState> = {
   async *read(ctx) {
     const p = params(ctx.params);
     if (!ctx.window) throw new TerminalError(`${CCXT_OHLCV_JOB} needs a time window (--from, and optionally --to)`);
-    const venue = await openVenue(p.exchange, ctx.baseUrl);
+    const venue = await openVenue(p.exchange, ctx.baseUrl, ctx.credentials);
     const call = { http: ctx.http, signal: ctx.signal };
     await requireListed(call, venue, p.symbol);
     const timeframes = venue.exchange.timeframes as Record<string, unknown> | undefined;

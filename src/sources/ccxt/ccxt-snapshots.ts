@@ -46,7 +46,7 @@ export const ccxtTickersStream: Stream = {
   async *read(ctx) {
     const exchange = exchangeParam(ctx.params, 'ccxt.tickers');
     const symbols = tickerSymbols(ctx.params);
-    const venue = await openVenue(exchange, ctx.baseUrl);
+    const venue = await openVenue(exchange, ctx.baseUrl, ctx.credentials);
     const call = { http: ctx.http, signal: ctx.signal };
     await loadVenueMarkets(call, venue);
     for (const s of symbols ?? []) await requireListed(call, venue, s);
@@ -87,7 +87,7 @@ export const ccxtMarketsStream: Stream = {
   /** loadMarkets afresh: each response it took is a page in the raw lake; the markets come with the last one. */
   async *read(ctx) {
     const exchange = exchangeParam(ctx.params, 'ccxt.markets');
-    const venue = await openVenue(exchange, ctx.baseUrl);
+    const venue = await openVenue(exchange, ctx.baseUrl, ctx.credentials);
     const { value, responses } = await ccxtCall({ http: ctx.http, signal: ctx.signal }, { venue, what: 'markets' }, (ex) => ex.loadMarkets(true));
     if (responses[0]) venue.marketsUrl = responses[0].url;
     requireMarkets(venue);

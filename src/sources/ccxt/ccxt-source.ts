@@ -21,6 +21,8 @@ export const ccxtSource: Source = {
   // Unlimited here: each exchange's own rateLimit paces it (ccxt's throttler); --rate slows every exchange further.
   rateLimitPerMinute: 0,
   variables: { baseUrl: 'COINLAKE_CCXT_URL' },
+  // A connection's secret is the exchange's keys, which ccxt signs with: never an Authorization header.
+  credentialsInRead: true,
   // Each replayed exchange at <replay url>/ccxt/<id>.
   replay: { baseUrl: (serverUrl) => `${serverUrl}/ccxt/${EXCHANGE_PLACEHOLDER}` },
   connectionName,

@@ -76,7 +76,7 @@ export const ccxtTradesStream: Stream<CcxtTradesState> = {
    */
   async *read(ctx) {
     const p = tradesParams(ctx.params);
-    const venue = await openVenue(p.exchange, ctx.baseUrl);
+    const venue = await openVenue(p.exchange, ctx.baseUrl, ctx.credentials);
     const call = { http: ctx.http, signal: ctx.signal };
     await requireListed(call, venue, p.symbol);
     if (!ctx.window) throw new TerminalError(`${CCXT_TRADES_JOB} needs a time window (--from, and optionally --to)`);

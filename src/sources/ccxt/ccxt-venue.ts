@@ -1,10 +1,11 @@
 // One ccxt exchange as coinlake drives it: created once per process for (id, URL, key) so every symbol of a run shares
 // its throttler (`enableRateLimit`, the exchange's own `rateLimit`), its `urls.api` pointed at an override, keys from
-// the environment, and every HTTP request sent through the job's HttpClient (coinlake's --rate, retries on network
+// the catalog connection or the environment, and every HTTP request sent through the job's HttpClient (coinlake's --rate, retries on network
 // errors and 5xx, Retry-After on 429/418, redaction), whose exact response bytes each call keeps for the raw lake.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Exchange } from 'ccxt';
 import { InternalError, TerminalError } from '../../core/errors.ts';
+import type { ConnectionCredentials } from '../../core/source.ts';
 import type { HttpClient, HttpResponse } from '../../http/http-client.ts';
 import { redactUrl, registerSecret } from '../../http/redact.ts';
 import { exchangeOrigin, overrideApiUrls } from './ccxt-url-override.ts';
@@ -75,10 +76,37 @@ export interface CcxtVenue {
 
 const venues = new Map<string, Promise<CcxtVenue>>();
 
-/** The exchange's API keys from COINLAKE_CCXT_<EXCHANGE>_API_KEY, _SECRET and _PASSWORD (registered for redaction). */
-export function venueCredentials(id: string, env: NodeJS.ProcessEnv = process.env): { apiKey?: string; secret?: string; password?: string } {
+/** ccxt's keys of an exchange. */
+export interface VenueKeys {
+  apiKey?: string;
+  secret?: string;
+  password?: string;
+}
+
+const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+
+/**
+ * The exchange's API keys (registered for redaction): the catalog connection's credentials when the job has them —
+ * its secret a JSON object `{"apiKey", "secret", "password"}`, or the exchange secret with the API key as user_name —
+ * else COINLAKE_CCXT_<EXCHANGE>_API_KEY, _SECRET and _PASSWORD.
+ */
+export function venueCredentials(id: string, env: NodeJS.ProcessEnv = process.env, credentials?: ConnectionCredentials): VenueKeys {
   const prefix = `COINLAKE_CCXT_${id.toUpperCase()}_`;
-  const out = { apiKey: env[`${prefix}API_KEY`] || undefined, secret: env[`${prefix}SECRET`] || undefined, password: env[`${prefix}PASSWORD`] || undefined };
+  let out: VenueKeys = { apiKey: text(env[`${prefix}API_KEY`]), secret: text(env[`${prefix}SECRET`]), password: text(env[`${prefix}PASSWORD`]) };
+  if (credentials) {
+    const secret = credentials.secret.trim();
+    if (secret.startsWith('{')) {
+      let parsed: Record<string, unknown>;
+      try {
+        parsed = JSON.parse(secret) as Record<string, unknown>;
+      } catch {
+        throw new TerminalError(`the connection secret of ccxt exchange ${id} starts like JSON but does not parse`, { hint: 'store {"apiKey": "…", "secret": "…"} (and "password" where the exchange has one), or the secret alone with the API key as the connection\'s user_name' });
+      }
+      out = { apiKey: text(parsed.apiKey), secret: text(parsed.secret), password: text(parsed.password) };
+    } else {
+      out = { apiKey: text(credentials.user), secret: text(secret) };
+    }
+  }
   registerSecret(out.apiKey);
   registerSecret(out.secret);
   registerSecret(out.password);
@@ -95,7 +123,7 @@ function firstApiUrl(api: unknown): string | undefined {
   return undefined;
 }
 
-async function createVenue(id: string, origin: string | undefined, env: NodeJS.ProcessEnv): Promise<CcxtVenue> {
+async function createVenue(id: string, origin: string | undefined, keys: VenueKeys): Promise<CcxtVenue> {
   const ccxt = await loadCcxt();
   const Ctor = (ccxt as unknown as Record<string, unknown>)[id];
   if (!ccxt.exchanges.includes(id) || typeof Ctor !== 'function') {
@@ -108,7 +136,7 @@ async function createVenue(id: string, origin: string | undefined, env: NodeJS.P
     timeout: 10 * 60_000,
     // coinlake's User-Agent instead of ccxt's browser one.
     userAgent: '',
-    ...venueCredentials(id, env),
+    ...keys,
   });
   exchange.fetchImplementation = fetchThroughCoinlake;
   // No burst credit: ccxt's bucket lets a request through a token early after an idle spell, which can put one request
@@ -120,15 +148,16 @@ async function createVenue(id: string, origin: string | undefined, env: NodeJS.P
 }
 
 /**
- * The exchange `id` with its API at the job's override (exchangeOrigin), shared by every job of the process that
- * opens the same exchange at the same place with the same keys.
+ * The exchange `id` with its API at the job's override (exchangeOrigin) and its keys (venueCredentials), shared by
+ * every job of the process that opens the same exchange at the same place with the same keys.
  */
-export function openVenue(id: string, jobBaseUrl: string, env: NodeJS.ProcessEnv = process.env): Promise<CcxtVenue> {
+export function openVenue(id: string, jobBaseUrl: string, credentials?: ConnectionCredentials, env: NodeJS.ProcessEnv = process.env): Promise<CcxtVenue> {
   const origin = exchangeOrigin(id, jobBaseUrl, env);
-  const key = [id, origin ?? '', venueCredentials(id, env).apiKey ?? ''].join('|');
+  const keys = venueCredentials(id, env, credentials);
+  const key = [id, origin ?? '', keys.apiKey ?? ''].join('|');
   let venue = venues.get(key);
   if (!venue) {
-    venue = createVenue(id, origin, env);
+    venue = createVenue(id, origin, keys);
     venues.set(key, venue);
     venue.catch(() => venues.delete(key));
   }
