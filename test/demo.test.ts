@@ -93,7 +93,7 @@ describe('coinlake demo', () => {
     expect(out).toMatch(/^coinlake demo — replay server http:\/\/127\.0\.0\.1:\d+, warehouse .*warehouse\.duckdb, lake .*lake\n/);
     for (let i = 1; i <= 19; i++) expect(out).toContain(`[${i}/19] `);
     expect(out).toContain('[15/19] ccxt.ohlcv coinbase BTC-USD\n');
-    expect(out).toContain('[17/19] import cdd: a generated Bitstamp BTC/USD minute file\n');
+    expect(out).toContain('[17/19] import cdd: a generated Bitstamp BTC/USD minute file\n  import cdd lake/demo-input/Bitstamp_BTCUSD_minute.csv: 1,440 rows into coinlake.ohlcv_1m in ');
     expect(out).toContain('  13 checks on 5 tables: 12 passed, 1 failed (results in coinlake_meta.quality_result)\n');
     expect(out).toMatch(/\nLoaded in \d+\.\d s\. What landed where:\n/);
     expect(out).toMatch(/\ncoinlake\.ohlcv_1m +15,744 +binance, ccxt, cryptodatadownload\n/);

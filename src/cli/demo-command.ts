@@ -123,7 +123,7 @@ export function registerDemoCommand(program: Command, globals: () => GlobalOptio
           const t0 = Date.now();
           const imported = await importFiles(findFileFormat('cdd'), [file], { session, lake, logLevel: g.logLevel, printLog: g.printLog, progress: false });
           for (const f of imported.files) loads.push({ source: 'cryptodatadownload', what: `import cdd ${path.basename(f.file)}`, table: f.table, rows: f.loaded, lakePaths: imported.lakePaths });
-          out(`  import cdd: ${imported.rowsLoaded.toLocaleString('en-US')} rows into ${imported.files.map((f) => f.table).join(', ')} in ${((Date.now() - t0) / 1000).toFixed(1)} s — run ${imported.runId}`);
+          out(`  import cdd ${path.relative(process.cwd(), file) || file}: ${imported.rowsLoaded.toLocaleString('en-US')} rows into ${imported.files.map((f) => f.table).join(', ')} in ${((Date.now() - t0) / 1000).toFixed(1)} s — run ${imported.runId}`);
 
           step(jobs.length + 2, 'models run');
           const models = await runModels(session, {});
