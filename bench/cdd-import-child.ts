@@ -4,7 +4,8 @@
 // a CREATE TABLE … AS SELECT of the file read into the contract's typed columns (the import's own SQL builders and
 // DuckDB settings, the two lineage columns as constants), then a COPY of that table to one Parquet file with the
 // import's Parquet options. Prints one JSON line: { ms, cpuMs, rows, maxRssMb, … } — cpuMs is the process's user +
-// system CPU time over the same span as ms; `coinlake` adds `steps` (the import's own step log), `floor` adds `fill`
+// system CPU time over the same span as ms; `coinlake` adds `lines` and `quarantined` (data lines read, lines set
+// aside) and `steps` (the import's own step log), `floor` adds `fill`
 // and `parquet` (ms and cpuMs of each part; ms and cpuMs are their sums).
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -36,13 +37,13 @@ async function timed(fn: () => Promise<unknown>): Promise<Span> {
   return { ms: Math.round(performance.now() - t0), cpuMs: Math.round((cpu.user + cpu.system) / 1000) };
 }
 
-/** The import's 'import step' lines (debug level) from its run log: step, ms, cpuMs. */
-async function importSteps(logPath: string): Promise<{ step: string; ms: number; cpuMs: number }[]> {
+/** The import's 'import step' lines (debug level) from its run log: step, ms, cpuMs, peakRssMb. */
+async function importSteps(logPath: string): Promise<{ step: string; ms: number; cpuMs: number; peakRssMb: number }[]> {
   const lines = (await readFile(logPath, 'utf8')).split('\n').filter(Boolean);
   return lines
-    .map((l) => JSON.parse(l) as { msg?: string; step?: string; ms?: number; cpuMs?: number })
+    .map((l) => JSON.parse(l) as { msg?: string; step?: string; ms?: number; cpuMs?: number; peakRssMb?: number })
     .filter((o) => o.msg === 'import step')
-    .map((o) => ({ step: String(o.step), ms: Number(o.ms), cpuMs: Number(o.cpuMs) }));
+    .map((o) => ({ step: String(o.step), ms: Number(o.ms), cpuMs: Number(o.cpuMs), peakRssMb: Number(o.peakRssMb) }));
 }
 
 let out: Record<string, unknown>;
@@ -63,6 +64,8 @@ if (mode === 'floor') {
   out = { ms: fill.ms + parquet.ms, cpuMs: fill.cpuMs + parquet.cpuMs, rows: Number(n), fill, parquet };
 } else {
   let rows = 0;
+  let lines: number | undefined;
+  let quarantined: number | undefined;
   let logPath: string | undefined;
   const span = await timed(async () => {
     if (mode === 'raw') {
@@ -73,10 +76,12 @@ if (mode === 'floor') {
       // Debug level only adds the import's few 'import step' lines to its run log.
       const s = await importFiles(cddFileFormat, [file], { session, lake: new LocalLake(path.join(dir, 'lake')), progress: false, logLevel: 'debug' });
       rows = s.rowsLoaded;
+      lines = s.rowsExtracted;
+      quarantined = s.rowsQuarantined;
       logPath = s.logPath;
     }
   });
-  out = { ...span, rows, ...(logPath ? { steps: await importSteps(logPath) } : {}) };
+  out = { ...span, rows, ...(lines !== undefined ? { lines, quarantined } : {}), ...(logPath ? { steps: await importSteps(logPath) } : {}) };
 }
 await session.close();
 process.stdout.write(JSON.stringify({ ...out, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024) }) + '\n');
