@@ -2,9 +2,11 @@
 // PostgreSQL (test/helpers/ccxt-cli.ts: two symbols over three days equal the generated series exactly, nothing
 // refused; daily and run from the watermark; kill -9 and rerun; an unlisted symbol's exact error; a 429 storm waited
 // out), a catalog job, and Kraken's trades, tickers and markets. Coinbase, OKX and Bybit: ccxt-source-<id>.test.ts.
-import { writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { sealSecret } from '../src/catalog/secret-box.ts';
 import { REPLAY_MARKETS, replayTrades } from '../src/sources/ccxt/replay/ccxt-replay-series.ts';
 import { runCli, snapshot, withSession } from './faults/kill-harness.ts';
 import { ccxtCliEnv, ccxtExchangeCases, DAY, expected, MAR_1 } from './helpers/ccxt-cli.ts';
@@ -13,13 +15,15 @@ const env = await ccxtCliEnv();
 ccxtExchangeCases(env, 'kraken');
 
 describe.runIf(env.replays('kraken'))('ccxt catalog job', () => {
-  it('a catalog connection URL with {exchange} points the exchange at the replay server; params name exchange, symbol and interval', async () => {
+  it('a catalog connection URL with {exchange} points the exchange at the replay server; params name exchange, symbol and interval; its encrypted keys go to ccxt, never into a header or the log', async () => {
     const config = path.join(env.dir, 'ccxt-catalog.yaml');
+    const key = randomBytes(32);
+    const sealed = sealSecret('{"apiKey": "ccxt-api-key-7f3a", "secret": "ccxt-secret-9c1e"}', 'CCXT_KRAKEN', key);
     await writeFile(
       config,
       [
         'connections:',
-        `  - { name: CCXT_KRAKEN, url: "${env.server.url}/ccxt/{exchange}" }`,
+        `  - { name: CCXT_KRAKEN, url: "${env.server.url}/ccxt/{exchange}", auth_type: bearer, secret_encrypted: "${sealed}" }`,
         'ingestions:',
         '  - connection: CCXT_KRAKEN',
         '    asset: KRAKEN_ETH_USD_1M',
@@ -32,9 +36,14 @@ describe.runIf(env.replays('kraken'))('ccxt catalog job', () => {
       ].join('\n'),
     );
     const warehouse = path.join(env.dir, 'catalog.duckdb');
-    const cliEnv = { ...process.env, COINLAKE_WAREHOUSE: warehouse, COINLAKE_REPLAY: '' };
-    const r = await runCli(['-p', config, 'run', '-s', 'CCXT_KRAKEN', '-a', 'KRAKEN_ETH_USD_1M'], cliEnv, { cwd: env.dir, lake: path.join(env.dir, 'lake-catalog') });
+    const cliEnv = { ...process.env, COINLAKE_WAREHOUSE: warehouse, COINLAKE_REPLAY: '', COINLAKE_SECRET_KEY: key.toString('hex') };
+    const lake = path.join(env.dir, 'lake-catalog');
+    const r = await runCli(['-p', config, '-l', 'debug', 'run', '-s', 'CCXT_KRAKEN', '-a', 'KRAKEN_ETH_USD_1M'], cliEnv, { cwd: env.dir, lake });
     expect(r.code, r.stderr).toBe(0);
+    // Every request is in the debug log with its headers: no Authorization, and neither key anywhere.
+    const log = (await Promise.all((await readdir(path.join(lake, 'logs'))).map((f) => readFile(path.join(lake, 'logs', f), 'utf8')))).join('\n');
+    expect(log).toContain('/ccxt/kraken/0/public/OHLC');
+    expect([/authorization/i.test(log), log.includes('ccxt-api-key-7f3a'), log.includes('ccxt-secret-9c1e'), r.stdout.includes('ccxt-secret-9c1e')]).toEqual([false, false, false, false]);
     const want = expected('kraken', ['ETH-USD'], MAR_1 + DAY, MAR_1 + 2 * DAY);
     expect(r.stdout).toContain(`CCXT_KRAKEN/KRAKEN_ETH_USD_1M: ${want.count.toLocaleString('en-US')} rows into coinlake.ohlcv_1m`);
     const got = await withSession(warehouse, (s) => snapshot(s, 'ohlcv_1m', 'ts', new Date('2100-01-01T00:00:00Z')));
