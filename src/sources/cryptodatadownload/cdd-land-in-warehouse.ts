@@ -1,10 +1,12 @@
 // Landing a CryptoDataDownload file in a warehouse that reads CSV, writes Parquet and settles appended rows itself
 // (DuckDB): one read of the CSV straight into the table, inside the file's transaction; no row passes through JS.
-// Malformed lines are skipped by that read and counted as the data lines it did not parse; only the first MAX_ENTRIES
-// lines of each kind set aside are looked at one by one.
+// Malformed lines are skipped by that read and counted as the data lines it did not parse; rows that are not candles
+// are counted by a sequence as the read skips them; only the first MAX_ENTRIES lines of each kind set aside are looked
+// at one by one.
+import { randomBytes } from 'node:crypto';
 import type { AppendedSeries } from '../../core/append-merge.ts';
 import type { Session } from '../../core/destination.ts';
-import { ConfigError, errorMessage } from '../../core/errors.ts';
+import { ConfigError } from '../../core/errors.ts';
 import type { FileLandContext, ImportLanding } from '../../core/file-format.ts';
 import type { CuratedFile } from '../../lake/curated-writer.ts';
 import type { QuarantineEntry } from '../../lake/local-lake.ts';
@@ -16,20 +18,6 @@ import { MAX_ENTRIES, invalidEntries, rejectsOf, type InvalidRow } from './cdd-q
 import { candleSelectSql, normalizedSql, readCsvSql, sqlText } from './cdd-sql.ts';
 import { stepTimer } from './cdd-step-timer.ts';
 
-/** Thrown by the guarded read at the first row that is not a candle (then the file is read again, setting such rows aside). */
-const INVALID_ROW = 'coinlake: row is not a candle';
-
-/**
- * Thrown out of a file's transaction (which rolls back) when its fast read met a row that parses but is not a
- * candle: run the transaction again, and the landing then reads the file setting such rows aside with their reasons.
- */
-export class ReadAgain extends Error {
-  constructor(file: string) {
-    super(`${file}: a row is not a candle; reading the file again to set such rows aside`);
-    this.name = 'ReadAgain';
-  }
-}
-
 /** The session's settling of rows it appended itself (Session.describeAppended / mergeAppended); landInWarehouse needs it. */
 function appendMerge(s: Session): Required<Pick<Session, 'describeAppended' | 'mergeAppended'>> {
   const { describeAppended, mergeAppended } = s;
@@ -38,9 +26,9 @@ function appendMerge(s: Session): Required<Pick<Session, 'describeAppended' | 'm
 }
 
 /**
- * The landing of `p` in the warehouse itself. The read stops at the first row that parses but is not a candle
- * (error()); only such a file is read again (ReadAgain), loading the candles and setting the other rows aside with
- * their reasons. When the rows are a fresh range (no other row in their series' time ranges, no key repeated — a
+ * The landing of `p` in the warehouse itself: one read loads the candles, skips the malformed lines and counts the
+ * rows that are not candles (Dialect.nextId of a sequence made for the file, called for those rows only); the first
+ * MAX_ENTRIES of each kind are then set aside with their reasons. When the rows are a fresh range (no other row in their series' time ranges, no key repeated — a
  * first import) nothing needs settling; the transaction commits and the curated Parquet is written from the committed
  * rows, one range scan per lake partition. Otherwise the Parquet of the rows as landed is written inside the
  * transaction, and mergeAppended settles them against the rows already there.
@@ -51,7 +39,6 @@ export function landInWarehouse(p: CddPlanned, { scope, load: ctx, stem }: FileL
   const step = stepTimer(scope.log, p.layout.file);
   const curated: CuratedFile[] = [];
   const batch = { runId: ctx.runId, loadedAt: ctx.loadedAt };
-  let guarded = true;
   let exportAfterCommit: AppendedSeries[] | undefined;
   // The file's data lines, counted (in this process, while the warehouse reads the file) once for every round.
   let dataLines: Promise<number> | undefined;
@@ -65,28 +52,23 @@ export function landInWarehouse(p: CddPlanned, { scope, load: ctx, stem }: FileL
       }
       const normalized = normalizedSql(p.layout, p.interval, readCsvSql(s.dialect, p.layout), Date.now());
       const columns = [...CANDLE_COLUMNS, '_run_id', '_loaded_at'].map((c) => s.dialect.ident(c)).join(', ');
-      const where = guarded ? `CASE WHEN ok THEN TRUE ELSE error(${sqlText(INVALID_ROW)}) END` : 'ok';
-      let appended: number;
-      try {
-        appended = await s.exec(
-          `INSERT INTO ${s.dialect.table(t.schema, t.name)} (${columns})
-           SELECT ${candleSelectSql(sqlText(p.exchange))}, ${sqlText(ctx.runId)}, TIMESTAMPTZ ${sqlText(ctx.loadedAt.toISOString())}
-             FROM (${normalized}) WHERE ${where}`,
-        );
-      } catch (err) {
-        if (!guarded || !errorMessage(err).includes(INVALID_ROW)) throw err;
-        guarded = false;
-        throw new ReadAgain(p.layout.file);
-      }
+      // Made and dropped inside the file's transaction (a failure rolls it back with the rows).
+      const counter = `cdd_not_candles_${randomBytes(4).toString('hex')}`;
+      await s.exec(s.dialect.createSequence(t.schema, counter));
+      const appended = await s.exec(
+        `INSERT INTO ${s.dialect.table(t.schema, t.name)} (${columns})
+         SELECT ${candleSelectSql(sqlText(p.exchange))}, ${sqlText(ctx.runId)}, TIMESTAMPTZ ${sqlText(ctx.loadedAt.toISOString())}
+           FROM (${normalized}) WHERE CASE WHEN ok THEN TRUE ELSE ${s.dialect.nextId(t.schema, counter)} < 0 END`,
+      );
+      // The sequence starts at 1: its next value less one is how many times the read took one.
+      const [{ n }] = await s.query<{ n: number }>(`SELECT ${s.dialect.nextId(t.schema, counter)} - 1 AS n`);
+      await s.exec(`DROP SEQUENCE ${s.dialect.table(t.schema, counter)}`);
+      const invalid = Number(n);
       step('read the file into the table');
       let quarantine: QuarantineEntry[] = [];
-      let invalid = 0;
-      if (!guarded) {
+      if (invalid > 0) {
+        // The LIMIT stops the read once it has the rows kept, near the file's start, where the lines are looked for.
         const bad = `(${normalizedSql(p.layout, p.interval, readCsvSql(s.dialect, p.layout), Date.now())}) WHERE NOT ok`;
-        // Counted apart: a window count over the rows would hold them all. The LIMIT stops the read once it has the
-        // rows kept, near the file's start, where the lines are looked for.
-        const [{ n }] = await s.query<{ n: number }>(`SELECT count(*) AS n FROM ${bad}`);
-        invalid = Number(n);
         const rows = await s.query<InvalidRow>(
           `SELECT unix, symbol, open, high, low, close, volume_base, volume_quote, tradecount, reason FROM ${bad} LIMIT ${MAX_ENTRIES}`,
         );
@@ -115,12 +97,6 @@ export function landInWarehouse(p: CddPlanned, { scope, load: ctx, stem }: FileL
         invalid,
         quarantine: rejected.entries.concat(quarantine),
       };
-    },
-    // A second round only when the fast read met a row that is not a candle (ReadAgain): the first rolled back.
-    again(err) {
-      if (!(err instanceof ReadAgain)) return false;
-      scope.log.debug({ file: p.layout.file }, errorMessage(err));
-      return true;
     },
     async afterCommit() {
       if (!exportAfterCommit) return;
