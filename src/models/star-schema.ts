@@ -1,10 +1,13 @@
 // Star schema over the CoinCap and CoinLore snapshot tables (and the exchanges and symbols of the candle tables):
 // dimensions are rebuilt on every run; snapshot facts are incremental — a snapshot (source, id, snapshot_time) already
 // in the fact is never written again, so the facts keep the history the source tables (which hold only the latest
-// snapshot) overwrite. Plain SQL that runs unchanged on DuckDB and PostgreSQL.
+// snapshot) overwrite. Plain SQL that runs unchanged on DuckDB and PostgreSQL. When the warehouse holds ccxt markets
+// (`ccxt_markets`, loaded by `ccxt.markets`), their exchanges join dim_exchange and their base assets bridge_asset_source;
+// without that table the models read exactly what they read before it existed (it is never created here).
 import type { Session } from '../core/destination.ts';
 import type { ColumnSpec, TableSpec } from '../core/table.ts';
 import { assetsTable, exchangesTable, marketsTable } from '../sources/coincap/coincap-tables.ts';
+import { ccxtMarketsTable } from '../sources/ccxt/ccxt-tables.ts';
 import { coinloreExchangesTable, coinloreMarketsTable, coinloreTickersTable } from '../sources/coinlore/coinlore-tables.ts';
 import { ohlcv1mTable } from '../sources/ohlcv-table.ts';
 import type { Model, ModelContext } from './model.ts';
@@ -16,9 +19,12 @@ const t = (name: string, columns: ColumnSpec[], primaryKey: string[]): TableSpec
 
 /** One row per canonical asset symbol (upper case), with its id, name and rank in each source (best-ranked coin when a source has several with the symbol). */
 export const dimAssetTable = t('dim_asset', [v('asset_symbol'), v('name'), v('coincap_id'), i('coincap_rank'), v('coinlore_id'), i('coinlore_rank')], ['asset_symbol']);
-/** Every id a source uses for an asset: CoinCap ids, CoinLore ids, exchange pair symbols (source `exchange:<name>`). */
+/**
+ * Every id a source uses for an asset: CoinCap ids, CoinLore ids, exchange pair symbols (source `exchange:<name>`), and
+ * the markets ccxt lists (source `ccxt:<exchange id>`, the exchange's own market id as source id and symbol).
+ */
 export const bridgeAssetSourceTable = t('bridge_asset_source', [v('asset_symbol'), v('source'), v('source_id'), v('source_symbol'), v('source_name'), { name: 'is_primary', type: 'boolean' }], ['source', 'source_id']);
-/** One row per exchange key (CoinCap `exchange_id` = CoinLore `name_id`, lower case; candle tables' exchange names). */
+/** One row per exchange key (CoinCap `exchange_id` = CoinLore `name_id`, lower case; candle tables' exchange names; ccxt exchange ids of ccxt_markets). */
 export const dimExchangeTable = t('dim_exchange', [v('exchange_key'), v('name'), v('coincap_id'), v('coinlore_id'), v('url'), v('country'), { name: 'in_candles', type: 'boolean' }], ['exchange_key']);
 /** Every UTC day from the earliest to the latest date in the snapshots and candles. */
 export const dimDateTable = t('dim_date', [{ name: 'date_key', type: 'date' }, i('year'), i('quarter'), i('month'), i('day'), i('iso_day_of_week'), { name: 'is_weekend', type: 'boolean' }], ['date_key']);
@@ -51,16 +57,26 @@ async function prepare(s: Session, target: TableSpec): Promise<void> {
   await s.ensureTable(target);
 }
 
+/** Whether `coinlake.ccxt_markets` exists (the markets of ccxt exchanges are read only then). */
+async function hasCcxtMarkets(s: Session): Promise<boolean> {
+  const rows = await s.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2`, [ccxtMarketsTable.schema, ccxtMarketsTable.name]);
+  return rows.length > 0;
+}
+
+/** A model's select, fixed or built from whether ccxt_markets exists. */
+type Select = string | ((ccxt: boolean) => string);
+
 /** A model that deletes its table and inserts `select` (whose last two columns are the lineage placeholders). */
-function rebuilt(spec: TableSpec, description: string, dependsOn: string[], select: string): Model {
+function rebuilt(spec: TableSpec, description: string, dependsOn: string[], select: Select): Model {
   return {
     name: spec.name,
     description,
     dependsOn,
     async run({ session: s, runId, loadedAt }: ModelContext) {
       await prepare(s, spec);
+      const sql = typeof select === 'string' ? select : select(await hasCcxtMarkets(s));
       await s.exec(`DELETE FROM coinlake.${spec.name}`);
-      return s.exec(`INSERT INTO coinlake.${spec.name} (${cols(spec)}) ${select}`, [runId, loadedAt.toISOString()]);
+      return s.exec(`INSERT INTO coinlake.${spec.name} (${cols(spec)}) ${sql}`, [runId, loadedAt.toISOString()]);
     },
   };
 }
@@ -100,23 +116,29 @@ export const dimAssetModel = rebuilt(
 
 export const bridgeAssetSourceModel = rebuilt(
   bridgeAssetSourceTable,
-  'one coin across CoinCap ids, CoinLore ids and exchange pair symbols',
+  'one coin across CoinCap ids, CoinLore ids, exchange pair symbols and ccxt market ids',
   [],
-  `SELECT upper(symbol), 'coincap', id, symbol, name, row_number() OVER (PARTITION BY upper(symbol) ORDER BY rank NULLS LAST, id) = 1, ${LINEAGE} FROM coinlake.coincap_assets
+  (ccxt) => `SELECT upper(symbol), 'coincap', id, symbol, name, row_number() OVER (PARTITION BY upper(symbol) ORDER BY rank NULLS LAST, id) = 1, ${LINEAGE} FROM coinlake.coincap_assets
    UNION ALL
    SELECT upper(symbol), 'coinlore', id, symbol, name, row_number() OVER (PARTITION BY upper(symbol) ORDER BY rank NULLS LAST, id) = 1, ${LINEAGE} FROM coinlake.coinlore_tickers
    UNION ALL
-   SELECT DISTINCT upper(split_part(symbol, '-', 1)), 'exchange:' || exchange, symbol, symbol, CAST(NULL AS VARCHAR), TRUE, ${LINEAGE} FROM coinlake.ohlcv_1m`,
+   SELECT DISTINCT upper(split_part(symbol, '-', 1)), 'exchange:' || exchange, symbol, symbol, CAST(NULL AS VARCHAR), TRUE, ${LINEAGE} FROM coinlake.ohlcv_1m${
+    ccxt
+      ? `
+   UNION ALL
+   SELECT upper(base), 'ccxt:' || lower(exchange), market_id, market_id, CAST(NULL AS VARCHAR), TRUE, ${LINEAGE} FROM coinlake.ccxt_markets WHERE base IS NOT NULL AND market_id IS NOT NULL`
+      : ''
+  }`,
 );
 
 export const dimExchangeModel = rebuilt(
   dimExchangeTable,
-  'exchanges of CoinCap, CoinLore and the candle tables, matched on their lower-case id',
+  'exchanges of CoinCap, CoinLore, the candle tables and ccxt markets, matched on their lower-case id',
   [],
-  `WITH cc AS (SELECT lower(exchange_id) AS k, exchange_id, name, exchange_url FROM coinlake.coincap_exchanges),
+  (ccxt) => `WITH cc AS (SELECT lower(exchange_id) AS k, exchange_id, name, exchange_url FROM coinlake.coincap_exchanges),
         cl AS (SELECT lower(name_id) AS k, id, name, url, country FROM coinlake.coinlore_exchanges WHERE name_id IS NOT NULL),
         kx AS (SELECT DISTINCT lower(exchange) AS k FROM coinlake.ohlcv_1m),
-        keys AS (SELECT k FROM cc UNION SELECT k FROM cl UNION SELECT k FROM kx)
+        keys AS (SELECT k FROM cc UNION SELECT k FROM cl UNION SELECT k FROM kx${ccxt ? ' UNION SELECT DISTINCT lower(exchange) FROM coinlake.ccxt_markets' : ''})
    SELECT keys.k, coalesce(cc.name, cl.name, keys.k), cc.exchange_id, cl.id, coalesce(cc.exchange_url, cl.url), cl.country, kx.k IS NOT NULL, ${LINEAGE}
      FROM keys LEFT JOIN cc ON cc.k = keys.k LEFT JOIN cl ON cl.k = keys.k LEFT JOIN kx ON kx.k = keys.k`,
 );
