@@ -35,6 +35,7 @@ import { WAREHOUSES, type WarehouseKind } from './helpers/spine-env.ts';
 const TRIALS = Math.max(1, Number(process.env.COINLAKE_STREAM_FAULT_TRIALS ?? Math.min(3, Number(process.env.COINLAKE_FAULT_TRIALS ?? 1))) || 1);
 const ROOT = path.resolve(import.meta.dirname, '..');
 const BIN = path.join(ROOT, 'bin', 'coinlake.mjs');
+const KILL_ON_LINE = path.join(ROOT, 'test', 'helpers', 'kill-on-line.cjs');
 const NATS_URL = process.env.COINLAKE_NATS_URL ?? DEFAULT_NATS_URL;
 
 async function until(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
@@ -119,9 +120,11 @@ interface ConsumerProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-function spawnConsumer(w: Warehouse, prefix: string, batchSize: number, onLine?: (line: string, p: ChildProcess) => void): ConsumerProcess {
-  const args = [BIN, '-l', 'debug', '--print-log', '--warehouse', w.location, '--lake', path.join(w.dir, 'lake'), 'stream', 'consume', '--source', 'coincap.prices', '--subject-prefix', prefix, '--batch-size', String(batchSize), '--batch-ms', '200'];
-  const child = spawn(process.execPath, args, { cwd: w.dir, env: { ...process.env, COINLAKE_NATS_URL: NATS_URL }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `coinlake stream consume` in its own process; with `killOn`, the process SIGKILLs itself as it logs a line holding it. */
+function spawnConsumer(w: Warehouse, prefix: string, batchSize: number, onLine?: (line: string, p: ChildProcess) => void, killOn?: string): ConsumerProcess {
+  const preload = killOn ? ['--require', KILL_ON_LINE] : [];
+  const args = [...preload, BIN, '-l', 'debug', '--print-log', '--warehouse', w.location, '--lake', path.join(w.dir, 'lake'), 'stream', 'consume', '--source', 'coincap.prices', '--subject-prefix', prefix, '--batch-size', String(batchSize), '--batch-ms', '200'];
+  const child = spawn(process.execPath, args, { cwd: w.dir, env: { ...process.env, COINLAKE_NATS_URL: NATS_URL, ...(killOn ? { COINLAKE_TEST_KILL_ON: killOn } : {}) }, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   let partial = '';
   child.stderr!.on('data', (chunk: Buffer) => {
@@ -172,14 +175,13 @@ describe.each(WAREHOUSES)('stream consumer killed mid-batch on %s', (kind) => {
       };
       await publish(0, 5000); // 10,000 messages
 
-      // Killed the moment it announces its third batch: batches 1 and 2 committed, the third one in flight.
+      // Killed the moment it announces its third batch (the process kills itself as it writes the line, so a busy
+      // machine cannot let that batch commit first): batches 1 and 2 committed, the third one in flight.
       const batches: number[][] = [];
-      const first = spawnConsumer(w, prefix, batchSize, (line, p) => {
+      const first = spawnConsumer(w, prefix, batchSize, (line) => {
         const m = BATCH_LINE.exec(line);
-        if (!m) return;
-        batches.push(m.slice(1).map(Number));
-        if (Number(m[1]) === 3) p.kill('SIGKILL');
-      });
+        if (m) batches.push(m.slice(1).map(Number));
+      }, 'batch loading batch=3 ');
       const killed = await first.exited;
       expect(killed.signal, first.stderr()).toBe('SIGKILL');
       expect(batches.map((b) => b[0])).toEqual([1, 2, 3]);
