@@ -40,9 +40,9 @@ const REGISTRIES = new Set(['src/destinations/registry.ts', 'src/destinations/fi
  * Files still allowed to import an engine's folder directly, each with the reason; shrinks like ALLOWED.
  */
 const ALLOWED_IMPORTS: Record<string, string> = {
-  'src/server/serve-marker.ts': "duckdbPath: the serve marker sits beside the embedded warehouse file (server hand-over; another engineer's file)",
-  'src/cli/warehouse-file.ts': "the DuckDB default file's name and its move from ./coinlake.duckdb (CLI; another engineer's area)",
-  'src/cli/bigquery-command.ts': "the deprecated `coinlake bigquery load` alias opens a BigQuery session itself (BigQuery engineer's file)",
+  'src/server/serve-marker.ts': "duckdbPath: the serve marker sits beside the embedded warehouse file it guards (server hand-over)",
+  'src/cli/warehouse-file.ts': "the embedded warehouse's default file name and its move from ./coinlake.duckdb (CLI defaults)",
+  'src/cli/bigquery-command.ts': "the deprecated `coinlake bigquery load` alias opens a BigQuery session itself (goes with the alias)",
 };
 
 /** Source files (relative to the repository, `/`-separated) outside src/destinations/<engine>/, tests excluded. */
