@@ -1,6 +1,6 @@
 // The weight budget against the replay server's weight limit, with time scaled (windows of a second or two):
 // parallel requests never exceed the limit, and 429/418 answers are waited out without surfacing.
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { HttpClient } from '../../http/http-client.ts';
 import { startReplayServer, type ReplayServer } from '../../replay/index.ts';
 import { kline } from './binance-replay-klines.ts';
@@ -82,4 +82,25 @@ describe('Binance weight budget', () => {
     expect(usage.maxWindowWeight).toBeLessThanOrEqual(6);
     expect(budget.stats.refusals).toBeGreaterThan(0);
   }, 30_000);
+
+  it('an answer that arrives after the window changed still counts in the new window (the server may count it there)', async () => {
+    // Window N ends at 10,000 ms; the request goes out at 9,990 and its answer comes back at 10,020 (a busy machine).
+    vi.useFakeTimers({ now: 9_990 });
+    try {
+      const budget = new WeightBudget({ limit: 2, windowMs: 1_000, marginMs: 0 });
+      const a = await budget.acquire(1);
+      vi.setSystemTime(10_020);
+      budget.settle(a, null);
+      // The server may have counted A in window N+1: one more request fits there, not two.
+      await budget.acquire(1);
+      expect(budget.stats.windowWaits).toBe(0);
+      const abort = new AbortController();
+      const third = budget.acquire(1, abort.signal);
+      expect(budget.stats.windowWaits).toBe(1);
+      abort.abort();
+      await expect(third).rejects.toThrow();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });

@@ -94,9 +94,11 @@ export class WeightBudget {
    * request was sent in the window that is current now (an answer straddling a boundary may count either window).
    */
   settle(ticket: WeightTicket, usedHeader?: string | null): void {
+    // Roll first, with this request still in flight: answered after the window changed, it may have been counted in
+    // the new window, so the new window starts with its weight (settling first would drop it, and the requests
+    // reserved next could exceed the server's count by it).
+    this.roll(Date.now());
     this.inFlight = Math.max(0, this.inFlight - ticket.weight);
-    const now = Date.now();
-    this.roll(now);
     const reported = usedHeader ? Number(usedHeader) : NaN;
     if (Number.isFinite(reported) && ticket.window === this.window) this.used = Math.max(this.used, reported);
   }
