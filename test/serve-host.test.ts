@@ -22,7 +22,7 @@ async function serve(dir: string, args: string[]): Promise<{ child: ChildProcess
   const first = await new Promise<string>((resolve, reject) => {
     child.stdout!.on('data', (d) => {
       out += d;
-      // The line after the banner is written right after it: waiting for it means the warning (written between) is in.
+      // The line after the banner is written right after it (the warning goes to stderr between the two).
       if (out.split('\n').length > 2) resolve(out.split('\n')[0]);
     });
     child.once('exit', (code) => reject(new Error(`serve exited with ${code}: ${out}${err}`)));
@@ -69,6 +69,8 @@ describe('coinlake serve --host', () => {
       expect(local).toContain(`http://127.0.0.1:${port}`);
       expect(s.first).toBe(`coinlake serve — dashboard on ${[...local, ...remote].join(', ')} (listening on 0.0.0.0: every IPv4 interface)`);
       expect(s.first).not.toContain('http://0.0.0.0');
+      // The warning goes to stderr, a pipe of its own: its line may reach us after stdout's banner.
+      for (const until = Date.now() + 10_000; !s.err().endsWith('\n') && Date.now() < until; ) await new Promise((r) => setTimeout(r, 20));
       expect(s.err()).toBe(
         `warning: --host 0.0.0.0: the dashboard and its read-only API are reachable from the network${remote.length ? ` at ${remote.join(', ')}` : ''}; ` +
           `anyone who can connect sees the warehouse's data (there is no login). --host 127.0.0.1 (the default) keeps it on this machine\n`,
