@@ -18,8 +18,8 @@ export const conformance: SourceConformance = {
       rows: 1010,
       pages: 2,
       values: [
-        { exchange: 'binance', symbol: 'BTC-USDT', ts: new Date('2024-06-10T00:00:00Z'), open: 28306.44, high: 28351.84, low: 28262.46, close: 28274.49, volume_base: 86.76869, volume_quote: 2454726.58754085, trade_count: 114 },
-        { exchange: 'binance', symbol: 'BTC-USDT', ts: new Date('2024-06-10T16:49:00Z'), close: 28070.37, trade_count: 1569 },
+        { exchange: 'binance', symbol: 'BTC-USDT', ts: new Date('2024-06-10T00:00:00Z'), open: 93521.05, high: 93671.05, low: 93433.15, close: 93472.91, volume_base: 86.76869, volume_quote: 8112610.4735562, trade_count: 114 },
+        { exchange: 'binance', symbol: 'BTC-USDT', ts: new Date('2024-06-10T16:49:00Z'), close: 93156.05, trade_count: 1569 },
       ],
       // The last candle read, 16:49Z; the rerun asks from 16:50Z on.
       state: { watermark: 1718038140000, job: 'binance.klines', params: { symbol: 'BTCUSDT', interval: '1m' } },

@@ -8,6 +8,7 @@ import {
   type CandleInterval,
 } from '../../core/candle-interval.ts';
 import { unitFraction } from '../../replay/deterministic-numbers.ts';
+import { anchorLevel, assetWalk } from '../../replay/market-walk.ts';
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
@@ -18,11 +19,11 @@ export const REPLAY_BINANCE_SYMBOLS = [
   'DOTUSDT', 'TRXUSDT', 'LINKUSDT', 'AVAXUSDT', 'ETHBTC', 'BNBBTC',
 ] as const;
 
-/** Rough price levels so generated candles look like their market. */
-const BASE_PRICE: Record<string, number> = {
-  BTCUSDT: 30_000, ETHUSDT: 2_000, BNBUSDT: 300, SOLUSDT: 50, XRPUSDT: 0.5, ADAUSDT: 0.4, DOGEUSDT: 0.08,
-  LTCUSDT: 80, DOTUSDT: 6, TRXUSDT: 0.1, LINKUSDT: 12, AVAXUSDT: 20, ETHBTC: 0.06, BNBBTC: 0.008,
-};
+/** A replayed symbol's base and quote assets (BTCUSDT → BTC, USDT; ETHBTC → ETH, BTC). */
+function assetsOf(symbol: string): [string, string] {
+  const quote = ['USDT', 'USDC', 'BTC', 'ETH', 'BNB'].find((q) => symbol.endsWith(q) && symbol.length > q.length) ?? 'USDT';
+  return [symbol.slice(0, symbol.length - quote.length), quote];
+}
 
 /** A kline as Binance sends it: 12 fields, prices and volumes as strings with 8 decimals. */
 export type Kline = [number, string, string, string, string, string, number, string, number, string, string, string];
@@ -43,12 +44,13 @@ export function klineExists(interval: CandleInterval, openTime: number): boolean
   return !inMaintenance(openTime, nextOpenTime(openTime, interval));
 }
 
-/** Mid price of `symbol` at `timeMs`: a per-symbol level moved by slow and fast waves (always positive). */
+/**
+ * Mid price of `symbol` at `timeMs` (on the minute grid): its base asset's walk over its quote's, shared with the other
+ * replayed venues and passing through the recorded snapshot's prices at the end of 2024 (src/replay/market-walk.ts).
+ */
 export function klinePrice(symbol: string, timeMs: number): number {
-  const base = BASE_PRICE[symbol] ?? 10 ** (unitFraction(symbol, 'kline-level') * 4 - 1);
-  const phase = unitFraction(symbol, 'kline-phase') * 2 * Math.PI;
-  const t = timeMs / DAY;
-  return base * (1 + 0.3 * Math.sin((2 * Math.PI * t) / 365 + phase) + 0.05 * Math.sin((2 * Math.PI * t) / 7 + 2 * phase) + 0.01 * Math.sin(2 * Math.PI * t * 24 + phase));
+  const [base, quote] = assetsOf(symbol);
+  return assetWalk(base, quote, timeMs);
 }
 
 /** Rounds to a tick that keeps about 7 significant digits, as exchange tick sizes do. */
@@ -63,7 +65,7 @@ const fixed8 = (v: number) => v.toFixed(8);
 /** The kline of `symbol` opening at `openTime`: open is the price at the open, close the price at the next open. */
 export function kline(symbol: string, interval: CandleInterval, openTime: number): Kline {
   const next = nextOpenTime(openTime, interval);
-  const ref = klinePrice(symbol, 0);
+  const ref = anchorLevel(...assetsOf(symbol));
   const open = toTick(klinePrice(symbol, openTime), ref);
   const close = toTick(klinePrice(symbol, next), ref);
   const key = `${symbol}:${interval}:${openTime}`;

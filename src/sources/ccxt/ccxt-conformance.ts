@@ -37,8 +37,8 @@ export const conformance: SourceConformance = {
       rows: 305,
       pages: 2,
       values: [
-        { exchange: 'coinbase', symbol: 'BTC-USD', ts: D('2024-06-10T00:00:00Z'), open: 46986.67, high: 47086.31, low: 46947.06, close: 47019.67, volume_base: 0.09016749, volume_quote: null, trade_count: null },
-        { exchange: 'coinbase', symbol: 'BTC-USD', ts: D('2024-06-10T05:09:00Z'), close: 45651.23, volume_base: 0.66718062 },
+        { exchange: 'coinbase', symbol: 'BTC-USD', ts: D('2024-06-10T00:00:00Z'), open: 93550.76, high: 93683.35, low: 93423.79, close: 93502.61, volume_base: 0.06291149, volume_quote: null, trade_count: null },
+        { exchange: 'coinbase', symbol: 'BTC-USD', ts: D('2024-06-10T05:09:00Z'), close: 93596.02, volume_base: 0.44374699 },
       ],
       state: { watermark: Date.parse('2024-06-10T05:09:00Z'), job: 'ccxt.ohlcv', params: { exchange: 'coinbase', symbol: 'BTC/USD', interval: '1m' } },
       rerunRequests: ['/ccxt/coinbase/api/v3/brokerage/market/products/BTC-USD/candles?granularity=ONE_MINUTE&start=1717996200&end=1718014200'],
@@ -52,8 +52,8 @@ export const conformance: SourceConformance = {
       rows: 182,
       pages: 3,
       values: [
-        { exchange: 'coinbase', symbol: 'BTC-USD', trade_id: '1855192', ts: D('2024-06-10T00:59:22.648Z'), side: 'buy', price: 46971.87, amount: 0.02847183, cost: 1337.3750974221, taker_or_maker: null },
-        { exchange: 'coinbase', symbol: 'BTC-USD', trade_id: '1854720', ts: D('2024-06-10T00:00:22.991Z'), side: 'sell', price: 47085.71 },
+        { exchange: 'coinbase', symbol: 'BTC-USD', trade_id: '1855192', ts: D('2024-06-10T00:59:22.648Z'), side: 'buy', price: 93248.94, amount: 0.01915672, cost: 1786.3438338768, taker_or_maker: null },
+        { exchange: 'coinbase', symbol: 'BTC-USD', trade_id: '1854720', ts: D('2024-06-10T00:00:22.991Z'), side: 'sell', price: 93682.24 },
       ],
       state: { watermark: Date.parse('2024-06-10T01:59:42.892Z'), job: 'ccxt.trades', params: { exchange: 'coinbase', symbol: 'BTC/USD' } },
       // Backward from the rerun's end to the watermark: the newest trades, then the ones before the earliest of them.

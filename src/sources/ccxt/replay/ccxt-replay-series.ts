@@ -6,6 +6,7 @@
 // day have no candle at all (the exchange answers with none: "known missing" for repair), and every exchange has a
 // short daily window without trading.
 import { unitFraction } from '../../../replay/deterministic-numbers.ts';
+import { anchorLevel, assetWalk } from '../../../replay/market-walk.ts';
 
 export const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
@@ -45,16 +46,13 @@ export function replayMarket(exchange: CcxtReplayExchange, symbol: string): Repl
 /** First minute the replayed exchanges have history for (older requests get what exists from here on). */
 export const REPLAY_HISTORY_START_MS = Date.UTC(2024, 0, 1);
 
-const LEVEL: Record<string, number> = { BTC: 42_000, ETH: 2_300, SOL: 100 };
-
-/** Mid price of `base/quote` at `ms` (slightly different per exchange, always positive). */
+/**
+ * Mid price of `base/quote` at `ms` (on the minute grid): the assets' walks shared with every replayed venue (Binance's
+ * klines too), through the recorded snapshot's prices at the end of 2024, times a small basis of the exchange's own.
+ */
 function mid(exchange: string, m: ReplayMarket, ms: number): number {
-  const usd = (asset: string) => LEVEL[asset] ?? 1;
-  const level = m.quote === 'USD' || m.quote === 'USDT' ? usd(m.base) : usd(m.base) / usd(m.quote);
-  const phase = unitFraction(`${m.base}/${m.quote}`, 'phase') * 2 * Math.PI;
-  const t = ms / DAY_MS;
   const venue = 1 + 0.001 * (unitFraction(exchange, 'venue') - 0.5);
-  return level * venue * (1 + 0.2 * Math.sin((2 * Math.PI * t) / 90 + phase) + 0.03 * Math.sin(2 * Math.PI * t + 2 * phase) + 0.004 * Math.sin(2 * Math.PI * t * 96 + phase));
+  return assetWalk(m.base, m.quote, ms) * venue;
 }
 
 const onTick = (value: number, decimals: number) => Math.round(value * 10 ** decimals) / 10 ** decimals;
@@ -90,7 +88,7 @@ export function replayCandle(exchange: CcxtReplayExchange, symbol: string, minut
   const close = onTick(mid(exchange, m, minuteMs + MINUTE_MS), m.priceDecimals);
   const high = onTick(Math.max(open, close) * (1 + 0.0015 * unitFraction(key, 'high')), m.priceDecimals);
   const low = onTick(Math.min(open, close) * (1 - 0.0015 * unitFraction(key, 'low')), m.priceDecimals);
-  const volume = onTick(0.01 + 20 * unitFraction(key, 'volume') / Math.sqrt(LEVEL[m.base] ?? 1) * 10, m.amountDecimals);
+  const volume = onTick(0.01 + 20 * unitFraction(key, 'volume') / Math.sqrt(anchorLevel(m.base, 'USD')) * 10, m.amountDecimals);
   return { ts: minuteMs, open, high, low, close, volume };
 }
 
