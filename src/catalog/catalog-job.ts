@@ -188,6 +188,7 @@ export function catalogJob(conn: Connection, ing: Ingestion, opts: CatalogRunOpt
     window: parseWindow(opts.from ?? text(from), opts.to ?? text(to)),
     incremental: plan.incremental,
     external: ing.is_external,
+    refreshModels: ing.refresh_models,
     onMissing: ing.on_missing,
     onInvalid: ing.on_invalid,
     http: endpoints.http,

@@ -17,7 +17,7 @@ export const MISSING_POLICIES = ['null', 'fail'] as const;
 export const INVALID_POLICIES = ['null', 'strict'] as const;
 export const LOG_LEVELS = ['debug', 'info', 'warning', 'error'] as const;
 /** Ingestion keys that the meta tables keep in ingestion_config.extra_parameters (JSON) beside the stream parameters. */
-export const LOAD_OPTION_KEYS = ['delete_missing', 'close_missing', 'audit', 'change_events'] as const;
+export const LOAD_OPTION_KEYS = ['delete_missing', 'close_missing', 'audit', 'change_events', 'refresh_models'] as const;
 
 const ident = (what: string) => z.string().regex(IDENT, `expected ${what} (${IDENT_FORM})`);
 const oneOf = <T extends readonly [string, ...string[]]>(values: T) =>
@@ -115,6 +115,8 @@ export const ingestionSchema = z.strictObject({
   ),
   /** Which change events merge and scd2 write: all, changes (updates and deletes only) or none; default the stream's. */
   change_events: optional(oneOf(CHANGE_EVENT_POLICIES)),
+  /** After a run of this ingestion loads rows, `coinlake run`/`daily`/`schedule` run the models (incremental ones incrementally). */
+  refresh_models: optional(z.boolean()),
   file_format: optional(z.string()),
   delimiter: optional(z.string()),
   partitioned_by: optional(ident('a column name')),

@@ -33,7 +33,7 @@ function stableJson(o: Record<string, unknown>): string | null {
 function loadOptions(i: Ingestion): Record<string, unknown> {
   const audit = i.audit ? Object.fromEntries(Object.entries({ k: i.audit.k, min_runs: i.audit.min_runs }).filter(([, v]) => v !== undefined)) : undefined;
   return Object.fromEntries(
-    Object.entries({ delete_missing: i.delete_missing, close_missing: i.close_missing, audit, change_events: i.change_events }).filter(([, v]) => v !== undefined),
+    Object.entries({ delete_missing: i.delete_missing, close_missing: i.close_missing, audit, change_events: i.change_events, refresh_models: i.refresh_models }).filter(([, v]) => v !== undefined),
   );
 }
 

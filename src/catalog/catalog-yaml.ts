@@ -18,7 +18,7 @@ export function catalogToYaml(c: Catalog, header?: string): string {
     defined({
       connection: i.connection, asset: i.asset, target_table: i.target_table, ingestion_type: i.ingestion_type, source: i.source,
       params: i.params, primary_key: i.primary_key, incremental_date_column: i.incremental_date_column, load_type: i.load_type,
-      write_mode: i.write_mode, delete_missing: i.delete_missing, close_missing: i.close_missing, audit: i.audit, change_events: i.change_events, on_missing: i.on_missing, on_invalid: i.on_invalid, checks: i.checks, file_format: i.file_format, delimiter: i.delimiter,
+      write_mode: i.write_mode, delete_missing: i.delete_missing, close_missing: i.close_missing, audit: i.audit, change_events: i.change_events, refresh_models: i.refresh_models, on_missing: i.on_missing, on_invalid: i.on_invalid, checks: i.checks, file_format: i.file_format, delimiter: i.delimiter,
       partitioned_by: i.partitioned_by, clustered_by: i.clustered_by, is_parquet: i.is_parquet, is_external: i.is_external,
       lake_destination: i.lake_destination, schedule: i.schedule, enabled: i.enabled, id: i.id, created_by: i.created_by,
       created_at: iso(i.created_at), modified_by: i.modified_by, modified_at: iso(i.modified_at),

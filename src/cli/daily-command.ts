@@ -9,7 +9,7 @@ import { withWarehouse, type GlobalOptions } from './cli-context.ts';
 import { RATE_FLAGS, RATE_HELP, withRate } from './rate-option.ts';
 import { MAX_MINUTES_HELP, positiveWhole, repairLines } from './repair-command.ts';
 import { replayEndpoints } from './replay-endpoints.ts';
-import { warningLines } from './run-command.ts';
+import { warningLines, modelLines } from './run-command.ts';
 
 /** One line per job: what it loaded, that it was up to date, or why it failed. */
 export function dailyLine(o: DailyOutcome): string {
@@ -24,7 +24,7 @@ export function dailyLine(o: DailyOutcome): string {
       const s = o.summary;
       const n = (v: number) => v.toLocaleString('en-US');
       const line = `${name}: ${n(s.rowsLoaded)} rows since ${since} into ${s.table} (${n(s.load.inserted)} inserted, ${n(s.load.updated)} updated) from ${s.pages} page(s) — run ${s.runId} (process ${s.processId})`;
-      return [line, ...warningLines(s.warnings)].join('\n');
+      return [line, ...warningLines(s.warnings), ...modelLines(s)].join('\n');
     }
   }
 }

@@ -25,7 +25,14 @@ function reportQuality(s: RunSummary): void {
 export function summaryLine(s: RunSummary, ms: number): string {
   const q = s.rowsQuarantined ? `, ${s.rowsQuarantined} quarantined` : '';
   const line = `${s.job}: ${s.rowsLoaded.toLocaleString('en-US')} rows into ${s.table} (${s.load.inserted} inserted, ${s.load.updated} updated, ${s.load.deleted} deleted${q}) from ${s.pages} page(s) in ${(ms / 1000).toFixed(1)} s — run ${s.runId} (process ${s.processId})`;
-  return [line, ...warningLines(s.warnings)].join('\n');
+  return [line, ...warningLines(s.warnings), ...modelLines(s)].join('\n');
+}
+
+/** The models a run refreshed after its load (the catalog's refresh_models), as one line under its summary. */
+export function modelLines(s: Pick<RunSummary, 'models'>): string[] {
+  if (!s.models) return [];
+  const each = s.models.results.map((r) => `${r.model} ${r.rows.toLocaleString('en-US')}${r.detail ? ` (${r.detail})` : ''}`).join(', ');
+  return [`  models refreshed in ${(s.models.ms / 1000).toFixed(1)} s — run ${s.models.runId}: ${each}`];
 }
 
 /** A run's warnings (k·σ audit, failed `warn` checks) as lines under its summary, so they are not only in the log. */

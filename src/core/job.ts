@@ -8,6 +8,8 @@ import type { InvalidPolicy, MissingPolicy } from '../normalize/normalizer.ts';
 export interface Job {
   /** The catalog says is_external: a view over the lake's curated files is refreshed after each load. */
   external?: boolean;
+  /** The catalog says refresh_models: after a run that loaded rows, the models run (incremental ones incrementally). */
+  refreshModels?: boolean;
   /** Name shown to users, e.g. `coincap.assets`. */
   name: string;
   /** Connection (section) name, e.g. COINCAP_ASSET; keys run history and state. */

@@ -3,6 +3,7 @@
 import type { LoadResult, Session } from '../core/destination.ts';
 import { InternalError, errorMessage } from '../core/errors.ts';
 import type { Job } from '../core/job.ts';
+import type { ModelRunResult } from '../models/run-models.ts';
 import { HttpClient } from '../http/http-client.ts';
 import type { LocalLake } from '../lake/local-lake.ts';
 import { refreshExternalView } from '../lake/external-views.ts';
@@ -49,6 +50,8 @@ export interface RunSummary {
   timings: Record<string, number>;
   /** The run's warnings, as in its log and run row: an unusual row-count delta (k·σ audit), failed `warn` checks. */
   warnings: string[];
+  /** The models run after the load (the catalog's refresh_models), when it loaded rows. */
+  models?: { runId: string; results: ModelRunResult[]; ms: number };
 }
 
 /** Error of a failed run, carrying the run's identity so the CLI can point at its log. */
@@ -154,6 +157,22 @@ export async function runJob(jobAsBuilt: Job, opts: RunOptions): Promise<RunSumm
         }
         const { staged, quarantinedCount: quarantined, pages, unknownFields: unknown, missingFields: missing } = batch;
         const rowCount = batchRowCount(batch);
+        const warnings = [...(committed.quality?.warnings ?? [])];
+        // refresh_models: the models follow the rows just committed (incremental ones read only what is new). A model
+        // that fails leaves the load committed and says so as the run's warning.
+        let models: RunSummary['models'];
+        if (job.refreshModels && rowCount > 0) {
+          const t0 = Date.now();
+          try {
+            const { runModels } = await import('../models/run-models.ts'); // loaded only for refresh_models
+            models = { ...(await runModels(session)), ms: Date.now() - t0 };
+            log.info({ modelRunId: models.runId, models: models.results.map((r) => ({ model: r.model, rows: r.rows, how: r.detail })) }, 'models refreshed');
+          } catch (e) {
+            const warning = `models not refreshed after the load: ${errorMessage(e)} (the load is committed; run \`coinlake models run\`)`;
+            log.warn(warning);
+            warnings.push(warning);
+          }
+        }
         const load = committed.load;
         const timings = { extract: extractMs, ...committed.timings };
         const typing = staged ? { recordsTypedInJs: staged.recordsTypedHere, pagesOfOneShape: staged.pagesOfOneShape } : {};
@@ -176,7 +195,8 @@ export async function runJob(jobAsBuilt: Job, opts: RunOptions): Promise<RunSumm
           missingFields: [...missing],
           state: batch.nextState ?? state,
           timings,
-          warnings: committed.quality?.warnings ?? [],
+          warnings,
+          models,
         };
         return { result };
       },
