@@ -8,16 +8,15 @@ import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LOAD_COMMANDS } from '../src/server/overview-queries.ts';
 import { startServeServer } from '../src/server/serve-server.ts';
+import { hasChromium, launchChromium, newPage } from './helpers/chromium-page.ts';
 import { dashboardEnv, type DashboardEnv } from './helpers/dashboard-env.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const BIN = path.resolve('bin/coinlake.mjs');
 const run = promisify(execFile);
-const hasChromium = existsSync(CHROMIUM);
 
 /** What a chart drew, as the page registers it (labels and non-null point counts read from the chart instances). */
 type Drawn = Record<string, { series: { label: string; points: number; pane?: number }[]; empty?: boolean; panes?: number; indicators?: boolean }>;
@@ -62,13 +61,8 @@ describe.skipIf(!hasChromium)('dashboard in Chromium (skipped only when /usr/bin
   beforeAll(async () => {
     env = await dashboardEnv('duckdb');
     serve = await startServeProcess(env.dir, procEnv());
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
-    page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.on('console', (m) => m.type() === 'error' && pageErrors.push(m.text()));
+    browser = await launchChromium();
+    page = await newPage(browser, 1400, pageErrors);
   });
   afterAll(async () => {
     await browser?.close();

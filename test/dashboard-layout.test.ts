@@ -6,39 +6,34 @@
 // opened on an empty warehouse picks its assets, exchanges and candles once data arrives live.
 // Screenshots go to test-artifacts/ (gitignored).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { QualityCheck } from '../src/core/quality-check.ts';
 import { openWarehouse } from '../src/destinations/registry.ts';
 import { runChecks } from '../src/quality/run-checks.ts';
 import { findStream } from '../src/sources/registry.ts';
+import { drawnCharts, hasChromium, launchChromium, newPage, pageWidths, type DrawnCharts } from './helpers/chromium-page.ts';
 import { dashboardEnv, type DashboardEnv } from './helpers/dashboard-env.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const BIN = path.resolve('bin/coinlake.mjs');
 const ARTIFACTS = path.resolve('test-artifacts');
 const run = promisify(execFile);
-const hasChromium = existsSync(CHROMIUM);
 /** An asset id nobody lists: its run fails with the replay's 404, whose message carries the id twice, unbroken. */
 const LONG_ASSET = `no-such-asset-${'x'.repeat(180)}`;
 
 type Win = {
   coinlake: {
-    charts: Record<string, { series: { label: string; points: number; pane?: number }[]; empty?: boolean; panes?: number; indicators?: boolean } & Record<string, unknown>>;
+    charts: DrawnCharts;
     renders: number;
     selectedAssets?: string[];
     selectedExchanges?: string[];
   };
 };
-const charts = (page: Page) =>
-  page.evaluate(() =>
-    Object.fromEntries(Object.entries((window as unknown as Win).coinlake.charts).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).filter(([f]) => f !== 'instance'))])),
-  ) as Promise<Win['coinlake']['charts']>;
+const charts = drawnCharts;
 
 /** Starts `coinlake serve --port 0` as its own process; resolves with its URL once it listens. */
 function startServe(cwd: string, env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; url: string }> {
@@ -62,8 +57,7 @@ async function stopServe(s: { child: ChildProcess } | undefined): Promise<void> 
   await exited;
 }
 
-/** The page's widths: document and viewport. */
-const widths = (page: Page) => page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, body: document.body.scrollWidth, inner: window.innerWidth }));
+const widths = pageWidths;
 
 describe.skipIf(!hasChromium)('dashboard finish in Chromium (skipped only when /usr/bin/chromium is missing; .ci/run installs it)', () => {
   let env: DashboardEnv;
@@ -92,13 +86,8 @@ describe.skipIf(!hasChromium)('dashboard finish in Chromium (skipped only when /
       await session.close();
     }
     serve = await startServe(env.dir, procEnv());
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
-    page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.on('console', (m) => m.type() === 'error' && pageErrors.push(m.text()));
+    browser = await launchChromium();
+    page = await newPage(browser, 1440, pageErrors);
   });
   afterAll(async () => {
     await browser?.close();

@@ -5,26 +5,19 @@
 // the demo loaded in the freshness table, the checks in the quality table. At 1440 and 1024 px wide nothing overflows
 // the page sideways; screenshots of both go to test-artifacts/ (gitignored). Ctrl-C ends the demo with exit code 0.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_CCXT, DEMO_CDD, DEMO_KLINES } from '../src/cli/demo-command.ts';
+import { drawnCharts, hasChromium, launchChromium, newPage, pageWidths, type DrawnCharts } from './helpers/chromium-page.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const BIN = path.resolve('bin/coinlake.mjs');
 const ARTIFACTS = path.resolve('test-artifacts');
-const hasChromium = existsSync(CHROMIUM);
 
-type Charts = Record<string, { series: { label: string; points: number; pane?: number }[]; empty?: boolean; panes?: number; indicators?: boolean }>;
-type Win = { coinlake: { charts: Charts & Record<string, { instance?: unknown }>; renders: number } };
-
-const charts = (page: Page) =>
-  page.evaluate(() =>
-    Object.fromEntries(Object.entries((window as unknown as Win).coinlake.charts).map(([k, v]) => [k, Object.fromEntries(Object.entries(v).filter(([f]) => f !== 'instance'))])),
-  ) as Promise<Charts>;
+type Win = { coinlake: { charts: DrawnCharts; renders: number } };
+const charts = drawnCharts;
 
 /** The first column's texts of a table's body rows. */
 const column = (page: Page, table: string, index: number) =>
@@ -58,13 +51,8 @@ describe.skipIf(!hasChromium)('the demo\'s dashboard in Chromium (skipped only w
       });
       demo.once('exit', (code) => reject(new Error(`demo exited with ${code}: ${out}`)));
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
-    page = await browser.newPage({ viewport: { width: 1440, height: 1000 } });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.on('console', (m) => m.type() === 'error' && pageErrors.push(m.text()));
+    browser = await launchChromium();
+    page = await newPage(browser, 1440, pageErrors);
     await page.goto(url);
     await page.waitForSelector('body[data-state=ready]');
   }, 240_000);
@@ -139,7 +127,7 @@ describe.skipIf(!hasChromium)('the demo\'s dashboard in Chromium (skipped only w
       await page.setViewportSize({ width, height: 1000 });
       await page.waitForFunction((w) => window.innerWidth === w, width);
       await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-      const w = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, body: document.body.scrollWidth, inner: window.innerWidth }));
+      const w = await pageWidths(page);
       expect(w.inner).toBe(width);
       expect(w.scroll, `document.scrollWidth at ${width}`).toBeLessThanOrEqual(width);
       expect(w.body, `body.scrollWidth at ${width}`).toBeLessThanOrEqual(width);

@@ -143,16 +143,19 @@ function levelOf(asset: string): AssetLevel {
   return REPLAY_ASSET_LEVELS[asset] ?? { priceUsd: 10 ** (unitFraction(asset, 'market-level') * 4 - 1), dailyVolatility: 0.045 };
 }
 
+/** Quote assets priced at 1 USD. */
+const USD_LIKE = new Set(['USD', 'USDT', 'USDC']);
+
 /** USD price of `asset` (a ticker: BTC, ETH, …; USD, USDT and USDC are 1) at `timeMs` on the minute grid: one walk per asset, shared by every venue. */
 export function assetWalkUsd(asset: string, timeMs: number): number {
-  if (asset === 'USD' || asset === 'USDT' || asset === 'USDC') return 1;
+  if (USD_LIKE.has(asset)) return 1;
   const level = levelOf(asset);
   return level.priceUsd * Math.exp(walkLogReturn(hashString(`market-walk:${asset}`), level.dailyVolatility, REPLAY_MARKET_ANCHOR_MS, timeMs));
 }
 
 /** The anchor price of `base` in `quote`: what a venue's tick sizes are chosen for. */
 export function anchorLevel(base: string, quote: string): number {
-  const usd = (a: string) => (a === 'USD' || a === 'USDT' || a === 'USDC' ? 1 : levelOf(a).priceUsd);
+  const usd = (a: string) => (USD_LIKE.has(a) ? 1 : levelOf(a).priceUsd);
   return usd(base) / usd(quote);
 }
 
