@@ -7,6 +7,7 @@
 // malformed (`n/a` for a price) — imported against the clean file (the same two symbols) of the same
 // size, alternating, in the same run: each one's peak RSS, lines/s and quarantined lines, and the time ratio
 // hostile / clean. Targets: peak RSS < 512 MB for both, hostile time ≤ 1.5× clean. BENCH_CDD_ONLY=hostile runs only this.
+// It runs into DuckDB and then into PostgreSQL (a fresh database per import; BENCH_CDD_ENGINES=duckdb for one only).
 // Also printed: each side's CPU time (user + system) and their ratio — the work each side does, which other
 // processes on a shared machine disturb far less than the wall-clock rates.
 // Then the ceiling, measured in the same run (a third child, `floor`, each round): the work the import cannot do
@@ -21,11 +22,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { duckdbDestination } from '../src/destinations/duckdb/index.ts';
+import { createTestDatabase } from '../src/destinations/postgres/postgres-test-database.ts';
 
 const ROWS = Number(process.env.BENCH_CDD_ROWS ?? 5_000_000);
 const HOSTILE_ROWS = Number(process.env.BENCH_CDD_HOSTILE_ROWS ?? 10_000_000);
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 2);
 const LAST_MINUTE = Date.UTC(2024, 5, 1) - 60_000;
+type Engine = 'duckdb' | 'postgres';
+/** Warehouses the hostile comparison imports into (BENCH_CDD_ENGINES, comma-separated; PostgreSQL at COINLAKE_TEST_PG_ADMIN_URL's server). */
+const ENGINES = (process.env.BENCH_CDD_ENGINES ?? 'duckdb,postgres').split(',').map((e) => e.trim()) as Engine[];
 
 /**
  * Generates (once, cached in the temp dir) a CDD file: banner, current header, `rows` one-minute candles newest first.
@@ -86,10 +91,13 @@ interface ChildResult extends Span {
   parquet?: Span;
 }
 
-async function runChild(mode: 'raw' | 'coinlake' | 'floor', file: string): Promise<ChildResult> {
+/** One side in its own process; `engine` postgres: coinlake imports into a fresh PostgreSQL database, dropped after. */
+async function runChild(mode: 'raw' | 'coinlake' | 'floor', file: string, engine: Engine = 'duckdb'): Promise<ChildResult> {
   const dir = await mkdtemp(path.join(os.tmpdir(), `coinlake-bench-${mode}-`));
+  const db = engine === 'postgres' ? await createTestDatabase() : undefined;
   try {
-    const child = spawn(process.execPath, ['--import', 'tsx', new URL('./cdd-import-child.ts', import.meta.url).pathname, mode, file, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const args = [new URL('./cdd-import-child.ts', import.meta.url).pathname, mode, file, dir, ...(db ? [db.url] : [])];
+    const child = spawn(process.execPath, ['--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (b) => (out += b));
     const [code] = (await once(child, 'exit')) as [number];
@@ -97,6 +105,7 @@ async function runChild(mode: 'raw' | 'coinlake' | 'floor', file: string): Promi
     return JSON.parse(out.trim().split('\n').pop()!) as ChildResult;
   } finally {
     await rm(dir, { recursive: true, force: true });
+    await db?.drop();
   }
 }
 
@@ -137,16 +146,17 @@ function printCeiling(bestRaw: ChildResult, bestCoinlake: ChildResult, floor: Ch
  * The hostile file against the clean file of the same size, alternating, each `import cdd` in its own process: peak
  * RSS, lines/s, quarantined lines and the time ratio (best of each).
  */
-async function hostileVsClean(): Promise<void> {
+async function hostileVsClean(engine: Engine): Promise<void> {
   const t0 = Date.now();
   const cleanFile = await generatedFile(HOSTILE_ROWS, { pairs: true });
   const hostileFile = await generatedFile(HOSTILE_ROWS, { pairs: true, hostile: true });
-  console.log(`\nhostile file: ${hostileFile} (${HOSTILE_ROWS.toLocaleString('en-US')} lines, BTCUSDT and ETHUSDT, 20% bad: 10% out of range, 10% malformed; ${Math.round((await stat(hostileFile)).size / 1e6)} MB; files ready in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  console.log(`\nimport into ${engine === 'duckdb' ? 'DuckDB (the warehouse reads the file)' : 'PostgreSQL (the file engine reads the file, the candles are copied in as CSV)'}`);
+  console.log(`hostile file: ${hostileFile} (${HOSTILE_ROWS.toLocaleString('en-US')} lines, BTCUSDT and ETHUSDT, 20% bad: 10% out of range, 10% malformed; ${Math.round((await stat(hostileFile)).size / 1e6)} MB; files ready in ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   const clean: ChildResult[] = [];
   const hostile: ChildResult[] = [];
   for (let i = 0; i < REPEAT; i++) {
-    clean.push(await runChild('coinlake', cleanFile));
-    hostile.push(await runChild('coinlake', hostileFile));
+    clean.push(await runChild('coinlake', cleanFile, engine));
+    hostile.push(await runChild('coinlake', hostileFile, engine));
     console.log(`  round ${i + 1}: clean ${clean[i].ms} ms (CPU ${clean[i].cpuMs} ms, peak RSS ${clean[i].maxRssMb} MB), hostile ${hostile[i].ms} ms (CPU ${hostile[i].cpuMs} ms, peak RSS ${hostile[i].maxRssMb} MB)`);
     console.log(`    hostile steps: ${(hostile[i].steps ?? []).map((x) => `${x.step} ${sec(x.ms)} s (CPU ${sec(x.cpuMs)} s, peak RSS so far ${x.peakRssMb} MB)`).join('; ')}`);
   }
@@ -168,7 +178,10 @@ async function hostileVsClean(): Promise<void> {
 }
 
 export async function main(): Promise<void> {
-  if (process.env.BENCH_CDD_ONLY === 'hostile') return hostileVsClean();
+  if (process.env.BENCH_CDD_ONLY === 'hostile') {
+    for (const engine of ENGINES) await hostileVsClean(engine);
+    return;
+  }
   const t0 = Date.now();
   const file = await generatedFile();
   const mb = Math.round((await stat(file)).size / 1e6);
@@ -198,5 +211,5 @@ export async function main(): Promise<void> {
     `CPU time (least of ${REPEAT}): raw ${leastCpu(raw)} ms, coinlake ${leastCpu(coinlake)} ms — work ratio raw / coinlake ${(leastCpu(raw) / leastCpu(coinlake)).toFixed(2)}`,
   );
   printCeiling(bestRaw, bestCoinlake, floor, ratio, { raw: leastCpu(raw), coinlake: leastCpu(coinlake) });
-  await hostileVsClean();
+  for (const engine of ENGINES) await hostileVsClean(engine);
 }

@@ -20,8 +20,9 @@ import { newRunId } from '../src/runner/run-history.ts';
 import { sniffCddFile } from '../src/sources/cryptodatadownload/cdd-file.ts';
 import { candleSelectSql, normalizedSql, readCsvSql, sqlText } from '../src/sources/cryptodatadownload/cdd-sql.ts';
 
-const [mode, file, dir] = process.argv.slice(2);
-const session = await openWarehouse(path.join(dir, 'warehouse.duckdb'));
+// The warehouse: a DuckDB file in `dir`, or the location given after it (a postgres:// URL).
+const [mode, file, dir, warehouse] = process.argv.slice(2);
+const session = await openWarehouse(warehouse ?? path.join(dir, 'warehouse.duckdb'));
 
 interface Span {
   ms: number;

@@ -1,7 +1,8 @@
 // `import cdd` of a hostile file stays as calm as a clean one (#27): a 200,000-line CryptoDataDownload file, half of
 // its lines out of range or malformed, quarantines exactly those lines, keeps at most MAX_ENTRIES entries of each kind
 // with their line numbers and reasons, and peaks at no more memory than the clean file of the same size (each import
-// in its own process, its peak RSS measured there; a generous bound, no timing).
+// in its own process, its peak RSS measured there; a generous bound, no timing) — on DuckDB, where the warehouse
+// reads the file itself, and on PostgreSQL, where the file engine reads it and the candles are copied in as CSV.
 import { spawnSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
@@ -9,6 +10,7 @@ import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase } from '../src/destinations/postgres/postgres-test-database.ts';
 import { MAX_ENTRIES } from '../src/sources/cryptodatadownload/cdd-quarantine.ts';
 
 const BIN = path.resolve('bin/coinlake.mjs');
@@ -44,11 +46,11 @@ interface Imported {
   quarantine: { line?: number; reason: string; field?: string; value?: string; record: unknown }[];
 }
 
-/** `coinlake import cdd <file>` in its own process with a fresh warehouse and lake. */
-async function importInChild(dir: string, file: string): Promise<Imported> {
+/** `coinlake import cdd <file>` in its own process with a fresh lake, into `warehouse` (default a fresh DuckDB file). */
+async function importInChild(dir: string, file: string, warehouse?: string): Promise<Imported> {
   const work = await mkdtemp(path.join(dir, 'run-'));
   const rssFile = path.join(work, 'max-rss');
-  const r = spawnSync(process.execPath, ['--import', REPORTER, BIN, '--warehouse', path.join(work, 'w.duckdb'), '--lake', path.join(work, 'lake'), 'import', 'cdd', file], {
+  const r = spawnSync(process.execPath, ['--import', REPORTER, BIN, '--warehouse', warehouse ?? path.join(work, 'w.duckdb'), '--lake', path.join(work, 'lake'), 'import', 'cdd', file], {
     encoding: 'utf8',
     env: { ...process.env, COINLAKE_TEST_MAX_RSS_FILE: rssFile },
   });
@@ -61,19 +63,28 @@ async function importInChild(dir: string, file: string): Promise<Imported> {
   return { stdout: r.stdout, maxRssMb: Math.round(Number(await readFile(rssFile, 'utf8')) / 1024), quarantine };
 }
 
-describe('import cdd on a hostile file (half its lines out of range or malformed)', () => {
+describe.each(['DuckDB', 'PostgreSQL'])('import cdd into %s of a hostile file (half its lines out of range or malformed)', (engine) => {
   let dir: string;
   let clean: Imported;
   let hostile: Imported;
+  const drops: (() => Promise<void>)[] = [];
+  /** A fresh warehouse: undefined for a DuckDB file in the run's folder, else a new PostgreSQL database. */
+  const warehouse = async () => {
+    if (engine === 'DuckDB') return undefined;
+    const db = await createTestDatabase();
+    drops.push(db.drop);
+    return db.url;
+  };
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'coinlake-cdd-hostile-'));
     for (const kind of ['clean', 'hostile']) await mkdir(path.join(dir, kind));
     await writeFile(path.join(dir, 'hostile/Binance_BTCUSDT_minute.csv'), true);
     await writeFile(path.join(dir, 'clean/Binance_BTCUSDT_minute.csv'), false);
-    clean = await importInChild(dir, path.join(dir, 'clean/Binance_BTCUSDT_minute.csv'));
-    hostile = await importInChild(dir, path.join(dir, 'hostile/Binance_BTCUSDT_minute.csv'));
+    clean = await importInChild(dir, path.join(dir, 'clean/Binance_BTCUSDT_minute.csv'), await warehouse());
+    hostile = await importInChild(dir, path.join(dir, 'hostile/Binance_BTCUSDT_minute.csv'), await warehouse());
   }, 300_000);
   afterAll(async () => {
+    for (const drop of drops) await drop();
     await rm(dir, { recursive: true, force: true });
   });
 

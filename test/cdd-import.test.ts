@@ -296,7 +296,7 @@ describe('import cdd on DuckDB', () => {
   });
 });
 
-describe('import cdd on PostgreSQL (rows staged in batches)', () => {
+describe('import cdd on PostgreSQL (candles copied in as the CSV the file engine writes)', () => {
   let db: TestDatabase;
   beforeAll(async () => {
     db = await createTestDatabase();

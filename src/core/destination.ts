@@ -93,6 +93,12 @@ export interface Dialect {
    */
   copyToParquet?(select: string, target: string, opts?: ParquetCopyOptions): string;
   /**
+   * Optional (the file engine): the statement writing `select`'s rows to the file `target` as headerless CSV in the
+   * form Session.stageCsv reads (NULL an empty field, an empty string `""`, timestamps ISO 8601 with an offset,
+   * numbers as their shortest round-trip text).
+   */
+  copyToCsv?(select: string, target: string): string;
+  /**
    * Optional, where a table can have partitions that the catalog lists like tables but whose rows belong to their
    * parent: the query of those partitions (columns schema_name, table_name) in the schemas given as $1…$<schemaCount>.
    */
@@ -221,6 +227,13 @@ export interface Session {
   tableColumns?(schema: string, name: string): Promise<string[]>;
   /** Bulk-loads rows into a new temporary staging table shaped like `t` (with lineage columns, then STAGING_ORDINAL); returns its name. */
   stage(t: TableSpec, rows: Row[], ctx: LoadContext): Promise<string>;
+  /**
+   * Optional: stage() from a file instead of rows, for warehouses that take a stream of text faster than rows (COPY).
+   * `file` is headerless CSV as the file engine writes it (DuckDB COPY … (FORMAT csv)): `t`'s data columns in order,
+   * then STAGING_ORDINAL; NULL is an empty field, an empty string `""`, timestamps ISO 8601 with an offset, numbers
+   * as their shortest round-trip text. The lineage columns come from `ctx`. No row passes through JavaScript.
+   */
+  stageCsv?(t: TableSpec, file: string, ctx: LoadContext): Promise<string>;
   /**
    * Writes a staging table as hive-partitioned Parquet: `<dir>/dt=YYYY-MM-DD/<fileStem>_<i>.parquet`, one
    * partition per UTC date of `partitionColumn` (or all rows under `day`). Only when capabilities.exportsParquet.

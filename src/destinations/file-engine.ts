@@ -4,9 +4,10 @@ import type { Session } from '../core/destination.ts';
 import { duckdbDestination } from './duckdb/index.ts';
 
 /**
- * Opens a fresh in-memory session of the file engine (its dialect has readCsv and copyToParquet, and it exports
- * Parquet); the caller closes it.
+ * Opens a fresh session of the file engine (its dialect has readCsv and copyToParquet, and it exports Parquet); the
+ * caller closes it. In memory by default; given a `file` (a new one, which the caller removes afterwards), its tables
+ * live there, compressed, and stay within the engine's memory limit however large they grow.
  */
-export function openFileEngine(): Promise<Session> {
-  return duckdbDestination.open(':memory:');
+export function openFileEngine(file = ':memory:'): Promise<Session> {
+  return duckdbDestination.open(file);
 }

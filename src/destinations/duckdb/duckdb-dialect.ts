@@ -4,7 +4,7 @@ import { ConfigError } from '../../core/errors.ts';
 import { decimalParts, quoteIdent, sqlTypeMapper } from '../sql-types.ts';
 import { assertIdentifier, type ColumnType } from '../../core/table.ts';
 import { duckdbExternalViewSelect } from './duckdb-external-view.ts';
-import { duckdbCopyToParquet, duckdbReadCsv } from './duckdb-file-sql.ts';
+import { duckdbCopyToParquet, duckdbCopyToCsv, duckdbReadCsv } from './duckdb-file-sql.ts';
 
 const SIMPLE_TYPES: Record<string, string> = {
   varchar: 'VARCHAR',
@@ -48,6 +48,7 @@ export const duckdbDialect: Dialect = {
   externalViewSelect: duckdbExternalViewSelect,
   readCsv: (spec) => duckdbReadCsv(spec, duckdbDialect.sqlType),
   copyToParquet: duckdbCopyToParquet,
+  copyToCsv: duckdbCopyToCsv,
 };
 
 /**

@@ -45,5 +45,10 @@ export function duckdbCopyToParquet(select: string, target: string, opts: Parque
   return `COPY (${select}) TO ${sqlString(target)} (${options.join(', ')})`;
 }
 
+/** `COPY (select) TO …` headerless CSV (Dialect.copyToCsv; the session runs in UTC, so timestamps end in +00). */
+export function duckdbCopyToCsv(select: string, target: string): string {
+  return `COPY (${select}) TO ${sqlString(target)} (FORMAT csv, HEADER false)`;
+}
+
 /** Options of the curated candle files that benches compare against (no dictionary pages; see duckdbCopyToParquet). */
 export const DUCKDB_CURATED_PARQUET = 'FORMAT parquet, DICTIONARY_SIZE_LIMIT 1';

@@ -1,6 +1,7 @@
 // A Session on a PostgreSQL warehouse: one pg.Client in UTC, DuckDB-shaped results, COPY-based staging,
 // monthly range partitions created on demand, and advisory locks that serialize runs of the same job.
 import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
@@ -158,6 +159,39 @@ export class PostgresSession implements Session {
       if (months.size > 0) await this.ensurePartitions(t, [...months].sort());
     } catch (err) {
       // In an aborted transaction the DROP fails too; the ROLLBACK then removes the table.
+      await this.dropStaging(name).catch(() => undefined);
+      throw err;
+    }
+    return name;
+  }
+
+  /**
+   * stage() from a headerless CSV file (Session.stageCsv): the temporary table's lineage columns default to `ctx`'s
+   * values, the file streams into COPY … FROM STDIN (FORMAT csv) from disk, and the monthly partitions the rows need
+   * are read from the staged rows afterwards.
+   */
+  async stageCsv(t: TableSpec, file: string, ctx: LoadContext): Promise<string> {
+    const name = `stg_${t.name.slice(0, 40)}_${randomBytes(4).toString('hex')}`;
+    const text = (v: string) => `'${v.replaceAll("'", "''")}'`;
+    const lineage = { _run_id: text(ctx.runId), _loaded_at: `${text(ctx.loadedAt.toISOString())}::timestamptz` } as Record<string, string>;
+    const defs = [...allColumns(t).map((c) => (lineage[c.name] ? `${columnDef(c)} DEFAULT ${lineage[c.name]}` : columnDef(c))), `${d.ident(STAGING_ORDINAL)} BIGINT`];
+    await this.exec(`CREATE TEMP TABLE ${d.ident(name)} (${defs.join(', ')})`);
+    const list = [...t.columns.map((c) => d.ident(c.name)), d.ident(STAGING_ORDINAL)].join(', ');
+    try {
+      const stream = copyFrom(`COPY ${d.ident(name)} (${list}) FROM STDIN (FORMAT csv)`);
+      try {
+        await pipeline(createReadStream(file), this.client.query(stream));
+      } catch (err) {
+        throw statementError(err, this.endpoint, `${t.schema}.${t.name}`);
+      }
+      if (t.partitionBy) {
+        const spec = partitionColumn(t);
+        const c = d.ident(spec.name);
+        const utc = spec.type === 'timestamptz' ? `${c} AT TIME ZONE 'UTC'` : c;
+        const months = await this.query<{ m: string }>(`SELECT DISTINCT to_char(${utc}, 'YYYY-MM') AS m FROM ${d.ident(name)} WHERE ${c} IS NOT NULL ORDER BY 1`);
+        if (months.length > 0) await this.ensurePartitions(t, months.map((r) => r.m));
+      }
+    } catch (err) {
       await this.dropStaging(name).catch(() => undefined);
       throw err;
     }

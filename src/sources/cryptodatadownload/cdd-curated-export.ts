@@ -42,14 +42,6 @@ async function curatedFiles(lake: LocalLake, table: string, tempDir: string, ste
   return out;
 }
 
-/** A query's rows as Parquet partitioned by the table's lake grain, under a temporary directory of its curated folder. */
-export async function exportPartitioned(s: Session, lake: LocalLake, table: TableSpec, select: string, stem: string): Promise<CuratedFile[]> {
-  const tempDir = path.join(lake.resolve(['curated', table.name]), `.tmp-${stem}`);
-  await mkdir(tempDir, { recursive: true });
-  await s.exec(copyToParquet(s, select, tempDir, { partitionColumn: 'dt', fileStem: stem }));
-  return curatedFiles(lake, table.name, tempDir, stem);
-}
-
 /** The lake partitions (`dt=` value and UTC range) that [first, last] spans at a grain; undefined beyond `max`. */
 function lakePartitions(first: Date, last: Date, grain: 'day' | 'month' | 'year', max: number): { dt: string; from: Date; to: Date }[] | undefined {
   const out: { dt: string; from: Date; to: Date }[] = [];
@@ -83,31 +75,47 @@ export async function exportLoaded(
   stem: string,
   committed: boolean,
 ): Promise<CuratedFile[]> {
-  if (lineage.series.length === 0) return [];
+  const d = s.dialect;
+  const columns = [...CANDLE_COLUMNS, '_run_id', '_loaded_at'].map((c) => d.ident(c)).join(', ');
+  const stamp = (x: Date) => `TIMESTAMPTZ ${sqlText(x.toISOString())}`;
+  const mine = `${d.ident('_run_id')} = ${sqlText(lineage.runId)} AND ${d.ident('_loaded_at')} = ${stamp(lineage.loadedAt)}`;
+  return exportRows(s, lake, t, { columns, from: `FROM ${d.table(t.schema, t.name)} WHERE ${mine}`, series: lineage.series, ranges: committed }, stem);
+}
+
+/**
+ * Writes `SELECT columns from` (`from`: a FROM clause ending in a WHERE) as the curated Parquet of `t` under a
+ * temporary directory of its curated folder, one folder per lake partition of `series`' time span: one COPY per
+ * partition (a range scan that skips other row groups) when `ranges` and there are at most MAX_PARTITION_COPIES of
+ * them, else one partitioned COPY.
+ */
+export async function exportRows(
+  s: Session,
+  lake: LocalLake,
+  t: TableSpec,
+  rows: { columns: string; from: string; series: Pick<AppendedSeries, 'first' | 'last'>[]; ranges: boolean },
+  stem: string,
+): Promise<CuratedFile[]> {
+  if (rows.series.length === 0) return [];
   const tempDir = path.join(lake.resolve(['curated', t.name]), `.tmp-${stem}`);
   await rm(tempDir, { recursive: true, force: true });
   await mkdir(tempDir, { recursive: true });
-  const d = s.dialect;
-  const columns = [...CANDLE_COLUMNS, '_run_id', '_loaded_at'].map((c) => d.ident(c)).join(', ');
-  const time = d.ident(t.partitionBy ?? 'ts');
+  const time = s.dialect.ident(t.partitionBy ?? 'ts');
   const stamp = (x: Date) => `TIMESTAMPTZ ${sqlText(x.toISOString())}`;
-  const mine = `${d.ident('_run_id')} = ${sqlText(lineage.runId)} AND ${d.ident('_loaded_at')} = ${stamp(lineage.loadedAt)}`;
-  const from = `FROM ${d.table(t.schema, t.name)} WHERE ${mine}`;
-  const first = new Date(Math.min(...lineage.series.map((x) => x.first.getTime())));
-  const last = new Date(Math.max(...lineage.series.map((x) => x.last.getTime())));
+  const first = new Date(Math.min(...rows.series.map((x) => x.first.getTime())));
+  const last = new Date(Math.max(...rows.series.map((x) => x.last.getTime())));
   try {
-    const parts = committed ? lakePartitions(first, last, t.lakeGrain ?? 'day', MAX_PARTITION_COPIES) : undefined;
+    const parts = rows.ranges ? lakePartitions(first, last, t.lakeGrain ?? 'day', MAX_PARTITION_COPIES) : undefined;
     if (parts) {
       for (const part of parts) {
         const dir = path.join(tempDir, `dt=${part.dt}`);
         const file = path.join(dir, `${stem}_0.parquet`);
         await mkdir(dir, { recursive: true });
-        const n = await s.exec(copyToParquet(s, `SELECT ${columns} ${from} AND ${time} >= ${stamp(part.from)} AND ${time} < ${stamp(part.to)}`, file, CURATED_PARQUET));
+        const n = await s.exec(copyToParquet(s, `SELECT ${rows.columns} ${rows.from} AND ${time} >= ${stamp(part.from)} AND ${time} < ${stamp(part.to)}`, file, CURATED_PARQUET));
         if (n === 0) await rm(dir, { recursive: true, force: true });
       }
     } else {
       await s.exec(
-        copyToParquet(s, `SELECT ${columns}, ${lakePartitionSql(time, t.lakeGrain)} AS dt ${from}`, tempDir, { ...CURATED_PARQUET, partitionColumn: 'dt', fileStem: stem }),
+        copyToParquet(s, `SELECT ${rows.columns}, ${lakePartitionSql(time, t.lakeGrain)} AS dt ${rows.from}`, tempDir, { ...CURATED_PARQUET, partitionColumn: 'dt', fileStem: stem }),
       );
     }
   } catch (err) {
