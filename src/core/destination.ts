@@ -235,6 +235,13 @@ export interface Session {
    */
   stageCsv?(t: TableSpec, file: string, ctx: LoadContext): Promise<string>;
   /**
+   * Optional: write mode append of `rows` straight into `t` (lineage columns from `ctx`), without a staging table —
+   * for warehouses where staging costs a second write of every row (PostgreSQL: COPY into the target). Returns the
+   * rows written; call inside the load's transaction. Append writes no change events, so nothing else needs a staging
+   * table; the caller still runs the audit and quality checks on the target.
+   */
+  appendRows?(t: TableSpec, rows: Row[], ctx: LoadContext): Promise<number>;
+  /**
    * Writes a staging table as hive-partitioned Parquet: `<dir>/dt=YYYY-MM-DD/<fileStem>_<i>.parquet`, one
    * partition per UTC date of `partitionColumn` (or all rows under `day`). Only when capabilities.exportsParquet.
    */

@@ -2,6 +2,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Session } from '../core/destination.ts';
+import { InternalError } from '../core/errors.ts';
 import type { Row, TableSpec } from '../core/table.ts';
 import { utcDate } from './lake-paths.ts';
 import type { LocalLake } from './local-lake.ts';
@@ -34,7 +35,8 @@ export async function writeCurated(args: {
   session: Session;
   lake: LocalLake;
   table: TableSpec;
-  staging: string;
+  /** The batch's staging table; a warehouse that exports Parquet itself writes from it (required there). */
+  staging?: string;
   rows: Row[];
   runId: string;
   day: Date;
@@ -46,6 +48,7 @@ export async function writeCurated(args: {
   const tempDir = lake.curatedWorkDir(table.name, stem);
   const opts = { partitionColumn: table.partitionBy, day: utcDate(args.day), fileStem: stem, orderBy: table.clusteredBy, grain: table.lakeGrain };
   if (session.capabilities.exportsParquet && session.exportParquet) {
+    if (staging === undefined) throw new InternalError(`writeCurated of ${table.name} needs the staging table on a warehouse that exports Parquet itself`);
     await session.exportParquet(staging, tempDir, opts);
   } else {
     await withParquetWriter(async (w) => {

@@ -238,13 +238,22 @@ export async function commitBatch(scope: RunScope, opts: CommitOptions): Promise
         scope.log.warn('the source returned no rows; a replace would empty the table, so it is skipped');
       } else if (rowCount > 0) {
         lap('prepare');
-        const staging = opts.staged ? await opts.staged.complete(ctx) : await session.stage(opts.table, opts.rows, ctx);
-        lap('stage');
-        curated = await writeCurated({ session, lake, table: opts.table, staging, rows: opts.rows, runId: scope.runId, day: loadedAt, fileStem: opts.fileStem });
-        lap('curated');
-        load = await applyWriteMode(session, opts.table, staging, opts.writeMode, ctx);
-        await session.dropStaging(staging);
-        lap('writeMode');
+        if (!opts.staged && opts.writeMode === 'append' && session.appendRows && !session.capabilities.exportsParquet) {
+          // An append where the warehouse takes rows straight into the table (Session.appendRows): no staging table,
+          // every row written once; the curated Parquet is written from the rows, as it is on such a warehouse anyway.
+          load = { inserted: await session.appendRows(opts.table, opts.rows, ctx), updated: 0, deleted: 0 };
+          lap('writeMode');
+          curated = await writeCurated({ session, lake, table: opts.table, rows: opts.rows, runId: scope.runId, day: loadedAt, fileStem: opts.fileStem });
+          lap('curated');
+        } else {
+          const staging = opts.staged ? await opts.staged.complete(ctx) : await session.stage(opts.table, opts.rows, ctx);
+          lap('stage');
+          curated = await writeCurated({ session, lake, table: opts.table, staging, rows: opts.rows, runId: scope.runId, day: loadedAt, fileStem: opts.fileStem });
+          lap('curated');
+          load = await applyWriteMode(session, opts.table, staging, opts.writeMode, ctx);
+          await session.dropStaging(staging);
+          lap('writeMode');
+        }
       }
       if (opts.afterLoad !== false) quality = await afterLoad(session, opts.table, ctx, { countBefore });
       lap('afterLoad');

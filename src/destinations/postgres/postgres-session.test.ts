@@ -305,6 +305,46 @@ describe('staging', () => {
   });
 });
 
+describe('appendRows: an append straight into the table (no staging)', () => {
+  it('creates the months the rows need first, so each row lands in its own partition, with the lineage of ctx', async () => {
+    const t = ohlcv('append_direct');
+    await s.ensureTable(t);
+    const rows = [
+      { symbol: 'BTC-USDT', ts: '2024-01-31T23:59:59.999Z', close: 1 },
+      { symbol: 'BTC-USDT', ts: '2023-12-31T23:30:00-01:00', close: 2 }, // 2024-01-01 00:30 UTC
+      { symbol: 'ETH-USDT', ts: new Date('2024-03-01T00:00:00Z'), close: 3 },
+      { symbol: 'ETH-USDT', ts: null, close: 4 },
+    ];
+    expect(await s.transaction(() => s.appendRows(t, rows, CTX))).toBe(4);
+    expect(await s.transaction(() => s.appendRows(t, [], CTX))).toBe(0);
+    expect((await partitions('append_direct')).map((p) => p.name)).toEqual(['append_direct_default', 'append_direct_p202401', 'append_direct_p202403']);
+    expect(await s.query(`SELECT tableoid::regclass::text AS part, symbol, ts, close, _run_id, _loaded_at FROM coinlake.append_direct ORDER BY close`)).toEqual([
+      { part: 'coinlake.append_direct_p202401', symbol: 'BTC-USDT', ts: new Date('2024-01-31T23:59:59.999Z'), close: 1, _run_id: 'r1', _loaded_at: CTX.loadedAt },
+      { part: 'coinlake.append_direct_p202401', symbol: 'BTC-USDT', ts: new Date('2024-01-01T00:30:00Z'), close: 2, _run_id: 'r1', _loaded_at: CTX.loadedAt },
+      { part: 'coinlake.append_direct_p202403', symbol: 'ETH-USDT', ts: new Date('2024-03-01T00:00:00Z'), close: 3, _run_id: 'r1', _loaded_at: CTX.loadedAt },
+      { part: 'coinlake.append_direct_default', symbol: 'ETH-USDT', ts: null, close: 4, _run_id: 'r1', _loaded_at: CTX.loadedAt },
+    ]);
+    // It wrote no temporary table.
+    expect(await s.query(`SELECT relname FROM pg_class WHERE relpersistence = 't' AND relname LIKE 'stg\\_%'`)).toEqual([]);
+  });
+
+  it('a bad value names its row and column and the transaction keeps nothing', async () => {
+    const t = ohlcv('append_bad', { partitionBy: undefined, clusteredBy: undefined });
+    await s.ensureTable(t);
+    const rows = [
+      { symbol: 'A', ts: '2024-01-01', close: 1 },
+      { symbol: 'B', ts: 'not a time', close: 2 },
+    ];
+    await expect(s.transaction(() => s.appendRows(t, rows, CTX))).rejects.toThrow('cannot load "not a time" into coinlake.append_bad.ts (timestamptz), row 2 of the batch');
+    const dec: TableSpec = { schema: 'coinlake', name: 'append_dec', columns: [{ name: 'amount', type: 'decimal(5,2)' }], primaryKey: [] };
+    await s.ensureTable(dec);
+    await expect(s.transaction(() => s.appendRows(dec, [{ amount: '1.5' }, { amount: '123456.7' }], CTX))).rejects.toThrow(
+      'PostgreSQL rejected row 2 of the batch for coinlake.append_dec.amount: numeric field overflow',
+    );
+    expect(await s.query(`SELECT (SELECT COUNT(*) FROM coinlake.append_bad) AS a, (SELECT COUNT(*) FROM coinlake.append_dec) AS d`)).toEqual([{ a: 0, d: 0 }]);
+  });
+});
+
 describe('transactions and locks', () => {
   it('nested transactions join the outer one', async () => {
     await s.exec(`CREATE TABLE IF NOT EXISTS coinlake.tx_nested (v INTEGER)`);

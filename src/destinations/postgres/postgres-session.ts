@@ -9,7 +9,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { STAGING_ORDINAL, type Capabilities, type LoadContext, type Session } from '../../core/destination.ts';
 import { ConfigError, TerminalError } from '../../core/errors.ts';
 import { allColumns, type ColumnSpec, type Row, type TableSpec } from '../../core/table.ts';
-import { copyTextChunks, escapeCopyText } from './postgres-copy.ts';
+import { copyTextChunks, encodeCopyValue, escapeCopyText } from './postgres-copy.ts';
 import { postgresDialect } from './postgres-dialect.ts';
 import { statementError, type PgEndpoint } from './postgres-errors.ts';
 import { toPgParam } from './postgres-values.ts';
@@ -163,6 +163,34 @@ export class PostgresSession implements Session {
       throw err;
     }
     return name;
+  }
+
+  /**
+   * Append straight into the target (Session.appendRows): the monthly partitions the rows need are created first (so
+   * no row falls into the DEFAULT partition), then one streamed COPY FROM STDIN into the table itself — no temporary
+   * table, no INSERT … SELECT.
+   */
+  async appendRows(t: TableSpec, rows: Row[], ctx: LoadContext): Promise<number> {
+    if (rows.length === 0) return 0;
+    if (t.partitionBy) {
+      const spec = partitionColumn(t);
+      const months = new Set<string>();
+      // The COPY text of a timestamptz or date starts with its UTC month (YYYY-MM), as stage() reads it.
+      for (const r of rows) {
+        const v = r[spec.name];
+        if (v === null || v === undefined) continue;
+        try {
+          months.add(encodeCopyValue(spec.type, v).slice(0, 7));
+        } catch {
+          // Not a time: the COPY below fails on it with the row and column named.
+        }
+      }
+      if (months.size > 0) await this.ensurePartitions(t, [...months].sort());
+    }
+    const list = allColumns(t).map((c) => d.ident(c.name)).join(', ');
+    const lineage = `\t${escapeCopyText(ctx.runId)}\t${ctx.loadedAt.toISOString()}`;
+    const chunks = copyTextChunks(rows, t.columns, { table: `${t.schema}.${t.name}`, trailing: () => lineage });
+    return this.copyIn(`COPY ${d.table(t.schema, t.name)} (${list}) FROM STDIN`, chunks, `${t.schema}.${t.name}`);
   }
 
   /**
