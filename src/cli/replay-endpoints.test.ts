@@ -27,6 +27,22 @@ describe('replayEndpoints', () => {
     }
   });
 
+  it('COINLAKE_REPLAY_LATENCY_MS and COINLAKE_REPLAY_CLIENT_LIMIT make this run of the server an API across a network', async () => {
+    const r = await replayEndpoints(true, { COINLAKE_REPLAY_LATENCY_MS: '120', COINLAKE_REPLAY_CLIENT_LIMIT: '2/1m by key' });
+    try {
+      const assets = `${r.endpoints.baseUrls!.coincap}/assets/bitcoin`;
+      const t0 = performance.now();
+      const statuses = [];
+      for (let i = 0; i < 3; i++) statuses.push((await fetch(assets, { headers: { 'x-api-key': 'k-1' } })).status);
+      expect(statuses).toEqual([200, 200, 429]);
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(3 * 119);
+      expect((await fetch(assets, { headers: { 'x-api-key': 'k-2' } })).status).toBe(200);
+    } finally {
+      await r.close();
+    }
+    await expect(replayEndpoints(true, { COINLAKE_REPLAY_CLIENT_LIMIT: 'lots' })).rejects.toThrow('COINLAKE_REPLAY_CLIENT_LIMIT="lots" is not a client limit');
+  });
+
   it('without --replay: only the base URL variables set', async () => {
     expect((await replayEndpoints(false, {})).endpoints).toEqual({});
     expect((await replayEndpoints(false, { COINLAKE_BINANCE_URL: 'http://x' })).endpoints).toEqual({ baseUrls: { binance: 'http://x' } });

@@ -19,7 +19,10 @@ export async function replayEndpoints(enabled: boolean, env: NodeJS.ProcessEnv =
   const overrides = envBaseUrls(env);
   if (!enabled) return { endpoints: Object.keys(overrides).length ? { baseUrls: overrides } : {}, close: async () => {} };
   const options: ReplayOptions = Object.assign({}, ...SOURCES.map((s) => s.replay?.serverOptions?.(env) ?? {}));
-  const { startReplayServer } = await import('../replay/index.ts'); // loaded only for --replay
+  const { startReplayServer, parseClientLimit, parseLatency } = await import('../replay/index.ts'); // loaded only for --replay
+  // An API on the far side of a network, for this run of the server: a latency, and a limit per client.
+  if (env.COINLAKE_REPLAY_LATENCY_MS) options.latencyMs = parseLatency(env.COINLAKE_REPLAY_LATENCY_MS);
+  if (env.COINLAKE_REPLAY_CLIENT_LIMIT) options.clientLimit = parseClientLimit(env.COINLAKE_REPLAY_CLIENT_LIMIT);
   const server = await startReplayServer(options);
   const replayed: Record<string, string> = {};
   for (const s of SOURCES) if (s.replay) replayed[s.name] = s.replay.baseUrl(server.url, env);

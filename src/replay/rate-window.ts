@@ -1,14 +1,16 @@
-// Sliding 60-second request limit, as CoinCap enforces per key (200/min without, 500/min with).
+// Sliding request limit, by default over 60 seconds as CoinCap enforces per key (200/min without, 500/min with).
 import { ConfigError } from '../core/errors.ts';
 
-const WINDOW_MS = 60_000;
-
-/** Counts accepted requests over the last minute; rejected ones do not use up the window. */
+/** Counts accepted requests over the last `windowMs` (default a minute); rejected ones do not use up the window. */
 export class RateWindow {
   private readonly acceptedAt: number[] = [];
 
-  constructor(private readonly limitPerMinute: number) {
+  constructor(
+    private readonly limitPerMinute: number,
+    private readonly windowMs = 60_000,
+  ) {
     if (!(limitPerMinute > 0)) throw new ConfigError(`rateLimitPerMinute must be positive, got ${limitPerMinute}`, { hint: 'give the replay server a rate limit of at least 1 request per minute, or none' });
+    if (!(windowMs > 0)) throw new ConfigError(`a rate window must be positive, got ${windowMs} ms`);
   }
 
   /**
@@ -16,11 +18,11 @@ export class RateWindow {
    * otherwise returns the whole seconds until the oldest counted request leaves the window.
    */
   admit(now: number): number | undefined {
-    while (this.acceptedAt.length > 0 && this.acceptedAt[0] <= now - WINDOW_MS) this.acceptedAt.shift();
+    while (this.acceptedAt.length > 0 && this.acceptedAt[0] <= now - this.windowMs) this.acceptedAt.shift();
     if (this.acceptedAt.length < this.limitPerMinute) {
       this.acceptedAt.push(now);
       return undefined;
     }
-    return Math.max(1, Math.ceil((this.acceptedAt[0] + WINDOW_MS - now) / 1000));
+    return Math.max(1, Math.ceil((this.acceptedAt[0] + this.windowMs - now) / 1000));
   }
 }

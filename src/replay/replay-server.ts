@@ -1,6 +1,8 @@
 // Local HTTP server replaying the sources' APIs on loopback, for tests and the offline demo: real sockets, real status
-// codes, a request rate limit, injectable faults, and a log of every request. The routes are the sources' own
+// codes, a request rate limit, a latency and limits per client when asked (realistic-api.ts), injectable faults, and a
+// log of every request. The routes are the sources' own
 // (sources/<name>/<name>-replay.ts), mounted from replay-registry.ts.
+import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,6 +10,7 @@ import { FaultQueue, faultResponse, reshapeResponse, type Fault } from './faults
 import { mountPath, type ReplayMount } from './replay-mount.ts';
 import { sourceReplays, type SourcesReplayApi, type SourcesReplayOptions } from './replay-registry.ts';
 import { RateWindow } from './rate-window.ts';
+import { ClientWindows, clientOf, latencySampler, type ClientLimit, type ReplayLatency } from './realistic-api.ts';
 import { errorResponse, writeResponse, writeTruncated, type ReplayResponse } from './replay-response.ts';
 
 export type { Fault, FaultKind } from './faults.ts';
@@ -18,6 +21,10 @@ export interface ReplayOptions extends SourcesReplayOptions {
   port?: number;
   /** Requests allowed per sliding 60 s window; beyond it 429 with Retry-After. Default: unlimited. */
   rateLimitPerMinute?: number;
+  /** A delay before every answer, as over a network: fixed ms, or [min, max] drawn per request (seeded). Default none. */
+  latencyMs?: ReplayLatency;
+  /** A limit per client (source address or API key); beyond it 429 with Retry-After. Default: none. */
+  clientLimit?: ClientLimit;
 }
 
 export interface RecordedRequest {
@@ -31,6 +38,8 @@ export interface RecordedRequest {
   status: number;
   /** Arrival time, ms since epoch. */
   at: number;
+  /** Who sent it: `address:<ip>`, or `key:<hash prefix>` when the server tells clients apart by key (see clientOf). */
+  client: string;
 }
 
 /** The server, and what each source's replay routes add to it (their URLs, counters, data setters). */
@@ -64,7 +73,11 @@ export async function startReplayServer(opts: ReplayOptions = {}): Promise<Repla
   const mounts: ReplayMount[] = routes.flatMap((r) => r.mounts);
   const faults = new FaultQueue();
   const rateWindow = opts.rateLimitPerMinute === undefined ? undefined : new RateWindow(opts.rateLimitPerMinute);
+  const clientWindows = opts.clientLimit && new ClientWindows(opts.clientLimit);
+  const latency = latencySampler(opts.latencyMs);
   const closing = new AbortController();
+  // Every request waiting out a latency or a slow fault listens on it.
+  setMaxListeners(0, closing.signal);
   const sockets = new Set<Socket>();
 
   /** The mount answering `path`, and the path it sees. */
@@ -81,7 +94,9 @@ export async function startReplayServer(opts: ReplayOptions = {}): Promise<Repla
       entry.status = response.status;
       await writeResponse(req, res, response);
     };
-    const retryAfter = rateWindow?.admit(entry.at);
+    // Counted as it arrives (as an API counts), answered after the latency (a refusal too).
+    const retryAfter = rateWindow?.admit(entry.at) ?? clientWindows?.admit(entry.client, entry.at);
+    if (latency) await sleep(latency(), undefined, { signal: closing.signal });
     if (retryAfter !== undefined) {
       return send({ ...errorResponse(429, 'rate limit exceeded'), headers: { 'retry-after': String(retryAfter) } });
     }
@@ -116,6 +131,7 @@ export async function startReplayServer(opts: ReplayOptions = {}): Promise<Repla
       headers: recordedHeaders(req),
       status: 0,
       at: Date.now(),
+      client: clientOf(req, url, opts.clientLimit?.by ?? 'address'),
     };
     replay.requests.push(entry);
     handle(req, res, entry, url).catch(() => {
