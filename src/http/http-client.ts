@@ -45,6 +45,17 @@ export interface HttpClientOptions {
   /** Headers sent with every request (e.g. Authorization); they are redacted in logs. */
   headers?: Record<string, string>;
   logger?: HttpLogger;
+  /**
+   * A budget every attempt takes one request from before it is sent, besides rateLimitPerMinute: one shared with
+   * other processes that use the same key (distributed/shared-budget.ts).
+   */
+  budget?: RequestBudget;
+}
+
+/** Requests allowed over time, taken one per attempt (see HttpClientOptions.budget). */
+export interface RequestBudget {
+  /** Resolves once one request may be sent; rejects when `signal` aborts or the budget gives up. */
+  acquire(signal?: AbortSignal): Promise<void>;
 }
 
 export interface RequestOptions {
@@ -66,7 +77,7 @@ export function parseRetryAfter(value: string | null, now = Date.now()): number 
 /** Rate-limited, retrying HTTP client for one connection. Use one per connection, share it across streams. */
 export class HttpClient {
   readonly queue: PQueue;
-  private readonly opts: Required<Omit<HttpClientOptions, 'logger' | 'headers'>> & Pick<HttpClientOptions, 'logger' | 'headers'>;
+  private readonly opts: Required<Omit<HttpClientOptions, 'logger' | 'headers' | 'budget'>> & Pick<HttpClientOptions, 'logger' | 'headers' | 'budget'>;
   /** Requests sent (attempts, including retries). */
   attempts = 0;
 
@@ -81,6 +92,7 @@ export class HttpClient {
       maxBodyBytes: opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
       headers: opts.headers,
       logger: opts.logger,
+      budget: opts.budget,
     };
     this.queue = rateQueue(this.opts.rateLimitPerMinute);
   }
@@ -163,6 +175,7 @@ export class HttpClient {
 
   /** One request: a GET, or a POST of `payload`. */
   private async attempt(url: string, safeUrl: string, req: RequestOptions, payload?: string): Promise<HttpResponse> {
+    await this.opts.budget?.acquire(req.signal);
     this.attempts++;
     // Node sets headers case-insensitively in order: a connection's own User-Agent replaces coinlake's.
     const headers = { 'user-agent': USER_AGENT, 'accept-encoding': 'gzip, deflate', accept: 'application/json', ...this.opts.headers, ...req.headers };
