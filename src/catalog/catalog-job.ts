@@ -177,6 +177,7 @@ export function catalogJob(conn: Connection, ing: Ingestion, opts: CatalogRunOpt
   return {
     name: `${conn.name}/${ing.asset}`,
     connectionName: conn.name,
+    ...(conn.rate_limit_shared ? { rateLimitShared: true } : {}),
     tableName: ing.asset,
     source: plan.source,
     stream: plan.stream,

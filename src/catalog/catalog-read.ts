@@ -77,6 +77,7 @@ export async function readCatalog(s: Session, filter: CatalogFilter = {}): Promi
         driver: r.driver_name,
         sandbox: r.sandbox,
         rate_limit_per_minute: r.rate_limit_per_minute === null || r.rate_limit_per_minute === undefined ? undefined : Number(r.rate_limit_per_minute),
+        rate_limit_shared: r.rate_limit_shared === null || r.rate_limit_shared === undefined ? undefined : Boolean(r.rate_limit_shared),
         id: r.connection_id,
         secret_encrypted: r.secret_encrypted,
         created_at: r.created_at,

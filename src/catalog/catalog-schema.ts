@@ -61,6 +61,12 @@ export const connectionSchema = z.strictObject({
   sandbox: z.boolean().default(false),
   /** Requests per minute of every ingestion on this connection (0 = unlimited); default the source's. */
   rate_limit_per_minute: optional(z.number().int('expected a whole number of requests per minute').nonnegative('expected 0 (unlimited) or more requests per minute')),
+  /**
+   * true: the processes that use this connection with the same key share its rate limit (distributed backfill workers,
+   * through NATS: distributed/shared-budget.ts); false or absent: each process has the whole limit to itself (its own
+   * key or address).
+   */
+  rate_limit_shared: optional(z.boolean()),
   /** Written by `catalog export` so that an import restores the tables exactly. */
   id: optional(z.number().int().positive()),
   secret_encrypted: optional(z.string()),

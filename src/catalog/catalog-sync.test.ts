@@ -10,6 +10,7 @@ import type { Catalog } from './catalog-schema.ts';
 import { readCatalog } from './catalog-read.ts';
 import { syncCatalog } from './catalog-sync.ts';
 import { catalogToYaml } from './catalog-yaml.ts';
+import { catalogJob } from './catalog-job.ts';
 import { catalogOf, loadBuiltinCatalog, parseCatalogText } from './config-file.ts';
 import { ensureMetaTables } from './meta-tables.ts';
 
@@ -109,6 +110,40 @@ describe.each(engines)('catalog store on %s', (_name, fresh) => {
       columnDetails: { added: 0, updated: 0, unchanged: 14, removed: 32 },
     });
     expect((await readCatalog(s)).ingestions.map((i) => i.asset)).toEqual(['EXTERNAL_COINCAP_ASSETS']);
+  });
+
+  it('rate_limit_shared: YAML → coinlake_meta → the catalog read back, its export, and the job (absent stays absent)', async () => {
+    const s = await fresh();
+    const c = catalogOf(
+      parseCatalogText(
+        `connections:
+  - { name: SHARED_KEY, url: 'http://127.0.0.1:9/api', rate_limit_per_minute: 600, rate_limit_shared: true }
+  - { name: OWN_KEY, url: 'http://127.0.0.1:9/api', rate_limit_per_minute: 600 }
+ingestions:
+  - { connection: SHARED_KEY, asset: A, target_table: rest_a, source: rest.records, params: { path: /a }, primary_key: [id], columns: [{ column_name: id, mapping_column: id, datatype: VARCHAR }] }
+  - { connection: OWN_KEY, asset: B, target_table: rest_b, source: rest.records, params: { path: /b }, primary_key: [id], columns: [{ column_name: id, mapping_column: id, datatype: VARCHAR }] }
+`,
+        'shared.yaml',
+      ),
+    );
+    await syncCatalog(s, c, at('2025-01-01T00:00:00Z'));
+    expect(await s.query(`SELECT connection_name, rate_limit_shared FROM coinlake_meta.ingestion_connection_info ORDER BY 1`)).toEqual([
+      { connection_name: 'OWN_KEY', rate_limit_shared: null },
+      { connection_name: 'SHARED_KEY', rate_limit_shared: true },
+    ]);
+    const back = await readCatalog(s);
+    expect(back.connections.map((x) => [x.name, x.rate_limit_shared])).toEqual([
+      ['SHARED_KEY', true],
+      ['OWN_KEY', undefined],
+    ]);
+    expect(catalogToYaml(back)).toContain('rate_limit_shared: true');
+    expect(catalogToYaml(back).match(/rate_limit_shared/g)).toHaveLength(1);
+    const jobs = back.ingestions.map((i) => catalogJob(back.connections.find((x) => x.name === i.connection)!, i));
+    expect(jobs.map((j) => [j.name, j.rateLimitPerMinute, j.rateLimitShared])).toEqual([
+      ['SHARED_KEY/A', 600, true],
+      ['OWN_KEY/B', 600, undefined],
+    ]);
+    expect(() => parseCatalogText(`connections: [{ name: X, rate_limit_shared: sometimes }]\ningestions: []\n`, 'bad.yaml')).toThrow(/rate_limit_shared/);
   });
 
   it('export then import into an empty warehouse gives identical tables, and the same export', async () => {

@@ -48,6 +48,7 @@ function connectionRow(c: Connection): WantedRow {
       sandbox: c.sandbox,
       secret_encrypted: c.secret_encrypted,
       rate_limit_per_minute: c.rate_limit_per_minute ?? null,
+      rate_limit_shared: c.rate_limit_shared ?? null,
     },
     given: { created_at: c.created_at, modified_at: c.modified_at },
     id: c.id,

@@ -11,7 +11,7 @@ export function catalogToYaml(c: Catalog, header?: string): string {
   const connections = c.connections.map((x) =>
     defined({
       name: x.name, url: x.url, auth_type: x.auth_type, user_name: x.user_name, driver: x.driver, sandbox: x.sandbox,
-      rate_limit_per_minute: x.rate_limit_per_minute, id: x.id, secret_encrypted: x.secret_encrypted, created_at: iso(x.created_at), modified_at: iso(x.modified_at),
+      rate_limit_per_minute: x.rate_limit_per_minute, rate_limit_shared: x.rate_limit_shared, id: x.id, secret_encrypted: x.secret_encrypted, created_at: iso(x.created_at), modified_at: iso(x.modified_at),
     }),
   );
   const ingestions = c.ingestions.map((i) =>

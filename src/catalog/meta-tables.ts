@@ -29,7 +29,8 @@ const META_DDL: string[] = [
     sandbox BOOLEAN DEFAULT FALSE,
     created_at TIMESTAMPTZ,
     modified_at TIMESTAMPTZ,
-    rate_limit_per_minute INTEGER)`,
+    rate_limit_per_minute INTEGER,
+    rate_limit_shared BOOLEAN)`,
   `CREATE TABLE IF NOT EXISTS coinlake_meta.ingestion_config (
     ingestion_config_id BIGINT PRIMARY KEY,
     connection_name VARCHAR NOT NULL,
@@ -187,6 +188,7 @@ const ADDED_COLUMNS: [string, string, string][] = [
   ['ingestion_config', 'quality_checks', 'VARCHAR'],
   ['backfill_chunk', 'worker', 'VARCHAR'],
   ['ingestion_connection_info', 'rate_limit_per_minute', 'INTEGER'],
+  ['ingestion_connection_info', 'rate_limit_shared', 'BOOLEAN'],
 ];
 
 /** Creates the schemas and metadata tables if missing. Idempotent: a second call changes nothing. */

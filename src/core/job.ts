@@ -27,6 +27,8 @@ export interface Job {
   /** The connection's credentials, when its source takes them itself (Source.credentialsInRead) instead of as headers. */
   credentials?: ConnectionCredentials;
   rateLimitPerMinute: number;
+  /** The connection's rate limit is shared by every process using it with the same key (catalog rate_limit_shared). */
+  rateLimitShared?: boolean;
   params: StreamParams;
   window?: TimeWindow;
   /** Whether the stream keeps a watermark between runs. */

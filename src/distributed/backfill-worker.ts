@@ -9,6 +9,7 @@ import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstream, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { SharedBudget } from './shared-budget.ts';
 import type { Logger } from 'pino';
 import { ensureMetaTables } from '../catalog/meta-tables.ts';
 import { warehouseId } from '../catalog/warehouse-identity.ts';
@@ -262,7 +263,7 @@ export class BackfillWorker {
       signal,
       hooks: {
         plan: () => [chunk],
-        extract: (_chunk, ctx) => extractBatch(scope, job, { http: this.httpFor(job), window: chunk.window, signal: ctx.signal, table: plan.table, nextPage: () => task.ordinal * PAGE_SPAN + ++page }),
+        extract: async (_chunk, ctx) => extractBatch(scope, job, { http: await this.httpFor(job), window: chunk.window, signal: ctx.signal, table: plan.table, nextPage: () => task.ordinal * PAGE_SPAN + ++page }),
         target: () => ({ table: plan.table, writeMode: job.writeMode, lockKey: plan.lockKey, fileStem: `${task.runId}-c${String(task.ordinal).padStart(5, '0')}-${this.name}`, afterLoad: false }),
         inTransaction: async ({ group: [{ batch }], load }) => {
           // Under the table's lock: a chunk another delivery committed meanwhile rolls this one back.
@@ -379,13 +380,25 @@ export class BackfillWorker {
     };
   }
 
-  /** One HTTP client per source endpoint, shared by the slots (its rate limit covers the whole worker). */
-  private httpFor(job: Job): HttpClient {
-    const key = `${job.source.name}|${job.baseUrl}|${job.rateLimitPerMinute}`;
+  /**
+   * One HTTP client per source endpoint, shared by the slots (its rate limit covers the whole worker). A connection
+   * whose rate limit is shared (catalog rate_limit_shared) also takes every request from one budget in NATS, shared
+   * by every worker with the same endpoint and key (distributed/shared-budget.ts), so that together they keep it.
+   */
+  private async httpFor(job: Job): Promise<HttpClient> {
+    const shared = Boolean(job.rateLimitShared) && job.rateLimitPerMinute > 0;
+    const key = `${job.source.name}|${job.baseUrl}|${job.rateLimitPerMinute}|${shared}`;
     let client = this.http.get(key);
     if (!client) {
-      client = new HttpClient({ ...job.http, rateLimitPerMinute: job.rateLimitPerMinute, headers: job.headers, logger: this.log });
-      this.http.set(key, client);
+      // Named by the endpoint and its credentials (hashed before they reach NATS).
+      const budget = shared
+        ? await SharedBudget.open(this.opts.nc, `${job.source.name}|${job.baseUrl}|${JSON.stringify(job.headers ?? {})}`, { limit: job.rateLimitPerMinute, windowMs: 60_000 })
+        : undefined;
+      client = this.http.get(key);
+      if (!client) {
+        client = new HttpClient({ ...job.http, rateLimitPerMinute: job.rateLimitPerMinute, headers: job.headers, logger: this.log, budget });
+        this.http.set(key, client);
+      }
     }
     return client;
   }
