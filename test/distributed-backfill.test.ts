@@ -20,6 +20,8 @@ import { openWarehouse } from '../src/destinations/registry.ts';
 import { BackfillWorker } from '../src/distributed/backfill-worker.ts';
 import { backfillTaskSchema, encodeTask, type BackfillTask } from '../src/distributed/backfill-task.ts';
 import { runDistributedBackfill } from '../src/distributed/distributed-backfill.ts';
+import { BUDGET_BUCKET, budgetEntryKey, budgetName } from '../src/distributed/shared-budget.ts';
+import { Kvm } from '@nats-io/kv';
 import { runSubject, taskQueueNames, type TaskQueueNames } from '../src/distributed/task-queue.ts';
 import { LocalLake } from '../src/lake/local-lake.ts';
 import { startReplayServer, type ReplayServer } from '../src/replay/index.ts';
@@ -482,8 +484,27 @@ describe('distributed backfill: queues shared across warehouses and runs', () =>
       expect.stringMatching(/^run \S+ \(process 1\) failed; log: \S+$/),
       '',
     ]);
-    expect(await coinlake(args, env)).toEqual({ code: 1, stdout: '', stderr: 'error: --nats, --queue, --no-wait and --stall-timeout go with --distributed\n' });
+    const alone = { code: 1, stdout: '', stderr: 'error: --nats, --queue, --no-wait, --stall-timeout and --rate-shared go with --distributed\n' };
+    expect(await coinlake(args, env)).toEqual(alone);
+    expect(await coinlake([...args.slice(0, -2), '--rate-shared'], env)).toEqual(alone);
   }, 60_000);
+
+  it('--rate-shared: two workers take every klines request from one budget in NATS, exactly one grant per request the API saw', async () => {
+    const { queue, db, s, lake } = await fixture();
+    const [w1, w2] = ['s1', 's2'].map((name) => inProcessWorker(db, lake, queue, name));
+    await Promise.all([w1.start(), w2.start()]);
+    const since = Date.now();
+    const endpoints = { baseUrls: { binance: replay.binanceUrl }, rateLimitPerMinute: 600, rateLimitShared: true };
+    const out = await within('the backfill', runDistributedBackfill(request({ endpoints }), { session: s, lake, nc, queue, progress: false, pollMs: 100 }), 120_000);
+    expect(out.summary).toMatchObject({ status: 1 });
+    const klines = replay.requests.filter((r) => r.path === '/binance/api/v3/klines' && r.at >= since);
+    expect(klines.length).toBeGreaterThan(0);
+    const kv = await new Kvm(nc).open(BUDGET_BUCKET);
+    const entry = await kv.get(budgetEntryKey(budgetName({ source: { name: 'binance' }, baseUrl: replay.binanceUrl })));
+    const grants = (entry!.json<number[]>() ?? []).filter((t) => t >= since);
+    expect(grants).toHaveLength(klines.length);
+    expect(w1.stats.committed + w2.stats.committed).toBe(6);
+  }, 180_000);
 
   it('two warehouses on one queue: each worker loads only its own warehouse\'s tasks; both backfills finish exactly', async () => {
     const x = await fixture();

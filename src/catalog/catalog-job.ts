@@ -165,7 +165,11 @@ export function catalogJob(conn: Connection, ing: Ingestion, opts: CatalogRunOpt
   // A source that signs with the keys itself gets them as credentials, never as an Authorization header.
   const own = secret !== undefined && plan.source.credentialsInRead ? { user: conn.user_name, secret } : undefined;
   registerSecret(own?.secret);
-  const access = resolveAccess(plan.source, endpoints, { url: opts.connectionUrl ?? conn.url, rateLimitPerMinute: rate, ...(own ? {} : credentials(conn, secret)) });
+  const access = resolveAccess(plan.source, conn.rate_limit_shared ? { ...endpoints, rateLimitShared: true } : endpoints, {
+    url: opts.connectionUrl ?? conn.url,
+    rateLimitPerMinute: rate,
+    ...(own ? {} : credentials(conn, secret)),
+  });
   // params.auth_header names the header that carries the secret instead of Authorization (e.g. x-cg-demo-api-key).
   const authHeader = ing.params.auth_header;
   if (typeof authHeader === 'string' && secret !== undefined && conn.auth_type === 'bearer') access.headers = { [authHeader.toLowerCase()]: secret };
@@ -177,7 +181,6 @@ export function catalogJob(conn: Connection, ing: Ingestion, opts: CatalogRunOpt
   return {
     name: `${conn.name}/${ing.asset}`,
     connectionName: conn.name,
-    ...(conn.rate_limit_shared ? { rateLimitShared: true } : {}),
     tableName: ing.asset,
     source: plan.source,
     stream: plan.stream,

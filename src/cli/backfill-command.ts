@@ -37,6 +37,7 @@ interface BackfillFlags {
   wait: boolean;
   stallTimeout?: string;
   rate?: string;
+  rateShared?: boolean;
 }
 
 function positiveInt(value: string, flag: string): number {
@@ -83,6 +84,7 @@ export function registerBackfillCommand(program: Command, globals: () => GlobalO
     .option('--no-wait', 'with --distributed: publish and return; the last worker closes the run')
     .option('--stall-timeout <duration>', 'with --distributed: fail the run when no task is taken, loaded or retried for this long (default 10m)')
     .option(RATE_FLAGS, RATE_HELP)
+    .option('--rate-shared', 'with --distributed: the workers call the API with one key, so they share the rate limit (one budget in NATS); by default each worker has the whole limit')
     .action(async (o: BackfillFlags) => {
       const g = globals();
       withRate({}, o.rate); // checked before anything starts
@@ -92,7 +94,9 @@ export function registerBackfillCommand(program: Command, globals: () => GlobalO
       const chunkMs = o.chunk === undefined ? undefined : durationMs(o.chunk);
       if (o.chunk !== undefined && chunkMs === undefined) throw new ConfigError(`--chunk must be ${DURATION_FORM}, got "${o.chunk}"`);
       const symbols = (o.symbols ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-      if (!o.distributed && (o.nats !== undefined || o.queue !== undefined || !o.wait || o.stallTimeout !== undefined)) throw new ConfigError('--nats, --queue, --no-wait and --stall-timeout go with --distributed');
+      if (!o.distributed && (o.nats !== undefined || o.queue !== undefined || !o.wait || o.stallTimeout !== undefined || o.rateShared)) {
+        throw new ConfigError('--nats, --queue, --no-wait, --stall-timeout and --rate-shared go with --distributed');
+      }
       const stallMs = o.stallTimeout === undefined ? undefined : durationMs(o.stallTimeout);
       if (o.stallTimeout !== undefined && stallMs === undefined) throw new ConfigError(`--stall-timeout must be ${DURATION_FORM}, got "${o.stallTimeout}"`);
       const queue = o.distributed ? (await import('../distributed/task-queue.ts')).taskQueueNames(o.queue) : undefined;
@@ -116,7 +120,7 @@ export function registerBackfillCommand(program: Command, globals: () => GlobalO
             concurrency: positiveInt(o.concurrency, '--concurrency'),
             limitRows: o.limit === undefined ? undefined : positiveInt(o.limit, '--limit'),
             chunkMs,
-            endpoints: withRate(replay.endpoints, o.rate),
+            endpoints: { ...withRate(replay.endpoints, o.rate), ...(o.rateShared ? { rateLimitShared: true } : {}) },
           };
           if (o.distributed) {
             (await import('../distributed/distributed-backfill.ts')).requireSharedWarehouse(session, resolved.warehouse, 'backfill --distributed');

@@ -31,6 +31,8 @@ export const backfillTaskSchema = z.object({
   /** Base URLs the coordinator was given (replay or COINLAKE_<SOURCE>_URL); the worker's own settings win. */
   baseUrls: z.record(z.string(), z.string()).optional(),
   rateLimitPerMinute: z.number().nonnegative().optional(),
+  /** The workers share the rate limit through NATS (backfill --rate-shared): they call the API with one key. */
+  rateLimitShared: z.boolean().optional(),
 });
 
 export type BackfillTask = z.infer<typeof backfillTaskSchema>;

@@ -9,7 +9,7 @@ import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstream, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { SharedBudget } from './shared-budget.ts';
+import { SharedBudget, budgetName } from './shared-budget.ts';
 import type { Logger } from 'pino';
 import { ensureMetaTables } from '../catalog/meta-tables.ts';
 import { warehouseId } from '../catalog/warehouse-identity.ts';
@@ -376,6 +376,7 @@ export class BackfillWorker {
     return {
       baseUrls: { ...task.baseUrls, ...own.baseUrls },
       rateLimitPerMinute: own.rateLimitPerMinute ?? task.rateLimitPerMinute,
+      rateLimitShared: own.rateLimitShared ?? task.rateLimitShared,
       http: own.http,
     };
   }
@@ -392,7 +393,7 @@ export class BackfillWorker {
     if (!client) {
       // Named by the endpoint and its credentials (hashed before they reach NATS).
       const budget = shared
-        ? await SharedBudget.open(this.opts.nc, `${job.source.name}|${job.baseUrl}|${JSON.stringify(job.headers ?? {})}`, { limit: job.rateLimitPerMinute, windowMs: 60_000 })
+        ? await SharedBudget.open(this.opts.nc, budgetName(job), { limit: job.rateLimitPerMinute, windowMs: 60_000 })
         : undefined;
       client = this.http.get(key);
       if (!client) {

@@ -142,6 +142,7 @@ async function publishTasks(scope: RunScope, req: BackfillRequest, plan: Backfil
         ordinal: j * plan.keys.length + i + 1,
         ...(req.endpoints?.baseUrls ? { baseUrls: req.endpoints.baseUrls } : {}),
         ...(req.endpoints?.rateLimitPerMinute !== undefined ? { rateLimitPerMinute: req.endpoints.rateLimitPerMinute } : {}),
+        ...(req.endpoints?.rateLimitShared ? { rateLimitShared: true } : {}),
       });
     }),
   );

@@ -28,8 +28,13 @@ export interface SharedBudgetOptions {
   maxWaitMs?: number;
 }
 
+/** The name of the budget of a job's endpoint and credentials (hashed into its KV key, see budgetEntryKey). */
+export function budgetName(job: { source: { name: string }; baseUrl: string; headers?: Record<string, string> }): string {
+  return `${job.source.name}|${job.baseUrl}|${JSON.stringify(job.headers ?? {})}`;
+}
+
 /** The KV key of a budget named `name` (a connection and its key): a hash, so no key text reaches the server. */
-function entryKey(name: string): string {
+export function budgetEntryKey(name: string): string {
   return `b_${createHash('sha256').update(name).digest('hex').slice(0, 24)}`;
 }
 
@@ -53,7 +58,7 @@ export class SharedBudget implements RequestBudget {
     name: string,
     private readonly opts: SharedBudgetOptions,
   ) {
-    this.key = entryKey(name);
+    this.key = budgetEntryKey(name);
     this.spanMs = opts.windowMs + (opts.marginMs ?? 50);
     this.maxWaitMs = opts.maxWaitMs ?? 300_000;
   }

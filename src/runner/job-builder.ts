@@ -14,6 +14,11 @@ export interface Endpoints {
   baseUrls?: Record<string, string>;
   /** Rate limit override, over the catalog's and the source's: `--rate`, or 0 for replay runs of the demo/tests. */
   rateLimitPerMinute?: number;
+  /**
+   * The rate limit is shared by every process calling the source with the same key (`backfill --rate-shared`, or the
+   * catalog connection's rate_limit_shared): distributed workers take each request from one budget in NATS.
+   */
+  rateLimitShared?: boolean;
   /** Retry settings override (tests shorten the backoff). */
   http?: Job['http'];
 }
@@ -78,6 +83,8 @@ export interface Access {
   baseUrl: string;
   headers?: Record<string, string>;
   rateLimitPerMinute: number;
+  /** See Endpoints.rateLimitShared; absent when not shared. */
+  rateLimitShared?: boolean;
 }
 
 /**
@@ -95,6 +102,7 @@ export function resolveAccess(source: Source, endpoints: Endpoints, o: { url?: s
     baseUrl,
     headers: authorization ? { authorization } : undefined,
     rateLimitPerMinute: endpoints.rateLimitPerMinute ?? o.rateLimitPerMinute ?? (keyed ? 500 : source.rateLimitPerMinute),
+    ...(endpoints.rateLimitShared ? { rateLimitShared: true } : {}),
   };
 }
 
