@@ -1,8 +1,11 @@
-// Distributed backfill, two `coinlake worker` processes against one: the same klines backfill (BENCH_DIST_SYMBOLS
-// symbols × BENCH_DIST_DAYS daily chunks of 1m candles) published to the NATS JetStream work queue and loaded into a
-// fresh PostgreSQL database, with a replay server without rate limits in a child process. Workers are started and
-// ready before the clock starts; the time is publish → run closed. The single-process `runBackfill` of the same range
-// is measured too, as the baseline the distributed runs compare with.
+// Distributed backfill, 1, 2 and 4 `coinlake worker` processes (BENCH_DIST_WORKERS): the same klines backfill
+// (BENCH_DIST_SYMBOLS symbols × BENCH_DIST_DAYS daily chunks of 1m candles) published to the NATS JetStream work queue
+// and loaded into a fresh PostgreSQL database, with a replay server in a child process that answers every request after
+// BENCH_DIST_LATENCY_MS (default 200 ms; `100-300` draws per request; 0 for none), as an API across a network does, and
+// without rate limits. Workers are started and ready before the clock starts; the time is publish → run closed. The
+// single-process `runBackfill` of the same range is measured too, as the baseline the distributed runs compare with.
+// Targets (#26): with the latency, speed-ups of at least 1.8× and 3.4× for 2 and 4 workers, and a 1-worker run at
+// least 0.9× as fast as the single process.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -15,7 +18,7 @@ import { openWarehouse } from '../src/destinations/registry.ts';
 import { runDistributedBackfill } from '../src/distributed/distributed-backfill.ts';
 import { taskQueueNames } from '../src/distributed/task-queue.ts';
 import { LocalLake } from '../src/lake/local-lake.ts';
-import { REPLAY_BINANCE_SYMBOLS } from '../src/replay/index.ts';
+import { REPLAY_BINANCE_SYMBOLS, parseLatency } from '../src/replay/index.ts';
 import { runBackfill, type BackfillRequest } from '../src/runner/backfill.ts';
 import { connectNats } from '../src/streaming/jetstream-streams.ts';
 
@@ -24,11 +27,14 @@ const DAYS = Number(process.env.BENCH_DIST_DAYS ?? 30);
 /** Tasks each worker works on at once (the same for one and two workers). */
 const CONCURRENCY = Number(process.env.BENCH_DIST_CONCURRENCY ?? 2);
 const DAY = 86_400_000;
+const LATENCY = process.env.BENCH_DIST_LATENCY_MS ?? '200';
+const WORKERS = (process.env.BENCH_DIST_WORKERS ?? '1,2,4').split(',').map(Number);
 const BIN = path.resolve('bin/coinlake.mjs');
 
-/** Starts the replay server in a child process (unlimited Binance weight); resolves with its URL. */
+/** Starts the replay server in a child process (unlimited Binance weight, the bench's latency); resolves with its URL. */
 async function replayChild(): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('bench/replay-child.ts'), JSON.stringify({ binanceWeightPerMinute: 1e9 })], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const latencyMs = LATENCY === '0' ? undefined : parseLatency(LATENCY, 'BENCH_DIST_LATENCY_MS');
+  const child = spawn(process.execPath, ['--import', 'tsx', path.resolve('bench/replay-child.ts'), JSON.stringify({ binanceWeightPerMinute: 1e9, latencyMs })], { stdio: ['pipe', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', resolve);
     child.once('exit', (code) => reject(new Error(`replay child exited with ${code}`)));
@@ -108,15 +114,19 @@ export async function main(): Promise<void> {
   const binanceUrl = `${replay.url}/binance`;
   try {
     const chunks = SYMBOLS.length * DAYS;
-    console.log(`${SYMBOLS.length} symbols × ${DAYS} daily chunks of 1m candles = ${chunks} chunks into PostgreSQL; replay server (no rate limit) in a child process; ${CONCURRENCY} task(s) at a time per worker`);
+    console.log(`${SYMBOLS.length} symbols × ${DAYS} daily chunks of 1m candles = ${chunks} chunks into PostgreSQL; replay server (no rate limit, latency ${LATENCY} ms) in a child process; ${CONCURRENCY} task(s) at a time per worker`);
     const base = await single(binanceUrl, dir);
     console.log(`single process (runBackfill, concurrency ${CONCURRENCY}): ${base.rows.toLocaleString('en-US')} rows in ${base.s.toFixed(1)} s (${Math.round(base.rows / base.s).toLocaleString('en-US')} rows/s) — baseline`);
-    const one = await distributed(1, binanceUrl, dir);
-    console.log(`1 worker:  ${one.rows.toLocaleString('en-US')} rows in ${one.s.toFixed(1)} s (${Math.round(one.rows / one.s).toLocaleString('en-US')} rows/s) = ${(base.s / one.s).toFixed(2)} × the single process`);
-    const two = await distributed(2, binanceUrl, dir);
-    console.log(`2 workers: ${two.rows.toLocaleString('en-US')} rows in ${two.s.toFixed(1)} s (${Math.round(two.rows / two.s).toLocaleString('en-US')} rows/s) = ${(base.s / two.s).toFixed(2)} × the single process`);
+    const runs = new Map<number, { s: number; rows: number }>();
+    for (const n of WORKERS) {
+      const r = await distributed(n, binanceUrl, dir);
+      runs.set(n, r);
+      if (r.rows !== base.rows) throw new Error(`${n} worker(s) loaded ${r.rows} rows, the single process ${base.rows}`);
+      console.log(`${n} worker(s): ${r.rows.toLocaleString('en-US')} rows in ${r.s.toFixed(1)} s (${Math.round(r.rows / r.s).toLocaleString('en-US')} rows/s) = ${(base.s / r.s).toFixed(2)} × the single process`);
+    }
+    const target: Record<number, number> = { 1: 0.9, 2: 1.8, 4: 3.4 };
     console.log(
-      `speed-up 2 workers vs 1: ${(one.s / two.s).toFixed(2)}× — on a machine with ${os.cpus().length} cores shared by both workers, the replay server, PostgreSQL and the coordinator (1-minute load average when the bench started: ${loadBefore.toFixed(1)})`,
+      `speed-ups vs the single process: ${[...runs].map(([n, r]) => `${n}: ${(base.s / r.s).toFixed(2)}×${target[n] ? ` (target ≥ ${target[n]}×: ${base.s / r.s >= target[n] ? 'met' : 'NOT met'})` : ''}`).join(', ')} — replay latency ${LATENCY} ms; ${os.cpus().length} cores shared by the workers, the replay server, PostgreSQL and the coordinator (1-minute load average when the bench started: ${loadBefore.toFixed(1)})`,
     );
   } finally {
     replay.child.stdin?.end();

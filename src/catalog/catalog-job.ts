@@ -5,7 +5,7 @@ import { CoinlakeError, ConfigError, errorMessage } from '../core/errors.ts';
 import type { Job } from '../core/job.ts';
 import type { Source, Stream, StreamParams } from '../core/source.ts';
 import type { TableSpec } from '../core/table.ts';
-import { parseRate, parseWindow, parseWriteMode, resolveAccess, type Endpoints } from '../runner/job-builder.ts';
+import { parseRate, parseWindow, parseWriteMode, resolveAccess, windowEndOnly, type Endpoints } from '../runner/job-builder.ts';
 import { allJobNames, findStream } from '../sources/registry.ts';
 import { withOrdinals, type Catalog, type Connection, type Ingestion } from './catalog-schema.ts';
 import { catalogIsEmpty, findCatalogEntry, TABLES_LABEL } from './catalog-read.ts';
@@ -190,6 +190,7 @@ export function catalogJob(conn: Connection, ing: Ingestion, opts: CatalogRunOpt
     credentials: own,
     params,
     window: parseWindow(opts.from ?? text(from), opts.to ?? text(to)),
+    ...windowEndOnly(opts.from ?? text(from), opts.to ?? text(to)),
     incremental: plan.incremental,
     external: ing.is_external,
     refreshModels: ing.refresh_models,

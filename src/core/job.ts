@@ -31,6 +31,8 @@ export interface Job {
   rateLimitShared?: boolean;
   params: StreamParams;
   window?: TimeWindow;
+  /** `--to` given without `--from`: the run's window goes from the committed watermark to this end (see runJob). */
+  windowEnd?: Date;
   /** Whether the stream keeps a watermark between runs. */
   incremental: boolean;
   onMissing?: MissingPolicy;

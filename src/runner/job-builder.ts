@@ -35,6 +35,11 @@ export interface JobOptions {
   apiKey?: string;
 }
 
+/** `--to` given without `--from` (the window then starts at the committed watermark; see Job.windowEnd). */
+export function windowEndOnly(from?: string, to?: string): { windowEnd?: Date } {
+  return !from && to ? { windowEnd: parseInstant(to) } : {};
+}
+
 /** Parses --from/--to into a window [from, to); --to defaults to now. An empty or reversed window is refused (checkWindow). */
 export function parseWindow(from?: string, to?: string): TimeWindow | undefined {
   if (!from) return undefined;
@@ -136,6 +141,7 @@ export function buildJob(name: string, opts: JobOptions = {}, endpoints: Endpoin
     ...access,
     params,
     window: parseWindow(opts.from, opts.to),
+    ...windowEndOnly(opts.from, opts.to),
     incremental,
     http: endpoints.http,
   };

@@ -1,7 +1,8 @@
 // Runs one job on the pipeline (src/pipeline/): extract → raw lake → normalize → stage → curated Parquet → write mode
 // + state + run row in ONE transaction → publish curated files. A failure leaves data and state as they were.
 import type { LoadResult, Session } from '../core/destination.ts';
-import { InternalError, errorMessage } from '../core/errors.ts';
+import { ConfigError, InternalError, errorMessage } from '../core/errors.ts';
+import type { TimeWindow } from '../core/source.ts';
 import type { Job } from '../core/job.ts';
 import type { ModelRunResult } from '../models/run-models.ts';
 import { HttpClient } from '../http/http-client.ts';
@@ -74,6 +75,22 @@ function roundedTimings(t: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, Math.round(v)]));
 }
 
+/**
+ * The window of `--to` without `--from`: from the committed watermark (the stream resumes after it, as `daily` does)
+ * to `end`. Refused, saying what to pass, when the job keeps no watermark or has none yet, or when `end` is not after it.
+ */
+function windowFromWatermark(job: Job, state: unknown, end: Date): TimeWindow {
+  const to = end.toISOString();
+  if (!job.incremental) throw new ConfigError(`${job.name} keeps no watermark, so --to ${to} needs a --from`, { hint: 'pass --from as well' });
+  const watermark = (state as { watermark?: unknown } | undefined)?.watermark;
+  if (typeof watermark !== 'number') {
+    throw new ConfigError(`--to without --from continues from the committed watermark, and ${job.name} (${job.connectionName}/${job.tableName}) has none yet`, { hint: 'give the first run a --from' });
+  }
+  const start = new Date(watermark);
+  if (end.getTime() <= watermark) throw new ConfigError(`--to ${to} is not after the committed watermark ${start.toISOString()} of ${job.name}: everything before it is loaded`, { hint: 'pass a later --to, or a --from to load an earlier window again' });
+  return { start, end };
+}
+
 /** Runs a job to completion on the pipeline (one unit, one batch); throws RunFailedError after recording status -1 when anything fails. */
 export async function runJob(jobAsBuilt: Job, opts: RunOptions): Promise<RunSummary> {
   const job = resolveTable(jobAsBuilt);
@@ -85,6 +102,7 @@ export async function runJob(jobAsBuilt: Job, opts: RunOptions): Promise<RunSumm
   let state: unknown;
   let extractMs = 0;
   let done: { committed: CommittedBatch; batch: ExtractedBatch } | undefined;
+  let window = job.window;
   const progress = createProgress(job.name, { enabled: opts.progress ?? Boolean(process.stderr.isTTY) });
   return runPipeline<Job, RunSummary>({
     session,
@@ -96,6 +114,7 @@ export async function runJob(jobAsBuilt: Job, opts: RunOptions): Promise<RunSumm
         log.info({ job: job.name, processId, runId, table: `${job.table.schema}.${job.table.name}`, mode: job.writeMode }, 'run started');
         state = job.incremental ? await readState(session, job.connectionName, job.tableName) : undefined;
         if (state !== undefined) log.info({ state }, 'resuming from committed state');
+        if (!window && job.windowEnd) window = windowFromWatermark(job, state, job.windowEnd);
         return [job];
       },
       extract: async (_job, { scope, signal, nextPage }) => {
@@ -104,7 +123,7 @@ export async function runJob(jobAsBuilt: Job, opts: RunOptions): Promise<RunSumm
         const batch = await extractBatch(scope, job, {
           http,
           state,
-          window: job.window,
+          window,
           signal,
           // DuckDB reads the landed pages from the local filesystem only (an s3:// lake would need httpfs).
           stageInWarehouse: (opts.stageInWarehouse ?? true) && !lake.root.startsWith('s3://'),
