@@ -144,11 +144,8 @@ export class PostgresSession implements Session {
    * For a range-partitioned target, the monthly partitions the batch needs are created before it returns.
    */
   async stage(t: TableSpec, rows: Row[], ctx: LoadContext): Promise<string> {
-    const name = `stg_${t.name.slice(0, 40)}_${randomBytes(4).toString('hex')}`;
-    const columns = allColumns(t);
-    const defs = [...columns.map(columnDef), `${d.ident(STAGING_ORDINAL)} BIGINT`];
-    await this.exec(`CREATE TEMP TABLE ${d.ident(name)} (${defs.join(', ')})`);
-    const list = [...columns.map((c) => d.ident(c.name)), d.ident(STAGING_ORDINAL)].join(', ');
+    const name = await this.createStaging(t);
+    const list = [...allColumns(t).map((c) => d.ident(c.name)), d.ident(STAGING_ORDINAL)].join(', ');
     const lineage = `\t${escapeCopyText(ctx.runId)}\t${ctx.loadedAt.toISOString()}\t`;
     // The partition column's COPY text is ISO-8601 UTC, so its first 7 characters are the month (YYYY-MM) it belongs to.
     const months = new Set<string>();
@@ -199,11 +196,8 @@ export class PostgresSession implements Session {
    * are read from the staged rows afterwards.
    */
   async stageCsv(t: TableSpec, file: string, ctx: LoadContext): Promise<string> {
-    const name = `stg_${t.name.slice(0, 40)}_${randomBytes(4).toString('hex')}`;
     const text = (v: string) => `'${v.replaceAll("'", "''")}'`;
-    const lineage = { _run_id: text(ctx.runId), _loaded_at: `${text(ctx.loadedAt.toISOString())}::timestamptz` } as Record<string, string>;
-    const defs = [...allColumns(t).map((c) => (lineage[c.name] ? `${columnDef(c)} DEFAULT ${lineage[c.name]}` : columnDef(c))), `${d.ident(STAGING_ORDINAL)} BIGINT`];
-    await this.exec(`CREATE TEMP TABLE ${d.ident(name)} (${defs.join(', ')})`);
+    const name = await this.createStaging(t, { _run_id: text(ctx.runId), _loaded_at: `${text(ctx.loadedAt.toISOString())}::timestamptz` });
     const list = [...t.columns.map((c) => d.ident(c.name)), d.ident(STAGING_ORDINAL)].join(', ');
     try {
       const stream = copyFrom(`COPY ${d.ident(name)} (${list}) FROM STDIN (FORMAT csv)`);
@@ -223,6 +217,14 @@ export class PostgresSession implements Session {
       await this.dropStaging(name).catch(() => undefined);
       throw err;
     }
+    return name;
+  }
+
+  /** A new temporary staging table shaped like `t` (data, lineage, ordinal), columns named in `defaults` with those DEFAULTs; returns its name. */
+  private async createStaging(t: TableSpec, defaults: Record<string, string> = {}): Promise<string> {
+    const name = `stg_${t.name.slice(0, 40)}_${randomBytes(4).toString('hex')}`;
+    const defs = [...allColumns(t).map((c) => (defaults[c.name] ? `${columnDef(c)} DEFAULT ${defaults[c.name]}` : columnDef(c))), `${d.ident(STAGING_ORDINAL)} BIGINT`];
+    await this.exec(`CREATE TEMP TABLE ${d.ident(name)} (${defs.join(', ')})`);
     return name;
   }
 
