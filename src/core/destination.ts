@@ -317,8 +317,13 @@ export interface JsonStaging {
   readonly rowCount: number;
   /** Completes the table (lineage columns from ctx) and returns its name, as stage() does; call inside the load's transaction. */
   finish(ctx: LoadContext): Promise<string>;
-  /** Drops the table (a batch that is not loaded). */
+  /** Drops the table (a batch that is not loaded); also after the load, to release what the staging held. */
   discard(): Promise<void>;
+  /**
+   * For a staging that keeps its rows outside a warehouse that does not export Parquet itself: writes the batch's
+   * curated Parquet from them, as Session.exportParquet does (after finish()).
+   */
+  exportParquet?(dir: string, opts: ParquetExportOptions): Promise<void>;
 }
 
 /** How a session is opened. */

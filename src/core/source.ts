@@ -21,6 +21,12 @@ export interface Page<State = unknown> {
   records: Record<string, unknown>[];
   /** Where the page came from (URL with secrets redacted, or file path). */
   origin: string;
+  /**
+   * Optional, for pages of any size: the same records a slice at a time, each slice parsed from `raw` when it is
+   * reached, so a 50 MB page never exists as one tree of objects (the declarative REST source sets it). Read it once,
+   * instead of `records`: reading `records` parses them all. `nextState` is final once the slices have been read.
+   */
+  slices?: () => Iterable<Record<string, unknown>[]>;
   nextState?: State;
   /**
    * Optional: where `records` sit in `raw` (JSON), so a warehouse that reads JSON itself can type them from the landed

@@ -1,7 +1,7 @@
 // Curated Parquet for a load: written under a temporary directory, published only after the run commits.
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { Session } from '../core/destination.ts';
+import type { ParquetExportOptions, Session } from '../core/destination.ts';
 import { InternalError } from '../core/errors.ts';
 import type { Row, TableSpec } from '../core/table.ts';
 import { utcDate } from './lake-paths.ts';
@@ -38,6 +38,8 @@ export async function writeCurated(args: {
   /** The batch's staging table; a warehouse that exports Parquet itself writes from it (required there). */
   staging?: string;
   rows: Row[];
+  /** Writes the Parquet instead of `rows`, on a warehouse that does not export it (a staging with rows of its own: JsonStaging.exportParquet). */
+  exportFrom?: (dir: string, opts: ParquetExportOptions) => Promise<void>;
   runId: string;
   day: Date;
   /** File name stem, default the run id; a run that commits several batches (backfill) names each batch. */
@@ -50,6 +52,8 @@ export async function writeCurated(args: {
   if (session.capabilities.exportsParquet && session.exportParquet) {
     if (staging === undefined) throw new InternalError(`writeCurated of ${table.name} needs the staging table on a warehouse that exports Parquet itself`);
     await session.exportParquet(staging, tempDir, opts);
+  } else if (args.exportFrom) {
+    await args.exportFrom(tempDir, opts);
   } else {
     await withParquetWriter(async (w) => {
       const st = await w.stage(table, rows, { runId, processId: 0, loadedAt: args.day });

@@ -120,6 +120,50 @@ export class StagedNormalizer {
     this.rethrow();
   }
 
+  /**
+   * Queues records typed here (a slice of a page read in slices, Page.slices), after everything queued before: typed
+   * with one normalizeRecords call and staged ROWS_PER_ADD at a time. Waits while too many groups are still being typed.
+   */
+  async addRecords(records: Record<string, unknown>[], origin: string): Promise<void> {
+    this.rethrow();
+    this.flush();
+    const first = this.nextOrdinal;
+    this.nextOrdinal += records.length;
+    this.schedule(async () => {
+      const n = normalizeRecords(this.t, records, { onMissing: this.opts.onMissing, onInvalid: this.opts.onInvalid, origin });
+      this.recordsTypedHere += records.length;
+      addQuarantined(this, n);
+      n.unknownFields.forEach((f) => this.unknownFields.add(f));
+      n.missingFields.forEach((f) => this.missingFields.add(f));
+      if (this.opts.derive) for (const row of n.rows) this.opts.derive(row);
+      // Rows keep record order; a record that gave no row leaves its ordinal unused.
+      await this.stageRows(n.rows, first);
+    });
+    if (this.pending > this.maxPending) await this.work;
+    this.rethrow();
+  }
+
+  /**
+   * Takes over a batch typed in JavaScript so far (its rows, what it set aside, its drift), before anything else is
+   * added: the rows are staged in order, ahead of every record added later.
+   */
+  async adopt(typed: { rows: Row[]; quarantined: QuarantineEntry[]; quarantinedCount: number; unknownFields: Set<string>; missingFields: Set<string> }): Promise<void> {
+    if (this.nextOrdinal !== 0) throw new InternalError('adopt() must come before any page or record is added');
+    addQuarantined(this, typed);
+    typed.unknownFields.forEach((f) => this.unknownFields.add(f));
+    typed.missingFields.forEach((f) => this.missingFields.add(f));
+    this.nextOrdinal = typed.rows.length;
+    await this.stageRows(typed.rows, 0);
+  }
+
+  /** Stages typed rows ROWS_PER_ADD at a time, with ordinals first, first + 1, … */
+  private async stageRows(rows: Row[], first: number): Promise<void> {
+    for (let i = 0; i < rows.length; i += ROWS_PER_ADD) {
+      const part = rows.slice(i, i + ROWS_PER_ADD);
+      await this.staging.addRows(part, part.map((_, k) => first + i + k));
+    }
+  }
+
   /** Types what is still queued; returns once every page is staged. */
   async finish(): Promise<StagedBatch> {
     this.flush();

@@ -6,7 +6,7 @@ import { claimRun } from '../runner/abandoned-runs.ts';
 import { countRows } from '../runner/audit.ts';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { LoadResult, Session, WriteMode } from '../core/destination.ts';
+import type { LoadResult, ParquetExportOptions, Session, WriteMode } from '../core/destination.ts';
 import { errorMessage } from '../core/errors.ts';
 import type { Job } from '../core/job.ts';
 import type { TimeWindow } from '../core/source.ts';
@@ -19,6 +19,7 @@ import type { LocalLake, QuarantineEntry } from '../lake/local-lake.ts';
 import { applyWriteMode } from '../load/write-modes.ts';
 import { addQuarantined, normalizeRecords } from '../normalize/normalizer.ts';
 import { StagedNormalizer } from '../normalize/staged-normalizer.ts';
+import { rowStaging } from '../destinations/scratch-staging.ts';
 import { RUN_FAILED, closeRun, newRunId, openRun } from '../runner/run-history.ts';
 import { createRunLogger } from '../runner/run-logger.ts';
 
@@ -107,7 +108,16 @@ export interface ExtractOptions {
    * the batch comes back with `staged` and no rows; pass it on to commitBatch. Default false.
    */
   stageInWarehouse?: boolean;
+  /**
+   * Once the batch would hold more typed rows than this, they go to a staging table (destinations/scratch-staging.ts
+   * rowStaging) and the rest follow a slice at a time, so a large batch is not held in JavaScript; pass it on to
+   * commitBatch as `staged`. Default: the rows stay in JavaScript, however many.
+   */
+  spillRows?: number;
 }
+
+/** Typed rows `coinlake run` holds in JavaScript before it spills them to a staging table (ExtractOptions.spillRows): about 15 MB. */
+export const SPILL_ROWS = 50_000;
 
 /** Reads the job's stream for one window: lands every raw page, types its records, runs derive(). */
 export async function extractBatch(scope: RunScope, job: Job, opts: ExtractOptions): Promise<ExtractedBatch> {
@@ -115,6 +125,7 @@ export async function extractBatch(scope: RunScope, job: Job, opts: ExtractOptio
   const batch: ExtractedBatch = { rows: [], records: 0, pages: 0, lakePaths: [], quarantined: [], quarantinedCount: 0, unknownFields: new Set(), missingFields: new Set() };
   const read = job.stream.read({ http: opts.http, baseUrl: job.baseUrl, credentials: job.credentials, params: job.params, state: opts.state, window: opts.window, signal: opts.signal });
   let decided = !opts.stageInWarehouse;
+  let spillRows = opts.spillRows;
   try {
     for await (const page of read) {
       const number = opts.nextPage();
@@ -135,20 +146,35 @@ export async function extractBatch(scope: RunScope, job: Job, opts: ExtractOptio
           scope.log.debug({ table: `${table.schema}.${table.name}` }, 'pages are typed by the warehouse as they land');
         }
       }
-      if (batch.staged) {
+      let records = 0;
+      if (batch.staged && page.json) {
         await batch.staged.add(page, raw);
-        batch.quarantinedCount = batch.staged.quarantinedCount;
+        records = page.records.length;
       } else {
-        const n = normalizeRecords(table, page.records, { onMissing: job.onMissing, onInvalid: job.onInvalid, origin: page.origin });
-        if (job.stream.derive) for (const r of n.rows) job.stream.derive(r, job.params);
-        for (const r of n.rows) batch.rows.push(r);
-        addQuarantined(batch, n);
-        n.unknownFields.forEach((f) => batch.unknownFields.add(f));
-        n.missingFields.forEach((f) => batch.missingFields.add(f));
+        // A page read in slices (Page.slices) is typed a slice at a time; the others are one slice.
+        for (const slice of page.slices ? page.slices() : [page.records]) {
+          if (!batch.staged && spillRows !== undefined && batch.rows.length + slice.length > spillRows) {
+            const staged = await spill(scope, job, table, batch);
+            if (staged) batch.staged = staged;
+            else spillRows = undefined;
+          }
+          if (batch.staged) {
+            await batch.staged.addRecords(slice, page.origin);
+          } else {
+            const n = normalizeRecords(table, slice, { onMissing: job.onMissing, onInvalid: job.onInvalid, origin: page.origin });
+            if (job.stream.derive) for (const r of n.rows) job.stream.derive(r, job.params);
+            for (const r of n.rows) batch.rows.push(r);
+            addQuarantined(batch, n);
+            n.unknownFields.forEach((f) => batch.unknownFields.add(f));
+            n.missingFields.forEach((f) => batch.missingFields.add(f));
+          }
+          records += slice.length;
+        }
       }
-      batch.records += page.records.length;
+      if (batch.staged) batch.quarantinedCount = batch.staged.quarantinedCount;
+      batch.records += records;
       if (page.nextState !== undefined) batch.nextState = page.nextState;
-      scope.log.debug({ page: number, origin: page.origin, records: page.records.length, raw: lakeRelative(scope, raw) }, 'page landed');
+      scope.log.debug({ page: number, origin: page.origin, records, raw: lakeRelative(scope, raw) }, 'page landed');
       opts.onPage?.(batch);
     }
     if (batch.staged) {
@@ -160,6 +186,29 @@ export async function extractBatch(scope: RunScope, job: Job, opts: ExtractOptio
     throw err;
   }
   return batch;
+}
+
+/**
+ * Moves a batch typed in JavaScript so far into a staging table (rowStaging), where the rest of it follows; undefined
+ * when the warehouse offers none (the rows stay in JavaScript).
+ */
+async function spill(scope: RunScope, job: Job, table: TableSpec, batch: ExtractedBatch): Promise<StagedNormalizer | undefined> {
+  const staging = await rowStaging(scope.session, table);
+  if (!staging) return undefined;
+  const derive = job.stream.derive;
+  const staged = new StagedNormalizer(staging, table, { onMissing: job.onMissing, onInvalid: job.onInvalid, derive: derive && ((row) => derive(row, job.params)) });
+  try {
+    await staged.adopt(batch);
+  } catch (err) {
+    await staged.discard().catch(() => undefined);
+    throw err;
+  }
+  scope.log.info({ table: `${table.schema}.${table.name}`, rows: batch.rows.length }, 'the batch is large: its rows wait in a staging table');
+  batch.rows = [];
+  batch.quarantined = staged.quarantined;
+  batch.unknownFields = staged.unknownFields;
+  batch.missingFields = staged.missingFields;
+  return staged;
 }
 
 /** Appends quarantined values to the run's quarantine file; returns its lake-relative path, if any. */
@@ -248,7 +297,9 @@ export async function commitBatch(scope: RunScope, opts: CommitOptions): Promise
         } else {
           const staging = opts.staged ? await opts.staged.complete(ctx) : await session.stage(opts.table, opts.rows, ctx);
           lap('stage');
-          curated = await writeCurated({ session, lake, table: opts.table, staging, rows: opts.rows, runId: scope.runId, day: loadedAt, fileStem: opts.fileStem });
+          const own = opts.staged?.staging;
+          const exportFrom = own?.exportParquet ? (dir: string, o: ParquetExportOptions) => own.exportParquet!(dir, o) : undefined;
+          curated = await writeCurated({ session, lake, table: opts.table, staging, rows: opts.rows, exportFrom, runId: scope.runId, day: loadedAt, fileStem: opts.fileStem });
           lap('curated');
           load = await applyWriteMode(session, opts.table, staging, opts.writeMode, ctx);
           await session.dropStaging(staging);

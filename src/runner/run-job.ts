@@ -10,7 +10,7 @@ import type { LocalLake } from '../lake/local-lake.ts';
 import { refreshExternalView } from '../lake/external-views.ts';
 import { createProgress } from './progress.ts';
 import { runPipeline } from '../pipeline/pipeline.ts';
-import { batchRowCount, extractBatch, type CommittedBatch, type ExtractedBatch } from '../pipeline/run-steps.ts';
+import { batchRowCount, extractBatch, SPILL_ROWS, type CommittedBatch, type ExtractedBatch } from '../pipeline/run-steps.ts';
 import { RUN_COMPLETE, RUN_FAILED_QUALITY } from './run-history.ts';
 import { readState, writeState } from './state-store.ts';
 
@@ -127,6 +127,8 @@ export async function runJob(jobAsBuilt: Job, opts: RunOptions): Promise<RunSumm
           signal,
           // DuckDB reads the landed pages from the local filesystem only (an s3:// lake would need httpfs).
           stageInWarehouse: (opts.stageInWarehouse ?? true) && !lake.root.startsWith('s3://'),
+          // A large batch (a 50 MB page, thousands of pages) waits in a staging table, not in JavaScript.
+          spillRows: SPILL_ROWS,
           nextPage,
           onPage: (b) => {
             extracted = b.records;
