@@ -484,6 +484,30 @@ describe.each(WAREHOUSES)('poison messages and publish retries on %s', (kind) =>
   });
 });
 
+describe('values set aside by many batches', () => {
+  it('the run row lists its quarantine file once, however many batches added to it', async () => {
+    const session = await freshWarehouse('duckdb');
+    const names = feedSubject(coincapPricesFeed, prefix());
+    await ensureFeedStream(await jetstreamManager(nc), names);
+    streams.push(names.stream);
+    const consumer = new StreamConsumer({ feed: coincapPricesFeed, names, nc, session, lake, batchSize: 1, batchMs: 10 });
+    await consumer.start();
+    for (let k = 1; k <= 3; k++) {
+      nc.publish(names.subject, `not json ${k} {`);
+      await until(`${k} batches`, () => consumer.stats.batches >= k);
+    }
+    await consumer.stop();
+    expect(consumer.stats).toMatchObject({ messages: 3, rowsLoaded: 0, quarantined: 3 });
+    const [run] = await session.query<{ run_id: string; lake_paths: string; rows_quarantined: number }>(`SELECT run_id, lake_paths, rows_quarantined FROM coinlake_meta.workflow_action_history`);
+    const paths = JSON.parse(run.lake_paths) as string[];
+    const file = `quarantine/stream_prices/${run.run_id}.jsonl`;
+    expect(paths.filter((p) => p.startsWith('quarantine/'))).toEqual([file]);
+    expect(Number(run.rows_quarantined)).toBe(3);
+    const entries = (await lake.readText(path.join(lake.root, file))).trimEnd().split('\n');
+    expect(entries.map((l) => (JSON.parse(l) as { record: unknown }).record)).toEqual(['not json 1 {', 'not json 2 {', 'not json 3 {']);
+  });
+});
+
 describe('publish retries', () => {
   it('a publish nobody stores yet (no stream) is retried until the stream exists, then stored once', async () => {
     const names = feedSubject(coincapTradesFeed, prefix());

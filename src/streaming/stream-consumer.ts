@@ -112,6 +112,8 @@ export class StreamConsumer {
   private fatal?: Error;
   private loaded = new LoadedSequences();
   private lakePaths: string[] = [];
+  /** Quarantine files already in lakePaths. */
+  private readonly quarantineFiles = new Set<string>();
   private durable: string;
   private acks!: StreamAcks;
   /** The stream's identity and key-check bound, written with every state (see ConsumerState). */
@@ -298,7 +300,10 @@ export class StreamConsumer {
       const committedAt = Date.now();
       const next = p.next!;
       this.loaded = new LoadedSequences(next.floor, next.above);
-      this.lakePaths.push(p.rawPath ?? '', ...p.lakePaths, ...curatedPaths);
+      // The run's one quarantine file comes back with every batch that set values aside: listed once.
+      const quarantine = p.lakePaths.filter((q) => !this.quarantineFiles.has(q));
+      quarantine.forEach((q) => this.quarantineFiles.add(q));
+      this.lakePaths.push(p.rawPath ?? '', ...quarantine, ...curatedPaths);
       this.stats.messages += msgs.length;
       this.stats.rowsLoaded += rows.length;
       this.stats.alreadyLoaded += p.rows.length - rows.length;
