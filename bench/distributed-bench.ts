@@ -5,7 +5,7 @@
 // without rate limits. Workers are started and ready before the clock starts; the time is publish → run closed. The
 // single-process `runBackfill` of the same range is measured too, as the baseline the distributed runs compare with.
 // Targets (#26): with the latency, speed-ups of at least 1.8× and 3.4× for 2 and 4 workers, and a 1-worker run at
-// least 0.9× as fast as the single process.
+// least 0.9× as fast as the single process. BENCH_DIST_KEEP keeps the lakes (the workers' logs time every chunk's steps).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -130,6 +130,8 @@ export async function main(): Promise<void> {
     );
   } finally {
     replay.child.stdin?.end();
-    await rm(dir, { recursive: true, force: true });
+    // BENCH_DIST_KEEP: keep the lakes, whose logs/ hold each worker's log with a line of step timings per chunk.
+    if (process.env.BENCH_DIST_KEEP) console.log(`lakes kept in ${dir}`);
+    else await rm(dir, { recursive: true, force: true });
   }
 }

@@ -26,7 +26,7 @@ import type { Endpoints } from '../runner/job-builder.ts';
 import { newRunId } from '../runner/run-history.ts';
 import { createRunLogger } from '../runner/run-logger.ts';
 import { runPipeline } from '../pipeline/pipeline.ts';
-import { extractBatch, type RunScope } from '../pipeline/run-steps.ts';
+import { extractBatch, stepTimer, type RunScope } from '../pipeline/run-steps.ts';
 import { closeDistributedBackfill, runAcceptsWork } from './backfill-close.ts';
 import { chunkLabel, decodeTask, taskChunk, type BackfillTask } from './backfill-task.ts';
 import { requireSharedWarehouse } from './distributed-backfill.ts';
@@ -71,6 +71,11 @@ export interface WorkerStats {
   retried: number;
   failed: number;
   rowsLoaded: number;
+}
+
+/** Milliseconds per step, rounded to 0.1 ms, for a log line. */
+function roundTimings(t: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(t).map(([k, v]) => [k, Math.round(v * 10) / 10]));
 }
 
 /** The chunk was committed while this attempt was loading it (another delivery of the task won). */
@@ -206,6 +211,8 @@ export class BackfillWorker {
     const abort = new AbortController();
     this.inFlight.add(abort);
     const beat = setInterval(() => m.working(), Math.max(100, Math.floor(this.settings.ackWaitMs / 3)));
+    const timings: Record<string, number> = {};
+    const lap = stepTimer(timings);
     try {
       const by = await chunkCommittedBy(session, chunk);
       if (by !== undefined) throw new ChunkAlreadyCommitted(by);
@@ -219,12 +226,17 @@ export class BackfillWorker {
       for (let i = 0; !(await leases.take(task.runId)) && i < 40; i++) await sleep(50);
       await markTaskRunning(session, task.processId, chunk, this.name, attempt);
       log.info('chunk started');
-      const rows = await this.load(task, chunk, attempt, session, log, abort.signal);
+      lap('claim');
+      const rows = await this.load(task, chunk, attempt, session, log, abort.signal, timings);
+      lap('load');
       await m.ackAck().catch(() => false);
+      lap('ack');
       this.stats.committed++;
       this.stats.rowsLoaded += rows;
       this.opts.onEvent?.(`${this.name}: committed ${label} (${rows.toLocaleString('en-US')} rows, attempt ${attempt}) for process ${task.processId}`);
       await this.closeIfLast(session, leases, task, log);
+      lap('close');
+      log.info({ timingsMs: roundTimings(timings) }, 'chunk done');
     } catch (err) {
       if (err instanceof ChunkAlreadyCommitted) {
         if (err.by !== task.processId) await markTaskSkipped(session, task.processId, chunk, this.name, attempt, err.by).catch((e) => log.error({ error: errorMessage(e) }, 'could not record the task'));
@@ -246,7 +258,7 @@ export class BackfillWorker {
   }
 
   /** Extracts the chunk and commits it (data, chunk record, state, task row, run figures) in one transaction. */
-  private async load(task: BackfillTask, chunk: Chunk, attempt: number, session: Session, log: Logger, signal: AbortSignal): Promise<number> {
+  private async load(task: BackfillTask, chunk: Chunk, attempt: number, session: Session, log: Logger, signal: AbortSignal, timings: Record<string, number>): Promise<number> {
     const from = new Date(task.from);
     const to = new Date(task.to);
     const plan = planBackfill({ job: task.job, from, to, symbols: task.symbol ? [task.symbol] : [], params: task.params, chunkMs: task.chunkMs, endpoints: this.endpointsFor(task) });
@@ -263,7 +275,12 @@ export class BackfillWorker {
       signal,
       hooks: {
         plan: () => [chunk],
-        extract: async (_chunk, ctx) => extractBatch(scope, job, { http: await this.httpFor(job), window: chunk.window, signal: ctx.signal, table: plan.table, nextPage: () => task.ordinal * PAGE_SPAN + ++page }),
+        extract: async (_chunk, ctx) => {
+          const t0 = performance.now();
+          const batch = await extractBatch(scope, job, { http: await this.httpFor(job), window: chunk.window, signal: ctx.signal, table: plan.table, nextPage: () => task.ordinal * PAGE_SPAN + ++page });
+          timings.extract = performance.now() - t0;
+          return batch;
+        },
         target: () => ({ table: plan.table, writeMode: job.writeMode, lockKey: plan.lockKey, fileStem: `${task.runId}-c${String(task.ordinal).padStart(5, '0')}-${this.name}`, afterLoad: false }),
         inTransaction: async ({ group: [{ batch }], load }) => {
           // Under the table's lock: a chunk another delivery committed meanwhile rolls this one back.
@@ -290,6 +307,7 @@ export class BackfillWorker {
         },
         committed: ({ group: [{ batch }], quarantineFile, committed }) => {
           loaded = batch.rows.length;
+          for (const [step, ms] of Object.entries(committed.timings)) timings[step] = ms;
           log.info({ rows: batch.rows.length, pages: batch.pages, quarantine: quarantineFile, ...committed.load }, 'chunk committed');
         },
         complete: async () => ({ result: loaded }),
