@@ -40,7 +40,7 @@ export function registerWorkerCommand(program: Command, globals: () => GlobalOpt
   program
     .command('worker')
     .description('load chunk tasks of distributed backfills from the NATS JetStream work queue (PostgreSQL warehouse)')
-    .option('--concurrency <n>', 'tasks worked on at once', '1')
+    .option('--concurrency <n>', 'chunks downloaded at once (as many more commit meanwhile)', '1')
     .option('--name <name>', 'name shown in coinlake status and backfill_chunk (default <host>-<pid>)')
     .option('--nats <url>', 'NATS server (default COINLAKE_NATS_URL or nats://127.0.0.1:4222)')
     .option('--queue <name>', 'work queue (default COINLAKE_QUEUE or coinlake: stream COINLAKE_TASKS)')

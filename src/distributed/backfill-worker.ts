@@ -6,6 +6,7 @@
 // good). While it works the worker tells the server so (`working`), so only a dead worker's task is redelivered.
 // A worker pulls from its warehouse's consumer only (task-queue.ts): another warehouse's tasks never reach it.
 import os from 'node:os';
+import PQueue from 'p-queue';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstream, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -47,7 +48,10 @@ export interface WorkerOptions {
   queue?: TaskQueueNames;
   /** Shown in backfill_chunk, backfill_task and `coinlake status`. Default `<host>-<pid>`. */
   name?: string;
-  /** Tasks worked on at once. Default 1. */
+  /**
+   * Chunks downloaded at once. Default 1. The worker holds up to twice as many tasks: while one slot commits its
+   * chunk, another downloads the next, so a chunk's commit and bookkeeping do not keep the API waiting.
+   */
   concurrency?: number;
   /** Ack wait and deliveries of the shared consumer; when given, an existing consumer is updated to them. */
   ackWaitMs?: number;
@@ -102,6 +106,8 @@ export class BackfillWorker {
   private readonly http = new Map<string, HttpClient>();
   private lastActivity = Date.now();
   private exhausted?: ExhaustedTasks;
+  /** Downloads (extractions) at once: `concurrency`, across the 2 × concurrency slots. */
+  private downloads = new PQueue({ concurrency: 1 });
 
   constructor(private readonly opts: WorkerOptions) {
     this.name = opts.name ?? `${os.hostname()}-${process.pid}`;
@@ -118,7 +124,9 @@ export class BackfillWorker {
       requireSharedWarehouse(first, this.opts.warehouse, 'coinlake worker');
       await ensureMetaTables(first);
       this.names = warehouseQueue(this.queue, await warehouseId(first));
-      for (let i = 1; i < concurrency; i++) this.sessions.push(await openWarehouse(this.opts.warehouse));
+      // Two slots per download: each with its own session, one committing while the other downloads.
+      for (let i = 1; i < 2 * concurrency; i++) this.sessions.push(await openWarehouse(this.opts.warehouse));
+      this.downloads = new PQueue({ concurrency });
       const given = this.opts.ackWaitMs !== undefined || this.opts.maxDeliver !== undefined;
       this.settings = await ensureTaskQueue(this.opts.nc, this.names, { ackWaitMs: this.opts.ackWaitMs, maxDeliver: this.opts.maxDeliver }, given);
     } catch (err) {
@@ -277,8 +285,15 @@ export class BackfillWorker {
         plan: () => [chunk],
         extract: async (_chunk, ctx) => {
           const t0 = performance.now();
-          const batch = await extractBatch(scope, job, { http: await this.httpFor(job), window: chunk.window, signal: ctx.signal, table: plan.table, nextPage: () => task.ordinal * PAGE_SPAN + ++page });
-          timings.extract = performance.now() - t0;
+          const http = await this.httpFor(job);
+          const batch = await this.downloads.add(
+            async () => {
+              timings.queued = performance.now() - t0;
+              return extractBatch(scope, job, { http, window: chunk.window, signal: ctx.signal, table: plan.table, nextPage: () => task.ordinal * PAGE_SPAN + ++page });
+            },
+            { signal: ctx.signal },
+          );
+          timings.extract = performance.now() - t0 - (timings.queued ?? 0);
           return batch;
         },
         target: () => ({ table: plan.table, writeMode: job.writeMode, lockKey: plan.lockKey, fileStem: `${task.runId}-c${String(task.ordinal).padStart(5, '0')}-${this.name}`, afterLoad: false }),
