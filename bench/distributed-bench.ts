@@ -5,7 +5,8 @@
 // without rate limits. Workers are started and ready before the clock starts; the time is publish → run closed. The
 // single-process `runBackfill` of the same range is measured too, as the baseline the distributed runs compare with.
 // Targets (#26): with the latency, speed-ups of at least 1.8× and 3.4× for 2 and 4 workers, and a 1-worker run at
-// least 0.9× as fast as the single process. BENCH_DIST_KEEP keeps the lakes (the workers' logs time every chunk's steps).
+// least 0.9× as fast as the single process. Then two workers sharing one budget (BENCH_DIST_SHARED, `10/1000`: R
+// requests per window in ms; `none` skips it) against an API limiting them to R: target ≥ 0.95 R, never above. BENCH_DIST_KEEP keeps the lakes (the workers' logs time every chunk's steps).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -18,7 +19,7 @@ import { openWarehouse } from '../src/destinations/registry.ts';
 import { runDistributedBackfill } from '../src/distributed/distributed-backfill.ts';
 import { taskQueueNames } from '../src/distributed/task-queue.ts';
 import { LocalLake } from '../src/lake/local-lake.ts';
-import { REPLAY_BINANCE_SYMBOLS, parseLatency } from '../src/replay/index.ts';
+import { REPLAY_BINANCE_SYMBOLS, parseLatency, startReplayServer } from '../src/replay/index.ts';
 import { runBackfill, type BackfillRequest } from '../src/runner/backfill.ts';
 import { connectNats } from '../src/streaming/jetstream-streams.ts';
 
@@ -107,6 +108,57 @@ async function distributed(n: number, binanceUrl: string, dir: string): Promise<
   }
 }
 
+/** The shared budget of BENCH_DIST_SHARED (`10/1000`: 10 requests per 1,000 ms), the API limiting the same. */
+const SHARED = /^(\d+)\/(\d+)$/.exec(process.env.BENCH_DIST_SHARED ?? '10/1000');
+
+/**
+ * Two workers of a `--rate-shared` backfill against an API (the replay server, in this process, 50 ms latency) that
+ * allows R requests per window from their address: the klines requests' arrivals give the aggregate rate (requests
+ * after the first over the time to the last) against R, the busiest window, and the 429s.
+ */
+async function sharedBudget(dir: string): Promise<void> {
+  if (!SHARED) throw new Error('BENCH_DIST_SHARED must read like 10/1000 (requests / window in ms)');
+  const [limit, windowMs] = [Number(SHARED[1]), Number(SHARED[2])];
+  const replay = await startReplayServer({ binanceWeightPerMinute: 1e9, latencyMs: 50, clientLimit: { limit, windowMs, by: 'address' } });
+  const db = await createTestDatabase();
+  const queue = taskQueueNames(`bench${randomBytes(3).toString('hex')}`);
+  const lake = path.join(dir, 'lake-shared');
+  const env = { ...process.env, COINLAKE_WAREHOUSE: db.url, COINLAKE_LAKE: lake, COINLAKE_BINANCE_URL: replay.binanceUrl, COINLAKE_QUEUE: queue.queue, COINLAKE_REPLAY: '', COINLAKE_RATE_WINDOW_MS: String(windowMs) };
+  const nc = await connectNats();
+  const session = await openWarehouse(db.url);
+  const workers: ChildProcess[] = [];
+  try {
+    for (let i = 1; i <= 2; i++) workers.push(await startWorker(`shared${i}`, env));
+    const req = request(replay.binanceUrl);
+    const out = await runDistributedBackfill(
+      { ...req, endpoints: { ...req.endpoints, rateLimitPerMinute: limit, rateLimitShared: true } },
+      { session, lake: new LocalLake(lake), nc, queue, progress: false, pollMs: 100 },
+    );
+    if (out.summary?.status !== 1) throw new Error(`the shared-budget run ended with status ${out.summary?.status}`);
+    const klines = replay.requests.filter((r) => r.path === '/binance/api/v3/klines');
+    const at = klines.map((r) => r.at).sort((a, b) => a - b);
+    let busiest = 0;
+    for (let i = 0, j = 0; i < at.length; i++) {
+      while (at[i] - at[j] >= windowMs) j++;
+      busiest = Math.max(busiest, i - j + 1);
+    }
+    const span = at.at(-1)! - at[0];
+    const ratio = ((at.length - 1) / span) * (windowMs / limit);
+    const refused = klines.filter((r) => r.status === 429 || r.status === 418).length;
+    console.log(
+      `shared budget R = ${limit} per ${windowMs} ms, 2 workers: ${at.length} klines requests in ${(span / 1000).toFixed(1)} s = ${ratio.toFixed(3)} × R (target ≥ 0.95: ${ratio >= 0.95 ? 'met' : 'NOT met'}); busiest window ${busiest} (never above R: ${busiest <= limit ? 'met' : 'NOT met'}); ${refused} refused (429/418)`,
+    );
+  } finally {
+    for (const w of workers) w.kill('SIGTERM');
+    await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : w.once('exit', r)))));
+    await session.close();
+    await (await jetstreamManager(nc)).streams.delete(queue.stream).catch(() => undefined);
+    await nc.close();
+    await db.drop();
+    await replay.close();
+  }
+}
+
 export async function main(): Promise<void> {
   const loadBefore = os.loadavg()[0];
   const dir = await mkdtemp(path.join(os.tmpdir(), 'coinlake-bench-distributed-'));
@@ -124,6 +176,7 @@ export async function main(): Promise<void> {
       if (r.rows !== base.rows) throw new Error(`${n} worker(s) loaded ${r.rows} rows, the single process ${base.rows}`);
       console.log(`${n} worker(s): ${r.rows.toLocaleString('en-US')} rows in ${r.s.toFixed(1)} s (${Math.round(r.rows / r.s).toLocaleString('en-US')} rows/s) = ${(base.s / r.s).toFixed(2)} × the single process`);
     }
+    if (process.env.BENCH_DIST_SHARED !== 'none') await sharedBudget(dir);
     const target: Record<number, number> = { 1: 0.9, 2: 1.8, 4: 3.4 };
     console.log(
       `speed-ups vs the single process: ${[...runs].map(([n, r]) => `${n}: ${(base.s / r.s).toFixed(2)}×${target[n] ? ` (target ≥ ${target[n]}×: ${base.s / r.s >= target[n] ? 'met' : 'NOT met'})` : ''}`).join(', ')} — replay latency ${LATENCY} ms; ${os.cpus().length} cores shared by the workers, the replay server, PostgreSQL and the coordinator (1-minute load average when the bench started: ${loadBefore.toFixed(1)})`,

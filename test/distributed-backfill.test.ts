@@ -254,6 +254,61 @@ describe('distributed backfill', () => {
     recordTrial({ suite: 'distributed', case: 'three workers, one SIGKILLed mid-chunk (postgres)', faults: 1, rowsLost: Math.max(0, want.n - got.keys), rowsDuplicated: Math.max(0, got.n - got.keys), clearError: null });
   }, 240_000);
 
+  it('--rate-shared against an API that limits: three worker subprocesses, one SIGKILLed mid-chunk, never pass the limit together; the table equals a single-process run', async () => {
+    // The API allows 2 klines requests per 2 s from this address, all workers together; the workers' shared budget is
+    // --rate 2 per COINLAKE_RATE_WINDOW_MS = 2 s. Every request takes 1 s, so the kill lands inside a chunk.
+    const LIMIT = 2;
+    const WINDOW_MS = 2_000;
+    const limited = await startReplayServer({ clientLimit: { limit: LIMIT, windowMs: WINDOW_MS, by: 'address' } });
+    try {
+      const { queue, db, s } = await fixture();
+      const cleanDb = await createTestDatabase();
+      databases.push(cleanDb);
+      const clean = await openWarehouse(cleanDb.url);
+      sessions.push(clean);
+      await runBackfill(request(), { session: clean, lake: new LocalLake(path.join(dir, 'lake-clean-shared')), progress: false });
+
+      limited.inject({ kind: 'slow', path: '/binance/api/v3/klines', delayMs: 1_000, times: Infinity });
+      const env = { ...cliEnv(db, queue), COINLAKE_BINANCE_URL: limited.binanceUrl, COINLAKE_RATE_WINDOW_MS: String(WINDOW_MS) };
+      const procs = ['r1', 'r2', 'r3'].map((name) => spawnWorker(name, env, ['--ack-wait', '2s']));
+      await Promise.all(procs.map((p) => p.ready));
+      const since = Date.now();
+      const coordinator = coinlake(['backfill', '--distributed', '--rate-shared', '--rate', String(LIMIT), '--job', 'binance.klines', '--from', '2024-03-04', '--to', '2024-03-07', '--symbols', 'BTCUSDT,ETHUSDT'], env);
+      await until('r1 to run a chunk', async () => {
+        const rows = await s.query<{ n: number }>(`SELECT count(*) AS n FROM coinlake_meta.backfill_task WHERE worker = 'r1' AND status = 'running'`).catch(() => [{ n: 0 }]);
+        return Number(rows[0].n) > 0 ? true : undefined;
+      });
+      procs[0].child.kill('SIGKILL');
+      expect(await procs[0].exit).toEqual({ code: null, signal: 'SIGKILL' });
+      const out = await coordinator;
+      expect(out.code, out.stderr).toBe(0);
+      expect(out.stdout.split('\n')[0]).toMatch(/^binance\.klines: 6\/6 chunks \(0 already loaded, 6 now, 6 commits\), 8,580 rows into coinlake\.ohlcv_1m \(8,580 inserted, 0 updated\)/);
+
+      // Nothing lost, nothing twice.
+      const got = await fingerprint(s);
+      const want = await fingerprint(clean);
+      expect(got).toEqual(want);
+      // The API never refused a request, and no window of its arrivals holds more than the limit.
+      const klines = limited.requests.filter((r) => r.path === '/binance/api/v3/klines' && r.at >= since);
+      expect(klines.length).toBeGreaterThanOrEqual(12);
+      expect(klines.filter((r) => r.status === 429 || r.status === 418)).toEqual([]);
+      const at = klines.map((r) => r.at).sort((a, b) => a - b);
+      let busiest = 0;
+      for (let i = 0, j = 0; i < at.length; i++) {
+        while (at[i] - at[j] >= WINDOW_MS) j++;
+        busiest = Math.max(busiest, i - j + 1);
+      }
+      expect(busiest).toBeLessThanOrEqual(LIMIT);
+      // Two a window, 12 or more requests: the budget set the pace (at least 5 windows after the first request).
+      expect(at.at(-1)! - at[0]).toBeGreaterThanOrEqual(5 * WINDOW_MS);
+      for (const p of procs.slice(1)) p.child.kill('SIGTERM');
+      for (const p of procs.slice(1)) expect(await p.exit).toEqual({ code: 0, signal: null });
+      recordTrial({ suite: 'distributed', case: 'three workers on one shared budget, one SIGKILLed mid-chunk (postgres)', faults: 1, rowsLost: Math.max(0, want.n - got.keys), rowsDuplicated: Math.max(0, got.n - got.keys), clearError: null });
+    } finally {
+      await limited.close();
+    }
+  }, 240_000);
+
   it('--no-wait: the last worker closes the run; a rerun publishes nothing; a task of a committed chunk is acked without loading', async () => {
     const { queue, db, s, lake } = await fixture();
     const env = cliEnv(db, queue);

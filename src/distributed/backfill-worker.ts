@@ -10,7 +10,7 @@ import PQueue from 'p-queue';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jetstream, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { SharedBudget, budgetName } from './shared-budget.ts';
+import { SharedBudget, budgetName, sharedBudgetWindowMs } from './shared-budget.ts';
 import type { Logger } from 'pino';
 import { ensureMetaTables } from '../catalog/meta-tables.ts';
 import { warehouseId } from '../catalog/warehouse-identity.ts';
@@ -108,11 +108,14 @@ export class BackfillWorker {
   private exhausted?: ExhaustedTasks;
   /** Downloads (extractions) at once: `concurrency`, across the 2 × concurrency slots. */
   private downloads = new PQueue({ concurrency: 1 });
+  /** The window of the shared budgets this worker opens (sharedBudgetWindowMs). */
+  private readonly budgetWindowMs: number;
 
   constructor(private readonly opts: WorkerOptions) {
     this.name = opts.name ?? `${os.hostname()}-${process.pid}`;
     if (!/^[A-Za-z0-9_.-]+$/.test(this.name)) throw new ConfigError(`worker name "${this.name}" may only hold letters, digits, _, . and -`);
     this.queue = opts.queue ?? taskQueueNames();
+    this.budgetWindowMs = sharedBudgetWindowMs();
   }
 
   /** Opens the warehouse sessions and the queue, then starts pulling. */
@@ -426,7 +429,7 @@ export class BackfillWorker {
     if (!client) {
       // Named by the endpoint and its credentials (hashed before they reach NATS).
       const budget = shared
-        ? await SharedBudget.open(this.opts.nc, budgetName(job), { limit: job.rateLimitPerMinute, windowMs: 60_000 })
+        ? await SharedBudget.open(this.opts.nc, budgetName(job), { limit: job.rateLimitPerMinute, windowMs: this.budgetWindowMs })
         : undefined;
       client = this.http.get(key);
       if (!client) {

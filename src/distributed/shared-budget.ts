@@ -12,6 +12,15 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { ConfigError, TransientError } from '../core/errors.ts';
 import type { RequestBudget } from '../http/http-client.ts';
 
+/** The window of a connection's shared budget: a minute, as rate_limit_per_minute says, unless COINLAKE_RATE_WINDOW_MS shortens it. */
+export function sharedBudgetWindowMs(env: NodeJS.ProcessEnv = process.env): number {
+  const text = env.COINLAKE_RATE_WINDOW_MS;
+  if (text === undefined || text === '') return 60_000;
+  const ms = Number(text);
+  if (!Number.isInteger(ms) || ms <= 0) throw new ConfigError(`COINLAKE_RATE_WINDOW_MS must be a whole number of milliseconds above 0, got "${text}"`);
+  return ms;
+}
+
 /** The KV bucket every shared budget lives in (one entry per budget). */
 export const BUDGET_BUCKET = 'coinlake_budgets';
 

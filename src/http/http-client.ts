@@ -46,7 +46,7 @@ export interface HttpClientOptions {
   headers?: Record<string, string>;
   logger?: HttpLogger;
   /**
-   * A budget every attempt takes one request from before it is sent, besides rateLimitPerMinute: one shared with
+   * A budget every attempt takes one request from before it is sent, instead of rateLimitPerMinute: one shared with
    * other processes that use the same key (distributed/shared-budget.ts).
    */
   budget?: RequestBudget;
@@ -94,7 +94,8 @@ export class HttpClient {
       logger: opts.logger,
       budget: opts.budget,
     };
-    this.queue = rateQueue(this.opts.rateLimitPerMinute);
+    // A budget shared with other processes is the limit itself: a local pace on top would only slow a lone worker.
+    this.queue = opts.budget ? new PQueue() : rateQueue(this.opts.rateLimitPerMinute);
   }
 
   /** GET a URL and read the whole body; retries transient failures, throws TerminalError on 4xx. */
