@@ -45,6 +45,12 @@ export const factIndicatorsTable: TableSpec = {
     num('volatility'),
     /** Session VWAP: cumulative Σ(typical price · base volume) / Σ base volume since the UTC day began. */
     num('vwap'),
+    /**
+     * Whether the row's candle is complete: TRUE for minute candles, the rollup's is_complete for hours and days (an
+     * hour rolled up from 41 of its 60 minutes is FALSE, and so are the indicators computed on it); NULL for candles
+     * not rolled up from minutes (imported hour candles), whose completeness is not known.
+     */
+    { name: 'is_complete', type: 'boolean' },
     /** Candle number in its series, from 0; the states below seed the next incremental run. */
     { name: 'seq', type: 'bigint' },
     /** EMA(macdFast) and EMA(macdSlow) of close (macd = ema_fast − ema_slow). */
@@ -58,6 +64,10 @@ export const factIndicatorsTable: TableSpec = {
 };
 
 const MODEL = 'fact_indicators';
+/** The version of the rows' layout; a run over rows of another rebuilds them all. */
+const LAYOUT = 2;
+/** What layout LAYOUT added, for the run's detail. */
+const LAYOUT_CHANGE = 'is_complete added';
 const SOURCES: [string, string][] = [
   ['1m', 'ohlcv_1m'],
   ['1h', 'ohlcv_1h'],
@@ -103,18 +113,22 @@ async function buildIndicators(s: Session, p: IndicatorParams, runId: string, lo
   }
   await s.ensureTable(ohlcv1mTable);
   await s.ensureTable(factIndicatorsTable);
-  const params = paramsText(p);
+  // The layout the stored rows were built for rides with the parameters: rows of an older layout are rebuilt once.
+  const params = paramsText({ ...p, layout: LAYOUT });
   const state = await readModelState(s, MODEL);
+  const stateLayout = state ? (JSON.parse(state.params) as { layout?: number }).layout : undefined;
   const empty = (await s.query(`SELECT 1 AS x FROM coinlake.fact_indicators LIMIT 1`)).length === 0;
   const why = full
     ? 'full (--full)'
     : !state
       ? 'full (first run)'
-      : state.params !== params
-        ? 'full (parameters changed)'
-        : empty
-          ? 'full (table empty)'
-          : undefined;
+      : stateLayout !== LAYOUT
+        ? `full (rows of an older layout: ${LAYOUT_CHANGE})`
+        : state.params !== params
+          ? 'full (parameters changed)'
+          : empty
+            ? 'full (table empty)'
+            : undefined;
   const mark = why === undefined ? state!.loadedAt : undefined;
   if (mark === undefined) await s.exec(`DELETE FROM coinlake.fact_indicators`);
   for (const t of TEMP) await s.exec(`DROP TABLE IF EXISTS ${t}`);
@@ -136,8 +150,13 @@ async function candleSource(s: Session): Promise<string> {
   const have = new Set(
     (await s.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'coinlake'`)).map((r) => r.table_name),
   );
+  // Rollup tables carry is_complete once their model ran (a table only an import wrote may not have the column yet).
+  const flagged = new Set(
+    (await s.query<{ table_name: string }>(`SELECT table_name FROM information_schema.columns WHERE table_schema = 'coinlake' AND column_name = 'is_complete'`)).map((r) => r.table_name),
+  );
+  const complete = (iv: string, t: string) => (iv === '1m' ? 'TRUE' : flagged.has(t) ? 'is_complete' : 'CAST(NULL AS BOOLEAN)');
   const parts = SOURCES.filter(([, t]) => have.has(t)).map(
-    ([iv, t]) => `SELECT CAST('${iv}' AS VARCHAR) AS "interval", exchange, symbol, ts, high, low, close, volume_base, _loaded_at FROM coinlake.${t} WHERE close IS NOT NULL`,
+    ([iv, t]) => `SELECT CAST('${iv}' AS VARCHAR) AS "interval", exchange, symbol, ts, high, low, close, volume_base, ${complete(iv, t)} AS is_complete, _loaded_at FROM coinlake.${t} WHERE close IS NOT NULL`,
   );
   return `(${parts.join(' UNION ALL ')})`;
 }
@@ -208,7 +227,7 @@ async function computeRows(s: Session, p: IndicatorParams, runId: string, loaded
   // Candles from each series' lookback start, numbered within the series; the UTC day as an integer (VWAP sessions).
   await s.exec(
     `CREATE TEMP TABLE model_ind_base AS
-     SELECT s.sid, c.ts, ${dayKey('c.ts')} AS day_key, c.high, c.low, c.close, c.volume_base,
+     SELECT s.sid, c.ts, ${dayKey('c.ts')} AS day_key, c.high, c.low, c.close, c.volume_base, c.is_complete,
             s.seq0 + row_number() OVER w - 1 AS seq,
             c.close - lag(c.close) OVER w AS diff,
             CASE WHEN c.close > 0 AND lag(c.close) OVER w > 0 THEN ln(c.close / lag(c.close) OVER w) END AS log_return
@@ -262,7 +281,7 @@ async function computeRows(s: Session, p: IndicatorParams, runId: string, loaded
        FROM model_ind_base b) b`;
   await s.exec(
     `CREATE TEMP TABLE model_ind_win AS
-     SELECT b.sid, b.seq, b.ts, b.close, b.log_return, s.anchor, s.signal0, b.sma, b.sd, b.avg_gain, b.avg_loss, b.volatility,
+     SELECT b.sid, b.seq, b.ts, b.close, b.is_complete, b.log_return, s.anchor, s.signal0, b.sma, b.sd, b.avg_gain, b.avg_loss, b.volatility,
             (${seedDay('vwap_pv0')} + sum(${typical('b')} * b.volume_base) OVER ${session})
               / NULLIF(${seedDay('vwap_vol0')} + sum(b.volume_base) OVER ${session}, 0) AS vwap,
             ${value(r.ema)} AS ema, ${value(r.fast)} AS ema_fast, ${value(r.slow)} AS ema_slow,
@@ -295,13 +314,13 @@ async function computeRows(s: Session, p: IndicatorParams, runId: string, loaded
   return s.exec(
     `INSERT INTO coinlake.fact_indicators ("interval", exchange, symbol, ts, close, sma, ema, bb_upper, bb_lower, rsi_simple, rsi_wilder,
                                            macd, macd_signal, macd_hist, log_return, volatility, vwap,
-                                           seq, ema_fast, ema_slow, wilder_avg_gain, wilder_avg_loss, _run_id, _loaded_at)
+                                           is_complete, seq, ema_fast, ema_slow, wilder_avg_gain, wilder_avg_loss, _run_id, _loaded_at)
      SELECT s."interval", s.exchange, s.symbol, w.ts, w.close, w.sma, w.ema,
             w.sma + ${f8(p.bollingerK)} * w.sd, w.sma - ${f8(p.bollingerK)} * w.sd,
             ${rsi('w.avg_gain', 'w.avg_loss')}, CASE WHEN w.seq >= ${n} THEN ${rsi('w.wilder_gain', 'w.wilder_loss')} END,
             w.ema_fast - w.ema_slow, ${sig}, (w.ema_fast - w.ema_slow) - ${sig},
             w.log_return, w.volatility, w.vwap,
-            w.seq, w.ema_fast, w.ema_slow, ${wilder('wilder_gain')}, ${wilder('wilder_loss')}, $1, CAST($2 AS TIMESTAMPTZ)
+            w.is_complete, w.seq, w.ema_fast, w.ema_slow, ${wilder('wilder_gain')}, ${wilder('wilder_loss')}, $1, CAST($2 AS TIMESTAMPTZ)
        FROM ${sigSrc.from} JOIN model_ind_series s ON s.sid = w.sid ${signal.join(sigSrc)}`,
     [runId, loadedAt.toISOString()],
   );
