@@ -4,6 +4,8 @@
 // incomplete candle so; hour candles that were not rolled up from minutes (an import) stay NULL, not known. Minutes
 // that arrive late complete their hour on the next incremental run.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_INDICATOR_PARAMS } from '../src/models/model.ts';
+import { paramsText } from '../src/models/model-state.ts';
 import { runModels } from '../src/models/run-models.ts';
 import { ohlcvTable } from '../src/sources/ohlcv-table.ts';
 import { spineEnv, WAREHOUSES, type SpineEnv } from './helpers/spine-env.ts';
@@ -97,5 +99,14 @@ describe.each(WAREHOUSES)('rollup completeness on %s', (kind) => {
     expect((await rollup('ohlcv_1h', 'GAP-USDT')).find(([t]) => t === Date.UTC(2024, 0, 1, 23))).toEqual([Date.UTC(2024, 0, 1, 23), 60, true]);
     expect(await rollup('ohlcv_1d', 'GAP-USDT')).toEqual(expected(now, DAY, 1440));
     expect(await flags('1h', 'GAP-USDT')).toEqual(expected(now, HOUR, 60).map(([t, , c]) => [t, c]));
+  });
+
+  it('rows written before is_complete existed are rebuilt once, saying why', async () => {
+    // The state an earlier coinlake left: the parameters without the layout.
+    await e.session.exec(`UPDATE coinlake_meta.model_state SET params = $1 WHERE model_name = 'fact_indicators'`, [paramsText(DEFAULT_INDICATOR_PARAMS)]);
+    const first = await runModels(e.session, { select: ['fact_indicators'] });
+    expect(first.results[0]).toMatchObject({ model: 'fact_indicators', detail: 'full (rows of an older layout: is_complete added)' });
+    const again = await runModels(e.session, { select: ['fact_indicators'] });
+    expect(again.results[0]).toMatchObject({ rows: 0, detail: 'incremental: 0 series with new candles' });
   });
 });
