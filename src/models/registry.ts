@@ -1,7 +1,8 @@
 // Every model `coinlake models run` knows, in registry order (dependency order is computed, not listed).
 import { factIndicatorsModel } from './fact-indicators.ts';
+import { factPriceDivergenceModel } from './fact-price-divergence.ts';
 import type { Model } from './model.ts';
 import { ohlcv1dModel, ohlcv1hModel } from './ohlcv-rollups.ts';
 import { STAR_SCHEMA_MODELS } from './star-schema.ts';
 
-export const MODELS: Model[] = [ohlcv1hModel, ohlcv1dModel, factIndicatorsModel, ...STAR_SCHEMA_MODELS];
+export const MODELS: Model[] = [ohlcv1hModel, ohlcv1dModel, factIndicatorsModel, factPriceDivergenceModel, ...STAR_SCHEMA_MODELS];
