@@ -105,10 +105,13 @@ describe.each(WAREHOUSES)('a REST batch of %s larger than the spill bound', (kin
     const curated = s.lakePaths.length > 0 ? path.join(env.lake.root, 'curated', 'rest_big') : '';
     const engine = await openFileEngine();
     try {
-      const [c] = await engine.query<{ n: number; ids: number; ranks: number; first: number }>(
-        `SELECT count(*) AS n, count(DISTINCT id) AS ids, sum(market_cap_rank) AS ranks, first(market_cap_rank) AS first FROM read_parquet('${curated}/**/*.parquet')`,
+      // One file (the load day's); record i (rank i + 1) is its row i.
+      const [c] = await engine.query<{ n: number; ids: number; ranks: number; files: number; misplaced: number }>(
+        `SELECT count(*) AS n, count(DISTINCT id) AS ids, sum(market_cap_rank) AS ranks, count(DISTINCT filename) AS files,
+                count(*) FILTER (WHERE market_cap_rank <> file_row_number + 1) AS misplaced
+           FROM read_parquet('${curated}/**/*.parquet', filename = true, file_row_number = true)`,
       );
-      expect([Number(c.n), Number(c.ids), Number(c.ranks), Number(c.first)]).toEqual([TOTAL, DISTINCT, (TOTAL * (TOTAL + 1)) / 2, 1]);
+      expect([Number(c.n), Number(c.ids), Number(c.ranks), Number(c.files), Number(c.misplaced)]).toEqual([TOTAL, DISTINCT, (TOTAL * (TOTAL + 1)) / 2, 1, 0]);
     } finally {
       await engine.close();
     }
