@@ -14,10 +14,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { createTestDatabase } from '../src/destinations/postgres/postgres-test-database.ts';
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { Session } from '../src/core/destination.ts';
+import { createTestDatabase, type TestDatabase } from '../src/destinations/postgres/postgres-test-database.ts';
 import { openWarehouse } from '../src/destinations/registry.ts';
 import { runDistributedBackfill } from '../src/distributed/distributed-backfill.ts';
-import { taskQueueNames } from '../src/distributed/task-queue.ts';
+import { taskQueueNames, type TaskQueueNames } from '../src/distributed/task-queue.ts';
 import { LocalLake } from '../src/lake/local-lake.ts';
 import { REPLAY_BINANCE_SYMBOLS, parseLatency, startReplayServer } from '../src/replay/index.ts';
 import { runBackfill, type BackfillRequest } from '../src/runner/backfill.ts';
@@ -82,6 +84,16 @@ async function single(binanceUrl: string, dir: string): Promise<{ s: number; row
   }
 }
 
+/** Stops the workers (SIGTERM, waits for their exit), closes the session and NATS, deletes the queue and the database. */
+async function teardown(workers: ChildProcess[], session: Session, nc: NatsConnection, queue: TaskQueueNames, db: TestDatabase): Promise<void> {
+  for (const w of workers) w.kill('SIGTERM');
+  await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : w.once('exit', r)))));
+  await session.close();
+  await (await jetstreamManager(nc)).streams.delete(queue.stream).catch(() => undefined);
+  await nc.close();
+  await db.drop();
+}
+
 /** The distributed backfill with `n` worker processes into a fresh database: seconds and rows. */
 async function distributed(n: number, binanceUrl: string, dir: string): Promise<{ s: number; rows: number }> {
   const db = await createTestDatabase();
@@ -99,12 +111,7 @@ async function distributed(n: number, binanceUrl: string, dir: string): Promise<
     if (out.summary?.status !== 1) throw new Error(`distributed run ended with status ${out.summary?.status}`);
     return { s, rows: out.summary.rowsLoaded };
   } finally {
-    for (const w of workers) w.kill('SIGTERM');
-    await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : w.once('exit', r)))));
-    await session.close();
-    await (await jetstreamManager(nc)).streams.delete(queue.stream).catch(() => undefined);
-    await nc.close();
-    await db.drop();
+    await teardown(workers, session, nc, queue, db);
   }
 }
 
@@ -149,12 +156,7 @@ async function sharedBudget(dir: string): Promise<void> {
       `shared budget R = ${limit} per ${windowMs} ms, 2 workers: ${at.length} klines requests in ${(span / 1000).toFixed(1)} s = ${ratio.toFixed(3)} × R (target ≥ 0.95: ${ratio >= 0.95 ? 'met' : 'NOT met'}); busiest window ${busiest} (never above R: ${busiest <= limit ? 'met' : 'NOT met'}); ${refused} refused (429/418)`,
     );
   } finally {
-    for (const w of workers) w.kill('SIGTERM');
-    await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : w.once('exit', r)))));
-    await session.close();
-    await (await jetstreamManager(nc)).streams.delete(queue.stream).catch(() => undefined);
-    await nc.close();
-    await db.drop();
+    await teardown(workers, session, nc, queue, db);
     await replay.close();
   }
 }
