@@ -43,10 +43,36 @@ export const candleGapsCheckSchema = z.strictObject({
   ...common,
 });
 
+/**
+ * A venue's price strays from the cross-venue median: per `partition_by` series (default symbol) and time, the median
+ * of the venues' prices (`price` of each `venue`; the mean of the middle two for an even number); a venue fails where
+ * |price − median| / median × 10,000 > `max_bps` at `minutes` or more consecutive candles (exactly `interval` apart;
+ * a missing candle ends the run). `minutes` counts candles, minutes at the default `1m`; default 1.
+ */
+export const divergenceCheckSchema = z.strictObject({
+  type: z.literal('divergence'),
+  max_bps: z.number().positive('expected max_bps > 0 (basis points)'),
+  minutes: z.number().int('expected minutes to be a whole number of candles').min(1, 'expected minutes >= 1').optional(),
+  /** The time column; default `ts`. */
+  column: column.optional(),
+  /** Default `close`. */
+  price: column.optional(),
+  /** Default `exchange`. */
+  venue: column.optional(),
+  /** Default `[symbol]`. */
+  partition_by: columns.optional(),
+  /** Default `1m`. */
+  interval: duration.optional(),
+  ...common,
+});
+
 /** One declared check. */
 export const qualityCheckSchema = z
-  .discriminatedUnion('type', [notNullCheckSchema, uniqueCheckSchema, acceptedRangeCheckSchema, freshnessCheckSchema, candleGapsCheckSchema])
+  .discriminatedUnion('type', [notNullCheckSchema, uniqueCheckSchema, acceptedRangeCheckSchema, freshnessCheckSchema, candleGapsCheckSchema, divergenceCheckSchema])
   .superRefine((c, ctx) => {
+    if (c.type === 'divergence' && c.partition_by?.includes(c.venue ?? 'exchange')) {
+      ctx.addIssue({ code: 'custom', path: ['partition_by'], message: `expected partition_by without the venue column ${c.venue ?? 'exchange'} (the venues of a series are compared with each other)` });
+    }
     if (c.type !== 'accepted_range') return;
     if (c.gt === undefined && c.gte === undefined && c.lt === undefined && c.lte === undefined) {
       ctx.addIssue({ code: 'custom', message: 'expected at least one bound: gt, gte, lt or lte' });
@@ -64,4 +90,5 @@ export type UniqueCheck = z.output<typeof uniqueCheckSchema>;
 export type AcceptedRangeCheck = z.output<typeof acceptedRangeCheckSchema>;
 export type FreshnessCheck = z.output<typeof freshnessCheckSchema>;
 export type CandleGapsCheck = z.output<typeof candleGapsCheckSchema>;
+export type DivergenceCheck = z.output<typeof divergenceCheckSchema>;
 export type QualityCheckType = QualityCheck['type'];

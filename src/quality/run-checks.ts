@@ -9,6 +9,7 @@ import { SCD2_COLUMNS } from '../load/scd2.ts';
 import { checkAcceptedRange, rangeText } from './accepted-range.ts';
 import { checkCandleGaps } from './candle-gaps.ts';
 import type { CheckContext, CheckOutcome } from './check-context.ts';
+import { checkDivergence, divergenceColumns, divergenceName } from './divergence.ts';
 import { checkFreshness } from './freshness.ts';
 import { checkNotNull } from './not-null.ts';
 import { checkUnique, uniqueColumns } from './unique.ts';
@@ -34,6 +35,8 @@ function checkName(t: TableSpec, check: QualityCheck): string {
       return `freshness(${check.column} within ${check.max_age})`;
     case 'candle_gaps':
       return `candle_gaps(${check.column} every ${check.interval})`;
+    case 'divergence':
+      return divergenceName(check);
   }
 }
 
@@ -46,6 +49,8 @@ function columnsOf(t: TableSpec, check: QualityCheck): string[] {
       return uniqueColumns({ t }, check);
     case 'candle_gaps':
       return [check.column, ...(check.partition_by ?? [])];
+    case 'divergence':
+      return divergenceColumns(check);
     default:
       return [check.column];
   }
@@ -92,6 +97,8 @@ function run(c: CheckContext, check: QualityCheck): Promise<CheckOutcome> {
       return checkFreshness(c, check);
     case 'candle_gaps':
       return checkCandleGaps(c, check);
+    case 'divergence':
+      return checkDivergence(c, check);
   }
 }
 
