@@ -45,14 +45,15 @@ describe.runIf(env.replays('kraken') && env.replays('okx')).each(WAREHOUSES)('mo
     await w.coinlake(['run', 'ccxt.markets', '--exchange', 'kraken'], ['run', 'ccxt.markets', '--exchange', 'okx'], ...COINCAP, ['models', 'run']);
     const read = () =>
       withSession(w.warehouse, async (s) => ({
-        exchanges: await s.query(`SELECT exchange_key, name, coincap_id, coinlore_id, url, country, in_candles FROM coinlake.dim_exchange WHERE exchange_key IN ('kraken', 'okx') ORDER BY exchange_key`),
+        exchanges: await s.query(`SELECT exchange_key, name, coincap_id, coinlore_id, url, country, in_candles, aliases FROM coinlake.dim_exchange WHERE exchange_key IN ('kraken', 'okx', 'okex') ORDER BY exchange_key`),
         bridge: await s.query(`SELECT asset_symbol, source, source_id, source_symbol, source_name, is_primary FROM coinlake.bridge_asset_source WHERE source LIKE 'ccxt:%' ORDER BY source, source_id`),
         assets: await s.query(`SELECT asset_symbol, coincap_id FROM coinlake.dim_asset WHERE asset_symbol IN ('BTC', 'ETH', 'SOL', 'USD', 'USDT') ORDER BY asset_symbol`),
       }));
     const want = {
       exchanges: [
-        { exchange_key: 'kraken', name: 'Kraken', coincap_id: 'kraken', coinlore_id: null, url: 'https://kraken.com', country: null, in_candles: false },
-        { exchange_key: 'okx', name: 'okx', coincap_id: null, coinlore_id: null, url: null, country: null, in_candles: false },
+        { exchange_key: 'kraken', name: 'Kraken', coincap_id: 'kraken', coinlore_id: null, url: 'https://kraken.com', country: null, in_candles: false, aliases: null },
+        // CoinCap's `okex` is ccxt's `okx` (a built-in exchange alias): one row, under the current name.
+        { exchange_key: 'okx', name: 'Okex', coincap_id: 'okex', coinlore_id: null, url: 'https://www.okex.com/', country: null, in_candles: false, aliases: 'okex' },
       ],
       bridge: [
         row('SOL', 'ccxt:kraken', 'SOLUSD'),
@@ -82,7 +83,10 @@ describe.runIf(env.replays('kraken') && env.replays('okx')).each(WAREHOUSES)('mo
     await withSession(w.warehouse, async (s) => {
       expect(await s.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'coinlake' AND table_name = 'ccxt_markets'`)).toEqual([]);
       expect(await s.query(`SELECT count(*) AS n FROM coinlake.bridge_asset_source WHERE source LIKE 'ccxt:%'`)).toEqual([{ n: 0 }]);
-      expect(await s.query(`SELECT exchange_key, coincap_id FROM coinlake.dim_exchange WHERE exchange_key IN ('kraken', 'okx') ORDER BY exchange_key`)).toEqual([{ exchange_key: 'kraken', coincap_id: 'kraken' }]);
+      expect(await s.query(`SELECT exchange_key, coincap_id FROM coinlake.dim_exchange WHERE exchange_key IN ('kraken', 'okx', 'okex') ORDER BY exchange_key`)).toEqual([
+        { exchange_key: 'kraken', coincap_id: 'kraken' },
+        { exchange_key: 'okx', coincap_id: 'okex' },
+      ]);
     });
   }, 120_000);
 });

@@ -150,12 +150,17 @@ describe.each(WAREHOUSES)('star schema on %s', (kind) => {
     expect(await q(`SELECT asset_symbol, source, source_id FROM coinlake.bridge_asset_source WHERE source LIKE 'exchange:%'`)).toEqual([
       { asset_symbol: 'AAA', source: 'exchange:testex', source_id: 'AAA-USDT' },
     ]);
-    // dim_asset: one row per canonical symbol, joining both sources.
-    const [btc] = await q(`SELECT asset_symbol, name, coincap_id, coinlore_id FROM coinlake.dim_asset WHERE asset_symbol = 'BTC'`);
-    expect(btc).toEqual({ asset_symbol: 'BTC', name: 'Bitcoin', coincap_id: 'bitcoin', coinlore_id: '90' });
-    const [{ n: dup }] = await q<{ n: number }>(`SELECT count(*) - count(DISTINCT asset_symbol) AS n FROM coinlake.dim_asset`);
+    // dim_asset: one row per canonical asset, joining both sources.
+    const [btc] = await q(`SELECT asset_id, asset_symbol, name, coincap_id, coinlore_id, source_ids, flagged FROM coinlake.dim_asset WHERE asset_symbol = 'BTC'`);
+    expect(btc).toEqual({ asset_id: 'bitcoin', asset_symbol: 'BTC', name: 'Bitcoin', coincap_id: 'bitcoin', coinlore_id: '90', source_ids: 2, flagged: false });
+    const [{ n: dup }] = await q<{ n: number }>(`SELECT count(*) - count(DISTINCT asset_id) AS n FROM coinlake.dim_asset`);
     expect(Number(dup)).toBe(0);
-    expect(await count('dim_asset')).toBe(Number((await q<{ n: number }>(`SELECT count(DISTINCT asset_symbol) AS n FROM coinlake.bridge_asset_source`))[0].n));
+    expect(await count('dim_asset')).toBe(Number((await q<{ n: number }>(`SELECT count(DISTINCT asset_id) AS n FROM coinlake.bridge_asset_source`))[0].n));
+    // fact_asset_snapshot carries the bridge's asset.
+    expect(await q(`SELECT DISTINCT source, asset_id FROM coinlake.fact_asset_snapshot WHERE asset_symbol = 'BTC' ORDER BY source`)).toEqual([
+      { source: 'coincap', asset_id: 'bitcoin' },
+      { source: 'coinlore', asset_id: 'bitcoin' },
+    ]);
     // fact_asset_snapshot: every source row, values as the source holds them.
     expect(await count('fact_asset_snapshot')).toBe(coincapAssets + coinloreTickers);
     const [src] = await q(`SELECT price_usd, market_cap_usd, supply, max_supply, rank, volume_usd_24hr, snapshot_time FROM coinlake.coincap_assets WHERE id = 'bitcoin'`);
@@ -181,9 +186,9 @@ describe.each(WAREHOUSES)('star schema on %s', (kind) => {
     );
     expect(Number(missing)).toBe(0);
     starByEngine.set(kind, [
-      await q(`SELECT asset_symbol, source, source_id, source_symbol, source_name, is_primary FROM coinlake.bridge_asset_source ORDER BY source, source_id`),
-      await q(`SELECT asset_symbol, name, coincap_id, coincap_rank, coinlore_id, coinlore_rank FROM coinlake.dim_asset ORDER BY asset_symbol`),
-      await q(`SELECT exchange_key, name, coincap_id, coinlore_id, url, country, in_candles FROM coinlake.dim_exchange ORDER BY exchange_key`),
+      await q(`SELECT asset_symbol, source, source_id, source_symbol, source_name, is_primary, asset_id, match_score, match_status, match_evidence, candidate_asset_id FROM coinlake.bridge_asset_source ORDER BY source, source_id`),
+      await q(`SELECT asset_id, asset_symbol, name, coincap_id, coincap_rank, coinlore_id, coinlore_rank, source_ids, flagged FROM coinlake.dim_asset ORDER BY asset_id`),
+      await q(`SELECT exchange_key, name, coincap_id, coinlore_id, url, country, in_candles, aliases FROM coinlake.dim_exchange ORDER BY exchange_key`),
     ]);
   });
 

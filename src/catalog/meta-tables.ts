@@ -179,6 +179,24 @@ const META_DDL: string[] = [
     first_seen TIMESTAMPTZ NOT NULL,
     run_id VARCHAR,
     PRIMARY KEY (table_name, exchange, symbol, ts))`,
+  // Identity (models/identity/): a user's pin (link this source id to that asset) or forbid (never to that asset),
+  // from `identity.assets` of the catalog YAML or written by hand; they win over the matching's scores.
+  `CREATE TABLE IF NOT EXISTS coinlake_meta.asset_alias (
+    source VARCHAR NOT NULL,
+    source_id VARCHAR NOT NULL,
+    asset_id VARCHAR NOT NULL,
+    action VARCHAR NOT NULL,
+    note VARCHAR,
+    origin VARCHAR,
+    created_at TIMESTAMPTZ,
+    PRIMARY KEY (source, source_id, asset_id))`,
+  // An id a source gives an exchange → the exchange's key; adds to and overrides the built-in renames.
+  `CREATE TABLE IF NOT EXISTS coinlake_meta.exchange_alias (
+    alias VARCHAR PRIMARY KEY,
+    exchange_key VARCHAR NOT NULL,
+    note VARCHAR,
+    origin VARCHAR,
+    created_at TIMESTAMPTZ)`,
 ];
 
 /** Columns added after a table was first released: [table, column, type], added where missing. */
