@@ -7,9 +7,10 @@ import type { Session } from '../core/destination.ts';
 import type { EventHub } from './events.ts';
 import { CANDLES_COMMAND, overview } from './overview-queries.ts';
 import { candleCatalog, candles } from './candle-queries.ts';
+import { DEFAULT_CONSECUTIVE, DEFAULT_MAX_BPS, DEFAULT_TIMES, DIVERGENCE_GRAINS, DIVERGENCE_MISSING, divergence, divergencePairs, hasDivergenceTable, holdsPair } from './divergence-queries.ts';
 import { freshness, latestQuality, recentRunItems } from './health-queries.ts';
 import { HISTORY_INTERVALS, assetList, assetTrends, exchangeList, exchangeTrends } from './market-queries.ts';
-import { ApiError, checkRange, idList, instant, integer, matching, oneOf, readParams, type ParamSpec, type ParsedParams } from './request-params.ts';
+import { ApiError, checkRange, decimal, idList, instant, integer, matching, oneOf, readParams, type ParamSpec, type ParsedParams } from './request-params.ts';
 import type { SessionPool } from './session-pool.ts';
 import { readWarehouseTables, type WarehouseTables } from './warehouse-tables.ts';
 import { EXAMPLES } from '../sources/registry.ts';
@@ -102,6 +103,29 @@ export function apiRoutes(deps: ApiDeps): Hono {
     return c.json(data);
   });
 
+  app.get('/divergence/pairs', async (c) => {
+    params(c, {});
+    return c.json(await read(divergencePairs));
+  });
+
+  app.get('/divergence', async (c) => {
+    const p = params(c, { symbol: SYMBOL, grain: oneOf(DIVERGENCE_GRAINS), max_bps: decimal(0, 100_000), consecutive: integer(1, 10_000), limit: integer(1, 10_000), ...RANGE });
+    if (!p.symbol) throw new ApiError('symbol is required', 'e.g. /api/divergence?symbol=BTC-USDT&grain=1m (the pairs: /api/divergence/pairs)');
+    checkRange(p);
+    const symbol = p.symbol.toUpperCase();
+    const grain = p.grain ?? '1m';
+    const data = await read(async (s, t) => {
+      if (!hasDivergenceTable(t)) throw new ApiError(`no divergence for ${symbol}: the model table does not exist`, DIVERGENCE_MISSING, 404);
+      if (!(await holdsPair(s, symbol, grain))) {
+        const held = await divergencePairs(s, t);
+        const list = held.available ? held.pairs.map((x) => `${x.symbol} ${x.grain}`).join(', ') : '';
+        throw new ApiError(`no divergence for ${symbol} at ${grain}`, list ? `held: ${list}` : 'coinlake.fact_price_divergence holds no rows yet: load candles of a pair on two or more venues, then run `coinlake models run`', 404);
+      }
+      return divergence(s, { symbol, grain, maxBps: p.max_bps ?? DEFAULT_MAX_BPS, consecutive: p.consecutive ?? DEFAULT_CONSECUTIVE, limit: p.limit ?? DEFAULT_TIMES, from: p.from, to: p.to });
+    });
+    return c.json(data);
+  });
+
   app.get('/runs', async (c) => {
     const p = params(c, { limit: integer(1, 500) });
     return c.json({ runs: await read((s, t) => recentRunItems(s, t, p.limit ?? 50)) });
@@ -143,7 +167,7 @@ export function apiRoutes(deps: ApiDeps): Hono {
   });
 
   app.all('*', (c) => {
-    throw new ApiError(`no endpoint ${c.req.method} ${new URL(c.req.url).pathname}`, 'GET /api/overview, /api/assets, /api/assets/trends, /api/exchanges, /api/exchanges/trends, /api/candles/catalog, /api/candles, /api/runs, /api/freshness, /api/quality, /api/events', 404);
+    throw new ApiError(`no endpoint ${c.req.method} ${new URL(c.req.url).pathname}`, 'GET /api/overview, /api/assets, /api/assets/trends, /api/exchanges, /api/exchanges/trends, /api/candles/catalog, /api/candles, /api/divergence/pairs, /api/divergence, /api/runs, /api/freshness, /api/quality, /api/events', 404);
   });
 
   return app;

@@ -73,6 +73,14 @@ export function integer(min: number, max: number): ParamParser<number> {
   };
 }
 
+/** A decimal number within [min, max] (`50`, `12.5`; no exponent, no sign but a leading minus). */
+export function decimal(min: number, max: number): ParamParser<number> {
+  return (value, name) => {
+    if (!/^-?(\d+(\.\d*)?|\.\d+)$/.test(value) || Number(value) < min || Number(value) > max) throw new ApiError(`${name}: expected a number from ${min} to ${max}, got "${value}"`);
+    return Number(value);
+  };
+}
+
 /** One of a fixed set of values (case-sensitive). */
 export function oneOf<T extends string>(values: readonly T[]): ParamParser<T> {
   return (value, name) => {

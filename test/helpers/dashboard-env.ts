@@ -1,5 +1,6 @@
 // Test environment of the dashboard: a warehouse (DuckDB file or fresh PostgreSQL database) filled by the real
-// runner from the replay server with the demo's jobs plus one day of Binance minute candles, and a lake.
+// runner from the replay server with the demo's jobs plus one day of Binance minute candles, and a lake; and the
+// crafted candles of three venues the divergence panel's tests build fact_price_divergence from.
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import { LocalLake } from '../../src/lake/local-lake.ts';
 import { startReplayServer, type ReplayServer } from '../../src/replay/index.ts';
 import { buildJob, type Endpoints } from '../../src/runner/job-builder.ts';
 import { runJob, type RunSummary } from '../../src/runner/run-job.ts';
+import type { Candle } from '../models-reference.ts';
 import type { WarehouseKind } from './spine-env.ts';
 
 /** The candles every dashboard test loads: BTCUSDT minutes of 2024-12-30 (1440 of them). */
@@ -66,4 +68,40 @@ export async function dashboardEnv(kind: WarehouseKind = 'duckdb'): Promise<Dash
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** First minute of the divergence candles (on the hour: the 60 minutes make one hour). */
+export const DIVERGENCE_T0 = Date.UTC(2024, 2, 1, 10, 0);
+export const DIVERGENCE_MINUTES = 60;
+/** The venues of the divergence candles and their basis in bps. */
+export const DIVERGENCE_VENUES = { binance: 0, kraken: 3, okx: -2 } as const;
+type Venue = keyof typeof DIVERGENCE_VENUES;
+/** The minute okx has no candle. */
+const isMissing = (v: Venue, i: number) => v === 'okx' && i === 43;
+/** The crafted moves in bps on top of the basis; every other minute stays within a few bps of the others. */
+function shock(v: Venue, i: number): number {
+  if (v === 'kraken' && i >= 10 && i <= 16) return 80; // 7 minutes: a closed episode
+  if (v === 'okx' && i >= 30 && i <= 33) return -70; // 4 minutes: one short of the default 5
+  if (v === 'okx' && i >= 40 && i <= 46) return -75; // 3 + 3 around the missing minute 43: never one episode
+  if (v === 'binance' && i >= 54) return 90; // the last 6 minutes: open
+  return 0;
+}
+function divergenceCandle(v: Venue, i: number, symbol: string): Candle {
+  const base = 60_000 + 25 * Math.sin(i / 7) + (i % 11) * 3.5;
+  const bps = DIVERGENCE_VENUES[v] + shock(v, i) + ((i * 7 + v.length) % 5) - 2;
+  const close = base * (1 + bps / 10_000);
+  return { exchange: v, symbol, ts: new Date(DIVERGENCE_T0 + i * 60_000), open: close, high: close + 5, low: close - 5, close, volume_base: 1, volume_quote: close, trade_count: 1 };
+}
+
+/**
+ * Minute candles for fact_price_divergence: BTC-USDT on three venues for 60 minutes (okx without minute 43) with the
+ * crafted episodes of `shock`, and ETH-USDT on one venue for 10 minutes (a pair with nothing to compare).
+ */
+export function divergenceCandles(): Candle[] {
+  return [
+    ...(Object.keys(DIVERGENCE_VENUES) as Venue[]).flatMap((v) =>
+      Array.from({ length: DIVERGENCE_MINUTES }, (_, i) => i).filter((i) => !isMissing(v, i)).map((i) => divergenceCandle(v, i, 'BTC-USDT')),
+    ),
+    ...Array.from({ length: 10 }, (_, i) => ({ ...divergenceCandle('binance', i, 'ETH-USDT'), close: 3000 + i })),
+  ];
 }

@@ -50,6 +50,12 @@ function wideRange(ys, ratio = 20) {
   return hi / lo > ratio;
 }
 
+/** Width of a y axis: 64 px, or more when its longest tick label needs it (`60,250.00`, `-50 bps`). */
+function axisSize(u, values) {
+  const longest = Math.max(0, ...(values ?? []).map((v) => String(v).length));
+  return Math.max(64, longest * 7 + 20);
+}
+
 /**
  * Draws a time-series line chart. `series`: `{ label, color, t, values, dash?, stepped? }`; `invert` puts small values
  * on top (ranks); `log` is 'auto' (default), true or false. Without any point it shows `emptyText`.
@@ -68,7 +74,7 @@ export function drawLines(key, target, { series, invert = false, log = 'auto', e
     cursor: { points: { size: 6 } },
     // A single time would get a years-wide axis; give it an hour either side instead.
     scales: { x: { time: true, ...(x[0] === x[x.length - 1] ? { auto: false, range: [x[0] - 3600, x[0] + 3600] } : {}) }, y: { distr: useLog ? 3 : 1, dir: invert ? -1 : 1 } },
-    axes: [{ stroke: '#6b7383', grid: { stroke: '#eef0f3' } }, { stroke: '#6b7383', grid: { stroke: '#eef0f3' }, ticks: { show: !useLog }, size: 64, values: (u, splits) => splits.map((v) => format(v)) }],
+    axes: [{ stroke: '#6b7383', grid: { stroke: '#eef0f3' } }, { stroke: '#6b7383', grid: { stroke: '#eef0f3' }, ticks: { show: !useLog }, size: axisSize, values: (u, splits) => splits.map((v) => format(v)) }],
     series: [
       { label: 'time (UTC)' },
       ...usable.map((s) => ({

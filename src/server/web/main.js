@@ -4,6 +4,7 @@
 import { api } from './api.js';
 import { renderAssets } from './assets-panel.js';
 import { renderCandles } from './candles-panel.js';
+import { renderDivergence } from './divergence-panel.js';
 import { renderExchanges } from './exchanges-panel.js';
 import { el } from './format.js';
 import { renderHealth } from './health-panel.js';
@@ -35,6 +36,7 @@ async function renderAll() {
     panel('assets', renderAssets, 'assets-note'),
     panel('exchanges', renderExchanges, 'exchanges-note'),
     panel('candles', renderCandles, 'candles-note'),
+    panel('divergence', renderDivergence, 'divergence-note'),
     panel('pipeline health', renderHealth, 'quality-note'),
   ]);
   $('updated').textContent = `updated ${new Date().toISOString().slice(11, 19)} UTC`;
