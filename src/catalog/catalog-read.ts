@@ -5,7 +5,7 @@ import { ConfigError } from '../core/errors.ts';
 import type { Row } from '../core/table.ts';
 import { LOAD_OPTION_KEYS, type Catalog, type Connection, type Ingestion } from './catalog-schema.ts';
 import { catalogOf, parseCatalogObject } from './config-file.ts';
-import { CATALOG_TABLES as T } from './meta-tables.ts';
+import { CATALOG_TABLES as T, META_SCHEMA } from './meta-tables.ts';
 
 /** Label of catalogs read back from the tables, as error messages name them. */
 export const TABLES_LABEL = 'coinlake_meta';
@@ -67,7 +67,9 @@ export async function readCatalog(s: Session, filter: CatalogFilter = {}): Promi
     : [];
   const byAsset = new Map<string, Row[]>();
   for (const c of cols) byAsset.set(String(c.table_name), [...(byAsset.get(String(c.table_name)) ?? []), c]);
+  const identity = filter.connection === undefined ? await readIdentity(s) : undefined;
   const doc = {
+    ...(identity ? { identity } : {}),
     connections: conns.map((r) =>
       clean({
         name: r.connection_name,
@@ -122,6 +124,22 @@ export async function readCatalog(s: Session, filter: CatalogFilter = {}): Promi
     }),
   };
   return catalogOf(parseCatalogObject(doc, TABLES_LABEL));
+}
+
+/** The pins, forbids and exchange aliases the meta tables hold, as `identity:` of a file; undefined when none. */
+async function readIdentity(s: Session): Promise<Row | undefined> {
+  // A warehouse set up before identity existed has no alias tables until ensureMetaTables runs again.
+  const has = s.tableColumns
+    ? (await s.tableColumns(META_SCHEMA, 'asset_alias')).length > 0
+    : (await s.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'asset_alias'`, [META_SCHEMA])).length > 0;
+  if (!has) return undefined;
+  const assets = await s.query<Row>(`SELECT source, source_id, asset_id, action, note FROM ${META_SCHEMA}.asset_alias ORDER BY source, source_id, asset_id`);
+  const exchanges = await s.query<Row>(`SELECT alias, exchange_key, note FROM ${META_SCHEMA}.exchange_alias ORDER BY alias`);
+  if (assets.length === 0 && exchanges.length === 0) return undefined;
+  return {
+    ...(assets.length ? { assets: assets.map((a) => clean({ source: a.source, source_id: a.source_id, asset: a.asset_id, action: a.action, note: a.note })) } : {}),
+    ...(exchanges.length ? { exchanges: exchanges.map((e) => clean({ alias: e.alias, exchange: e.exchange_key, note: e.note })) } : {}),
+  };
 }
 
 /** Names in the catalog, for error hints: connection → its assets. */

@@ -141,6 +141,31 @@ export const ingestionSchema = z.strictObject({
   modified_at: optional(instant),
 });
 
+/** A pin (link this source id to that asset, whatever the score) or forbid (never to that asset): coinlake_meta.asset_alias. */
+export const assetAliasSchema = z.strictObject({
+  /** `coincap`, `coinlore`, `exchange:<name>`, `ccxt:<exchange id>`. */
+  source: z.string().min(1, 'expected a source, as coinlake identity lists them'),
+  /** The source's id: a CoinCap id, a CoinLore id, a pair (`HNT-USDT`), a ccxt market id. */
+  source_id: z.union([z.string().min(1), z.number()]).transform(String),
+  /** The asset (asset_id of bridge_asset_source, e.g. `helium`). */
+  asset: z.string().min(1, 'expected an asset id, e.g. helium'),
+  action: oneOf(['pin', 'forbid'] as const),
+  note: optional(z.string()),
+});
+
+/** An id a source gives an exchange, and the exchange key it stands for: coinlake_meta.exchange_alias. */
+export const exchangeAliasSchema = z.strictObject({
+  alias: z.string().min(1).transform((v) => v.toLowerCase()),
+  exchange: z.string().min(1).transform((v) => v.toLowerCase()),
+  note: optional(z.string()),
+});
+
+/** `identity:` — the user's decisions on which ids are one coin or one exchange. */
+export const identitySchema = z.strictObject({
+  assets: optional(z.array(assetAliasSchema)),
+  exchanges: optional(z.array(exchangeAliasSchema)),
+});
+
 /** A whole config file in YAML form: settings, and optionally the catalog. */
 export const catalogFileSchema = z
   .strictObject({
@@ -149,8 +174,24 @@ export const catalogFileSchema = z
     log_level: optional(oneOf(LOG_LEVELS)),
     connections: optional(z.array(connectionSchema)),
     ingestions: optional(z.array(ingestionSchema)),
+    identity: optional(identitySchema),
   })
   .superRefine((file, ctx) => {
+    const pins = new Map<string, string>();
+    file.identity?.assets?.forEach((a, i) => {
+      const k = `${a.source}\u0000${a.source_id}`;
+      if (a.action !== 'pin') return;
+      const earlier = pins.get(k);
+      if (earlier !== undefined && earlier !== a.asset) {
+        ctx.addIssue({ code: 'custom', path: ['identity', 'assets', i, 'asset'], message: `${a.source} ${a.source_id} is pinned to both ${earlier} and ${a.asset}` });
+      }
+      pins.set(k, a.asset);
+    });
+    file.identity?.assets?.forEach((a, i) => {
+      if (a.action === 'forbid' && pins.get(`${a.source}\u0000${a.source_id}`) === a.asset) {
+        ctx.addIssue({ code: 'custom', path: ['identity', 'assets', i, 'action'], message: `${a.source} ${a.source_id} is both pinned to and forbidden from ${a.asset}` });
+      }
+    });
     const names = new Set<string>();
     file.connections?.forEach((c, i) => {
       if (names.has(c.name)) ctx.addIssue({ code: 'custom', path: ['connections', i, 'name'], message: `connection ${c.name} is listed twice` });
@@ -192,11 +233,14 @@ export type Connection = z.output<typeof connectionSchema>;
 export type Ingestion = z.output<typeof ingestionSchema>;
 export type CatalogFile = z.output<typeof catalogFileSchema>;
 export type LogLevelName = (typeof LOG_LEVELS)[number];
+export type IdentityInput = z.output<typeof identitySchema>;
 
 /** The catalog proper: what the meta tables hold. */
 export interface Catalog {
   connections: Connection[];
   ingestions: Ingestion[];
+  /** Pins, forbids and exchange aliases (coinlake_meta.asset_alias, exchange_alias), when the file or tables hold any. */
+  identity?: IdentityInput;
 }
 
 /** Column details with every ordinal position filled in (the list position when the file leaves it out). */

@@ -3,13 +3,17 @@
 import os from 'node:os';
 import type { Session } from '../core/destination.ts';
 import { withOrdinals, type Catalog, type Connection, type Ingestion } from './catalog-schema.ts';
-import { CATALOG_TABLES as T, ensureMetaTables } from './meta-tables.ts';
+import type { Row } from '../core/table.ts';
+import { CATALOG_TABLES as T, META_SCHEMA, ensureMetaTables } from './meta-tables.ts';
 import { syncRows, type SyncCounts, type WantedRow } from './meta-row-sync.ts';
 
 export interface CatalogSyncResult {
   connections: SyncCounts;
   ingestions: SyncCounts;
   columnDetails: SyncCounts;
+  /** When the catalog has `identity:`. */
+  assetAliases?: SyncCounts;
+  exchangeAliases?: SyncCounts;
 }
 
 export interface SyncOptions {
@@ -20,6 +24,9 @@ export interface SyncOptions {
   /** Name written to created_by/modified_by. Default user@host. */
   user?: string;
 }
+
+const ASSET_ALIAS = `${META_SCHEMA}.asset_alias`;
+const EXCHANGE_ALIAS = `${META_SCHEMA}.exchange_alias`;
 
 const list = (v: string[] | undefined) => (v?.length ? v.join(',') : null);
 
@@ -107,7 +114,23 @@ export async function syncCatalog(s: Session, catalog: Catalog, opts: SyncOption
       })),
     );
   }
+  const identity = catalog.identity;
+  const fromCatalog = (r: Row) => prune || r.origin === 'catalog';
   return s.transaction(async () => ({
+    ...(identity
+      ? {
+          assetAliases: await syncRows(
+            s,
+            { table: ASSET_ALIAS, key: ['source', 'source_id', 'asset_id'], onInsert: { created_at: now, origin: 'catalog' }, onUpdate: {}, removeIf: fromCatalog },
+            (identity.assets ?? []).map((a) => ({ key: { source: a.source, source_id: a.source_id, asset_id: a.asset }, content: { action: a.action, note: a.note ?? null }, given: {} })),
+          ),
+          exchangeAliases: await syncRows(
+            s,
+            { table: EXCHANGE_ALIAS, key: ['alias'], onInsert: { created_at: now, origin: 'catalog' }, onUpdate: {}, removeIf: fromCatalog },
+            (identity.exchanges ?? []).map((a) => ({ key: { alias: a.alias }, content: { exchange_key: a.exchange, note: a.note ?? null }, given: {} })),
+          ),
+        }
+      : {}),
     connections: await syncRows(
       s,
       { table: T.connections, key: ['connection_name'], idColumn: 'connection_id', onInsert: { created_at: now, modified_at: now }, onUpdate: { modified_at: now }, removeIf: () => prune },

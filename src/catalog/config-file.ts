@@ -99,7 +99,7 @@ export async function readCatalogFile(file: string, cwd = process.cwd()): Promis
 
 /** The catalog part of a parsed file (empty lists where absent). */
 export function catalogOf(f: CatalogFile): Catalog {
-  return { connections: f.connections ?? [], ingestions: f.ingestions ?? [] };
+  return { connections: f.connections ?? [], ingestions: f.ingestions ?? [], ...(f.identity ? { identity: f.identity } : {}) };
 }
 
 /** Parses YAML text against the catalog schema; errors name the file and each key with the expected form. */

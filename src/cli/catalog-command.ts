@@ -27,6 +27,8 @@ export function formatSyncResult(r: CatalogSyncResult): string {
     { table: 'ingestion_connection_info', ...r.connections },
     { table: 'ingestion_config', ...r.ingestions },
     { table: 'ingestion_column_details', ...r.columnDetails },
+    ...(r.assetAliases ? [{ table: 'asset_alias', ...r.assetAliases }] : []),
+    ...(r.exchangeAliases ? [{ table: 'exchange_alias', ...r.exchangeAliases }] : []),
   ]);
 }
 

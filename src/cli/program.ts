@@ -26,6 +26,7 @@ const COMMANDS: [name: string, load: () => Promise<Register>][] = [
   ['repair', async () => (await import('./repair-command.ts')).registerRepairCommand],
   ['stream', async () => (await import('./stream-command.ts')).registerStreamCommand],
   ['models', async () => (await import('./models-command.ts')).registerModelsCommand],
+  ['identity', async () => (await import('./identity-command.ts')).registerIdentityCommand],
   ['schedule', async () => (await import('./schedule-command.ts')).registerScheduleCommand],
   ['worker', async () => (await import('./worker-command.ts')).registerWorkerCommand],
   ['bigquery', async () => (await import('./bigquery-command.ts')).registerBigQueryCommand],

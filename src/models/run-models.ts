@@ -1,6 +1,7 @@
 // Runs models in dependency order, each in its own transaction, with one model run id as the rows' lineage.
 import { randomBytes } from 'node:crypto';
 import type { Session } from '../core/destination.ts';
+import { ensureMetaTables } from '../catalog/meta-tables.ts';
 import { DEFAULT_INDICATOR_PARAMS, type IndicatorParams, type Model } from './model.ts';
 import { selectModels } from './model-graph.ts';
 import { MODEL_RUN_PREFIX } from './ohlcv-rollups.ts';
@@ -30,7 +31,8 @@ export async function runModels(session: Session, opts: RunModelsOptions = {}): 
   const runId = `${MODEL_RUN_PREFIX}${randomBytes(6).toString('hex')}`;
   const indicators = { ...DEFAULT_INDICATOR_PARAMS, ...opts.indicators };
   const results: ModelRunResult[] = [];
-  await session.ensureSchema('coinlake');
+  // The models read coinlake_meta too (model_state, the identity aliases): a fresh or older warehouse gets its tables.
+  await ensureMetaTables(session);
   for (const m of chosen) {
     const t0 = Date.now();
     const loadedAt = (opts.now ?? (() => new Date()))();

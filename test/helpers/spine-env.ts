@@ -14,6 +14,8 @@ export interface SpineEnv {
   dir: string;
   replay: ReplayServer;
   session: Session;
+  /** What --warehouse names: the DuckDB file or the PostgreSQL URL. */
+  warehouse: string;
   lake: LocalLake;
   run(job: string, opts?: JobOptions, runOpts?: Partial<RunOptions>): Promise<RunSummary>;
   close(): Promise<void>;
@@ -28,12 +30,14 @@ export async function spineEnv(kind: WarehouseKind = 'duckdb', replayOpts: Repla
   const dir = await mkdtemp(path.join(os.tmpdir(), 'coinlake-test-'));
   const replay = await startReplayServer(replayOpts);
   const db = kind === 'postgres' ? await createTestDatabase() : undefined;
-  const session = await openWarehouse(db ? db.url : path.join(dir, 'coinlake.duckdb'));
+  const warehouse = db ? db.url : path.join(dir, 'coinlake.duckdb');
+  const session = await openWarehouse(warehouse);
   const lake = new LocalLake(path.join(dir, 'lake'));
   return {
     dir,
     replay,
     session,
+    warehouse,
     lake,
     run: (job, opts = {}, runOpts = {}) =>
       runJob(buildJob(job, opts, { baseUrls: { coincap: replay.coincapV2Url, coinlore: replay.coinloreUrl, evm: replay.evmUrl, rest: replay.coingeckoUrl }, rateLimitPerMinute: 0, http: { minBackoffMs: 20, maxBackoffMs: 200, retries: 4 } }), { session, lake, progress: false, ...runOpts }),

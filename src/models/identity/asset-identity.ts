@@ -213,7 +213,10 @@ export function resolveIdentity(coins: SourceCoin[], aliases: AssetAlias[] = [])
   /** The asset a pin names, created from the coin when no asset has that id yet. */
   const pinned = (coin: SourceCoin, assetId: string) => {
     const target = assets.get(assetId) ?? newAsset(coin, assetId);
+    // A pin adds to the asset; it does not take the place of the coin its source would link there by score.
+    const had = target.sources.has(coin.source);
     join(coin, target, 'pinned', null, `pinned to ${assetId} by asset_alias`);
+    if (!had) target.sources.delete(coin.source);
   };
 
   const bySource = new Map<string, SourceCoin[]>();
