@@ -90,7 +90,7 @@ describe.skipIf(!hasChromium)('the demo\'s dashboard in Chromium (skipped only w
     expect([...new Set(jobs.map((j) => j.split('/')[0]))].sort()).toEqual(['BINANCE', 'CCXT_COINBASE', 'COINCAP', 'COINLORE', 'CRYPTODATADOWNLOAD', 'EVM']);
     expect(new Set(await column(page, 'runs-table', 3))).toEqual(new Set(['ok']));
     // The checks the demo ran.
-    expect(await page.locator('#quality-table tbody tr').count()).toBe(13);
+    expect(await page.locator('#quality-table tbody tr').count()).toBe(14);
   });
 
   it('the candle series of all three candle sources are listed, and each draws its candles with indicators', async ({ annotate }) => {

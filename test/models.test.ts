@@ -228,8 +228,8 @@ describe('model graph', () => {
   const m = (name: string, dependsOn: string[] = []): Model => ({ name, dependsOn, description: '', run: async () => 0 });
   it('orders models after their dependencies and rejects cycles and unknown dependencies', () => {
     expect(orderModels(MODELS).map((x) => x.name)).toEqual([
-      'ohlcv_1h', 'ohlcv_1d', 'fact_indicators', 'fact_price_divergence',
-      'bridge_asset_source', 'dim_asset', 'dim_exchange', 'dim_date', 'fact_asset_snapshot', 'fact_exchange_snapshot', 'fact_market',
+      'ohlcv_1h', 'ohlcv_1d', 'fact_indicators',
+      'bridge_asset_source', 'dim_asset', 'dim_exchange', 'dim_date', 'fact_asset_snapshot', 'fact_exchange_snapshot', 'fact_market', 'fact_price_divergence',
     ]);
     expect(orderModels([m('c', ['b']), m('b', ['a']), m('a')]).map((x) => x.name)).toEqual(['a', 'b', 'c']);
     expect(() => orderModels([m('a', ['b']), m('b', ['a'])])).toThrow(/cycle: a → b → a/);
@@ -238,7 +238,7 @@ describe('model graph', () => {
   it('selects NAME, NAME+ (downstream), +NAME (upstream), comma lists; unknown names fail', () => {
     const names = (sel: string[]) => selectModels(MODELS, sel).map((x) => x.name);
     expect(names([])).toHaveLength(11);
-    expect(names(['dim_asset+'])).toEqual(['dim_asset', 'fact_asset_snapshot', 'fact_market']);
+    expect(names(['dim_asset+'])).toEqual(['dim_asset', 'fact_asset_snapshot', 'fact_market', 'fact_price_divergence']);
     expect(names(['+fact_asset_snapshot'])).toEqual(['bridge_asset_source', 'dim_asset', 'dim_date', 'fact_asset_snapshot']);
     expect(names(['ohlcv_1h'])).toEqual(['ohlcv_1h']);
     expect(names(['ohlcv_1h+'])).toEqual(['ohlcv_1h', 'fact_indicators', 'fact_price_divergence']);

@@ -100,10 +100,52 @@ describe.each(WAREHOUSES)('fact_price_divergence on %s', (kind) => {
   it('late minutes are taken in incrementally: the rows then equal a computation over everything', async () => {
     await insertCandles(e.session, LATER, 'test-load-2');
     const { results } = await runModels(e.session, { select: ['+fact_price_divergence'] });
-    expect(results.find((r) => r.model === 'fact_price_divergence')).toMatchObject({ detail: 'incremental: 2 symbol(s) with new candles' });
+    expect(results.find((r) => r.model === 'fact_price_divergence')).toMatchObject({ detail: 'incremental: 2 symbol(s) with new prices (candles or snapshots)' });
     expectRows(await rows('1m'), reference([...FIRST, ...LATER], MIN), '1m after the late minutes');
     expectRows(await rows('1h'), reference(await hours(), 60 * MIN), '1h after the late minutes');
     const again = await runModels(e.session, { select: ['fact_price_divergence'] });
-    expect(again.results[0]).toMatchObject({ rows: 0, detail: 'incremental: 0 symbol(s) with new candles' });
+    expect(again.results[0]).toMatchObject({ rows: 0, detail: 'incremental: 0 symbol(s) with new prices (candles or snapshots)' });
+  });
+
+  it('the snapshot sources are venues at their minutes: CoinCap and CoinLore prices of the pair\'s asset beside the candles', async () => {
+    // Bitcoin in both snapshot sources (the bridge links BTC-USDT to it); CoinCap twice, CoinLore once in minute 160, and
+    // a snapshot at a minute without candles (200), which is no venue. CoinCap's first price is 120 bps rich.
+    const snap = (i: number, sec: number) => new Date(T0 + i * MIN + sec * 1000);
+    const btc = (i: number) => candle('binance', i).close;
+    const insertCoincap = (at: Date, price: number) =>
+      e.session.exec(`INSERT INTO coinlake.coincap_assets (id, rank, symbol, name, price_usd, snapshot_time) VALUES ('bitcoin', 1, 'BTC', 'Bitcoin', $1, CAST($2 AS TIMESTAMPTZ))`, [price, at.toISOString()]);
+    await runModels(e.session, { select: ['bridge_asset_source'] }); // creates the source tables
+    await insertCoincap(snap(160, 12), btc(160) * 1.012);
+    await e.session.exec(
+      `INSERT INTO coinlake.coinlore_tickers (id, symbol, name, nameid, rank, price_usd, snapshot_time) VALUES ('90', 'BTC', 'Bitcoin', 'bitcoin', 1, $1, CAST($2 AS TIMESTAMPTZ))`,
+      [btc(160) * 0.999, snap(160, 48).toISOString()],
+    );
+    const first = await runModels(e.session, { select: ['+fact_price_divergence'] });
+    expect(first.results.find((r) => r.model === 'fact_price_divergence')).toMatchObject({ detail: 'incremental: 2 symbol(s) with new prices (candles or snapshots)' });
+    // A later CoinCap snapshot (the source table keeps the latest; the fact keeps both), and one at a minute with no candle.
+    await e.session.exec(`DELETE FROM coinlake.coincap_assets`);
+    await insertCoincap(snap(170, 5), btc(170) * 0.9995);
+    await runModels(e.session, { select: ['+fact_price_divergence'] });
+    await e.session.exec(`DELETE FROM coinlake.coincap_assets`);
+    await insertCoincap(snap(200, 5), btc(170));
+    await runModels(e.session, { select: ['+fact_price_divergence'] });
+    const venues = [
+      { exchange: 'coincap', ts: new Date(T0 + 160 * MIN), close: btc(160) * 1.012 },
+      { exchange: 'coinlore', ts: new Date(T0 + 160 * MIN), close: btc(160) * 0.999 },
+      { exchange: 'coincap', ts: new Date(T0 + 170 * MIN), close: btc(170) * 0.9995 },
+    ];
+    const got = await rows('1m');
+    expectRows(got, reference([...FIRST, ...LATER, ...venues], MIN), '1m with the snapshot venues');
+    expect(got.filter((r) => r[0] === T0 + 160 * MIN).map((r) => [r[1], r[3]])).toEqual([['binance', 5], ['coincap', 5], ['coinlore', 5], ['kraken', 5], ['okx', 5]]);
+    expect(got.filter((r) => r[0] === T0 + 200 * MIN)).toEqual([]);
+    // Per hour, the latest snapshot of the hour per source: 10:00–12:59 has coincap's 12:50 (minute 170) and coinlore's 12:40.
+    const hourly = [
+      { exchange: 'coincap', ts: new Date(T0 + 120 * MIN), close: btc(170) * 0.9995 },
+      { exchange: 'coinlore', ts: new Date(T0 + 120 * MIN), close: btc(160) * 0.999 },
+    ];
+    expectRows(await rows('1h'), reference([...(await hours()), ...hourly], 60 * MIN), '1h with the snapshot venues');
+    // A full rebuild gives the same rows.
+    await runModels(e.session, { select: ['fact_price_divergence'], full: true });
+    expectRows(await rows('1m'), reference([...FIRST, ...LATER, ...venues], MIN), '1m rebuilt');
   });
 });

@@ -155,7 +155,7 @@ describe('commands hand themselves over to the coinlake serve that holds the Duc
       code: 1,
       stdout: '',
       stderr:
-        'error: unknown model "nope"\nhint: models: ohlcv_1h, ohlcv_1d, fact_indicators, fact_price_divergence, bridge_asset_source, dim_asset, dim_exchange, dim_date, fact_asset_snapshot, fact_exchange_snapshot, fact_market\n',
+        'error: unknown model "nope"\nhint: models: ohlcv_1h, ohlcv_1d, fact_indicators, bridge_asset_source, dim_asset, dim_exchange, dim_date, fact_asset_snapshot, fact_exchange_snapshot, fact_market, fact_price_divergence\n',
     });
     expect(models.there).toEqual({ ...models.alone, stderr: header + models.alone.stderr });
 

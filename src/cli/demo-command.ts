@@ -71,6 +71,8 @@ export const DEMO_CHECKS: { job: string; checks: QualityCheck[] }[] = [
       { type: 'accepted_range', column: 'low', gt: 0 },
       // The replay's klines have maintenance windows (02:00–02:30 every tenth day): a warning shows them.
       { type: 'candle_gaps', column: 'ts', interval: '1m', partition_by: ['exchange', 'symbol'], severity: 'warn' },
+      // A venue more than 50 bps from the others' median for 5 minutes running (the demo's pairs have one venue each).
+      { type: 'divergence', max_bps: 50, minutes: 5, severity: 'warn' },
     ],
   },
   { job: 'evm.erc20_transfers', checks: [{ type: 'unique' }, { type: 'not_null', columns: ['token_address', 'transaction_hash'] }] },

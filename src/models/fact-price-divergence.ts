@@ -58,7 +58,8 @@ const TEMP = ['model_div_changed', 'model_div_stats'];
 async function build({ session: s, runId, loadedAt, full }: ModelContext): Promise<ModelOutput> {
   await s.ensureTable(ohlcv1mTable);
   await s.ensureTable(factPriceDivergenceTable);
-  const params = paramsText({ window: DIVERGENCE_WINDOW, layout: 1 });
+  // layout 2: the snapshot sources joined the venues.
+  const params = paramsText({ window: DIVERGENCE_WINDOW, layout: 2 });
   const state = await readModelState(s, MODEL);
   const why = full ? 'full (--full)' : !state ? 'full (first run)' : state.params !== params ? 'full (parameters changed)' : undefined;
   const mark = why === undefined ? state!.loadedAt : undefined;
@@ -66,10 +67,11 @@ async function build({ session: s, runId, loadedAt, full }: ModelContext): Promi
   const have = new Set((await s.query<{ table_name: string }>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'coinlake'`)).map((r) => r.table_name));
   let rows = 0;
   let symbols = 0;
+  const snapshots = have.has('fact_asset_snapshot') && have.has('bridge_asset_source');
   for (const g of GRAINS.filter((x) => have.has(x.table))) {
     for (const t of TEMP) await s.exec(`DROP TABLE IF EXISTS ${t}`);
     try {
-      const out = await buildGrain(s, g, mark, runId, loadedAt);
+      const out = await buildGrain(s, g, mark, runId, loadedAt, snapshots);
       rows += out.rows;
       symbols += out.symbols;
     } finally {
@@ -77,16 +79,48 @@ async function build({ session: s, runId, loadedAt, full }: ModelContext): Promi
     }
   }
   await writeModelState(s, MODEL, params, runId, loadedAt);
-  return { rows, detail: why ?? `incremental: ${symbols} symbol(s) with new candles` };
+  return { rows, detail: why ?? `incremental: ${symbols} symbol(s) with new prices (candles or snapshots)` };
+}
+
+/** Quotes a snapshot's USD price stands beside (stablecoins at par: a depeg shows as divergence). */
+export const USD_QUOTES = ['USD', 'USDT', 'USDC', 'BUSD', 'DAI', 'TUSD', 'FDUSD'];
+
+/**
+ * The prices of one grain as venues: the candles' closes, and, when the star schema is built, each snapshot source's
+ * USD price (fact_asset_snapshot, the latest of the minute or hour per source) beside every USD-quoted pair of the same
+ * asset (bridge_asset_source), at the times that pair has a candle. Columns: symbol, ts, exchange, close, _loaded_at.
+ */
+function pricesOf(table: string, unit: string, snapshots: boolean): string {
+  const candles = `SELECT symbol, ts, exchange, close, _loaded_at FROM ${table} WHERE close IS NOT NULL`;
+  if (!snapshots) return `(${candles})`;
+  const at = `date_trunc('${unit}', f.snapshot_time)`;
+  return `(${candles}
+     UNION ALL
+     SELECT symbol, ts, exchange, close, _loaded_at FROM (
+       SELECT p.symbol, ${at} AS ts, f.source AS exchange, f.price_usd AS close, f._loaded_at,
+              row_number() OVER (PARTITION BY p.symbol, ${at}, f.source ORDER BY f.snapshot_time DESC, f.source_id) AS k
+         FROM coinlake.fact_asset_snapshot f
+         JOIN (SELECT DISTINCT asset_id, source_id AS symbol FROM coinlake.bridge_asset_source
+                WHERE source LIKE 'exchange:%' AND split_part(source_id, '-', 2) IN (${USD_QUOTES.map((q) => `'${q}'`).join(', ')})) p ON p.asset_id = f.asset_id
+        WHERE f.price_usd IS NOT NULL AND f.snapshot_time IS NOT NULL
+          AND EXISTS (SELECT 1 FROM ${table} c WHERE c.symbol = p.symbol AND c.ts = ${at} AND c.close IS NOT NULL)) snap
+      WHERE k = 1)`;
 }
 
 /** Recomputes one grain's rows from each changed symbol's first changed time; returns the rows written and the symbols. */
-async function buildGrain(s: ModelContext['session'], g: (typeof GRAINS)[number], mark: Date | undefined, runId: string, loadedAt: Date): Promise<{ rows: number; symbols: number }> {
-  const source = `coinlake.${g.table}`;
+async function buildGrain(
+  s: ModelContext['session'],
+  g: (typeof GRAINS)[number],
+  mark: Date | undefined,
+  runId: string,
+  loadedAt: Date,
+  snapshots: boolean,
+): Promise<{ rows: number; symbols: number }> {
+  const source = pricesOf(`coinlake.${g.table}`, g.unit, snapshots);
   const back = `INTERVAL '${DIVERGENCE_WINDOW - 1} ${g.unit}s'`;
   await s.exec(
     `CREATE TEMP TABLE model_div_changed AS
-     SELECT symbol, min(ts) AS first_ts FROM ${source}
+     SELECT symbol, min(ts) AS first_ts FROM ${source} AS p
       WHERE close IS NOT NULL ${mark ? `AND _loaded_at > CAST($1 AS TIMESTAMPTZ)` : ''}
       GROUP BY symbol`,
     mark ? [mark.toISOString()] : [],
@@ -126,6 +160,7 @@ async function buildGrain(s: ModelContext['session'], g: (typeof GRAINS)[number]
 export const factPriceDivergenceModel: Model = {
   name: MODEL,
   description: `each venue's price against the cross-venue median per pair and minute (and hour): deviation and spread in bps, z-score over ${DIVERGENCE_WINDOW} minutes (incremental)`,
-  dependsOn: ['ohlcv_1h'],
+  // fact_asset_snapshot (and through it the bridge) for the snapshot venues.
+  dependsOn: ['ohlcv_1h', 'fact_asset_snapshot'],
   run: build,
 };

@@ -5,4 +5,5 @@ import type { Model } from './model.ts';
 import { ohlcv1dModel, ohlcv1hModel } from './ohlcv-rollups.ts';
 import { STAR_SCHEMA_MODELS } from './star-schema.ts';
 
-export const MODELS: Model[] = [ohlcv1hModel, ohlcv1dModel, factIndicatorsModel, factPriceDivergenceModel, ...STAR_SCHEMA_MODELS];
+// fact_price_divergence last: it reads the star schema's fact_asset_snapshot (the snapshot venues).
+export const MODELS: Model[] = [ohlcv1hModel, ohlcv1dModel, factIndicatorsModel, ...STAR_SCHEMA_MODELS, factPriceDivergenceModel];
