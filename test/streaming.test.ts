@@ -306,7 +306,10 @@ describe.each(WAREHOUSES)('websocket feeds on %s', (kind) => {
     const session = await freshWarehouse(kind);
     const rest = await startReplayServer();
     closers.push(() => rest.close());
-    const ws = await startWsReplay({ ticksPerSecond: 25, maxTicks: 40 });
+    // 10 minutes a second: after the drop at minute 10 the feed has 3 s left, so the reconnect (400 ms refused, then
+    // backoff) lands while it still sends; the gap is filled when the first frame after it arrives. At 25 a second a
+    // loaded CI machine once reconnected after the feed's last minute, and the missed minutes were never asked for.
+    const ws = await startWsReplay({ ticksPerSecond: 10, maxTicks: 40 });
     closers.push(() => ws.close());
     const feedPath = '/stream?streams=btcusdt@kline_1m';
     const pipe = await startStreamPipeline({ feed: binanceKlinesFeed, nc, session, lake, prefix: prefix(), wsBaseUrl: ws.url, restBaseUrl: rest.binanceUrl, symbols: ['BTCUSDT'], batchSize: 50, batchMs: 100, minBackoffMs: 50, maxBackoffMs: 200 });
