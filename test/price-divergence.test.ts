@@ -121,7 +121,10 @@ describe.each(WAREHOUSES)('fact_price_divergence on %s', (kind) => {
       [btc(160) * 0.999, snap(160, 48).toISOString()],
     );
     const first = await runModels(e.session, { select: ['+fact_price_divergence'] });
-    expect(first.results.find((r) => r.model === 'fact_price_divergence')).toMatchObject({ detail: 'incremental: 2 symbol(s) with new prices (candles or snapshots)' });
+    // The first run with a bridge gives the pair an asset: rebuilt whole.
+    expect(first.results.find((r) => r.model === 'fact_price_divergence')).toMatchObject({
+      detail: 'incremental: 2 symbol(s) with new prices (candles or snapshots); 1 pair(s) of another asset since the last run, rebuilt',
+    });
     // A later CoinCap snapshot (the source table keeps the latest; the fact keeps both), and one at a minute with no candle.
     await e.session.exec(`DELETE FROM coinlake.coincap_assets`);
     await insertCoincap(snap(170, 5), btc(170) * 0.9995);
@@ -147,5 +150,22 @@ describe.each(WAREHOUSES)('fact_price_divergence on %s', (kind) => {
     // A full rebuild gives the same rows.
     await runModels(e.session, { select: ['fact_price_divergence'], full: true });
     expectRows(await rows('1m'), reference([...FIRST, ...LATER, ...venues], MIN), '1m rebuilt');
+
+    // The user forbids the link of the pair to bitcoin on every venue that lists it: the next incremental run rebuilds
+    // the pair without the snapshot venues (no longer its asset's prices); lifting the forbids brings them back.
+    for (const venue of Object.keys(VENUES)) {
+      await e.session.exec(`INSERT INTO coinlake_meta.asset_alias (source, source_id, asset_id, action, origin) VALUES ($1, 'BTC-USDT', 'bitcoin', 'forbid', 'user')`, [`exchange:${venue}`]);
+    }
+    const cut = await runModels(e.session, { select: ['+fact_price_divergence'] });
+    expect(cut.results.find((r) => r.model === 'fact_price_divergence')!.detail).toBe(
+      'incremental: 2 symbol(s) with new prices (candles or snapshots); 1 pair(s) of another asset since the last run, rebuilt',
+    );
+    expectRows(await rows('1m'), reference([...FIRST, ...LATER], MIN), '1m without the snapshot venues');
+    expectRows(await rows('1h'), reference(await hours(), 60 * MIN), '1h without the snapshot venues');
+    await e.session.exec(`DELETE FROM coinlake_meta.asset_alias`);
+    await runModels(e.session, { select: ['+fact_price_divergence'] });
+    expectRows(await rows('1m'), reference([...FIRST, ...LATER, ...venues], MIN), '1m with the venues again');
+    const quiet = await runModels(e.session, { select: ['+fact_price_divergence'] });
+    expect(quiet.results.find((r) => r.model === 'fact_price_divergence')).toMatchObject({ rows: 0, detail: 'incremental: 0 symbol(s) with new prices (candles or snapshots)' });
   });
 });

@@ -55,6 +55,21 @@ const GRAINS: { grain: string; table: string; unit: string }[] = [
 ];
 const TEMP = ['model_div_changed', 'model_div_stats'];
 
+/** Where the model keeps the pair → asset mapping its snapshot venues were built with (a model_state row of its own). */
+const IDENTITY_STATE = `${MODEL}:identity`;
+
+/** Each USD-quoted pair's asset in the bridge now (the pairs the snapshot venues stand beside), as sorted JSON text. */
+async function usdPairAssets(s: ModelContext['session']): Promise<Record<string, string>> {
+  const rows = await s.query<{ symbol: string; asset_id: string }>(
+    `SELECT DISTINCT source_id AS symbol, asset_id FROM coinlake.bridge_asset_source
+      WHERE source LIKE 'exchange:%' AND split_part(source_id, '-', 2) IN (${USD_QUOTES.map((q) => `'${q}'`).join(', ')}) ORDER BY 1, 2`,
+  );
+  const out: Record<string, string> = {};
+  // A pair two venues list under one symbol has one asset per venue; '|' joins them (any change shows).
+  for (const r of rows) out[r.symbol] = out[r.symbol] === undefined ? r.asset_id : `${out[r.symbol]}|${r.asset_id}`;
+  return out;
+}
+
 async function build({ session: s, runId, loadedAt, full }: ModelContext): Promise<ModelOutput> {
   await s.ensureTable(ohlcv1mTable);
   await s.ensureTable(factPriceDivergenceTable);
@@ -68,10 +83,15 @@ async function build({ session: s, runId, loadedAt, full }: ModelContext): Promi
   let rows = 0;
   let symbols = 0;
   const snapshots = have.has('fact_asset_snapshot') && have.has('bridge_asset_source');
+  // Pairs whose asset changed since the last run (a pin, a forbid, a new coin): their snapshot venues are rebuilt.
+  const mapping = snapshots ? await usdPairAssets(s) : {};
+  const before = mark ? await readModelState(s, IDENTITY_STATE) : undefined;
+  const old: Record<string, string> = before ? (JSON.parse(before.params) as Record<string, string>) : {};
+  const remapped = mark ? [...new Set([...Object.keys(mapping), ...Object.keys(old)])].filter((p) => mapping[p] !== old[p]).sort() : [];
   for (const g of GRAINS.filter((x) => have.has(x.table))) {
     for (const t of TEMP) await s.exec(`DROP TABLE IF EXISTS ${t}`);
     try {
-      const out = await buildGrain(s, g, mark, runId, loadedAt, snapshots);
+      const out = await buildGrain(s, g, mark, runId, loadedAt, snapshots, remapped);
       rows += out.rows;
       symbols += out.symbols;
     } finally {
@@ -79,7 +99,9 @@ async function build({ session: s, runId, loadedAt, full }: ModelContext): Promi
     }
   }
   await writeModelState(s, MODEL, params, runId, loadedAt);
-  return { rows, detail: why ?? `incremental: ${symbols} symbol(s) with new prices (candles or snapshots)` };
+  await writeModelState(s, IDENTITY_STATE, paramsText(mapping), runId, loadedAt);
+  const moved = remapped.length ? `; ${remapped.length} pair(s) of another asset since the last run, rebuilt` : '';
+  return { rows, detail: why ?? `incremental: ${symbols} symbol(s) with new prices (candles or snapshots)${moved}` };
 }
 
 /** Quotes a snapshot's USD price stands beside (stablecoins at par: a depeg shows as divergence). */
@@ -115,15 +137,27 @@ async function buildGrain(
   runId: string,
   loadedAt: Date,
   snapshots: boolean,
+  remapped: string[] = [],
 ): Promise<{ rows: number; symbols: number }> {
-  const source = pricesOf(`coinlake.${g.table}`, g.unit, snapshots);
+  const table = `coinlake.${g.table}`;
+  const source = pricesOf(table, g.unit, snapshots);
   const back = `INTERVAL '${DIVERGENCE_WINDOW - 1} ${g.unit}s'`;
+  // Changed: each symbol from its first price loaded after the last run, and a remapped pair from its first candle.
+  const again = remapped.map((_, i) => s.dialect.param(i + 2)).join(', ');
   await s.exec(
     `CREATE TEMP TABLE model_div_changed AS
-     SELECT symbol, min(ts) AS first_ts FROM ${source} AS p
-      WHERE close IS NOT NULL ${mark ? `AND _loaded_at > CAST($1 AS TIMESTAMPTZ)` : ''}
+     SELECT symbol, min(first_ts) AS first_ts FROM (
+       SELECT symbol, min(ts) AS first_ts FROM ${source} AS p
+        WHERE close IS NOT NULL ${mark ? `AND _loaded_at > CAST($1 AS TIMESTAMPTZ)` : ''}
+        GROUP BY symbol${
+          mark && remapped.length
+            ? `
+       UNION ALL
+       SELECT symbol, min(ts) FROM ${table} WHERE close IS NOT NULL AND symbol IN (${again}) GROUP BY symbol`
+            : ''
+        }) c
       GROUP BY symbol`,
-    mark ? [mark.toISOString()] : [],
+    mark ? [mark.toISOString(), ...remapped] : [],
   );
   const [{ n }] = await s.query<{ n: number }>(`SELECT count(*) AS n FROM model_div_changed`);
   if (Number(n) === 0) return { rows: 0, symbols: 0 };
