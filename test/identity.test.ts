@@ -327,6 +327,7 @@ describe.each(WAREHOUSES)('identity on %s', (kind) => {
     expect(lines[0].split(/\s{2,}/)).toEqual(['asset_id', 'asset_symbol', 'source', 'source_id', 'source_symbol', 'source_name', 'match_status', 'match_score', 'candidate_asset_id', 'match_evidence']);
     const flagged = (await read()).filter((l) => l.source === 'exchange:binance' && l.match_status === 'ambiguous');
     expect(lines).toHaveLength(2 + flagged.length + 1);
-    expect(lines.at(-1)).toMatch(/^\d+ source id\(s\) on \d+ asset\(s\): .*; \d+ flagged$/);
+    // The exact counts of this (seeded) universe, with the 2 pins the test before left in place.
+    expect(lines.at(-1)).toBe('5150 source id(s) on 3213 asset(s): ambiguous 14, anchor 2000, linked 1935, pinned 2, unmatched 843, weak 356; 370 flagged');
   });
 });
