@@ -3,7 +3,7 @@
 import type { Session } from '../core/destination.ts';
 import { ConfigError } from '../core/errors.ts';
 import type { Row } from '../core/table.ts';
-import { LOAD_OPTION_KEYS, type Catalog, type Connection, type Ingestion } from './catalog-schema.ts';
+import { LOAD_OPTION_KEYS, identitySchema, type Catalog, type Connection, type IdentityInput, type Ingestion } from './catalog-schema.ts';
 import { catalogOf, parseCatalogObject } from './config-file.ts';
 import { CATALOG_TABLES as T, META_SCHEMA } from './meta-tables.ts';
 
@@ -140,6 +140,12 @@ async function readIdentity(s: Session): Promise<Row | undefined> {
     ...(assets.length ? { assets: assets.map((a) => clean({ source: a.source, source_id: a.source_id, asset: a.asset_id, action: a.action, note: a.note })) } : {}),
     ...(exchanges.length ? { exchanges: exchanges.map((e) => clean({ alias: e.alias, exchange: e.exchange_key, note: e.note })) } : {}),
   };
+}
+
+/** The pins, forbids and exchange aliases alone, validated (for a catalog whose connections and ingestions are empty). */
+export async function readCatalogIdentity(s: Session): Promise<IdentityInput | undefined> {
+  const raw = await readIdentity(s);
+  return raw ? identitySchema.parse(raw) : undefined;
 }
 
 /** Names in the catalog, for error hints: connection → its assets. */

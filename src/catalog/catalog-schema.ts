@@ -241,6 +241,8 @@ export interface Catalog {
   ingestions: Ingestion[];
   /** Pins, forbids and exchange aliases (coinlake_meta.asset_alias, exchange_alias), when the file or tables hold any. */
   identity?: IdentityInput;
+  /** The file held `identity:` alone: a sync leaves connections, ingestions and column details as they are. */
+  identityOnly?: boolean;
 }
 
 /** Column details with every ordinal position filled in (the list position when the file leaves it out). */

@@ -116,6 +116,9 @@ export async function syncCatalog(s: Session, catalog: Catalog, opts: SyncOption
   }
   const identity = catalog.identity;
   const fromCatalog = (r: Row) => prune || r.origin === 'catalog';
+  // A file of identity: alone leaves the catalog proper as it is, --prune included.
+  const skip = Boolean(catalog.identityOnly);
+  const untouched = (): SyncCounts => ({ added: 0, updated: 0, unchanged: 0, removed: 0 });
   return s.transaction(async () => ({
     ...(identity
       ? {
@@ -131,12 +134,16 @@ export async function syncCatalog(s: Session, catalog: Catalog, opts: SyncOption
           ),
         }
       : {}),
-    connections: await syncRows(
+    connections: skip
+      ? untouched()
+      : await syncRows(
       s,
       { table: T.connections, key: ['connection_name'], idColumn: 'connection_id', onInsert: { created_at: now, modified_at: now }, onUpdate: { modified_at: now }, removeIf: () => prune },
       catalog.connections.map(connectionRow),
     ),
-    ingestions: await syncRows(
+    ingestions: skip
+      ? untouched()
+      : await syncRows(
       s,
       {
         table: T.ingestions,
@@ -148,7 +155,9 @@ export async function syncCatalog(s: Session, catalog: Catalog, opts: SyncOption
       },
       catalog.ingestions.map(ingestionRow),
     ),
-    columnDetails: await syncRows(
+    columnDetails: skip
+      ? untouched()
+      : await syncRows(
       s,
       { table: T.columns, key: ['table_name', 'column_name'], onInsert: {}, onUpdate: {}, removeIf: (r) => prune || described.has(String(r.table_name)) },
       [...described.values()].flat(),

@@ -25,13 +25,19 @@ export function catalogToYaml(c: Catalog, header?: string): string {
       columns: withOrdinals(i.columns ?? []).map((col) => ({ ...col })),
     }),
   );
-  const doc = new YAML.Document({ connections, ingestions });
+  const identity = c.identity
+    ? defined({
+        assets: c.identity.assets?.map((a) => defined({ source: a.source, source_id: a.source_id, asset: a.asset, action: a.action, note: a.note })),
+        exchanges: c.identity.exchanges?.map((x) => defined({ alias: x.alias, exchange: x.exchange, note: x.note })),
+      })
+    : undefined;
+  const doc = new YAML.Document({ connections, ingestions, ...(identity ? { identity } : {}) });
   // One line per column detail, and short lists and parameters inline.
   YAML.visit(doc, {
     Pair(_, pair) {
       const key = YAML.isScalar(pair.key) ? pair.key.value : undefined;
       if (key === 'params' && YAML.isMap(pair.value)) pair.value.flow = true;
-      if (key === 'columns' && YAML.isSeq(pair.value)) for (const item of pair.value.items) if (YAML.isMap(item)) item.flow = true;
+      if ((key === 'columns' || key === 'assets' || key === 'exchanges') && YAML.isSeq(pair.value)) for (const item of pair.value.items) if (YAML.isMap(item)) item.flow = true;
     },
     Seq(_, node) {
       if (node.items.every((item) => YAML.isScalar(item))) node.flow = true;

@@ -91,8 +91,10 @@ export async function readCatalogFile(file: string, cwd = process.cwd()): Promis
   const abs = path.resolve(cwd, file);
   if (!existsSync(abs)) throw new ConfigError(`catalog file ${file} not found`, { file });
   const parsed = parseCatalogText(await readFile(abs, 'utf8'), displayPath(abs, cwd));
+  // A file of identity: alone (pins, forbids, exchange aliases) changes only those rows.
+  if (parsed.identity && !parsed.connections && !parsed.ingestions) return { ...catalogOf(parsed), identityOnly: true };
   if (!parsed.connections || !parsed.ingestions) {
-    throw new ConfigError(`${displayPath(abs, cwd)}: expected top-level keys connections and ingestions`, { file });
+    throw new ConfigError(`${displayPath(abs, cwd)}: expected top-level keys connections and ingestions (or identity alone)`, { file });
   }
   return catalogOf(parsed);
 }

@@ -5,7 +5,7 @@ import type { Session } from '../core/destination.ts';
 import { ConfigError, errorMessage } from '../core/errors.ts';
 import { checkCatalog, ensureCatalog, effectiveWriteMode, planIngestion, validateCatalog } from '../catalog/catalog-job.ts';
 import type { Catalog, Ingestion } from '../catalog/catalog-schema.ts';
-import { catalogIsEmpty, readCatalog, TABLES_LABEL } from '../catalog/catalog-read.ts';
+import { catalogIsEmpty, readCatalog, readCatalogIdentity, TABLES_LABEL } from '../catalog/catalog-read.ts';
 import { syncCatalog, type CatalogSyncResult } from '../catalog/catalog-sync.ts';
 import { catalogToYaml } from '../catalog/catalog-yaml.ts';
 import { storeSecret } from '../catalog/connection-secret.ts';
@@ -22,11 +22,15 @@ import { EXAMPLES } from '../sources/registry.ts';
 const out = (text: string) => process.stdout.write(text + '\n');
 
 /** What a sync did, as a table: one line per meta table. */
-export function formatSyncResult(r: CatalogSyncResult): string {
+export function formatSyncResult(r: CatalogSyncResult, identityOnly = false): string {
   return formatTable([
-    { table: 'ingestion_connection_info', ...r.connections },
-    { table: 'ingestion_config', ...r.ingestions },
-    { table: 'ingestion_column_details', ...r.columnDetails },
+    ...(identityOnly
+      ? []
+      : [
+          { table: 'ingestion_connection_info', ...r.connections },
+          { table: 'ingestion_config', ...r.ingestions },
+          { table: 'ingestion_column_details', ...r.columnDetails },
+        ]),
     ...(r.assetAliases ? [{ table: 'asset_alias', ...r.assetAliases }] : []),
     ...(r.exchangeAliases ? [{ table: 'exchange_alias', ...r.exchangeAliases }] : []),
   ]);
@@ -215,7 +219,7 @@ export function registerCatalogCommand(program: Command, globals: () => GlobalOp
       await withWarehouse(globals(), async (s, _lake, settings) => {
         const r = await syncCatalog(s, c, { prune: o.prune });
         out(`imported ${displayPath(file)} into ${TABLES_LABEL} on ${redactUrl(settings.warehouse)}:`);
-        out(formatSyncResult(r));
+        out(formatSyncResult(r, c.identityOnly));
       });
     });
 
@@ -246,5 +250,7 @@ async function readyAndEmpty(s: Session): Promise<boolean> {
 }
 
 async function readCatalogOrEmpty(s: Session): Promise<Catalog> {
-  return (await readyAndEmpty(s)) ? { connections: [], ingestions: [] } : readCatalog(s);
+  if (!(await readyAndEmpty(s))) return readCatalog(s);
+  const identity = await readCatalogIdentity(s);
+  return { connections: [], ingestions: [], ...(identity ? { identity } : {}) };
 }
