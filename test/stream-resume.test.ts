@@ -110,8 +110,10 @@ describe.each(WAREHOUSES)('producer restart on %s', (kind) => {
     const { session, lake } = await freshWarehouse(kind);
     const rest = await startReplayServer();
     closers.push(() => rest.close());
-    // One closed candle per tick (minute i at tick i); the feed keeps ticking while no producer listens.
-    const ws = await startWsReplay({ ticksPerSecond: 20, maxTicks: 60 });
+    // One closed candle per tick (minute i at tick i); the feed keeps ticking while no producer listens. 10 a second:
+    // the restarted producer must connect while the feed still sends (the fill runs at its first frame); at 20 a
+    // second a CI rehearsal with other tests beside it once restarted after the feed's last minute.
+    const ws = await startWsReplay({ ticksPerSecond: 10, maxTicks: 60 });
     closers.push(() => ws.close());
     const feedPath = '/stream?streams=btcusdt@kline_1m';
     const prefix = `r${randomBytes(4).toString('hex')}`;

@@ -78,10 +78,12 @@ describe('registry and destination', () => {
       `SELECT table_schema || '.' || table_name AS t FROM information_schema.tables WHERE table_schema = 'coinlake_meta' ORDER BY 1`,
     );
     expect(tables.map((r) => r.t)).toEqual([
+      'coinlake_meta.asset_alias',
       'coinlake_meta.backfill_chunk',
       'coinlake_meta.backfill_task',
       'coinlake_meta.candle_known_missing',
       'coinlake_meta.change_event',
+      'coinlake_meta.exchange_alias',
       'coinlake_meta.ingestion_column_details',
       'coinlake_meta.ingestion_config',
       'coinlake_meta.ingestion_connection_info',
