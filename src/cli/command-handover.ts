@@ -27,6 +27,7 @@ export const HANDED_OVER_COMMANDS: ReadonlySet<string> = new Set([
   'daily',
   'repair',
   'models run',
+  'identity',
   'catalog list',
   'catalog show',
   'catalog validate',
