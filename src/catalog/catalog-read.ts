@@ -6,6 +6,7 @@ import type { Row } from '../core/table.ts';
 import { LOAD_OPTION_KEYS, identitySchema, type Catalog, type Connection, type IdentityInput, type Ingestion } from './catalog-schema.ts';
 import { catalogOf, parseCatalogObject } from './config-file.ts';
 import { CATALOG_TABLES as T, META_SCHEMA } from './meta-tables.ts';
+import { tableExists } from '../destinations/table-exists.ts';
 
 /** Label of catalogs read back from the tables, as error messages name them. */
 export const TABLES_LABEL = 'coinlake_meta';
@@ -129,10 +130,7 @@ export async function readCatalog(s: Session, filter: CatalogFilter = {}): Promi
 /** The pins, forbids and exchange aliases the meta tables hold, as `identity:` of a file; undefined when none. */
 async function readIdentity(s: Session): Promise<Row | undefined> {
   // A warehouse set up before identity existed has no alias tables until ensureMetaTables runs again.
-  const has = s.tableColumns
-    ? (await s.tableColumns(META_SCHEMA, 'asset_alias')).length > 0
-    : (await s.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'asset_alias'`, [META_SCHEMA])).length > 0;
-  if (!has) return undefined;
+  if (!(await tableExists(s, META_SCHEMA, 'asset_alias'))) return undefined;
   const assets = await s.query<Row>(`SELECT source, source_id, asset_id, action, note FROM ${META_SCHEMA}.asset_alias ORDER BY source, source_id, asset_id`);
   const exchanges = await s.query<Row>(`SELECT alias, exchange_key, note FROM ${META_SCHEMA}.exchange_alias ORDER BY alias`);
   if (assets.length === 0 && exchanges.length === 0) return undefined;

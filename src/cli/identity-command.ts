@@ -7,7 +7,9 @@ import type { Session } from '../core/destination.ts';
 import { ConfigError } from '../core/errors.ts';
 import type { Row } from '../core/table.ts';
 import { ensureMetaTables } from '../catalog/meta-tables.ts';
+import { tableExists } from '../destinations/table-exists.ts';
 import { FLAGGED } from '../models/identity/asset-identity.ts';
+import { bridgeAssetSourceTable } from '../models/identity/bridge-asset-source.ts';
 import { exchangeAliases } from '../models/identity/exchange-alias.ts';
 import { runModels } from '../models/run-models.ts';
 import { withWarehouse, type GlobalOptions } from './cli-context.ts';
@@ -24,14 +26,9 @@ export interface IdentityQuery {
 
 const LINK_COLUMNS = ['asset_id', 'asset_symbol', 'source', 'source_id', 'source_symbol', 'source_name', 'match_status', 'match_score', 'candidate_asset_id', 'match_evidence'];
 
-/** Whether the bridge exists. */
-async function hasBridge(s: Session): Promise<boolean> {
-  return (await s.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = 'coinlake' AND table_name = 'bridge_asset_source'`)).length > 0;
-}
-
 /** The bridge's rows matching the query, by asset then source. */
 export async function listIdentity(s: Session, q: IdentityQuery = {}): Promise<Row[]> {
-  if (!(await hasBridge(s))) {
+  if (!(await tableExists(s, bridgeAssetSourceTable.schema, bridgeAssetSourceTable.name))) {
     throw new ConfigError('no identity yet: the warehouse has no coinlake.bridge_asset_source', { hint: 'run coinlake models run (or coinlake identity --refresh) after loading coins' });
   }
   const where: string[] = [];

@@ -55,15 +55,18 @@ const GRAINS: { grain: string; table: string; unit: string }[] = [
 ];
 const TEMP = ['model_div_changed', 'model_div_stats'];
 
+/** Quotes a snapshot's USD price stands beside (stablecoins at par: a depeg shows as divergence). */
+export const USD_QUOTES = ['USD', 'USDT', 'USDC', 'BUSD', 'DAI', 'TUSD', 'FDUSD'];
+/** Each USD-quoted exchange pair (symbol) with its asset in the bridge. */
+const USD_PAIRS = `SELECT DISTINCT source_id AS symbol, asset_id FROM coinlake.bridge_asset_source
+  WHERE source LIKE 'exchange:%' AND split_part(source_id, '-', 2) IN (${USD_QUOTES.map((q) => `'${q}'`).join(', ')})`;
+
 /** Where the model keeps the pair → asset mapping its snapshot venues were built with (a model_state row of its own). */
 const IDENTITY_STATE = `${MODEL}:identity`;
 
 /** Each USD-quoted pair's asset in the bridge now (the pairs the snapshot venues stand beside), as sorted JSON text. */
 async function usdPairAssets(s: ModelContext['session']): Promise<Record<string, string>> {
-  const rows = await s.query<{ symbol: string; asset_id: string }>(
-    `SELECT DISTINCT source_id AS symbol, asset_id FROM coinlake.bridge_asset_source
-      WHERE source LIKE 'exchange:%' AND split_part(source_id, '-', 2) IN (${USD_QUOTES.map((q) => `'${q}'`).join(', ')}) ORDER BY 1, 2`,
-  );
+  const rows = await s.query<{ symbol: string; asset_id: string }>(`${USD_PAIRS} ORDER BY 1, 2`);
   const out: Record<string, string> = {};
   // A pair two venues list under one symbol has one asset per venue; '|' joins them (any change shows).
   for (const r of rows) out[r.symbol] = out[r.symbol] === undefined ? r.asset_id : `${out[r.symbol]}|${r.asset_id}`;
@@ -104,9 +107,6 @@ async function build({ session: s, runId, loadedAt, full }: ModelContext): Promi
   return { rows, detail: why ?? `incremental: ${symbols} symbol(s) with new prices (candles or snapshots)${moved}` };
 }
 
-/** Quotes a snapshot's USD price stands beside (stablecoins at par: a depeg shows as divergence). */
-export const USD_QUOTES = ['USD', 'USDT', 'USDC', 'BUSD', 'DAI', 'TUSD', 'FDUSD'];
-
 /**
  * The prices of one grain as venues: the candles' closes, and, when the star schema is built, each snapshot source's
  * USD price (fact_asset_snapshot, the latest of the minute or hour per source) beside every USD-quoted pair of the same
@@ -122,8 +122,7 @@ function pricesOf(table: string, unit: string, snapshots: boolean): string {
        SELECT p.symbol, ${at} AS ts, f.source AS exchange, f.price_usd AS close, f._loaded_at,
               row_number() OVER (PARTITION BY p.symbol, ${at}, f.source ORDER BY f.snapshot_time DESC, f.source_id) AS k
          FROM coinlake.fact_asset_snapshot f
-         JOIN (SELECT DISTINCT asset_id, source_id AS symbol FROM coinlake.bridge_asset_source
-                WHERE source LIKE 'exchange:%' AND split_part(source_id, '-', 2) IN (${USD_QUOTES.map((q) => `'${q}'`).join(', ')})) p ON p.asset_id = f.asset_id
+         JOIN (${USD_PAIRS}) p ON p.asset_id = f.asset_id
         WHERE f.price_usd IS NOT NULL AND f.snapshot_time IS NOT NULL
           AND EXISTS (SELECT 1 FROM ${table} c WHERE c.symbol = p.symbol AND c.ts = ${at} AND c.close IS NOT NULL)) snap
       WHERE k = 1)`;

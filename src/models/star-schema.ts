@@ -10,6 +10,7 @@ import { assetsTable, exchangesTable, marketsTable } from '../sources/coincap/co
 import { ccxtMarketsTable } from '../sources/ccxt/ccxt-tables.ts';
 import { coinloreExchangesTable, coinloreMarketsTable, coinloreTickersTable } from '../sources/coinlore/coinlore-tables.ts';
 import { ohlcv1mTable } from '../sources/ohlcv-table.ts';
+import { tableExists } from '../destinations/table-exists.ts';
 import { bridgeAssetSourceModel } from './identity/bridge-asset-source.ts';
 import { exchangeAliases, exchangeKeySql, type ExchangeAlias } from './identity/exchange-alias.ts';
 import type { Model, ModelContext } from './model.ts';
@@ -61,10 +62,7 @@ async function prepare(s: Session, target: TableSpec): Promise<void> {
 }
 
 /** Whether `coinlake.ccxt_markets` exists (the markets of ccxt exchanges are read only then). */
-async function hasCcxtMarkets(s: Session): Promise<boolean> {
-  const rows = await s.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2`, [ccxtMarketsTable.schema, ccxtMarketsTable.name]);
-  return rows.length > 0;
-}
+const hasCcxtMarkets = (s: Session) => tableExists(s, ccxtMarketsTable.schema, ccxtMarketsTable.name);
 
 /** What a model's select is built from: whether ccxt_markets exists, and the exchange-key mapping of the aliases. */
 interface SelectInput {
@@ -77,11 +75,12 @@ type Select = string | ((input: SelectInput) => string);
 
 /** The select's SQL and its parameters: the lineage ($1, $2), then the aliases' (from $3). */
 async function selectOf(s: Session, select: Select): Promise<{ sql: string; params: unknown[]; aliases: ExchangeAlias[] }> {
+  if (typeof select === 'string') return { sql: select, params: [], aliases: [] };
   const aliases = await exchangeAliases(s);
   const { key, params } = exchangeKeySql(s, aliases, 3);
   let used = false;
   const exchangeKey = (expr: string) => ((used = true), key(expr));
-  const sql = typeof select === 'string' ? select : select({ ccxt: await hasCcxtMarkets(s), exchangeKey });
+  const sql = select({ ccxt: await hasCcxtMarkets(s), exchangeKey });
   return { sql, params: used ? params : [], aliases };
 }
 

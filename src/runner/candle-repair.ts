@@ -2,6 +2,7 @@
 // fetched again from each venue's source through the pipeline — one run per exchange, its units the missing ranges
 // (at most 1,000 candles each), bounded per command. Times the venue answers without a candle are remembered in
 // coinlake_meta.candle_known_missing in the same transaction as the repaired rows, and not requested again.
+import { tableExists } from '../destinations/table-exists.ts';
 import { CANDLE_INTERVALS, candleCount, intervalTableSuffix, nextOpenTime, type CandleInterval } from '../core/candle-interval.ts';
 import type { LoadResult, Session } from '../core/destination.ts';
 import { ConfigError, TerminalError, errorMessage } from '../core/errors.ts';
@@ -141,11 +142,6 @@ export async function presentCandleTables(s: Session): Promise<string[]> {
   return rows.map((r) => r.table_name).filter((n) => names.has(n)).sort();
 }
 
-async function tableExists(s: Session, t: TableSpec): Promise<boolean> {
-  const rows = await s.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2`, [t.schema, t.name]);
-  return rows.length > 0;
-}
-
 /**
  * The units of one series' missing ranges (in time order): consecutive ranges share a window while it spans at most
  * UNIT_CANDLES candles (one request where a 1,000-candle page is served), and a longer range is cut into such windows.
@@ -202,7 +198,7 @@ export async function runRepair(req: RepairRequest, opts: RepairOptions): Promis
     runs: [],
   };
   await ensureMetaTables(session);
-  if (!(await tableExists(session, table))) return summary;
+  if (!(await tableExists(session, table.schema, table.name))) return summary;
   summary.exists = true;
   const filter: SeriesFilter = { exchange: req.exchange, symbols: req.symbols?.map((s) => canonicalPair(s) ?? s.trim().toUpperCase()), since: req.since };
   const series = await candleSeries(session, table, filter);

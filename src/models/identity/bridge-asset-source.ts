@@ -4,6 +4,7 @@
 import type { Session } from '../../core/destination.ts';
 import type { Row, TableSpec } from '../../core/table.ts';
 import { META_SCHEMA } from '../../catalog/meta-tables.ts';
+import { tableExists } from '../../destinations/table-exists.ts';
 import { applyWriteMode } from '../../load/write-modes.ts';
 import { assetsTable } from '../../sources/coincap/coincap-tables.ts';
 import { ccxtMarketsTable } from '../../sources/ccxt/ccxt-tables.ts';
@@ -44,12 +45,6 @@ export const bridgeAssetSourceTable: TableSpec = {
   primaryKey: ['source', 'source_id'],
 };
 
-/** Whether `schema.name` exists. */
-async function exists(s: Session, t: TableSpec): Promise<boolean> {
-  const rows = await s.query(`SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = $2`, [t.schema, t.name]);
-  return rows.length > 0;
-}
-
 const text = (v: unknown) => (v === null || v === undefined ? null : String(v));
 const int = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 
@@ -65,7 +60,7 @@ export async function readSourceCoins(s: Session): Promise<SourceCoin[]> {
   for (const r of await s.query<Row>(`SELECT DISTINCT exchange, symbol FROM coinlake.ohlcv_1m WHERE exchange IS NOT NULL AND symbol IS NOT NULL`)) {
     coins.push({ source: `exchange:${r.exchange}`, sourceId: String(r.symbol), symbol: String(r.symbol).split('-')[0], display: String(r.symbol) });
   }
-  if (await exists(s, ccxtMarketsTable)) {
+  if (await tableExists(s, ccxtMarketsTable.schema, ccxtMarketsTable.name)) {
     for (const r of await s.query<Row>(`SELECT DISTINCT exchange, market_id, base FROM coinlake.ccxt_markets WHERE base IS NOT NULL AND market_id IS NOT NULL`)) {
       coins.push({ source: `ccxt:${String(r.exchange).toLowerCase()}`, sourceId: String(r.market_id), symbol: String(r.base), display: String(r.market_id) });
     }
